@@ -1,0 +1,31 @@
+{
+  "targets": [
+    {
+      "target_name": "podnet_engine",
+      "sources": [
+        "native/binding.cc",
+        "native/checksum.cc",
+        "native/packet.cc",
+        "native/maglev.cc",
+        "native/flow_table.cc",
+        "native/service_table.cc",
+        "native/pipeline.cc",
+        "native/icmp.cc",
+        "native/reply.cc",
+        "native/tun.cc",
+        "native/engine.cc"
+      ],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED", "NAPI_CPP_EXCEPTIONS"],
+      "cflags!": ["-fno-exceptions", "-O3"],
+      "cflags_cc!": ["-fno-exceptions", "-std=gnu++17", "-O3"],
+      "cflags_cc": ["-std=c++20", "-O2", "-Wall", "-Wextra", "-Werror", "-Wno-missing-field-initializers", "-fexceptions"],
+      "conditions": [
+        ["'<!(echo $PODNET_SANITIZE)'=='1'", {
+          "cflags_cc": ["-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-fno-sanitize-recover=undefined"],
+          "ldflags": ["-fsanitize=address,undefined"]
+        }]
+      ]
+    }
+  ]
+}

@@ -1,0 +1,407 @@
+// The N-API binding: the only file that includes napi.h. Validates everything that comes
+// from JavaScript (a bad spec is a coded error naming the field, never a crash) and
+// converts engine state into plain JS objects. Engine threads never call into JS.
+#include <arpa/inet.h>
+#include <napi.h>
+
+#include <cstring>
+#include <memory>
+
+#include "engine.h"
+
+using podnet::Addr;
+
+namespace {
+
+Napi::Error coded(Napi::Env env, const std::string& code, const std::string& msg) {
+  Napi::Error e = Napi::Error::New(env, msg);
+  e.Set("code", Napi::String::New(env, code));
+  return e;
+}
+
+[[noreturn]] void bad(Napi::Env env, const std::string& where, const std::string& why) {
+  throw coded(env, "ENGINE_BAD_SPEC", where + ": " + why);
+}
+
+bool parse_ip(const std::string& s, Addr& a, uint8_t& family) {
+  a = Addr{};
+  if (inet_pton(AF_INET, s.c_str(), a.b) == 1) { family = 4; return true; }
+  if (inet_pton(AF_INET6, s.c_str(), a.b) == 1) { family = 6; return true; }
+  return false;
+}
+
+std::string format_ip(uint8_t family, const Addr& a) {
+  char buf[INET6_ADDRSTRLEN];
+  inet_ntop(family == 4 ? AF_INET : AF_INET6, a.b, buf, sizeof buf);
+  return buf;
+}
+
+std::string format_endpoint(uint8_t family, const Addr& a, uint16_t port) {
+  return family == 4 ? format_ip(family, a) + ":" + std::to_string(port)
+                     : "[" + format_ip(family, a) + "]:" + std::to_string(port);
+}
+
+uint32_t get_uint(Napi::Object o, const char* key, uint32_t def, uint32_t min, uint32_t max, const std::string& where) {
+  Napi::Value v = o.Get(key);
+  if (v.IsUndefined() || v.IsNull()) return def;
+  if (!v.IsNumber()) throw coded(o.Env(), "ENGINE_BAD_OPTION", where + key + ": not a number");
+  double d = v.As<Napi::Number>().DoubleValue();
+  if (d != double(uint64_t(d)) || d < min || d > max)
+    throw coded(o.Env(), "ENGINE_BAD_OPTION",
+                where + key + ": must be an integer in [" + std::to_string(min) + ", " + std::to_string(max) + "]");
+  return uint32_t(d);
+}
+
+std::string get_string(Napi::Object o, const char* key, const std::string& where, bool required) {
+  Napi::Value v = o.Get(key);
+  if (v.IsUndefined() || v.IsNull()) {
+    if (required) bad(o.Env(), where + "." + key, "required");
+    return "";
+  }
+  if (!v.IsString()) bad(o.Env(), where + "." + key, "not a string");
+  return v.As<Napi::String>().Utf8Value();
+}
+
+uint16_t get_port(Napi::Object o, const std::string& where) {
+  Napi::Value v = o.Get("port");
+  if (!v.IsNumber()) bad(o.Env(), where + ".port", "not a number");
+  double d = v.As<Napi::Number>().DoubleValue();
+  if (d != double(int64_t(d)) || d < 1 || d > 65535) bad(o.Env(), where + ".port", "must be an integer in [1, 65535]");
+  return uint16_t(d);
+}
+
+podnet::SvcKey parse_key(Napi::Object o, const std::string& where) {
+  podnet::SvcKey k{};
+  std::string vip = get_string(o, "vip", where, true);
+  if (!parse_ip(vip, k.vip, k.family)) bad(o.Env(), where + ".vip", "not an IP address: '" + vip + "'");
+  k.port = get_port(o, where);
+  std::string proto = get_string(o, "protocol", where, true);
+  if (proto == "TCP") k.proto = podnet::kTCP;
+  else if (proto == "UDP") k.proto = podnet::kUDP;
+  else bad(o.Env(), where + ".protocol", "must be TCP or UDP, got '" + proto + "'");
+  return k;
+}
+
+podnet::ServicePortSpec parse_spec(Napi::Value v, const std::string& where) {
+  if (!v.IsObject()) bad(v.Env(), where, "not an object");
+  Napi::Object o = v.As<Napi::Object>();
+  podnet::ServicePortSpec s;
+  s.key = parse_key(o, where);
+  s.name = get_string(o, "name", where, false);
+  if (s.name.empty()) s.name = format_endpoint(s.key.family, s.key.vip, s.key.port) + (s.key.proto == podnet::kTCP ? "/TCP" : "/UDP");
+  Napi::Value aff = o.Get("affinityTimeoutSec");
+  if (!aff.IsUndefined() && !aff.IsNull()) {
+    if (!aff.IsNumber()) bad(o.Env(), where + ".affinityTimeoutSec", "not a number");
+    double d = aff.As<Napi::Number>().DoubleValue();
+    if (d != double(int64_t(d)) || d < 0 || d > 86400) bad(o.Env(), where + ".affinityTimeoutSec", "must be an integer in [0, 86400]");
+    s.affinity_timeout_s = uint32_t(d);
+  }
+  Napi::Value bs = o.Get("backends");
+  if (!bs.IsArray()) bad(o.Env(), where + ".backends", "not an array");
+  Napi::Array arr = bs.As<Napi::Array>();
+  for (uint32_t i = 0; i < arr.Length(); i++) {
+    std::string bw = where + ".backends[" + std::to_string(i) + "]";
+    Napi::Value bv = arr.Get(i);
+    if (!bv.IsObject()) bad(o.Env(), bw, "not an object");
+    Napi::Object bo = bv.As<Napi::Object>();
+    podnet::BackendSpec b{};
+    std::string ip = get_string(bo, "ip", bw, true);
+    uint8_t fam = 0;
+    if (!parse_ip(ip, b.addr, fam)) bad(o.Env(), bw + ".ip", "not an IP address: '" + ip + "'");
+    if (fam != s.key.family) bad(o.Env(), bw + ".ip", "family differs from the VIP's: '" + ip + "'");
+    b.port = get_port(bo, bw);
+    b.terminating = bo.Get("terminating").ToBoolean().Value();
+    b.name = get_string(bo, "name", bw, false);
+    s.backends.push_back(std::move(b));
+  }
+  return s;
+}
+
+std::vector<podnet::ServicePortSpec> parse_specs(Napi::Value v, const std::string& where) {
+  std::vector<podnet::ServicePortSpec> out;
+  if (v.IsUndefined() || v.IsNull()) return out;
+  if (!v.IsArray()) bad(v.Env(), where, "not an array");
+  Napi::Array a = v.As<Napi::Array>();
+  for (uint32_t i = 0; i < a.Length(); i++) out.push_back(parse_spec(a.Get(i), where + "[" + std::to_string(i) + "]"));
+  return out;
+}
+
+const char* tcp_state_name(uint8_t s) {
+  switch (s & podnet::kStateMask) {
+    case podnet::kSynSent: return "SYN_SENT";
+    case podnet::kEstablished: return "ESTABLISHED";
+    case podnet::kFinWait: return "FIN_WAIT";
+    case podnet::kTimeWait: return "TIME_WAIT";
+    default: return "CLOSE";
+  }
+}
+
+class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
+ public:
+  static Napi::Function Init(Napi::Env env) {
+    return DefineClass(env, "Engine",
+                       {InstanceMethod("apply", &EngineWrap::Apply), InstanceMethod("replace", &EngineWrap::Replace),
+                        InstanceMethod("attachTun", &EngineWrap::AttachTun),
+                        InstanceMethod("detachTun", &EngineWrap::DetachTun), InstanceMethod("stats", &EngineWrap::Stats),
+                        InstanceMethod("flows", &EngineWrap::Flows), InstanceMethod("process", &EngineWrap::Process),
+                        InstanceMethod("close", &EngineWrap::Close)});
+  }
+
+  explicit EngineWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<EngineWrap>(info) {
+    Napi::Env env = info.Env();
+    Napi::Object o = info.Length() > 0 && info[0].IsObject() ? info[0].As<Napi::Object>() : Napi::Object::New(env);
+    podnet::EngineConfig c;
+    c.flow_capacity = get_uint(o, "flowCapacity", c.flow_capacity, 16, 1u << 26, "");
+    c.maglev_size = get_uint(o, "maglevSize", c.maglev_size, 3, 1000003, "");
+    c.max_service_ports = get_uint(o, "maxServicePorts", c.max_service_ports, 1, 1u << 22, "");
+    Napi::Value tv = o.Get("timeouts");
+    if (tv.IsObject()) {
+      Napi::Object t = tv.As<Napi::Object>();
+      auto ms = [&](const char* k, uint32_t& field) {
+        field = get_uint(t, k, field / 1000, 1, 30 * 86400, "timeouts.") * 1000;
+      };
+      ms("tcpSynSec", c.timeouts.tcp_syn_ms);
+      ms("tcpEstablishedSec", c.timeouts.tcp_established_ms);
+      ms("tcpFinSec", c.timeouts.tcp_fin_ms);
+      ms("tcpTimeWaitSec", c.timeouts.tcp_time_wait_ms);
+      ms("tcpCloseSec", c.timeouts.tcp_close_ms);
+      ms("udpSec", c.timeouts.udp_ms);
+      ms("udpStreamSec", c.timeouts.udp_stream_ms);
+      ms("icmpSec", c.timeouts.icmp_ms);
+    }
+    try {
+      engine_ = std::make_unique<podnet::Engine>(c);
+    } catch (const podnet::EngineError& e) {
+      throw coded(env, e.code, e.what());
+    } catch (const std::bad_alloc&) {
+      throw coded(env, "ENGINE_NO_MEMORY", "cannot allocate the engine tables");
+    }
+  }
+
+ private:
+  podnet::Engine& engine(Napi::Env env) {
+    if (!engine_) throw coded(env, "ENGINE_CLOSED", "the engine is closed");
+    return *engine_;
+  }
+
+  Napi::Value ApplyResult(Napi::Env env, const podnet::ApplyResult& r) {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("version", double(r.version));
+    o.Set("servicePorts", double(r.service_ports));
+    o.Set("flowsPurged", double(r.flows_purged));
+    return o;
+  }
+
+  Napi::Value Apply(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 1 || !info[0].IsObject()) bad(env, "delta", "not an object");
+    Napi::Object d = info[0].As<Napi::Object>();
+    auto up = parse_specs(d.Get("upsert"), "upsert");
+    std::vector<podnet::SvcKey> rm;
+    Napi::Value rv = d.Get("remove");
+    if (!rv.IsUndefined() && !rv.IsNull()) {
+      if (!rv.IsArray()) bad(env, "remove", "not an array");
+      Napi::Array a = rv.As<Napi::Array>();
+      for (uint32_t i = 0; i < a.Length(); i++) {
+        std::string w = "remove[" + std::to_string(i) + "]";
+        if (!a.Get(i).IsObject()) bad(env, w, "not an object");
+        rm.push_back(parse_key(a.Get(i).As<Napi::Object>(), w));
+      }
+    }
+    return Run(env, up, rm, false);
+  }
+
+  Napi::Value Replace(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 1) bad(env, "specs", "required");
+    return Run(env, parse_specs(info[0], "specs"), {}, true);
+  }
+
+  Napi::Value Run(Napi::Env env, const std::vector<podnet::ServicePortSpec>& up, const std::vector<podnet::SvcKey>& rm,
+                  bool all) {
+    try {
+      return ApplyResult(env, engine(env).apply(up, rm, all));
+    } catch (const podnet::EngineError& e) {
+      throw coded(env, e.code, e.what());
+    }
+  }
+
+  Napi::Value AttachTun(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 1 || !info[0].IsObject()) throw coded(env, "ENGINE_BAD_OPTION", "attachTun: options required");
+    Napi::Object o = info[0].As<Napi::Object>();
+    podnet::TunConfig c;
+    Napi::Value n = o.Get("name");
+    if (!n.IsString()) throw coded(env, "ENGINE_BAD_OPTION", "name: required string");
+    c.name = n.As<Napi::String>().Utf8Value();
+    c.queues = get_uint(o, "queues", 1, 1, 64, "");
+    c.batch = get_uint(o, "batch", 64, 1, 4096, "");
+    c.persist = o.Get("persist").ToBoolean().Value();
+    try {
+      engine(env).attach_tun(c);
+    } catch (const podnet::EngineError& e) {
+      throw coded(env, e.code, e.what());
+    }
+    const podnet::TunDevice* t = engine_->tun();
+    Napi::Object r = Napi::Object::New(env);
+    r.Set("name", t->name());
+    r.Set("ifindex", t->ifindex());
+    r.Set("queues", double(t->fds().size()));
+    Napi::Array off = Napi::Array::New(env);
+    for (size_t i = 0; i < t->offloads().size(); i++) off.Set(uint32_t(i), t->offloads()[i]);
+    r.Set("offloads", off);
+    return r;
+  }
+
+  Napi::Value DetachTun(const Napi::CallbackInfo& info) {
+    engine(info.Env()).detach_tun();
+    return info.Env().Undefined();
+  }
+
+  static Napi::Object Counters(Napi::Env env, const podnet::Counter& c, Napi::Object o) {
+    o.Set("packets", double(c.packets.load(std::memory_order_relaxed)));
+    o.Set("bytes", double(c.bytes.load(std::memory_order_relaxed)));
+    o.Set("flows", double(c.flows.load(std::memory_order_relaxed)));
+    (void)env;
+    return o;
+  }
+
+  Napi::Value Stats(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    podnet::Engine& e = engine(env);
+    auto t = e.table();
+    Napi::Object s = Napi::Object::New(env);
+    s.Set("version", double(t->version));
+    podnet::FlowTableStats fs = e.flows().stats();
+    Napi::Object f = Napi::Object::New(env);
+    f.Set("active", double(fs.active));
+    f.Set("capacity", double(fs.capacity));
+    f.Set("created", double(fs.created));
+    f.Set("expired", double(fs.expired));
+    f.Set("evicted", double(fs.evicted));
+    s.Set("flows", f);
+    Napi::Object drops = Napi::Object::New(env);
+    for (int i = 0; i < int(podnet::Drop::count); i++)
+      drops.Set(podnet::drop_name(podnet::Drop(i)), double(e.counters().drops[i].load(std::memory_order_relaxed)));
+    s.Set("drops", drops);
+    Napi::Object replies = Napi::Object::New(env);
+    for (int i = 0; i < int(podnet::Reply::count); i++)
+      replies.Set(podnet::reply_name(podnet::Reply(i)), double(e.counters().replies[i].load(std::memory_order_relaxed)));
+    s.Set("replies", replies);
+    s.Set("passthrough", double(e.counters().passthrough.load(std::memory_order_relaxed)));
+    Napi::Array svcs = Napi::Array::New(env);
+    uint32_t i = 0;
+    for (const auto& [k, sp] : t->ports) {
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("vip", format_ip(k.family, k.vip));
+      o.Set("port", k.port);
+      o.Set("protocol", k.proto == podnet::kTCP ? "TCP" : "UDP");
+      o.Set("name", sp->name);
+      Counters(env, e.svc_counter(sp->slot), o);
+      Napi::Array bs = Napi::Array::New(env);
+      for (uint32_t j = 0; j < sp->backends.size(); j++) {
+        const podnet::Backend& b = sp->backends[j];
+        Napi::Object bo = Napi::Object::New(env);
+        bo.Set("ip", format_ip(k.family, b.addr));
+        bo.Set("port", b.port);
+        bo.Set("terminating", b.terminating);
+        if (!b.name.empty()) bo.Set("name", b.name);
+        Counters(env, e.be_counter(b.slot), bo);
+        bs.Set(j, bo);
+      }
+      o.Set("backends", bs);
+      svcs.Set(i++, o);
+    }
+    s.Set("services", svcs);
+    Napi::Array qs = Napi::Array::New(env);
+    auto qc = e.queue_counters();
+    for (uint32_t q = 0; q < qc.size(); q++) {
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("queue", q);
+      o.Set("packetsIn", double(qc[q]->packets_in.load()));
+      o.Set("packetsOut", double(qc[q]->packets_out.load()));
+      o.Set("bytesIn", double(qc[q]->bytes_in.load()));
+      o.Set("wakeups", double(qc[q]->wakeups.load()));
+      o.Set("gsoPackets", double(qc[q]->gso_packets.load()));
+      o.Set("readErrors", double(qc[q]->read_errors.load()));
+      o.Set("writeErrors", double(qc[q]->write_errors.load()));
+      qs.Set(q, o);
+    }
+    s.Set("queues", qs);
+    return s;
+  }
+
+  Napi::Value Flows(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    podnet::Engine& e = engine(env);
+    uint32_t limit = info.Length() > 0 && info[0].IsNumber() ? info[0].As<Napi::Number>().Uint32Value() : 1000;
+    uint64_t now = podnet::monotonic_ms();
+    Napi::Array out = Napi::Array::New(env);
+    uint32_t n = 0;
+    e.flows().for_each([&](const podnet::FlowKey& k, const podnet::Translation& x, uint8_t state, uint64_t last,
+                           uint8_t proto, bool single) {
+      if (n >= limit || single) return;
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("protocol", proto == podnet::kTCP ? "TCP" : proto == podnet::kUDP ? "UDP" : "ICMP");
+      o.Set("client", format_endpoint(k.family, k.src, k.sport));
+      o.Set("vip", format_endpoint(k.family, k.dst, k.dport));
+      o.Set("backend", format_endpoint(k.family, x.addr, x.port));
+      o.Set("state", proto == podnet::kTCP ? tcp_state_name(state) : state ? "REPLIED" : "UNREPLIED");
+      o.Set("idleMs", double(now > last ? now - last : 0));
+      out.Set(n++, o);
+    });
+    return out;
+  }
+
+  Napi::Value Process(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    podnet::Engine& e = engine(env);
+    if (info.Length() < 1 || !info[0].IsBuffer()) throw coded(env, "ENGINE_BAD_ARGUMENT", "process: packet must be a Buffer");
+    auto in = info[0].As<Napi::Buffer<uint8_t>>();
+    bool vnet = false;
+    uint64_t now = podnet::monotonic_ms();
+    if (info.Length() > 1 && info[1].IsObject()) {
+      Napi::Object o = info[1].As<Napi::Object>();
+      vnet = o.Get("vnetHdr").ToBoolean().Value();
+      Napi::Value n = o.Get("nowMs");
+      if (n.IsNumber()) now = uint64_t(n.As<Napi::Number>().Int64Value());
+    }
+    // Work on a private copy: the pipeline rewrites in place.
+    std::vector<uint8_t> buf(in.Data(), in.Data() + in.Length());
+    podnet::VnetHdr vh{};
+    size_t off = 0;
+    if (vnet) {
+      if (buf.size() < sizeof vh) throw coded(env, "ENGINE_BAD_ARGUMENT", "process: shorter than a virtio_net_hdr");
+      std::memcpy(&vh, buf.data(), sizeof vh);
+      off = sizeof vh;
+    }
+    podnet::Result r = e.process(buf.data() + off, buf.size() - off, vnet ? &vh : nullptr, now);
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("verdict", r.verdict == podnet::Verdict::kForward ? "forward" : r.verdict == podnet::Verdict::kReply ? "reply" : "drop");
+    if (r.reason != podnet::Drop::count) o.Set("reason", podnet::drop_name(r.reason));
+    if (r.verdict != podnet::Verdict::kDrop) {
+      auto pkt = Napi::Buffer<uint8_t>::New(env, r.out_len + off);
+      if (vnet) std::memcpy(pkt.Data(), &vh, sizeof vh);
+      std::memcpy(pkt.Data() + off, r.out, r.out_len);
+      o.Set("packet", pkt);
+    }
+    return o;
+  }
+
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    engine_.reset();
+    return info.Env().Undefined();
+  }
+
+  std::unique_ptr<podnet::Engine> engine_;
+};
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("Engine", EngineWrap::Init(env));
+  exports.Set("version", Napi::String::New(env, "0.1.0"));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(podnet_engine, Init)

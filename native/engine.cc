@@ -1,0 +1,208 @@
+// The engine; see engine.h. apply() runs on the JS thread only; engine threads read the
+// published table and never wait for apply().
+#include "engine.h"
+
+#include <chrono>
+#include <unordered_set>
+
+#include "maglev.h"
+
+namespace podnet {
+
+namespace {
+
+uint64_t backend_id(const Addr& a, uint16_t port) {
+  uint8_t buf[18];
+  std::memcpy(buf, a.b, 16);
+  buf[16] = uint8_t(port >> 8);
+  buf[17] = uint8_t(port);
+  return hash_bytes(buf, sizeof buf, 0x6d61676c6576ULL);
+}
+
+}  // namespace
+
+Engine::Engine(const EngineConfig& cfg)
+    : cfg_(cfg),
+      flows_(cfg.flow_capacity, cfg.timeouts),
+      svc_counters_(new Counter[cfg.max_service_ports]),
+      be_counters_(new Counter[size_t(cfg.max_service_ports) * 4]),
+      svc_slots_(cfg.max_service_ports),
+      be_slots_(cfg.max_service_ports * 4),
+      table_(std::make_shared<const ServiceTable>()),
+      scratch_(new uint8_t[kScratchSize]) {
+  if (!is_prime(cfg.maglev_size) || cfg.maglev_size < 3)
+    throw EngineError("ENGINE_BAD_OPTION", "maglevSize must be a prime >= 3, got " + std::to_string(cfg.maglev_size));
+}
+
+Engine::~Engine() { detach_tun(); }
+
+PipelineEnv Engine::env() {
+  return PipelineEnv{&flows_, &counters_, svc_counters_.get(), svc_capacity(), be_counters_.get(), be_capacity()};
+}
+
+ApplyResult Engine::apply(const std::vector<ServicePortSpec>& upsert, const std::vector<SvcKey>& remove,
+                          bool replace_all) {
+  std::lock_guard<std::mutex> g(apply_mu_);
+  auto cur = table_.load(std::memory_order_acquire);
+  auto next = std::make_shared<ServiceTable>(*cur);
+  next->version = cur->version + 1;
+
+  std::vector<uint32_t> taken_svc, taken_be, freed_svc, freed_be;
+  std::vector<uint8_t> purge(be_capacity(), 0);
+  bool any_purge = false;
+  auto release_port = [&](const ServicePort& sp) {
+    freed_svc.push_back(sp.slot);
+    for (const Backend& b : sp.backends) {
+      purge[b.slot] = 1;
+      freed_be.push_back(b.slot);
+      any_purge = true;
+    }
+  };
+  auto drop_vip = [&](const SvcKey& k) {
+    auto it = next->vips.find(VipKey{k.vip, k.family});
+    if (it != next->vips.end() && --it->second == 0) next->vips.erase(it);
+  };
+
+  try {
+    std::vector<SvcKey> removals = remove;
+    if (replace_all) {
+      std::unordered_set<SvcKey, SvcKeyHash> keep;
+      for (const auto& s : upsert) keep.insert(s.key);
+      for (const auto& [k, _] : cur->ports)
+        if (!keep.count(k)) removals.push_back(k);
+    }
+    for (const SvcKey& k : removals) {
+      auto it = next->ports.find(k);
+      if (it == next->ports.end()) continue;
+      release_port(*it->second);
+      next->ports.erase(it);
+      drop_vip(k);
+    }
+    for (const ServicePortSpec& s : upsert) {
+      auto it = next->ports.find(s.key);
+      const ServicePort* old = it == next->ports.end() ? nullptr : it->second.get();
+      auto sp = std::make_shared<ServicePort>();
+      sp->key = s.key;
+      sp->name = s.name;
+      sp->affinity_timeout_ms = s.affinity_timeout_s * 1000;
+      if (old) {
+        sp->slot = old->slot;
+      } else {
+        sp->slot = svc_slots_.take();
+        if (sp->slot == UINT32_MAX) throw EngineError("ENGINE_TABLE_FULL", "more than maxServicePorts service ports");
+        taken_svc.push_back(sp->slot);
+        svc_counters_[sp->slot].reset();
+      }
+      for (int pass = 0; pass < 2; pass++) {
+        for (const BackendSpec& b : s.backends) {
+          if (b.terminating != (pass == 1)) continue;
+          if (sp->find(b.addr, b.port)) continue;  // duplicates collapse
+          const Backend* ob = old ? old->find(b.addr, b.port) : nullptr;
+          uint32_t slot = ob ? ob->slot : be_slots_.take();
+          if (slot == UINT32_MAX) throw EngineError("ENGINE_TABLE_FULL", "too many backends in total");
+          if (!ob) {
+            taken_be.push_back(slot);
+            be_counters_[slot].reset();
+          }
+          sp->backends.push_back(Backend{b.addr, b.port, b.terminating, slot, b.name});
+          if (!b.terminating) sp->active++;
+        }
+      }
+      if (sp->active >= cfg_.maglev_size || sp->backends.size() > 65535)
+        throw EngineError("ENGINE_BAD_SPEC", "service port " + s.name + " has more backends than maglevSize allows");
+      if (sp->active > 1) {
+        std::vector<MaglevBackend> mb;
+        for (uint32_t i = 0; i < sp->active; i++) mb.push_back({backend_id(sp->backends[i].addr, sp->backends[i].port), 1});
+        sp->maglev = maglev_build(mb, cfg_.maglev_size);
+      }
+      if (old) {
+        for (const Backend& ob : old->backends) {
+          if (sp->find(ob.addr, ob.port)) continue;
+          purge[ob.slot] = 1;
+          freed_be.push_back(ob.slot);
+          any_purge = true;
+        }
+      } else {
+        next->vips[VipKey{s.key.vip, s.key.family}]++;
+      }
+      next->ports[s.key] = std::move(sp);
+    }
+  } catch (...) {
+    for (uint32_t s : taken_svc) svc_slots_.give(s);
+    for (uint32_t s : taken_be) be_slots_.give(s);
+    throw;
+  }
+
+  table_.store(std::shared_ptr<const ServiceTable>(std::move(next)), std::memory_order_release);
+  size_t purged = any_purge ? flows_.purge_backends(purge) : 0;
+  for (uint32_t s : freed_svc) svc_slots_.give(s);
+  for (uint32_t s : freed_be) be_slots_.give(s);
+  auto now = table_.load(std::memory_order_acquire);
+  return ApplyResult{now->version, now->ports.size(), purged};
+}
+
+Result Engine::process(uint8_t* pkt, size_t len, VnetHdr* vh, uint64_t now_ms) {
+  auto t = table_.load(std::memory_order_acquire);
+  return process_packet(env(), *t, pkt, len, vh, now_ms, scratch_.get());
+}
+
+void Engine::attach_tun(const TunConfig& cfg) {
+  if (tun_) throw EngineError("ENGINE_TUN_ATTACHED", "a TUN device is already attached");
+  try {
+    tun_ = std::make_unique<TunDevice>(cfg);
+  } catch (const std::exception& e) {
+    throw EngineError("ENGINE_TUN_OPEN", e.what());
+  }
+  auto make_fn = [this]() -> PacketFn {
+    auto scratch = std::shared_ptr<uint8_t[]>(new uint8_t[kScratchSize]);
+    PipelineEnv e = env();
+    return [this, e, scratch](uint8_t* buf, size_t n, const uint8_t** out, uint64_t now) -> size_t {
+      if (n < sizeof(VnetHdr)) {
+        counters_.drop(Drop::empty);
+        return 0;
+      }
+      VnetHdr* vh = reinterpret_cast<VnetHdr*>(buf);
+      auto t = table_.load(std::memory_order_acquire);
+      Result r = process_packet(e, *t, buf + sizeof(VnetHdr), n - sizeof(VnetHdr), vh, now, scratch.get());
+      if (r.verdict == Verdict::kDrop) return 0;
+      *out = r.out == buf + sizeof(VnetHdr) ? buf : r.out;
+      return r.out_len + sizeof(VnetHdr);
+    };
+  };
+  workers_ = std::make_unique<TunWorkers>(*tun_, cfg.batch, make_fn);
+  gc_stop_ = false;
+  gc_ = std::thread(&Engine::gc_loop, this);
+}
+
+void Engine::detach_tun() {
+  if (gc_.joinable()) {
+    {
+      std::lock_guard<std::mutex> g(gc_mu_);
+      gc_stop_ = true;
+    }
+    gc_cv_.notify_all();
+    gc_.join();
+  }
+  workers_.reset();
+  tun_.reset();
+}
+
+// Expired flows are also removed lazily on lookup; this pass returns idle records
+// to the free list so eviction rarely has to pick a live one.
+void Engine::gc_loop() {
+  std::unique_lock<std::mutex> lk(gc_mu_);
+  while (!gc_cv_.wait_for(lk, std::chrono::seconds(1), [this] { return gc_stop_; })) {
+    lk.unlock();
+    flows_.expire(monotonic_ms());
+    lk.lock();
+  }
+}
+
+std::vector<const QueueCounters*> Engine::queue_counters() const {
+  std::vector<const QueueCounters*> v;
+  if (workers_)
+    for (const auto& c : workers_->counters()) v.push_back(c.get());
+  return v;
+}
+
+}  // namespace podnet

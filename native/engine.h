@@ -1,0 +1,100 @@
+// The engine: the tables (tables.h), the counters and, once a TUN is attached, the engine
+// threads and the expiry pass. Plain C++: binding.cc is the only file that knows Node.
+#pragma once
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "flow_table.h"
+#include "pipeline.h"
+#include "service_table.h"
+#include "stats.h"
+#include "tun.h"
+
+namespace podnet {
+
+struct EngineConfig {
+  uint32_t flow_capacity = 262144;
+  uint32_t maglev_size = 4093;
+  uint32_t max_service_ports = 65536;
+  Timeouts timeouts;
+};
+
+struct BackendSpec {
+  Addr addr;
+  uint16_t port;
+  bool terminating;
+  std::string name;
+};
+
+struct ServicePortSpec {
+  SvcKey key;
+  std::vector<BackendSpec> backends;
+  uint32_t affinity_timeout_s = 0;
+  std::string name;
+};
+
+struct ApplyResult {
+  uint64_t version;
+  size_t service_ports;
+  size_t flows_purged;
+};
+
+// A coded failure of apply()/attach_tun(); the binding turns it into a JS error with `code`.
+struct EngineError : std::runtime_error {
+  std::string code;
+  EngineError(std::string c, const std::string& msg) : std::runtime_error(msg), code(std::move(c)) {}
+};
+
+class Engine {
+ public:
+  explicit Engine(const EngineConfig& cfg);
+  ~Engine();
+
+  // One new table version with these changes; replace_all removes every key not upserted.
+  ApplyResult apply(const std::vector<ServicePortSpec>& upsert, const std::vector<SvcKey>& remove, bool replace_all);
+  void attach_tun(const TunConfig& cfg);
+  void detach_tun();
+  const TunDevice* tun() const { return tun_.get(); }
+
+  // Test entry point: runs one packet on the calling thread.
+  Result process(uint8_t* pkt, size_t len, VnetHdr* vh, uint64_t now_ms);
+
+  std::shared_ptr<const ServiceTable> table() const { return table_.load(std::memory_order_acquire); }
+  const FlowTable& flows() const { return flows_; }
+  const EngineCounters& counters() const { return counters_; }
+  const Counter& svc_counter(uint32_t slot) const { return svc_counters_[slot]; }
+  const Counter& be_counter(uint32_t slot) const { return be_counters_[slot]; }
+  uint32_t svc_capacity() const { return cfg_.max_service_ports; }
+  uint32_t be_capacity() const { return cfg_.max_service_ports * 4; }
+  std::vector<const QueueCounters*> queue_counters() const;
+  const EngineConfig& config() const { return cfg_; }
+
+ private:
+  PipelineEnv env();
+  void gc_loop();
+
+  EngineConfig cfg_;
+  FlowTable flows_;
+  EngineCounters counters_;
+  std::unique_ptr<Counter[]> svc_counters_;
+  std::unique_ptr<Counter[]> be_counters_;
+  SlotPool svc_slots_;
+  SlotPool be_slots_;
+  std::atomic<std::shared_ptr<const ServiceTable>> table_;
+  std::mutex apply_mu_;
+  std::unique_ptr<uint8_t[]> scratch_;  // for process() on the JS thread
+
+  std::unique_ptr<TunDevice> tun_;
+  std::unique_ptr<TunWorkers> workers_;
+  std::thread gc_;
+  std::mutex gc_mu_;
+  std::condition_variable gc_cv_;
+  bool gc_stop_ = false;
+};
+
+}  // namespace podnet

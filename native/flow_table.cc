@@ -1,0 +1,321 @@
+// Connection tracking; see flow_table.h and tables.h.
+#include "flow_table.h"
+
+#include <sys/mman.h>
+
+#include <new>
+#include <stdexcept>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#define PODNET_PAUSE() _mm_pause()
+#else
+#define PODNET_PAUSE() ((void)0)
+#endif
+
+namespace podnet {
+
+namespace {
+
+// Zeroed pages from the kernel, touched lazily: a 1M-flow table costs nothing until used.
+template <typename T>
+T* map_array(size_t n) {
+  void* p = mmap(nullptr, n * sizeof(T), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) throw std::bad_alloc();
+  return static_cast<T*>(p);
+}
+
+template <typename T>
+void unmap_array(T* p, size_t n) {
+  if (p) munmap(p, n * sizeof(T));
+}
+
+uint64_t round_pow2(uint64_t v) {
+  uint64_t p = 1;
+  while (p < v) p <<= 1;
+  return p;
+}
+
+uint8_t next_tcp_state(uint8_t s, Dir dir, uint8_t flags) {
+  constexpr uint8_t kFin = 0x01, kSyn = 0x02, kRst = 0x04, kAck = 0x10;
+  uint8_t base = s & kStateMask;
+  uint8_t fins = s & (kFinFwd | kFinRev);
+  if (flags & kRst) return kClose;
+  if ((flags & kSyn) && !(flags & kAck) && dir == kForward && (base == kTimeWait || base == kClose))
+    return kSynSent;  // port reuse after close
+  if (flags & kFin) fins |= dir == kForward ? kFinFwd : kFinRev;
+  if (base == kSynSent && dir == kReverse) base = kEstablished;
+  if (base == kClose) return s;
+  if (fins == (kFinFwd | kFinRev)) base = kTimeWait;
+  else if (fins) base = kFinWait;
+  return uint8_t(base | fins);
+}
+
+}  // namespace
+
+FlowTable::FlowTable(uint32_t capacity, const Timeouts& t) : capacity_(capacity), t_(t) {
+  if (capacity == 0 || capacity > (1u << 30)) throw std::invalid_argument("flowCapacity out of range");
+  uint64_t nb = round_pow2(uint64_t(capacity) * 2);
+  bucket_mask_ = nb - 1;
+  entries_ = map_array<Entry>(size_t(capacity) * 2);
+  records_ = map_array<Record>(capacity);
+  buckets_ = map_array<std::atomic<uint32_t>>(nb);
+  locks_ = map_array<std::atomic<uint8_t>>(kStripes);
+  for (uint64_t i = 0; i < nb; i++) buckets_[i].store(kNil, std::memory_order_relaxed);
+  free_.reserve(capacity);
+  for (uint32_t i = capacity; i-- > 0;) free_.push_back(i);
+}
+
+FlowTable::~FlowTable() {
+  unmap_array(entries_, size_t(capacity_) * 2);
+  unmap_array(records_, capacity_);
+  unmap_array(buckets_, bucket_mask_ + 1);
+  unmap_array(locks_, kStripes);
+}
+
+void FlowTable::lock(uint32_t s) {
+  while (locks_[s].exchange(1, std::memory_order_acquire)) {
+    while (locks_[s].load(std::memory_order_relaxed)) PODNET_PAUSE();
+  }
+}
+
+void FlowTable::unlock(uint32_t s) { locks_[s].store(0, std::memory_order_release); }
+
+uint32_t FlowTable::timeout_ms(uint8_t proto, uint8_t state, uint32_t extra) const {
+  switch (proto) {
+    case kTCP:
+      switch (state & kStateMask) {
+        case kSynSent: return t_.tcp_syn_ms;
+        case kEstablished: return t_.tcp_established_ms;
+        case kFinWait: return t_.tcp_fin_ms;
+        case kTimeWait: return t_.tcp_time_wait_ms;
+        default: return t_.tcp_close_ms;
+      }
+    case kUDP: return state ? t_.udp_stream_ms : t_.udp_ms;
+    case kAffinity: return extra;
+    default: return t_.icmp_ms;
+  }
+}
+
+bool FlowTable::expired(const Record& r, uint64_t now_ms) const {
+  uint64_t last = r.last_ms.load(std::memory_order_relaxed);
+  return now_ms > last &&
+         now_ms - last > timeout_ms(r.proto, r.state.load(std::memory_order_relaxed), r.extra_timeout_ms);
+}
+
+void FlowTable::link(uint32_t e) {
+  Entry& en = entries_[e];
+  uint64_t b = en.hash & bucket_mask_;
+  en.next = buckets_[b].load(std::memory_order_relaxed);
+  en.linked = 1;
+  buckets_[b].store(e, std::memory_order_release);
+}
+
+void FlowTable::unlink(uint32_t e) {
+  Entry& en = entries_[e];
+  if (!en.linked) return;
+  uint64_t b = en.hash & bucket_mask_;
+  uint32_t cur = buckets_[b].load(std::memory_order_relaxed);
+  if (cur == e) {
+    buckets_[b].store(en.next, std::memory_order_release);
+  } else {
+    while (cur != kNil && entries_[cur].next != e) cur = entries_[cur].next;
+    if (cur != kNil) entries_[cur].next = en.next;
+  }
+  en.linked = 0;
+}
+
+bool FlowTable::lookup(const FlowKey& k, uint64_t now_ms, FlowHit& out) {
+  uint64_t h = hash_key(k);
+  uint32_t s = stripe_of(h);
+  lock(s);
+  uint32_t e = buckets_[h & bucket_mask_].load(std::memory_order_acquire);
+  while (e != kNil && !(entries_[e].hash == h && entries_[e].key == k)) e = entries_[e].next;
+  if (e == kNil) {
+    unlock(s);
+    return false;
+  }
+  out.x = entries_[e].x;
+  unlock(s);
+  uint32_t idx = e >> 1;
+  const Record& r = records_[idx];
+  out.dir = Dir(e & 1);
+  out.idx = idx;
+  out.gen = r.gen.load(std::memory_order_acquire);
+  out.state = r.state.load(std::memory_order_relaxed);
+  out.proto = r.proto;
+  out.svc_slot = r.svc_slot;
+  out.be_slot = r.be_slot;
+  out.extra_timeout_ms = r.extra_timeout_ms;
+  out.last_ms = r.last_ms.load(std::memory_order_relaxed);
+  if (expired(r, now_ms)) {
+    if (try_release(idx, out.gen)) expired_.fetch_add(1, std::memory_order_relaxed);
+    return false;
+  }
+  return true;
+}
+
+// Takes a record off the free list, or evicts one: the first expired record the clock
+// hand meets, else the least recently seen of the records it scanned.
+uint32_t FlowTable::alloc(uint64_t now_ms) {
+  {
+    std::lock_guard<std::mutex> g(alloc_mu_);
+    if (!free_.empty()) {
+      uint32_t idx = free_.back();
+      free_.pop_back();
+      return idx;
+    }
+  }
+  constexpr int kScan = 64;
+  for (int attempt = 0; attempt < 4; attempt++) {
+    uint32_t victim = kNil;
+    uint64_t oldest = UINT64_MAX;
+    bool victim_expired = false;
+    {
+      std::lock_guard<std::mutex> g(alloc_mu_);
+      for (int i = 0; i < kScan; i++) {
+        uint32_t idx = clock_hand_;
+        clock_hand_ = (clock_hand_ + 1) % capacity_;
+        const Record& r = records_[idx];
+        if (r.in_use.load(std::memory_order_acquire) != 1) continue;
+        if (expired(r, now_ms)) { victim = idx; victim_expired = true; break; }
+        uint64_t last = r.last_ms.load(std::memory_order_relaxed);
+        if (last < oldest) { oldest = last; victim = idx; }
+      }
+    }
+    if (victim == kNil) continue;
+    if (try_release(victim, records_[victim].gen.load(std::memory_order_acquire))) {
+      (victim_expired ? expired_ : evicted_).fetch_add(1, std::memory_order_relaxed);
+      std::lock_guard<std::mutex> g(alloc_mu_);
+      // try_release pushed it on the free list; take it back.
+      if (!free_.empty()) {
+        uint32_t idx = free_.back();
+        free_.pop_back();
+        return idx;
+      }
+    }
+  }
+  return kNil;
+}
+
+bool FlowTable::insert(const NewFlow& f, uint64_t now_ms, FlowHit& out) {
+  uint32_t idx = alloc(now_ms);
+  if (idx == kNil) return false;
+  Record& r = records_[idx];
+  Entry& ef = entries_[2 * idx];
+  Entry& er = entries_[2 * idx + 1];
+  ef.key = f.fwd;
+  ef.x = f.fwd_x;
+  ef.hash = hash_key(f.fwd);
+  ef.linked = 0;
+  er.key = f.rev;
+  er.x = f.rev_x;
+  er.hash = hash_key(f.rev);
+  er.linked = 0;
+  r.proto = f.fwd.proto;
+  r.single = f.single;
+  r.svc_slot = f.svc_slot;
+  r.be_slot = f.be_slot;
+  r.extra_timeout_ms = f.extra_timeout_ms;
+  r.state.store(f.state, std::memory_order_relaxed);
+  r.last_ms.store(now_ms, std::memory_order_relaxed);
+  uint32_t gen = r.gen.load(std::memory_order_relaxed);
+
+  uint32_t s = stripe_of(ef.hash);
+  lock(s);
+  uint32_t e = buckets_[ef.hash & bucket_mask_].load(std::memory_order_relaxed);
+  while (e != kNil && !(entries_[e].hash == ef.hash && entries_[e].key == ef.key)) e = entries_[e].next;
+  if (e != kNil) {
+    // Another queue created this flow first (e.g. a retransmitted SYN): use theirs.
+    unlock(s);
+    {
+      std::lock_guard<std::mutex> g(alloc_mu_);
+      free_.push_back(idx);
+    }
+    return lookup(f.fwd, now_ms, out);
+  }
+  r.in_use.store(1, std::memory_order_release);
+  link(2 * idx);
+  unlock(s);
+  if (!f.single) {
+    s = stripe_of(er.hash);
+    lock(s);
+    link(2 * idx + 1);
+    unlock(s);
+  }
+  active_.fetch_add(1, std::memory_order_relaxed);
+  created_.fetch_add(1, std::memory_order_relaxed);
+  out.x = f.fwd_x;
+  out.dir = kForward;
+  out.idx = idx;
+  out.gen = gen;
+  out.state = f.state;
+  out.proto = r.proto;
+  out.svc_slot = f.svc_slot;
+  out.be_slot = f.be_slot;
+  out.extra_timeout_ms = f.extra_timeout_ms;
+  out.last_ms = now_ms;
+  return true;
+}
+
+void FlowTable::touch(const FlowHit& h, uint8_t tcp_flags, uint64_t now_ms) {
+  Record& r = records_[h.idx];
+  if (r.gen.load(std::memory_order_relaxed) != h.gen) return;
+  if (h.last_ms != now_ms) r.last_ms.store(now_ms, std::memory_order_relaxed);
+  uint8_t s = h.state, ns = s;
+  if (h.proto == kTCP) ns = next_tcp_state(s, h.dir, tcp_flags);
+  else if (h.proto == kUDP && h.dir == kReverse) ns = 1;
+  if (ns != s) r.state.store(ns, std::memory_order_relaxed);
+}
+
+bool FlowTable::try_release(uint32_t idx, uint32_t gen) {
+  Record& r = records_[idx];
+  uint8_t live = 1;
+  if (r.gen.load(std::memory_order_acquire) != gen) return false;
+  if (!r.in_use.compare_exchange_strong(live, 2, std::memory_order_acq_rel)) return false;
+  for (uint32_t e = 2 * idx; e < 2 * idx + 2; e++) {
+    uint32_t s = stripe_of(entries_[e].hash);
+    lock(s);
+    unlink(e);
+    unlock(s);
+  }
+  r.gen.fetch_add(1, std::memory_order_acq_rel);
+  r.in_use.store(0, std::memory_order_release);
+  active_.fetch_sub(1, std::memory_order_relaxed);
+  std::lock_guard<std::mutex> g(alloc_mu_);
+  free_.push_back(idx);
+  return true;
+}
+
+void FlowTable::remove(uint32_t idx, uint32_t gen) {
+  if (idx < capacity_) try_release(idx, gen);
+}
+
+size_t FlowTable::expire(uint64_t now_ms) {
+  size_t n = 0;
+  for (uint32_t i = 0; i < capacity_; i++) {
+    Record& r = records_[i];
+    if (r.in_use.load(std::memory_order_acquire) != 1 || !expired(r, now_ms)) continue;
+    if (try_release(i, r.gen.load(std::memory_order_acquire))) n++;
+  }
+  expired_.fetch_add(n, std::memory_order_relaxed);
+  return n;
+}
+
+size_t FlowTable::purge_backends(const std::vector<uint8_t>& be_slots) {
+  size_t n = 0;
+  for (uint32_t i = 0; i < capacity_; i++) {
+    Record& r = records_[i];
+    if (r.in_use.load(std::memory_order_acquire) != 1) continue;
+    if (r.be_slot >= be_slots.size() || !be_slots[r.be_slot]) continue;
+    if (try_release(i, r.gen.load(std::memory_order_acquire))) n++;
+  }
+  return n;
+}
+
+FlowTableStats FlowTable::stats() const {
+  return {active_.load(std::memory_order_relaxed), capacity_, created_.load(std::memory_order_relaxed),
+          expired_.load(std::memory_order_relaxed), evicted_.load(std::memory_order_relaxed)};
+}
+
+}  // namespace podnet

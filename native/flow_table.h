@@ -1,0 +1,150 @@
+// Connection tracking: the flow table shared by all engine threads (see tables.h).
+// Both directions of a flow are indexed so a reply found on any queue is reverse-NATed.
+// Fixed arrays, no allocation after construction; a lookup copies what it needs under a
+// stripe lock and releases it before any I/O.
+#pragma once
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "net.h"
+
+namespace podnet {
+
+enum Dir : uint8_t { kForward = 0, kReverse = 1 };
+
+// TCP: base state in the low nibble, FIN-seen bits above it. UDP: 0 unreplied, 1 replied.
+enum TcpState : uint8_t { kSynSent = 0, kEstablished = 1, kFinWait = 2, kTimeWait = 3, kClose = 4 };
+constexpr uint8_t kFinFwd = 0x10, kFinRev = 0x20, kStateMask = 0x0f;
+
+struct Timeouts {
+  uint32_t tcp_syn_ms = 60'000;
+  uint32_t tcp_established_ms = 86'400'000;
+  uint32_t tcp_fin_ms = 60'000;
+  uint32_t tcp_time_wait_ms = 120'000;
+  uint32_t tcp_close_ms = 10'000;
+  uint32_t udp_ms = 30'000;
+  uint32_t udp_stream_ms = 120'000;
+  uint32_t icmp_ms = 30'000;
+};
+
+struct Translation {
+  Addr addr;       // forward: backend; reverse: VIP
+  uint16_t port;   // forward: backend port; reverse: VIP port
+};
+
+// What a lookup hands back: a private copy, valid after the lock is released.
+struct FlowHit {
+  Translation x;
+  Dir dir;
+  uint8_t state;
+  uint8_t proto;
+  uint32_t idx;
+  uint32_t gen;
+  uint32_t svc_slot;
+  uint32_t be_slot;
+  uint32_t extra_timeout_ms;  // affinity records: the service's timeout
+  uint64_t last_ms;
+};
+
+struct NewFlow {
+  FlowKey fwd;            // client -> VIP (or the affinity key)
+  FlowKey rev;            // backend -> client (ignored when single)
+  Translation fwd_x;
+  Translation rev_x;
+  uint32_t svc_slot;
+  uint32_t be_slot;
+  uint8_t state;
+  bool single;            // only the forward key is indexed (affinity records)
+  uint32_t extra_timeout_ms;
+};
+
+struct FlowTableStats {
+  uint64_t active, capacity, created, expired, evicted;
+};
+
+class FlowTable {
+ public:
+  // Layout is public for for_each; treat as private.
+  struct Entry {
+    FlowKey key;
+    Translation x;
+    uint8_t linked;
+    uint32_t next;
+    uint64_t hash;
+  };
+  struct Record {
+    std::atomic<uint64_t> last_ms;
+    std::atomic<uint32_t> gen;
+    std::atomic<uint8_t> state;
+    std::atomic<uint8_t> in_use;  // 0 free, 1 live, 2 being removed
+    uint8_t proto;
+    uint8_t single;
+    uint32_t svc_slot;
+    uint32_t be_slot;
+    uint32_t extra_timeout_ms;
+  };
+  FlowTable(uint32_t capacity, const Timeouts& t);
+  ~FlowTable();
+  FlowTable(const FlowTable&) = delete;
+  FlowTable& operator=(const FlowTable&) = delete;
+
+  // Finds the entry for this exact key. Expired entries are reported as misses and removed.
+  bool lookup(const FlowKey& k, uint64_t now_ms, FlowHit& out);
+  // Inserts both directions. If another thread created the same forward key first, returns
+  // that flow instead. False only when no record could be found even by eviction.
+  bool insert(const NewFlow& f, uint64_t now_ms, FlowHit& out);
+  // Records activity and advances the TCP/UDP state machine; ignored if the record was reused.
+  void touch(const FlowHit& h, uint8_t tcp_flags, uint64_t now_ms);
+  void remove(uint32_t idx, uint32_t gen);
+  // Removes expired records; returns how many.
+  size_t expire(uint64_t now_ms);
+  // Removes every flow whose backend slot is flagged in `be_slots` (size = slot capacity).
+  size_t purge_backends(const std::vector<uint8_t>& be_slots);
+  FlowTableStats stats() const;
+  uint32_t timeout_ms(uint8_t proto, uint8_t state, uint32_t extra) const;
+
+  template <typename F>
+  void for_each(F&& fn) const;  // fn(const FlowKey& fwd, const Translation& fx, state, last_ms, proto)
+
+ private:
+  uint32_t alloc(uint64_t now_ms);
+  void link(uint32_t e);
+  void unlink(uint32_t e);
+  bool expired(const Record& r, uint64_t now_ms) const;
+  bool try_release(uint32_t idx, uint32_t gen);
+  void lock(uint32_t stripe);
+  void unlock(uint32_t stripe);
+  uint32_t stripe_of(uint64_t h) const { return uint32_t(h >> 40) & (kStripes - 1); }
+
+  static constexpr uint32_t kStripes = 4096;
+  static constexpr uint32_t kNil = 0xffffffffu;
+
+  uint32_t capacity_;
+  uint64_t bucket_mask_;
+  Timeouts t_;
+  Entry* entries_;
+  Record* records_;
+  std::atomic<uint32_t>* buckets_;
+  std::atomic<uint8_t>* locks_;
+  std::mutex alloc_mu_;
+  std::vector<uint32_t> free_;
+  uint32_t clock_hand_ = 0;
+  std::atomic<uint64_t> active_{0}, created_{0}, expired_{0}, evicted_{0};
+
+};
+
+template <typename F>
+void FlowTable::for_each(F&& fn) const {
+  for (uint32_t i = 0; i < capacity_; i++) {
+    const Record& r = records_[i];
+    if (r.in_use.load(std::memory_order_acquire) != 1) continue;
+    const Entry& e = entries_[2 * i];
+    fn(e.key, e.x, r.state.load(std::memory_order_relaxed), r.last_ms.load(std::memory_order_relaxed), r.proto,
+       r.single != 0);
+  }
+}
+
+}  // namespace podnet

@@ -1,0 +1,173 @@
+// Stages 4, 5 and 7 of the pipeline and the dispatcher; see pipeline.h for the order.
+#include "pipeline.h"
+
+#include "checksum.h"
+
+namespace podnet {
+
+namespace {
+
+Result drop(const PipelineEnv& env, Drop d) {
+  env.counters->drop(d);
+  return Result{Verdict::kDrop, d, nullptr, 0};
+}
+
+Result forward(uint8_t* pkt, size_t len) { return Result{Verdict::kForward, Drop::count, pkt, len}; }
+
+void count(const PipelineEnv& env, uint32_t svc_slot, uint32_t be_slot, size_t bytes) {
+  if (svc_slot < env.svc_capacity) env.svc_counters[svc_slot].add(bytes);
+  if (be_slot < env.be_capacity) env.be_counters[be_slot].add(bytes);
+}
+
+void count_flow(const PipelineEnv& env, uint32_t svc_slot, uint32_t be_slot) {
+  if (svc_slot < env.svc_capacity) env.svc_counters[svc_slot].flows.fetch_add(1, std::memory_order_relaxed);
+  if (be_slot < env.be_capacity) env.be_counters[be_slot].flows.fetch_add(1, std::memory_order_relaxed);
+}
+
+Result reject(const PipelineEnv& env, const uint8_t* pkt, const Parsed& p, VnetHdr* vh, uint8_t* scratch,
+              Drop why) {
+  env.counters->drop(why);
+  if (p.proto == kTCP) {
+    if (p.tcp_flags & kTcpRst) return Result{Verdict::kDrop, why, nullptr, 0};  // never answer a RST
+    env.counters->reply(Reply::rst);
+    if (vh) *vh = VnetHdr{};
+    return Result{Verdict::kReply, why, scratch, build_tcp_rst(pkt, p, scratch)};
+  }
+  env.counters->reply(Reply::icmp_unreachable);
+  if (vh) *vh = VnetHdr{};
+  return Result{Verdict::kReply, why, scratch, build_icmp_port_unreachable(pkt, p, scratch)};
+}
+
+// ClientIP affinity: the backend this client used within the timeout, if still active.
+const Backend* affinity_backend(const PipelineEnv& env, const ServicePort& svc, const FlowKey& aff,
+                                uint64_t now_ms, FlowHit& hit) {
+  if (!env.flows->lookup(aff, now_ms, hit)) return nullptr;
+  const Backend* b = svc.find(hit.x.addr, hit.x.port);
+  if (!b || b->terminating) {
+    env.flows->remove(hit.idx, hit.gen);
+    return nullptr;
+  }
+  env.flows->touch(hit, 0, now_ms);
+  return b;
+}
+
+const Backend* choose_backend(const PipelineEnv& env, const ServicePort& svc, const Parsed& p, uint64_t now_ms) {
+  if (svc.affinity_timeout_ms == 0) return svc.pick(hash_key(p.key));
+  FlowKey aff{};
+  aff.family = p.family;
+  aff.proto = kAffinity;
+  aff.pad = p.proto;
+  aff.dport = p.key.dport;
+  aff.src = p.key.src;
+  aff.dst = p.key.dst;
+  FlowHit hit;
+  if (const Backend* b = affinity_backend(env, svc, aff, now_ms, hit)) return b;
+  // The first connection of a client picks by client address only, so that concurrent
+  // first connections of one client agree even before the affinity record exists.
+  const Backend* b = svc.pick(hash_bytes(p.key.src.b, 16, p.family));
+  if (!b) return nullptr;
+  NewFlow nf{};
+  nf.fwd = aff;
+  nf.fwd_x = Translation{b->addr, b->port};
+  nf.svc_slot = svc.slot;
+  nf.be_slot = b->slot;
+  nf.single = true;
+  nf.extra_timeout_ms = svc.affinity_timeout_ms;
+  env.flows->insert(nf, now_ms, hit);  // a full table only costs us the stickiness
+  return b;
+}
+
+Result new_flow(const PipelineEnv& env, const ServiceTable& st, uint8_t* pkt, const Parsed& p, VnetHdr* vh,
+                uint64_t now_ms, uint8_t* scratch) {
+  if (p.fragment) return drop(env, Drop::fragment);
+  if (p.proto != kTCP && p.proto != kUDP) {
+    if (p.icmp_echo_request) {
+      env.counters->reply(Reply::echo_reply);
+      if (vh) *vh = VnetHdr{};
+      return Result{Verdict::kReply, Drop::count, pkt, echo_reply_in_place(pkt, p)};
+    }
+    return drop(env, Drop::vip_bad_proto);
+  }
+  const ServicePort* svc = st.find(p.family, p.proto, p.key.dst, p.key.dport);
+  if (!svc) return reject(env, pkt, p, vh, scratch, Drop::no_service_port);
+  if (p.proto == kTCP && (p.tcp_flags & kTcpRst)) return drop(env, Drop::stale_flow);
+  const Backend* be = choose_backend(env, *svc, p, now_ms);
+  if (!be) return reject(env, pkt, p, vh, scratch, Drop::no_backend);
+
+  NewFlow nf{};
+  nf.fwd = p.key;
+  nf.rev.family = p.family;
+  nf.rev.proto = p.proto;
+  nf.rev.src = be->addr;
+  nf.rev.dst = p.key.src;
+  nf.rev.sport = be->port;
+  nf.rev.dport = p.key.sport;
+  nf.fwd_x = Translation{be->addr, be->port};
+  nf.rev_x = Translation{p.key.dst, p.key.dport};
+  nf.svc_slot = svc->slot;
+  nf.be_slot = be->slot;
+  // A mid-stream packet (after a restart or an eviction) resumes as established: Maglev
+  // gives the same backend it had before.
+  bool syn = p.proto == kTCP && (p.tcp_flags & (kTcpSyn | kTcpAck)) == kTcpSyn;
+  nf.state = p.proto == kTCP ? (syn ? kSynSent : kEstablished) : 0;
+  FlowHit hit;
+  if (!env.flows->insert(nf, now_ms, hit)) return drop(env, Drop::flow_table_full);
+  count_flow(env, hit.svc_slot, hit.be_slot);
+  rewrite(pkt, p, vh, true, hit.x.addr, hit.x.port);
+  count(env, hit.svc_slot, hit.be_slot, p.len);
+  return forward(pkt, p.len);
+}
+
+}  // namespace
+
+void rewrite(uint8_t* pkt, const Parsed& p, VnetHdr* vh, bool dst, const Addr& addr, uint16_t port) {
+  size_t alen = addr_len(p.family);
+  uint8_t* a = pkt + (p.family == 4 ? (dst ? 16 : 12) : (dst ? 24 : 8));
+  uint8_t* l4 = pkt + p.l4_off;
+  uint8_t* pp = l4 + (dst ? 2 : 0);
+  uint8_t new_port[2];
+  store16(new_port, port);
+  uint16_t coff = l4_csum_offset(p.proto);
+  bool has_ports = p.proto == kTCP || p.proto == kUDP;
+  bool partial = vh && (vh->flags & kVnetNeedsCsum);
+  if (has_ports && !p.later_fragment) {
+    uint8_t* field = l4 + coff;
+    bool csum_here = p.l4_len >= uint32_t(coff) + 2;  // a quoted header may be cut short
+    bool udp_none = p.proto == kUDP && p.family == 4 && load16(field) == 0;
+    if (!csum_here) {
+    } else if (partial) {
+      // The field holds the pseudo-header sum: only the address is in it.
+      csum_replace_partial(field, a, addr.b, alen);
+    } else if (!udp_none) {
+      csum_replace(field, a, addr.b, alen);
+      csum_replace(field, pp, new_port, 2);
+      if (p.proto == kUDP && load16(field) == 0) store16(field, 0xffff);
+    }
+    std::memcpy(pp, new_port, 2);
+  }
+  if (p.family == 4) csum_replace(pkt + 10, a, addr.b, 4);
+  std::memcpy(a, addr.b, alen);
+}
+
+Result process_packet(const PipelineEnv& env, const ServiceTable& st, uint8_t* pkt, size_t len, VnetHdr* vh,
+                      uint64_t now_ms, uint8_t* scratch) {
+  Parsed p;
+  Drop why;
+  if (!parse_packet(pkt, len, p, &why)) return drop(env, why);
+  if (vh && !vnet_check(*vh, p)) return drop(env, Drop::bad_vnet_hdr);
+  if (p.icmp_error) return translate_icmp_error(env, st, pkt, p, vh, now_ms);
+
+  bool trackable = !p.later_fragment && (p.proto == kTCP || p.proto == kUDP);
+  FlowHit hit;
+  if (trackable && env.flows->lookup(p.key, now_ms, hit)) {
+    rewrite(pkt, p, vh, hit.dir == kForward, hit.x.addr, hit.x.port);
+    env.flows->touch(hit, p.tcp_flags, now_ms);
+    count(env, hit.svc_slot, hit.be_slot, p.len);
+    return forward(pkt, p.len);
+  }
+  if (st.is_vip(p.family, p.key.dst)) return new_flow(env, st, pkt, p, vh, now_ms, scratch);
+  env.counters->passthrough.fetch_add(1, std::memory_order_relaxed);
+  return forward(pkt, p.len);
+}
+
+}  // namespace podnet

@@ -1,0 +1,63 @@
+// The per-packet pipeline, in order:
+//   1. parse            packet.cc    headers, lengths, flow key; malformed -> counted drop
+//   2. vnet check       packet.cc    virtio_net_hdr agrees with the packet (GSO, NEEDS_CSUM)
+//   3. ICMP errors      icmp.cc      quoted header of a tracked flow translated (PMTUD works)
+//   4. flow lookup      flow_table   either direction of an existing flow -> rewrite
+//   5. new flow         here         VIP? service port -> affinity / Maglev -> flow insert
+//   6. reject           reply.cc     VIP with no such port or no backend: RST / ICMP unreachable
+//   7. rewrite          here         DNAT or reverse NAT with incremental checksums (RFC 1624)
+// Anything that is not service traffic passes through unchanged.
+// Runs on engine threads and on the JS thread (Engine.process); never allocates or throws.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+#include "flow_table.h"
+#include "packet.h"
+#include "service_table.h"
+#include "stats.h"
+#include "vnet.h"
+
+namespace podnet {
+
+enum class Verdict : uint8_t { kForward, kReply, kDrop };
+
+struct Result {
+  Verdict verdict;
+  Drop reason;        // kDrop
+  const uint8_t* out; // kForward / kReply: packet to write (after the vnet header, if any)
+  size_t out_len;
+};
+
+struct PipelineEnv {
+  FlowTable* flows;
+  EngineCounters* counters;
+  Counter* svc_counters;
+  uint32_t svc_capacity;
+  Counter* be_counters;
+  uint32_t be_capacity;
+};
+
+// Reply buffer a thread owns: the largest generated reply is an ICMPv6 error of 1280 bytes.
+constexpr size_t kScratchSize = 2048;
+
+// Processes pkt[0..len). `vh` is the packet's virtio_net_hdr (nullptr when absent); it may be
+// rewritten (hdr_len fixed, NEEDS_CSUM cleared on full recomputation, zeroed for replies).
+// Replies are built in `scratch` (kScratchSize) or, for echo, in place.
+Result process_packet(const PipelineEnv& env, const ServiceTable& st, uint8_t* pkt, size_t len, VnetHdr* vh,
+                      uint64_t now_ms, uint8_t* scratch);
+
+// Stage 3 (icmp.cc).
+Result translate_icmp_error(const PipelineEnv& env, const ServiceTable& st, uint8_t* pkt, const Parsed& p,
+                            VnetHdr* vh, uint64_t now_ms);
+
+// Stage 6 (reply.cc). Each returns the reply length in `out`.
+size_t build_tcp_rst(const uint8_t* pkt, const Parsed& p, uint8_t* out);
+size_t build_icmp_port_unreachable(const uint8_t* pkt, const Parsed& p, uint8_t* out);
+// Turns an echo request into its reply in place; returns its length.
+size_t echo_reply_in_place(uint8_t* pkt, const Parsed& p);
+
+// Stage 7: rewrites destination (forward) or source (reverse) address and port.
+void rewrite(uint8_t* pkt, const Parsed& p, VnetHdr* vh, bool dst, const Addr& addr, uint16_t port);
+
+}  // namespace podnet

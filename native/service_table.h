@@ -1,0 +1,101 @@
+// The service table (see tables.h): an immutable version mapping (family, VIP, port, proto)
+// to a ServicePort with its backends and Maglev table. apply() builds the next version from
+// the current one, sharing every unchanged ServicePort, and publishes it with one atomic store.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "net.h"
+
+namespace podnet {
+
+struct Backend {
+  Addr addr;
+  uint16_t port;
+  bool terminating;
+  uint32_t slot;  // backend counter slot
+  std::string name;
+};
+
+struct SvcKey {
+  Addr vip;
+  uint16_t port;
+  uint8_t family;
+  uint8_t proto;
+  bool operator==(const SvcKey& o) const {
+    return vip == o.vip && port == o.port && family == o.family && proto == o.proto;
+  }
+};
+
+struct SvcKeyHash {
+  size_t operator()(const SvcKey& k) const {
+    uint8_t buf[20];
+    std::memcpy(buf, k.vip.b, 16);
+    buf[16] = uint8_t(k.port >> 8); buf[17] = uint8_t(k.port); buf[18] = k.family; buf[19] = k.proto;
+    return size_t(hash_bytes(buf, sizeof buf, 0x737663));
+  }
+};
+
+struct VipKey {
+  Addr addr;
+  uint8_t family;
+  bool operator==(const VipKey& o) const { return addr == o.addr && family == o.family; }
+};
+
+struct VipKeyHash {
+  size_t operator()(const VipKey& k) const { return size_t(hash_bytes(k.addr.b, 16, k.family)); }
+};
+
+struct ServicePort {
+  SvcKey key;
+  std::vector<Backend> backends;  // active ones first, then terminating
+  uint32_t active = 0;            // how many take new flows
+  std::vector<uint16_t> maglev;   // indices into backends[0..active); empty when active <= 1
+  uint32_t affinity_timeout_ms = 0;
+  uint32_t slot = 0;              // service port counter slot
+  std::string name;
+
+  // Backend for a new flow whose hash is h; nullptr when none is active.
+  const Backend* pick(uint64_t h) const {
+    if (active == 0) return nullptr;
+    if (maglev.empty()) return &backends[0];
+    return &backends[maglev[h % maglev.size()]];
+  }
+  // Backend by address (affinity and established flows); nullptr if gone.
+  const Backend* find(const Addr& a, uint16_t port) const {
+    for (const Backend& b : backends)
+      if (b.port == port && b.addr == a) return &b;
+    return nullptr;
+  }
+};
+
+struct ServiceTable {
+  uint64_t version = 0;
+  std::unordered_map<SvcKey, std::shared_ptr<const ServicePort>, SvcKeyHash> ports;
+  std::unordered_map<VipKey, uint32_t, VipKeyHash> vips;  // VIP address -> service ports on it
+
+  const ServicePort* find(uint8_t family, uint8_t proto, const Addr& vip, uint16_t port) const {
+    auto it = ports.find(SvcKey{vip, port, family, proto});
+    return it == ports.end() ? nullptr : it->second.get();
+  }
+  bool is_vip(uint8_t family, const Addr& a) const { return vips.count(VipKey{a, family}) != 0; }
+};
+
+// Fixed-capacity counter slot allocator, driven only by apply() on the JS thread.
+class SlotPool {
+ public:
+  explicit SlotPool(uint32_t capacity);
+  // Returns a slot or UINT32_MAX when full.
+  uint32_t take();
+  void give(uint32_t slot);
+  uint32_t capacity() const { return capacity_; }
+
+ private:
+  uint32_t capacity_;
+  std::vector<uint32_t> free_;
+};
+
+}  // namespace podnet

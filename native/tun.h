@@ -1,0 +1,66 @@
+// The TUN device: open (multi-queue, IFF_VNET_HDR, offloads) and the engine threads that
+// move packets between it and the pipeline. One thread per queue; a flow's two directions
+// may arrive on different queues, which the shared flow table absorbs.
+#pragma once
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "stats.h"
+
+namespace podnet {
+
+struct TunConfig {
+  std::string name;
+  uint32_t queues = 1;
+  uint32_t batch = 64;
+  bool persist = false;
+};
+
+// Opens every queue of the device; throws std::runtime_error with a message naming the step.
+class TunDevice {
+ public:
+  explicit TunDevice(const TunConfig& cfg);
+  ~TunDevice();
+  TunDevice(const TunDevice&) = delete;
+  TunDevice& operator=(const TunDevice&) = delete;
+
+  const std::string& name() const { return name_; }
+  int ifindex() const { return ifindex_; }
+  const std::vector<int>& fds() const { return fds_; }
+  const std::vector<std::string>& offloads() const { return offloads_; }
+
+ private:
+  std::string name_;
+  int ifindex_ = 0;
+  std::vector<int> fds_;
+  std::vector<std::string> offloads_;
+};
+
+// Processes one packet in place. buf holds the virtio_net_hdr followed by the packet;
+// returns the bytes to write back (0 = nothing) and may point *out at another buffer.
+using PacketFn = std::function<size_t(uint8_t* buf, size_t n, const uint8_t** out, uint64_t now_ms)>;
+
+class TunWorkers {
+ public:
+  // `make_fn` is called once per thread to get that thread's packet function (own scratch).
+  TunWorkers(const TunDevice& dev, uint32_t batch, const std::function<PacketFn()>& make_fn);
+  ~TunWorkers();  // stops and joins
+  const std::vector<std::unique_ptr<QueueCounters>>& counters() const { return counters_; }
+
+ private:
+  void run(size_t q, PacketFn fn);
+  std::vector<std::thread> threads_;
+  std::vector<std::unique_ptr<QueueCounters>> counters_;
+  std::vector<int> fds_;
+  int stop_fd_ = -1;
+  uint32_t batch_;
+};
+
+uint64_t monotonic_ms();
+
+}  // namespace podnet

@@ -1,0 +1,112 @@
+// The one module that loads the native addon. Everything else talks to the engine through `Engine`.
+// PODNET_ADDON selects another build (the ASan+UBSan one in CI).
+import fs from 'node:fs';
+import path from 'node:path';
+import type {
+  ApplyResult, EngineOptions, EngineStats, FlowInfo, ProcessOptions, ProcessResult,
+  ServicePortSpec, TableDelta, TunInfo, TunOptions,
+} from './types';
+
+export * from './types';
+
+interface NativeEngine {
+  apply(delta: TableDelta): ApplyResult;
+  replace(specs: ServicePortSpec[]): ApplyResult;
+  attachTun(opts: TunOptions): TunInfo;
+  detachTun(): void;
+  stats(): EngineStats;
+  flows(limit: number): FlowInfo[];
+  process(packet: Buffer, opts: ProcessOptions): ProcessResult;
+  close(): void;
+}
+
+interface Addon {
+  Engine: new (opts: EngineOptions) => NativeEngine;
+  version: string;
+}
+
+let addon: Addon | undefined;
+
+/** Path of the compiled addon: $PODNET_ADDON or build/Release/podnet_engine.node. */
+export function addonPath(): string {
+  if (process.env.PODNET_ADDON) return path.resolve(process.env.PODNET_ADDON);
+  return path.join(projectRoot(), 'build/Release/podnet_engine.node');
+}
+
+/** The checkout or package root: the nearest directory above this module with binding.gyp (src/ or dist/src/). */
+export function projectRoot(): string {
+  let dir = __dirname;
+  while (!fs.existsSync(path.join(dir, 'binding.gyp'))) {
+    const up = path.dirname(dir);
+    if (up === dir) throw new Error('podnet: cannot find the project root above ' + __dirname);
+    dir = up;
+  }
+  return dir;
+}
+
+function load(): Addon {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  addon ??= require(addonPath()) as Addon;
+  return addon;
+}
+
+/** Error thrown by the native side; `code` is stable (ENGINE_BAD_SPEC, ENGINE_TUN_OPEN, ...). */
+export interface EngineError extends Error {
+  code: string;
+}
+
+/**
+ * The packet engine: service table, flow table and (once attached) TUN worker threads.
+ * Tables are published as immutable versions; engine threads never wait on JavaScript.
+ */
+export class Engine {
+  private readonly native: NativeEngine;
+  private closed = false;
+
+  constructor(opts: EngineOptions = {}) {
+    this.native = new (load().Engine)(opts);
+  }
+
+  /** Applies upserts and removals as one atomic table version. */
+  apply(delta: TableDelta): ApplyResult {
+    return this.native.apply(delta);
+  }
+
+  /** Makes `specs` the whole service table (a full sync). */
+  replace(specs: ServicePortSpec[]): ApplyResult {
+    return this.native.replace(specs);
+  }
+
+  /** Opens (or creates) the TUN device and starts one engine thread per queue. */
+  attachTun(opts: TunOptions): TunInfo {
+    return this.native.attachTun(opts);
+  }
+
+  /** Stops the engine threads and closes the TUN queues. */
+  detachTun(): void {
+    this.native.detachTun();
+  }
+
+  stats(): EngineStats {
+    return this.native.stats();
+  }
+
+  flows(limit = 1000): FlowInfo[] {
+    return this.native.flows(limit);
+  }
+
+  /** Test entry point: runs one packet through the pipeline on the calling thread. Needs no root. */
+  process(packet: Buffer, opts: ProcessOptions = {}): ProcessResult {
+    return this.native.process(packet, opts);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.native.close();
+  }
+}
+
+export function engineVersion(): string {
+  return load().version;
+}

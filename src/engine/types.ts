@@ -1,0 +1,152 @@
+// The engine's JavaScript contract: what the control plane programs and what it reads back.
+// The native side (native/binding.cc) validates every field and throws a coded EngineError.
+
+export type Protocol = 'TCP' | 'UDP';
+
+/** One endpoint behind a service port. */
+export interface BackendSpec {
+  /** IPv4 or IPv6 literal, same family as the VIP. */
+  ip: string;
+  port: number;
+  /** Terminating: keeps its established flows but takes no new ones. */
+  terminating?: boolean;
+  /** Free-form label for stats, e.g. the pod name. */
+  name?: string;
+}
+
+/** Identity of a service port in the engine: (VIP, port, protocol). */
+export interface ServicePortKey {
+  vip: string;
+  port: number;
+  protocol: Protocol;
+}
+
+/** A service port as the engine load-balances it. */
+export interface ServicePortSpec extends ServicePortKey {
+  /** Backends for new flows (Maglev) plus terminating ones kept for their flows. */
+  backends: BackendSpec[];
+  /** ClientIP session affinity timeout in seconds; 0 or absent = none. */
+  affinityTimeoutSec?: number;
+  /** "namespace/service:portName" for stats and logs. */
+  name?: string;
+}
+
+/** A change to the engine's service table, applied atomically as one new table version. */
+export interface TableDelta {
+  upsert?: ServicePortSpec[];
+  remove?: ServicePortKey[];
+}
+
+export interface ApplyResult {
+  version: number;
+  servicePorts: number;
+  /** Flows cut because their backend left its service (UDP always; TCP when the backend is gone entirely). */
+  flowsPurged: number;
+}
+
+export interface EngineTimeouts {
+  tcpSynSec?: number;
+  tcpEstablishedSec?: number;
+  tcpFinSec?: number;
+  tcpTimeWaitSec?: number;
+  tcpCloseSec?: number;
+  udpSec?: number;
+  udpStreamSec?: number;
+  icmpSec?: number;
+}
+
+export interface EngineOptions {
+  /** Flow records (each holds both directions). Default 262144. */
+  flowCapacity?: number;
+  /** Maglev lookup table size per service port; must be prime. Default 4093. */
+  maglevSize?: number;
+  /** Service ports the counters have room for. Default 65536. */
+  maxServicePorts?: number;
+  timeouts?: EngineTimeouts;
+}
+
+export interface TunOptions {
+  /** TUN device name, e.g. "podnet-tun". Created if absent. */
+  name: string;
+  /** Queues (IFF_MULTI_QUEUE), one engine thread each. Default 1. */
+  queues?: number;
+  /** Max packets handled per wake-up. Default 64. */
+  batch?: number;
+  /** Keep the device when the engine closes (TUNSETPERSIST). Default false. */
+  persist?: boolean;
+}
+
+export interface TunInfo {
+  name: string;
+  ifindex: number;
+  queues: number;
+  /** Offloads the kernel accepted: csum, tso4, tso6, ecn, uso4, uso6. */
+  offloads: string[];
+}
+
+export type Verdict = 'forward' | 'reply' | 'drop';
+
+export interface ProcessOptions {
+  /** The buffer starts with a 10-byte virtio_net_hdr, as read from the TUN. */
+  vnetHdr?: boolean;
+  /** Engine clock in milliseconds, for timeout tests. Default: the real monotonic clock. */
+  nowMs?: number;
+}
+
+export interface ProcessResult {
+  verdict: Verdict;
+  /** Drop reason (see EngineStats.drops keys). */
+  reason?: string;
+  /** forward: the (possibly rewritten) packet; reply: the generated RST / ICMP / echo reply. */
+  packet?: Buffer;
+}
+
+export interface CounterSet {
+  packets: number;
+  bytes: number;
+  flows: number;
+}
+
+export interface BackendStats extends CounterSet {
+  ip: string;
+  port: number;
+  terminating: boolean;
+}
+
+export interface ServicePortStats extends ServicePortKey, CounterSet {
+  name: string;
+  backends: BackendStats[];
+}
+
+export interface QueueStats {
+  queue: number;
+  packetsIn: number;
+  packetsOut: number;
+  bytesIn: number;
+  wakeups: number;
+  gsoPackets: number;
+  readErrors: number;
+  writeErrors: number;
+}
+
+export interface EngineStats {
+  version: number;
+  flows: { active: number; capacity: number; created: number; expired: number; evicted: number };
+  /** Drops by reason: truncated, bad_ip_header, bad_length, ..., no_backend, ... */
+  drops: Record<string, number>;
+  /** Packets passed through unchanged (not service traffic). */
+  passthrough: number;
+  /** Replies generated: rst, icmp_unreachable, echo_reply. */
+  replies: Record<string, number>;
+  services: ServicePortStats[];
+  queues: QueueStats[];
+}
+
+export interface FlowInfo {
+  protocol: 'TCP' | 'UDP' | 'ICMP';
+  client: string;      // ip:port
+  vip: string;         // ip:port
+  backend: string;     // ip:port
+  state: string;
+  idleMs: number;
+}
