@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Builds and runs the pipeline fuzzer (libFuzzer + ASan + UBSan) for N seconds (default 60).
+# Usage: native/fuzz/run.sh [seconds] [seed dir]. The corpus grows in native/fuzz/out/corpus
+# (seeded from the engine fixtures by test/engine/fuzz.test.ts); findings land in native/fuzz/out/.
+set -euo pipefail
+cd "$(dirname "$0")"
+secs=${1:-60}
+mkdir -p out/corpus
+srcs=(../checksum.cc ../packet.cc ../maglev.cc ../flow_table.cc ../service_table.cc ../pipeline.cc ../icmp.cc ../reply.cc ../tun.cc ../engine.cc)
+clang++ -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+  -Wall -Wextra -Werror -Wno-missing-field-initializers -o out/fuzz_pipeline fuzz_pipeline.cc "${srcs[@]}" -lpthread
+[ -n "${2:-}" ] && cp -n "$2"/* out/corpus/ 2>/dev/null || true
+UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=0 \
+  ./out/fuzz_pipeline -max_total_time="$secs" -print_final_stats=1 -artifact_prefix=out/ out/corpus
