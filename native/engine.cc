@@ -134,6 +134,7 @@ ApplyResult Engine::apply(const std::vector<ServicePortSpec>& upsert, const std:
   }
 
   table_.store(std::shared_ptr<const ServiceTable>(std::move(next)), std::memory_order_release);
+  version_.fetch_add(1, std::memory_order_acq_rel);
   size_t purged = any_purge ? flows_.purge_backends(purge) : 0;
   for (uint32_t s : freed_svc) svc_slots_.give(s);
   for (uint32_t s : freed_be) be_slots_.give(s);
@@ -155,15 +156,26 @@ void Engine::attach_tun(const TunConfig& cfg) {
   }
   auto make_fn = [this]() -> PacketFn {
     auto scratch = std::shared_ptr<uint8_t[]>(new uint8_t[kScratchSize]);
+    struct Cached {
+      std::shared_ptr<const ServiceTable> table;
+      uint64_t version = UINT64_MAX;
+    };
+    auto local = std::make_shared<Cached>();
     PipelineEnv e = env();
-    return [this, e, scratch](uint8_t* buf, size_t n, const uint8_t** out, uint64_t now) -> size_t {
+    return [this, e, scratch, local](uint8_t* buf, size_t n, const uint8_t** out, uint64_t now) -> size_t {
       if (n < sizeof(VnetHdr)) {
         counters_.drop(Drop::empty);
         return 0;
       }
       VnetHdr* vh = reinterpret_cast<VnetHdr*>(buf);
-      auto t = table_.load(std::memory_order_acquire);
-      Result r = process_packet(e, *t, buf + sizeof(VnetHdr), n - sizeof(VnetHdr), vh, now, scratch.get());
+      // Re-read the published table only when its version moved: one plain atomic load per
+      // packet instead of a shared_ptr copy (two contended read-modify-writes).
+      uint64_t v = version_.load(std::memory_order_acquire);
+      if (v != local->version || !local->table) {
+        local->table = table_.load(std::memory_order_acquire);
+        local->version = v;
+      }
+      Result r = process_packet(e, *local->table, buf + sizeof(VnetHdr), n - sizeof(VnetHdr), vh, now, scratch.get());
       if (r.verdict == Verdict::kDrop) return 0;
       *out = r.out == buf + sizeof(VnetHdr) ? buf : r.out;
       return r.out_len + sizeof(VnetHdr);

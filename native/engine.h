@@ -86,6 +86,7 @@ class Engine {
   SlotPool svc_slots_;
   SlotPool be_slots_;
   std::atomic<std::shared_ptr<const ServiceTable>> table_;
+  std::atomic<uint64_t> version_{0};  // bumped after each publish; engine threads poll it
   std::mutex apply_mu_;
   std::unique_ptr<uint8_t[]> scratch_;  // for process() on the JS thread
 
