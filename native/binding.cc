@@ -154,6 +154,9 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     c.flow_capacity = get_uint(o, "flowCapacity", c.flow_capacity, 16, 1u << 26, "");
     c.maglev_size = get_uint(o, "maglevSize", c.maglev_size, 3, 1000003, "");
     c.max_service_ports = get_uint(o, "maxServicePorts", c.max_service_ports, 1, 1u << 22, "");
+    Napi::Value sf = o.Get("stateFile");
+    if (sf.IsString()) c.state_file = sf.As<Napi::String>().Utf8Value();
+    else if (!sf.IsUndefined() && !sf.IsNull()) throw coded(env, "ENGINE_BAD_OPTION", "stateFile: not a string");
     Napi::Value tv = o.Get("timeouts");
     if (tv.IsObject()) {
       Napi::Object t = tv.As<Napi::Object>();
@@ -175,6 +178,8 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
       throw coded(env, e.code, e.what());
     } catch (const std::bad_alloc&) {
       throw coded(env, "ENGINE_NO_MEMORY", "cannot allocate the engine tables");
+    } catch (const std::exception& e) {
+      throw coded(env, "ENGINE_STATE_FILE", e.what());
     }
   }
 
@@ -272,6 +277,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     auto t = e.table();
     Napi::Object s = Napi::Object::New(env);
     s.Set("version", double(t->version));
+    s.Set("restoredFlows", e.flows().restored());
     podnet::FlowTableStats fs = e.flows().stats();
     Napi::Object f = Napi::Object::New(env);
     f.Set("active", double(fs.active));

@@ -23,7 +23,7 @@ uint64_t backend_id(const Addr& a, uint16_t port) {
 
 Engine::Engine(const EngineConfig& cfg)
     : cfg_(cfg),
-      flows_(cfg.flow_capacity, cfg.timeouts),
+      flows_(cfg.flow_capacity, cfg.timeouts, cfg.state_file),
       svc_counters_(new Counter[cfg.max_service_ports]),
       be_counters_(new Counter[size_t(cfg.max_service_ports) * 4]),
       svc_slots_(cfg.max_service_ports),
@@ -32,6 +32,7 @@ Engine::Engine(const EngineConfig& cfg)
       scratch_(new uint8_t[kScratchSize]) {
   if (!is_prime(cfg.maglev_size) || cfg.maglev_size < 3)
     throw EngineError("ENGINE_BAD_OPTION", "maglevSize must be a prime >= 3, got " + std::to_string(cfg.maglev_size));
+  rebind_pending_ = flows_.restored();
 }
 
 Engine::~Engine() { detach_tun(); }
@@ -136,10 +137,29 @@ ApplyResult Engine::apply(const std::vector<ServicePortSpec>& upsert, const std:
   table_.store(std::shared_ptr<const ServiceTable>(std::move(next)), std::memory_order_release);
   version_.fetch_add(1, std::memory_order_acq_rel);
   size_t purged = any_purge ? flows_.purge_backends(purge) : 0;
+  if (rebind_pending_) {
+    rebind_pending_ = false;
+    purged += rebind_restored_flows(*table_.load(std::memory_order_acquire));
+  }
   for (uint32_t s : freed_svc) svc_slots_.give(s);
   for (uint32_t s : freed_be) be_slots_.give(s);
   auto now = table_.load(std::memory_order_acquire);
   return ApplyResult{now->version, now->ports.size(), purged};
+}
+
+// Flows restored from the state file point at counter slots of the previous process.
+// Give each its slots in the new table; a flow whose service or backend is gone is dropped.
+size_t Engine::rebind_restored_flows(const ServiceTable& t) {
+  return flows_.rebind([&](const FlowKey& k, const Translation& x, uint32_t& svc, uint32_t& be) {
+    uint8_t proto = k.proto == kAffinity ? uint8_t(k.pad) : k.proto;
+    const ServicePort* sp = t.find(k.family, proto, k.dst, k.dport);
+    if (!sp) return false;
+    const Backend* b = sp->find(x.addr, x.port);
+    if (!b) return false;
+    svc = sp->slot;
+    be = b->slot;
+    return true;
+  });
 }
 
 Result Engine::process(uint8_t* pkt, size_t len, VnetHdr* vh, uint64_t now_ms) {

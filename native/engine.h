@@ -22,6 +22,7 @@ struct EngineConfig {
   uint32_t maglev_size = 4093;
   uint32_t max_service_ports = 65536;
   Timeouts timeouts;
+  std::string state_file;  // flow table file (e.g. /run/podnet/flows); empty = memory only
 };
 
 struct BackendSpec {
@@ -76,6 +77,7 @@ class Engine {
 
  private:
   PipelineEnv env();
+  size_t rebind_restored_flows(const ServiceTable& t);
   void gc_loop();
 
   EngineConfig cfg_;
@@ -88,6 +90,7 @@ class Engine {
   std::atomic<std::shared_ptr<const ServiceTable>> table_;
   std::atomic<uint64_t> version_{0};  // bumped after each publish; engine threads poll it
   std::mutex apply_mu_;
+  bool rebind_pending_ = false;  // restored flows wait for the first table to get their slots
   std::unique_ptr<uint8_t[]> scratch_;  // for process() on the JS thread
 
   std::unique_ptr<TunDevice> tun_;

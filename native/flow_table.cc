@@ -1,7 +1,13 @@
 // Connection tracking; see flow_table.h and tables.h.
 #include "flow_table.h"
 
+#include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <new>
 #include <stdexcept>
@@ -53,22 +59,112 @@ uint8_t next_tcp_state(uint8_t s, Dir dir, uint8_t flags) {
 
 }  // namespace
 
-FlowTable::FlowTable(uint32_t capacity, const Timeouts& t) : capacity_(capacity), t_(t) {
+FlowTable::FlowTable(uint32_t capacity, const Timeouts& t, const std::string& state_path)
+    : capacity_(capacity), t_(t) {
   if (capacity == 0 || capacity > (1u << 30)) throw std::invalid_argument("flowCapacity out of range");
   uint64_t nb = round_pow2(uint64_t(capacity) * 2);
   bucket_mask_ = nb - 1;
-  entries_ = map_array<Entry>(size_t(capacity) * 2);
-  records_ = map_array<Record>(capacity);
+  if (state_path.empty()) {
+    entries_ = map_array<Entry>(size_t(capacity) * 2);
+    records_ = map_array<Record>(capacity);
+  } else {
+    map_state(state_path);
+  }
   buckets_ = map_array<std::atomic<uint32_t>>(nb);
   locks_ = map_array<std::atomic<uint8_t>>(kStripes);
   for (uint64_t i = 0; i < nb; i++) buckets_[i].store(kNil, std::memory_order_relaxed);
   free_.reserve(capacity);
-  for (uint32_t i = capacity; i-- > 0;) free_.push_back(i);
+  rebuild_index();
+}
+
+// The state file holds the records and both entries of every flow; the hash index, the
+// locks and the free list are rebuilt from it, so a process killed in the middle of an
+// insert or a removal leaves nothing half-linked behind.
+struct StateHeader {
+  char magic[8];
+  uint32_t layout;
+  uint32_t capacity;
+  uint32_t entry_size;
+  uint32_t record_size;
+};
+
+void FlowTable::map_state(const std::string& path) {
+  constexpr char kMagic[8] = {'P', 'O', 'D', 'N', 'E', 'T', 'F', 'T'};
+  size_t rec_bytes = size_t(capacity_) * sizeof(Record);
+  size_t ent_bytes = size_t(capacity_) * 2 * sizeof(Entry);
+  size_t hdr_bytes = 4096;
+  size_t total = hdr_bytes + rec_bytes + ent_bytes;
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) throw std::runtime_error("open " + path + ": " + std::strerror(errno));
+  struct stat st{};
+  fstat(fd, &st);
+  StateHeader want{};
+  std::memcpy(want.magic, kMagic, 8);
+  want.layout = 1;
+  want.capacity = capacity_;
+  want.entry_size = sizeof(Entry);
+  want.record_size = sizeof(Record);
+  StateHeader have{};
+  bool reuse = size_t(st.st_size) == total && pread(fd, &have, sizeof have, 0) == ssize_t(sizeof have) &&
+               std::memcmp(&have, &want, sizeof want) == 0;
+  if (!reuse) {
+    // Another layout or size: start empty rather than misread old flows.
+    if (ftruncate(fd, 0) < 0 || ftruncate(fd, off_t(total)) < 0 ||
+        pwrite(fd, &want, sizeof want, 0) != ssize_t(sizeof want)) {
+      int e = errno;
+      ::close(fd);
+      throw std::runtime_error("size " + path + ": " + std::strerror(e));
+    }
+  }
+  void* p = mmap(nullptr, total, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  ::close(fd);
+  if (p == MAP_FAILED) throw std::runtime_error("mmap " + path + ": " + std::strerror(errno));
+  state_map_ = p;
+  state_bytes_ = total;
+  records_ = reinterpret_cast<Record*>(static_cast<uint8_t*>(p) + hdr_bytes);
+  entries_ = reinterpret_cast<Entry*>(static_cast<uint8_t*>(p) + hdr_bytes + rec_bytes);
+  restored_ = reuse;
+}
+
+void FlowTable::rebuild_index() {
+  for (uint32_t i = capacity_; i-- > 0;) {
+    Record& r = records_[i];
+    if (r.in_use.load(std::memory_order_relaxed) == 1) {
+      entries_[2 * i].linked = 0;
+      entries_[2 * i + 1].linked = 0;
+      link(2 * i);
+      if (!r.single) link(2 * i + 1);
+      active_.fetch_add(1, std::memory_order_relaxed);
+    } else {
+      r.in_use.store(0, std::memory_order_relaxed);
+      free_.push_back(i);
+    }
+  }
+}
+
+size_t FlowTable::rebind(const std::function<bool(const FlowKey&, const Translation&, uint32_t&, uint32_t&)>& fn) {
+  size_t dropped = 0;
+  for (uint32_t i = 0; i < capacity_; i++) {
+    Record& r = records_[i];
+    if (r.in_use.load(std::memory_order_acquire) != 1) continue;
+    uint32_t svc = 0, be = 0;
+    if (fn(entries_[2 * i].key, entries_[2 * i].x, svc, be)) {
+      r.svc_slot = svc;
+      r.be_slot = be;
+    } else if (try_release(i, r.gen.load(std::memory_order_acquire))) {
+      dropped++;
+    }
+  }
+  return dropped;
 }
 
 FlowTable::~FlowTable() {
-  unmap_array(entries_, size_t(capacity_) * 2);
-  unmap_array(records_, capacity_);
+  if (state_map_) {
+    munmap(state_map_, state_bytes_);
+  } else {
+    unmap_array(entries_, size_t(capacity_) * 2);
+    unmap_array(records_, capacity_);
+  }
   unmap_array(buckets_, bucket_mask_ + 1);
   unmap_array(locks_, kStripes);
 }

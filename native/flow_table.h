@@ -5,7 +5,9 @@
 #pragma once
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <string>
 #include <mutex>
 #include <vector>
 
@@ -86,7 +88,14 @@ class FlowTable {
     uint32_t be_slot;
     uint32_t extra_timeout_ms;
   };
-  FlowTable(uint32_t capacity, const Timeouts& t);
+  // With a state_path the flow records live in that file (MAP_SHARED), so they survive the
+  // process: a restarted podnetd keeps every connection's backend and NAT state.
+  FlowTable(uint32_t capacity, const Timeouts& t, const std::string& state_path = "");
+  // True when the flows came from an existing state file.
+  bool restored() const { return restored_; }
+  // After a restart the counter slots of the new service table differ: fn maps a flow
+  // (forward key, translation) to its new slots, or returns false to drop it.
+  size_t rebind(const std::function<bool(const FlowKey&, const Translation&, uint32_t&, uint32_t&)>& fn);
   ~FlowTable();
   FlowTable(const FlowTable&) = delete;
   FlowTable& operator=(const FlowTable&) = delete;
@@ -110,6 +119,8 @@ class FlowTable {
   void for_each(F&& fn) const;  // fn(const FlowKey& fwd, const Translation& fx, state, last_ms, proto)
 
  private:
+  void map_state(const std::string& path);
+  void rebuild_index();
   uint32_t alloc(uint64_t now_ms);
   void link(uint32_t e);
   void unlink(uint32_t e);
@@ -133,6 +144,9 @@ class FlowTable {
   std::vector<uint32_t> free_;
   uint32_t clock_hand_ = 0;
   std::atomic<uint64_t> active_{0}, created_{0}, expired_{0}, evicted_{0};
+  void* state_map_ = nullptr;
+  size_t state_bytes_ = 0;
+  bool restored_ = false;
 
 };
 

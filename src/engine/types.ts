@@ -63,6 +63,11 @@ export interface EngineOptions {
   /** Service ports the counters have room for. Default 65536. */
   maxServicePorts?: number;
   timeouts?: EngineTimeouts;
+  /**
+   * File holding the flow table (e.g. /run/podnet/flows, mode 0600). Flows survive a restart of
+   * the process: a new engine on the same file resumes every connection. Absent: memory only.
+   */
+  stateFile?: string;
 }
 
 export interface TunOptions {
@@ -131,6 +136,8 @@ export interface QueueStats {
 
 export interface EngineStats {
   version: number;
+  /** The flow table was restored from stateFile. */
+  restoredFlows: boolean;
   flows: { active: number; capacity: number; created: number; expired: number; evicted: number };
   /** Drops by reason: truncated, bad_ip_header, bad_length, ..., no_backend, ... */
   drops: Record<string, number>;
