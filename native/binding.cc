@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "engine.h"
+#include "sd_notify.h"
 
 using podnet::Addr;
 
@@ -297,7 +298,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     s.Set("passthrough", double(e.counters().passthrough.load(std::memory_order_relaxed)));
     Napi::Array svcs = Napi::Array::New(env);
     uint32_t i = 0;
-    for (const auto& [k, sp] : t->ports) {
+    t->ports.for_each([&](const podnet::SvcKey& k, const std::shared_ptr<const podnet::ServicePort>& sp) {
       Napi::Object o = Napi::Object::New(env);
       o.Set("vip", format_ip(k.family, k.vip));
       o.Set("port", k.port);
@@ -317,7 +318,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
       }
       o.Set("backends", bs);
       svcs.Set(i++, o);
-    }
+    });
     s.Set("services", svcs);
     Napi::Array qs = Napi::Array::New(env);
     auto qc = e.queue_counters();
@@ -402,8 +403,18 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
   std::unique_ptr<podnet::Engine> engine_;
 };
 
+// sdNotify("READY=1") -> 0 sent, 1 not under systemd; throws ENGINE_NOTIFY on a socket error.
+Napi::Value SdNotify(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsString()) throw coded(env, "ENGINE_BAD_ARGUMENT", "sdNotify: message string required");
+  int r = podnet::sd_notify_send(info[0].As<Napi::String>().Utf8Value());
+  if (r < 0) throw coded(env, "ENGINE_NOTIFY", std::string("sd_notify: ") + std::strerror(-r));
+  return Napi::Number::New(env, r);
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Engine", EngineWrap::Init(env));
+  exports.Set("sdNotify", Napi::Function::New(env, SdNotify));
   exports.Set("version", Napi::String::New(env, "0.1.0"));
   return exports;
 }

@@ -21,6 +21,18 @@ uint64_t backend_id(const Addr& a, uint16_t port) {
 
 }  // namespace
 
+// Maglev wants M well above the backend count (the paper's disruption bound: M >= 100 N).
+// Small services get a small ring, which keeps 30k services affordable; the size only
+// depends on the active backend count, so it stays deterministic across restarts.
+uint32_t maglev_size_for(uint32_t active, uint32_t max_size) {
+  static const uint32_t kLadder[] = {251, 509, 1021, 2039, 4093, 8191, 16381, 32749, 65521, 131071, 262139, 524287, 1000003};
+  for (uint32_t m : kLadder) {
+    if (m >= max_size) return max_size;
+    if (m >= uint64_t(active) * 100) return m;
+  }
+  return max_size;
+}
+
 Engine::Engine(const EngineConfig& cfg)
     : cfg_(cfg),
       flows_(cfg.flow_capacity, cfg.timeouts, cfg.state_file),
@@ -47,41 +59,40 @@ ApplyResult Engine::apply(const std::vector<ServicePortSpec>& upsert, const std:
   auto cur = table_.load(std::memory_order_acquire);
   auto next = std::make_shared<ServiceTable>(*cur);
   next->version = cur->version + 1;
+  ShardedMap<SvcKey, std::shared_ptr<const ServicePort>, SvcKeyHash>::Editor ports{next->ports};
+  ShardedMap<VipKey, uint32_t, VipKeyHash>::Editor vips{next->vips};
 
   std::vector<uint32_t> taken_svc, taken_be, freed_svc, freed_be;
-  std::vector<uint8_t> purge(be_capacity(), 0);
-  bool any_purge = false;
   auto release_port = [&](const ServicePort& sp) {
     freed_svc.push_back(sp.slot);
-    for (const Backend& b : sp.backends) {
-      purge[b.slot] = 1;
-      freed_be.push_back(b.slot);
-      any_purge = true;
-    }
+    for (const Backend& b : sp.backends) freed_be.push_back(b.slot);
   };
   auto drop_vip = [&](const SvcKey& k) {
-    auto it = next->vips.find(VipKey{k.vip, k.family});
-    if (it != next->vips.end() && --it->second == 0) next->vips.erase(it);
+    VipKey vk{k.vip, k.family};
+    uint32_t* n = vips.get(vk);
+    if (n && --*n == 0) vips.erase(vk);
   };
 
   try {
     std::vector<SvcKey> removals = remove;
     if (replace_all) {
       std::unordered_set<SvcKey, SvcKeyHash> keep;
+      keep.reserve(upsert.size());
       for (const auto& s : upsert) keep.insert(s.key);
-      for (const auto& [k, _] : cur->ports)
+      cur->ports.for_each([&](const SvcKey& k, const auto&) {
         if (!keep.count(k)) removals.push_back(k);
+      });
     }
     for (const SvcKey& k : removals) {
-      auto it = next->ports.find(k);
-      if (it == next->ports.end()) continue;
-      release_port(*it->second);
-      next->ports.erase(it);
+      auto* old = next->ports.find(k);
+      if (!old) continue;
+      release_port(**old);
+      ports.erase(k);
       drop_vip(k);
     }
     for (const ServicePortSpec& s : upsert) {
-      auto it = next->ports.find(s.key);
-      const ServicePort* old = it == next->ports.end() ? nullptr : it->second.get();
+      auto* oldp = next->ports.find(s.key);
+      const ServicePort* old = oldp ? oldp->get() : nullptr;
       auto sp = std::make_shared<ServicePort>();
       sp->key = s.key;
       sp->name = s.name;
@@ -94,6 +105,7 @@ ApplyResult Engine::apply(const std::vector<ServicePortSpec>& upsert, const std:
         taken_svc.push_back(sp->slot);
         svc_counters_[sp->slot].reset();
       }
+      sp->backends.reserve(s.backends.size());
       for (int pass = 0; pass < 2; pass++) {
         for (const BackendSpec& b : s.backends) {
           if (b.terminating != (pass == 1)) continue;
@@ -112,21 +124,30 @@ ApplyResult Engine::apply(const std::vector<ServicePortSpec>& upsert, const std:
       if (sp->active >= cfg_.maglev_size || sp->backends.size() > 65535)
         throw EngineError("ENGINE_BAD_SPEC", "service port " + s.name + " has more backends than maglevSize allows");
       if (sp->active > 1) {
-        std::vector<MaglevBackend> mb;
-        for (uint32_t i = 0; i < sp->active; i++) mb.push_back({backend_id(sp->backends[i].addr, sp->backends[i].port), 1});
-        sp->maglev = maglev_build(mb, cfg_.maglev_size);
+        // Reuse the old ring when the active set did not change (a terminating flag or a
+        // name moved): rebuilding would cost O(M) for nothing.
+        bool same = old && old->active == sp->active;
+        for (uint32_t i = 0; same && i < sp->active; i++)
+          same = old->backends[i].addr == sp->backends[i].addr && old->backends[i].port == sp->backends[i].port;
+        if (same) {
+          sp->maglev = old->maglev;
+        } else {
+          std::vector<MaglevBackend> mb;
+          mb.reserve(sp->active);
+          for (uint32_t i = 0; i < sp->active; i++)
+            mb.push_back({backend_id(sp->backends[i].addr, sp->backends[i].port), 1});
+          sp->maglev = maglev_build(mb, maglev_size_for(sp->active, cfg_.maglev_size));
+        }
       }
       if (old) {
-        for (const Backend& ob : old->backends) {
-          if (sp->find(ob.addr, ob.port)) continue;
-          purge[ob.slot] = 1;
-          freed_be.push_back(ob.slot);
-          any_purge = true;
-        }
+        for (const Backend& ob : old->backends)
+          if (!sp->find(ob.addr, ob.port)) freed_be.push_back(ob.slot);
       } else {
-        next->vips[VipKey{s.key.vip, s.key.family}]++;
+        uint32_t* n = vips.get(VipKey{s.key.vip, s.key.family});
+        if (n) ++*n;
+        else vips.put(VipKey{s.key.vip, s.key.family}, 1);
       }
-      next->ports[s.key] = std::move(sp);
+      ports.put(s.key, std::move(sp));
     }
   } catch (...) {
     for (uint32_t s : taken_svc) svc_slots_.give(s);
@@ -136,7 +157,14 @@ ApplyResult Engine::apply(const std::vector<ServicePortSpec>& upsert, const std:
 
   table_.store(std::shared_ptr<const ServiceTable>(std::move(next)), std::memory_order_release);
   version_.fetch_add(1, std::memory_order_acq_rel);
-  size_t purged = any_purge ? flows_.purge_backends(purge) : 0;
+  // Flows whose backend left its service are cut (UDP clients re-balance at once instead of
+  // black-holing; a TCP client gets a RST from wherever its next segment lands).
+  size_t purged = 0;
+  if (!freed_be.empty()) {
+    std::vector<uint8_t> purge(be_capacity(), 0);
+    for (uint32_t s : freed_be) purge[s] = 1;
+    purged = flows_.purge_backends(purge);
+  }
   if (rebind_pending_) {
     rebind_pending_ = false;
     purged += rebind_restored_flows(*table_.load(std::memory_order_acquire));

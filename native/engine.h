@@ -19,7 +19,7 @@ namespace podnet {
 
 struct EngineConfig {
   uint32_t flow_capacity = 262144;
-  uint32_t maglev_size = 4093;
+  uint32_t maglev_size = 16381;  // the largest ring; see maglev_size_for()
   uint32_t max_service_ports = 65536;
   Timeouts timeouts;
   std::string state_file;  // flow table file (e.g. /run/podnet/flows); empty = memory only
@@ -50,6 +50,8 @@ struct EngineError : std::runtime_error {
   std::string code;
   EngineError(std::string c, const std::string& msg) : std::runtime_error(msg), code(std::move(c)) {}
 };
+
+uint32_t maglev_size_for(uint32_t active, uint32_t max_size);
 
 class Engine {
  public:

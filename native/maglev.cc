@@ -18,10 +18,12 @@ std::vector<uint16_t> maglev_build(const std::vector<MaglevBackend>& backends, u
   if (n == 0) return table;
   constexpr uint16_t kEmpty = 0xffff;
   table.assign(m, kEmpty);
-  std::vector<uint32_t> offset(n), skip(n), next(n, 0), credit(n, 0);
+  // pos[i] is backend i's current place in its permutation (offset + j * skip) mod m,
+  // advanced by one addition and a conditional subtraction instead of a division.
+  std::vector<uint32_t> pos(n), skip(n), credit(n, 0);
   uint32_t max_weight = 1;
   for (size_t i = 0; i < n; i++) {
-    offset[i] = uint32_t(mix64(backends[i].id_hash ^ 0x6f66667365740000ULL) % m);
+    pos[i] = uint32_t(mix64(backends[i].id_hash ^ 0x6f66667365740000ULL) % m);
     skip[i] = uint32_t(mix64(backends[i].id_hash ^ 0x736b697000000000ULL) % (m - 1)) + 1;
     if (backends[i].weight > max_weight) max_weight = backends[i].weight;
   }
@@ -33,12 +35,15 @@ std::vector<uint16_t> maglev_build(const std::vector<MaglevBackend>& backends, u
       credit[i] += backends[i].weight;
       if (credit[i] < max_weight) continue;
       credit[i] -= max_weight;
-      uint32_t c;
-      do {
-        c = uint32_t((offset[i] + uint64_t(next[i]) * skip[i]) % m);
-        next[i]++;
-      } while (table[c] != kEmpty);
+      uint32_t c = pos[i];
+      while (table[c] != kEmpty) {
+        c += skip[i];
+        if (c >= m) c -= m;
+      }
       table[c] = uint16_t(i);
+      c += skip[i];
+      if (c >= m) c -= m;
+      pos[i] = c;
       if (++filled == m) return table;
     }
   }

@@ -2,6 +2,7 @@
 // to a ServicePort with its backends and Maglev table. apply() builds the next version from
 // the current one, sharing every unchanged ServicePort, and publishes it with one atomic store.
 #pragma once
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -72,16 +73,76 @@ struct ServicePort {
   }
 };
 
+// A hash map split into shards held by shared_ptr: a new table version copies the shard
+// pointers and clones only the shards an apply() touches, so one changed service costs a
+// few hundred entries, not the whole table.
+template <typename K, typename V, typename H>
+class ShardedMap {
+ public:
+  static constexpr size_t kShards = 256;
+  using Shard = std::unordered_map<K, V, H>;
+
+  ShardedMap() {
+    auto empty = std::make_shared<Shard>();
+    shards_.fill(empty);
+  }
+  const V* find(const K& k) const {
+    const Shard& s = *shards_[index(k)];
+    auto it = s.find(k);
+    return it == s.end() ? nullptr : &it->second;
+  }
+  size_t size() const { return size_; }
+  template <typename F>
+  void for_each(F&& fn) const {
+    for (const auto& s : shards_)
+      for (const auto& [k, v] : *s) fn(k, v);
+  }
+
+  // Mutation, only on a version not yet published. `owned` marks shards already cloned.
+  struct Editor {
+    ShardedMap& m;
+    std::array<bool, kShards> owned{};
+    Shard& shard(const K& k) {
+      size_t i = m.index(k);
+      if (!owned[i]) {
+        m.shards_[i] = std::make_shared<Shard>(*m.shards_[i]);
+        owned[i] = true;
+      }
+      return *m.shards_[i];
+    }
+    void put(const K& k, V v) {
+      auto [it, inserted] = shard(k).insert_or_assign(k, std::move(v));
+      (void)it;
+      if (inserted) m.size_++;
+    }
+    bool erase(const K& k) {
+      if (!m.find(k)) return false;
+      shard(k).erase(k);
+      m.size_--;
+      return true;
+    }
+    V* get(const K& k) {
+      if (!m.find(k)) return nullptr;
+      return &shard(k)[k];
+    }
+  };
+
+ private:
+  size_t index(const K& k) const { return (H{}(k) >> 32) % kShards; }
+  std::array<std::shared_ptr<Shard>, kShards> shards_;
+  size_t size_ = 0;
+};
+
 struct ServiceTable {
   uint64_t version = 0;
-  std::unordered_map<SvcKey, std::shared_ptr<const ServicePort>, SvcKeyHash> ports;
-  std::unordered_map<VipKey, uint32_t, VipKeyHash> vips;  // VIP address -> service ports on it
+  ShardedMap<SvcKey, std::shared_ptr<const ServicePort>, SvcKeyHash> ports;
+  ShardedMap<VipKey, uint32_t, VipKeyHash> vips;  // VIP address -> service ports on it
 
   const ServicePort* find(uint8_t family, uint8_t proto, const Addr& vip, uint16_t port) const {
-    auto it = ports.find(SvcKey{vip, port, family, proto});
-    return it == ports.end() ? nullptr : it->second.get();
+    auto* p = ports.find(SvcKey{vip, port, family, proto});
+    return p ? p->get() : nullptr;
   }
-  bool is_vip(uint8_t family, const Addr& a) const { return vips.count(VipKey{a, family}) != 0; }
+  bool is_vip(uint8_t family, const Addr& a) const { return vips.find(VipKey{a, family}) != nullptr; }
 };
 
 // Fixed-capacity counter slot allocator, driven only by apply() on the JS thread.

@@ -22,6 +22,7 @@ interface NativeEngine {
 
 interface Addon {
   Engine: new (opts: EngineOptions) => NativeEngine;
+  sdNotify(message: string): number;
   version: string;
 }
 
@@ -109,4 +110,12 @@ export class Engine {
 
 export function engineVersion(): string {
   return load().version;
+}
+
+/**
+ * Sends a systemd notification ("READY=1", "WATCHDOG=1", "STOPPING=1", "STATUS=...") to
+ * $NOTIFY_SOCKET. Returns false when not running under systemd. Throws on socket errors.
+ */
+export function sdNotify(message: string): boolean {
+  return load().sdNotify(message) === 0;
 }

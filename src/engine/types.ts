@@ -58,7 +58,11 @@ export interface EngineTimeouts {
 export interface EngineOptions {
   /** Flow records (each holds both directions). Default 262144. */
   flowCapacity?: number;
-  /** Maglev lookup table size per service port; must be prime. Default 4093. */
+  /**
+   * Largest Maglev ring per service port; must be prime. Default 16381. Each service port gets
+   * the smallest of 251, 509, 1021, 2039, 4093, 8191, 16381, ... that is >= 100 x its active backends
+   * (Maglev's disruption bound), capped by this value.
+   */
   maglevSize?: number;
   /** Service ports the counters have room for. Default 65536. */
   maxServicePorts?: number;
