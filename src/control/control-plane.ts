@@ -1,0 +1,357 @@
+// The control plane's one owner of the truth: sources → (set*) → change trackers → bounded-
+// frequency runner → sync() → model → engine sink. A sync drains the trackers, recomputes only
+// the services they touched and applies the difference as one atomic TableDelta; after any
+// failure (or a node zone change) the next sync recomputes everything and replaces the table.
+import pino, { type Logger } from 'pino';
+import type { ApplyResult, ServicePortKey, ServicePortSpec, TableDelta } from '../engine/types';
+import { SyncError } from './errors';
+import { SyncMetrics } from './metrics';
+import { type ModelNote, type NodeContext, serviceSpecs, specKey, specsEqual } from './model';
+import type { EndpointSliceInfo, NodeInfo, ServiceInfo } from './objects';
+import { BoundedFrequencyRunner, type Clock, realClock } from './runner';
+import { ChangeTracker } from './tracker';
+
+/** What the control plane programs: the engine (src/engine Engine) or a fake in tests. */
+export interface TableSink {
+  apply(delta: TableDelta): ApplyResult;
+  replace(specs: ServicePortSpec[]): ApplyResult;
+}
+
+/** What sources feed: normalized objects (validate.ts), undefined meaning deleted. */
+export interface ObjectSink {
+  setService(key: string, svc: ServiceInfo | undefined): void;
+  setEndpointSlice(key: string, slice: EndpointSliceInfo | undefined): void;
+  /** A Node by name; only this node's matters (others are ignored). */
+  setNode(name: string, node: NodeInfo | undefined): void;
+  /** The source delivered its initial state; syncs start once this was called. */
+  setInitialized(): void;
+}
+
+export interface ControlPlaneOptions {
+  sink: TableSink;
+  /** This node's name (spec.nodeName of local endpoints). */
+  nodeName: string;
+  logger?: Logger;
+  metrics?: SyncMetrics;
+  /** Default 20 ms: merges bursts; a partial sync costs well under a millisecond, so waiting longer buys nothing. */
+  minSyncIntervalMs?: number;
+  /** Default 60 s: periodic sync even without changes (keeps health timestamps fresh). */
+  maxSyncIntervalMs?: number;
+  /** Default 1 s: retry delay after a failed sync. */
+  retryIntervalMs?: number;
+  clock?: Clock;
+}
+
+/** Result of one sync, for tests and podnetctl. */
+export interface SyncReport {
+  full: boolean;
+  upserts: number;
+  removes: number;
+  durationMs: number;
+  error?: SyncError;
+}
+
+/** Sources feed it objects; it keeps the engine's service table equal to the model of those objects. */
+export class ControlPlane implements ObjectSink {
+  readonly metrics: SyncMetrics;
+  private readonly log: Logger;
+  private readonly sink: TableSink;
+  private readonly clock: Clock;
+  private readonly runner: BoundedFrequencyRunner;
+  private readonly retryMs: number;
+  private node: NodeContext;
+
+  // Latest objects as the sources last reported them.
+  private readonly services = new Map<string, ServiceInfo>();
+  private readonly slices = new Map<string, EndpointSliceInfo>();
+  private readonly slicesBySvc = new Map<string, Map<string, EndpointSliceInfo>>();
+  private readonly svcTracker = new ChangeTracker<ServiceInfo>();
+  private readonly sliceTracker = new ChangeTracker<EndpointSliceInfo>();
+  private readonly nodeTracker = new ChangeTracker<NodeInfo>();
+  private nodeObj: NodeInfo | undefined;
+
+  // What the engine holds, as of the last successful sync.
+  private programmed = new Map<string, ServicePortSpec>();
+  private bySvc = new Map<string, Set<string>>();
+  private owner = new Map<string, string>();
+  private backendCount = 0;
+  private serviceCount = 0;
+  /** Services that lost a (VIP, port, protocol) to another service; re-examined every sync. */
+  private conflicted = new Set<string>();
+  private readonly loggedNotes = new Map<string, string>();
+
+  private initialized = false;
+  private needFullSync = true;
+  private pendingSince: number[] = [];
+  private lastSyncWall = 0;
+  private lastQueuedWall = 0;
+  private lastReport: SyncReport | undefined;
+
+  constructor(opts: ControlPlaneOptions) {
+    this.sink = opts.sink;
+    this.node = { nodeName: opts.nodeName };
+    this.log = (opts.logger ?? pino({ level: 'silent' })).child({ component: 'control' });
+    this.metrics = opts.metrics ?? new SyncMetrics();
+    this.clock = opts.clock ?? realClock;
+    this.retryMs = opts.retryIntervalMs ?? 1000;
+    this.runner = new BoundedFrequencyRunner(() => { this.sync(); }, {
+      minIntervalMs: opts.minSyncIntervalMs ?? 20,
+      maxIntervalMs: opts.maxSyncIntervalMs ?? 60_000,
+      clock: this.clock,
+    });
+  }
+
+  /** Starts the sync runner; nothing is programmed before setInitialized(). */
+  start(): void {
+    this.runner.start();
+    if (this.initialized) this.runner.run();
+  }
+
+  stop(): void {
+    this.runner.stop();
+  }
+
+  setService(key: string, svc: ServiceInfo | undefined): void {
+    const prev = this.services.get(key);
+    if (svc) this.services.set(key, svc); else this.services.delete(key);
+    if (this.svcTracker.update(key, prev, svc, this.clock.now())) this.queued();
+    this.metrics.serviceChangesPending.set(this.svcTracker.pending);
+  }
+
+  setEndpointSlice(key: string, slice: EndpointSliceInfo | undefined): void {
+    const prev = this.slices.get(key);
+    if (prev) this.slicesBySvc.get(prev.serviceKey)?.delete(key);
+    if (slice) {
+      this.slices.set(key, slice);
+      let m = this.slicesBySvc.get(slice.serviceKey);
+      if (!m) this.slicesBySvc.set(slice.serviceKey, (m = new Map()));
+      m.set(key, slice);
+    } else {
+      this.slices.delete(key);
+    }
+    if (prev && this.slicesBySvc.get(prev.serviceKey)?.size === 0) this.slicesBySvc.delete(prev.serviceKey);
+    if (this.sliceTracker.update(key, prev, slice, this.clock.now())) this.queued();
+    this.metrics.endpointChangesPending.set(this.sliceTracker.pending);
+  }
+
+  setNode(name: string, node: NodeInfo | undefined): void {
+    if (name !== this.node.nodeName) return;
+    const prev = this.nodeObj;
+    this.nodeObj = node;
+    if (this.nodeTracker.update('node', prev, node, this.clock.now())) this.queued();
+  }
+
+  setInitialized(): void {
+    if (this.initialized) return;
+    this.initialized = true;
+    this.log.info({ services: this.services.size, endpointSlices: this.slices.size }, 'initial state received, first sync queued');
+    this.runner.run();
+  }
+
+  private queued(): void {
+    this.lastQueuedWall = Date.now();
+    this.metrics.lastQueuedTimestamp.set(this.lastQueuedWall / 1000);
+    if (this.initialized) this.runner.run();
+  }
+
+  /** kube-proxy healthz semantics: unhealthy when a queued change waited more than `timeoutMs` for a sync. */
+  healthy(timeoutMs = 10_000, nowWall = Date.now()): boolean {
+    if (!this.initialized) return true; // still listing: liveness, not readiness
+    return !(this.lastQueuedWall > this.lastSyncWall && nowWall - this.lastQueuedWall > timeoutMs);
+  }
+
+  /** The engine table as the control plane believes it is (for podnetctl and tests). */
+  specs(): ServicePortSpec[] {
+    return [...this.programmed.values()];
+  }
+
+  /** Counts for status output. */
+  status(): { initialized: boolean; services: number; endpointSlices: number; servicePorts: number; backends: number; pending: number; lastSync?: SyncReport } {
+    return {
+      initialized: this.initialized, services: this.services.size, endpointSlices: this.slices.size,
+      servicePorts: this.programmed.size, backends: this.backendCount,
+      pending: this.svcTracker.pending + this.sliceTracker.pending + this.nodeTracker.pending,
+      ...(this.lastReport ? { lastSync: this.lastReport } : {}),
+    };
+  }
+
+  /** Forces the next sync to replace the whole engine table. */
+  requestFullSync(): void {
+    this.needFullSync = true;
+    this.runner.run();
+  }
+
+  /**
+   * The sync function: drains the trackers and programs the engine. Never throws; a failure
+   * sets needFullSync and schedules a retry. Public so tests and benchmarks can call it directly.
+   */
+  sync(): SyncReport | undefined {
+    if (!this.initialized) return undefined;
+    const t0 = performance.now();
+    const affected = new Set<string>();
+    const collect = !this.needFullSync; // a full sync recomputes everything anyway
+    const svcChanges = this.svcTracker.drain();
+    const sliceChanges = this.sliceTracker.drain();
+    this.metrics.serviceChangesTotal.inc(svcChanges.size);
+    this.metrics.endpointChangesTotal.inc(sliceChanges.size);
+    for (const [k, c] of svcChanges) { if (collect) affected.add(k); this.pendingSince.push(c.since); }
+    for (const c of sliceChanges.values()) {
+      if (collect && c.previous) affected.add(c.previous.serviceKey);
+      if (collect && c.current) affected.add(c.current.serviceKey);
+      this.pendingSince.push(c.since);
+    }
+    const nodeChanges = this.nodeTracker.drain();
+    if (nodeChanges.size) {
+      const n = this.nodeObj;
+      this.node = { nodeName: this.node.nodeName, ...(n?.zone !== undefined ? { zone: n.zone } : {}) };
+      for (const c of nodeChanges.values()) this.pendingSince.push(c.since);
+      this.needFullSync = true; // the zone feeds every service's topology decision
+    }
+    this.metrics.serviceChangesPending.set(0);
+    this.metrics.endpointChangesPending.set(0);
+
+    const full = this.needFullSync;
+    let report: SyncReport;
+    try {
+      report = full ? this.fullSync() : this.partialSync(affected);
+    } catch (err) {
+      const error = new SyncError(`${full ? 'full' : 'partial'} sync failed: ${(err as Error)?.message ?? err}`, err);
+      this.needFullSync = true;
+      this.metrics.syncFailures.inc();
+      this.log.error({ err, code: error.code, full }, 'programming the engine failed; full resync in %d ms', this.retryMs);
+      this.runner.retryAfter(this.retryMs);
+      report = { full, upserts: 0, removes: 0, durationMs: performance.now() - t0, error };
+      this.lastReport = report;
+      return report;
+    }
+    this.needFullSync = false;
+    const done = this.clock.now();
+    for (const since of this.pendingSince) this.metrics.programmingDuration.observe(Math.max(0, done - since) / 1000);
+    this.pendingSince = [];
+    const secs = (performance.now() - t0) / 1000;
+    report.durationMs = secs * 1000;
+    this.metrics.syncDuration.observe(secs);
+    (full ? this.metrics.fullSyncDuration : this.metrics.partialSyncDuration).observe(secs);
+    this.lastSyncWall = Date.now();
+    this.metrics.lastSyncTimestamp.set(this.lastSyncWall / 1000);
+    this.metrics.services.set(this.serviceCount);
+    this.metrics.servicePorts.set(this.programmed.size);
+    this.metrics.endpoints.set(this.backendCount);
+    if (full || report.upserts || report.removes) {
+      this.log.debug({ full, upserts: report.upserts, removes: report.removes, ms: +report.durationMs.toFixed(2) }, 'synced');
+    }
+    this.lastReport = report;
+    return report;
+  }
+
+  private slicesOf(svcKey: string): Iterable<EndpointSliceInfo> {
+    return this.slicesBySvc.get(svcKey)?.values() ?? [];
+  }
+
+  /** Model output for `svcKeys`, with (VIP, port, protocol) conflicts resolved against `owner`. */
+  private plan(svcKeys: Iterable<string>, owner: ReadonlyMap<string, string>, bySvc: ReadonlyMap<string, Set<string>>) {
+    const next = new Map<string, Map<string, ServicePortSpec>>();
+    for (const k of svcKeys) {
+      const svc = this.services.get(k);
+      const notes: ModelNote[] = [];
+      const m = new Map<string, ServicePortSpec>();
+      if (svc) for (const s of serviceSpecs(svc, this.slicesOf(k), this.node, notes)) m.set(specKey(s), s);
+      next.set(k, m);
+      this.logNotes(k, notes);
+    }
+    // An existing owner that still claims its key keeps it; new claims are first come, first served.
+    const claim = new Map<string, string>();
+    for (const [k, m] of next) for (const sk of bySvc.get(k) ?? []) if (m.has(sk)) claim.set(sk, k);
+    const conflicted = new Set<string>();
+    for (const [k, m] of next) {
+      for (const sk of m.keys()) {
+        let o = claim.get(sk);
+        if (o === undefined) {
+          const committed = owner.get(sk);
+          if (committed !== undefined && committed !== k && !next.has(committed)) o = committed;
+        }
+        if (o === undefined) { claim.set(sk, k); continue; }
+        if (o === k) continue;
+        m.delete(sk);
+        conflicted.add(k);
+        this.log.warn({ service: k, owner: o, servicePort: sk }, 'service port already programmed for another service; skipped');
+      }
+    }
+    return { next, claim, conflicted };
+  }
+
+  private fullSync(): SyncReport {
+    const keys = [...this.services.keys()].sort();
+    const { next, claim, conflicted } = this.plan(keys, new Map(), new Map());
+    const programmed = new Map<string, ServicePortSpec>();
+    const bySvc = new Map<string, Set<string>>();
+    let backends = 0;
+    for (const [k, m] of next) {
+      bySvc.set(k, new Set(m.keys()));
+      for (const [sk, s] of m) { programmed.set(sk, s); backends += s.backends.length; }
+    }
+    const all = [...programmed.values()];
+    this.sink.replace(all);
+    this.programmed = programmed;
+    this.bySvc = bySvc;
+    this.owner = claim;
+    this.backendCount = backends;
+    this.serviceCount = 0;
+    for (const s of bySvc.values()) if (s.size) this.serviceCount++;
+    this.conflicted = conflicted;
+    return { full: true, upserts: all.length, removes: 0, durationMs: 0 };
+  }
+
+  private partialSync(affected: Set<string>): SyncReport {
+    for (const k of this.conflicted) affected.add(k);
+    if (affected.size === 0) return { full: false, upserts: 0, removes: 0, durationMs: 0 };
+    const { next, claim, conflicted } = this.plan(affected, this.owner, this.bySvc);
+    const upsert: ServicePortSpec[] = [];
+    const remove: ServicePortKey[] = [];
+    for (const m of next.values()) {
+      for (const [sk, s] of m) {
+        const old = this.programmed.get(sk);
+        if (!old || !specsEqual(old, s)) upsert.push(s);
+      }
+    }
+    const removedKeys: string[] = [];
+    for (const k of next.keys()) {
+      for (const sk of this.bySvc.get(k) ?? []) {
+        if (claim.has(sk)) continue; // still programmed, by this or another affected service
+        const old = this.programmed.get(sk) as ServicePortSpec;
+        remove.push({ vip: old.vip, port: old.port, protocol: old.protocol });
+        removedKeys.push(sk);
+      }
+    }
+    if (upsert.length || remove.length) this.sink.apply({ upsert, remove });
+
+    // Commit only after the engine accepted the delta.
+    for (const sk of removedKeys) {
+      this.backendCount -= (this.programmed.get(sk) as ServicePortSpec).backends.length;
+      this.programmed.delete(sk);
+      this.owner.delete(sk);
+    }
+    for (const s of upsert) {
+      const sk = specKey(s);
+      const old = this.programmed.get(sk);
+      this.backendCount += s.backends.length - (old ? old.backends.length : 0);
+      this.programmed.set(sk, s);
+    }
+    for (const [k, m] of next) {
+      const had = (this.bySvc.get(k)?.size ?? 0) > 0;
+      if (had !== m.size > 0) this.serviceCount += had ? -1 : 1;
+      if (m.size) this.bySvc.set(k, new Set(m.keys())); else this.bySvc.delete(k);
+      for (const sk of m.keys()) this.owner.set(sk, k);
+      if (conflicted.has(k)) this.conflicted.add(k); else this.conflicted.delete(k);
+    }
+    return { full: false, upserts: upsert.length, removes: remove.length, durationMs: 0 };
+  }
+
+  /** Logs model notes once per distinct set, so a periodic sync does not repeat them. */
+  private logNotes(svcKey: string, notes: ModelNote[]): void {
+    const text = notes.map((n) => n.message).join('; ');
+    if ((this.loggedNotes.get(svcKey) ?? '') === text) return;
+    if (text) this.loggedNotes.set(svcKey, text); else this.loggedNotes.delete(svcKey);
+    for (const n of notes) this.log.warn({ service: n.service, note: n.code }, n.message);
+  }
+}

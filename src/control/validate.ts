@@ -1,0 +1,244 @@
+// Validation: the only door from "whatever a manifest file or the API sent" into the model.
+// Each function takes an unknown object in the real API shape and returns its normalized form
+// (objects.ts) or throws InvalidObjectError naming the field. Nothing here throws anything else.
+import net from 'node:net';
+import { InvalidObjectError } from './errors';
+import type {
+  AddressType, EndpointInfo, EndpointPortInfo, EndpointSliceInfo, L4Protocol, NodeInfo,
+  ServiceInfo, ServicePortInfo,
+} from './objects';
+
+export const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
+export const SERVICE_PROXY_NAME_LABEL = 'service.kubernetes.io/service-proxy-name';
+export const ZONE_LABEL = 'topology.kubernetes.io/zone';
+const DEFAULT_AFFINITY_TIMEOUT_SEC = 10800;
+const MAX_AFFINITY_TIMEOUT_SEC = 86400;
+
+type Obj = Record<string, unknown>;
+
+/** Collects the kind and name so every error names the object as well as the field. */
+class Checker {
+  constructor(readonly kind: string, public object = '') {}
+  fail(field: string, reason: string): never {
+    throw new InvalidObjectError(this.kind, this.object, field, reason);
+  }
+  obj(v: unknown, field: string, optional = false): Obj | undefined {
+    if (v === undefined || v === null) return optional ? undefined : this.fail(field, 'required');
+    if (typeof v !== 'object' || Array.isArray(v)) this.fail(field, 'must be an object');
+    return v as Obj;
+  }
+  arr(v: unknown, field: string): unknown[] {
+    if (v === undefined || v === null) return [];
+    if (!Array.isArray(v)) this.fail(field, 'must be a list');
+    return v;
+  }
+  str(v: unknown, field: string, optional = false): string | undefined {
+    if (v === undefined || v === null) return optional ? undefined : this.fail(field, 'required');
+    if (typeof v !== 'string') this.fail(field, `must be a string, got ${typeof v}`);
+    return v;
+  }
+  bool(v: unknown, field: string): boolean | undefined {
+    if (v === undefined || v === null) return undefined;
+    if (typeof v !== 'boolean') this.fail(field, `must be a boolean, got ${typeof v}`);
+    return v;
+  }
+  int(v: unknown, field: string, min: number, max: number): number {
+    if (typeof v !== 'number' || !Number.isInteger(v)) this.fail(field, `must be an integer, got ${JSON.stringify(v)}`);
+    if (v < min || v > max) this.fail(field, `must be between ${min} and ${max}, got ${v}`);
+    return v;
+  }
+  oneOf<T extends string>(v: unknown, field: string, allowed: readonly T[], dflt?: T): T {
+    if ((v === undefined || v === null) && dflt !== undefined) return dflt;
+    if (typeof v !== 'string' || !(allowed as readonly string[]).includes(v)) {
+      this.fail(field, `must be one of ${allowed.join(', ')}, got ${JSON.stringify(v)}`);
+    }
+    return v as T;
+  }
+  /** Canonical IP literal (IPv6 compressed, lower case), or a failure naming the field. */
+  ip(v: unknown, field: string, family?: 4 | 6): string {
+    const s = this.str(v, field) as string;
+    const f = net.isIP(s);
+    if (f === 0) this.fail(field, `not an IP address: ${JSON.stringify(s)}`);
+    if (family && f !== family) this.fail(field, `not an IPv${family} address: ${s}`);
+    return canonicalIP(s);
+  }
+}
+
+/** Canonical textual form, so "FD00::0A" and "fd00::a" are the same VIP and the same backend. */
+export function canonicalIP(ip: string): string {
+  if (net.isIPv6(ip)) return new URL(`http://[${ip}]/`).hostname.slice(1, -1);
+  return ip;
+}
+
+/** 4, 6 or 0 for a canonical IP literal. */
+export function ipFamily(ip: string): 4 | 6 | 0 {
+  return net.isIP(ip) as 4 | 6 | 0;
+}
+
+function metadata(c: Checker, o: Obj, defaultNamespace: string | undefined): { name: string; namespace: string; labels: Record<string, string> } {
+  const md = c.obj(o.metadata, 'metadata') as Obj;
+  const name = c.str(md.name, 'metadata.name') as string;
+  if (name === '') c.fail('metadata.name', 'must not be empty');
+  const namespace = c.str(md.namespace, 'metadata.namespace', defaultNamespace !== undefined) ?? defaultNamespace ?? '';
+  c.object = namespace ? `${namespace}/${name}` : name;
+  const labels: Record<string, string> = {};
+  const l = c.obj(md.labels, 'metadata.labels', true);
+  if (l) for (const [k, v] of Object.entries(l)) labels[k] = String(c.str(v, `metadata.labels[${k}]`));
+  return { name, namespace, labels };
+}
+
+const PROTOCOLS: readonly L4Protocol[] = ['TCP', 'UDP', 'SCTP'];
+const IANA_SVC_NAME = /^(?=.*[a-z])[a-z0-9]([a-z0-9-]{0,13}[a-z0-9])?$/;
+
+/**
+ * v1 Service → ServiceInfo. `defaultNamespace` fills a missing metadata.namespace (manifest files,
+ * as kubectl does); the API always sets it.
+ */
+export function validateService(input: unknown, defaultNamespace?: string): ServiceInfo {
+  const c = new Checker('Service');
+  const o = c.obj(input, '(object)') as Obj;
+  const { name, namespace, labels } = metadata(c, o, defaultNamespace);
+  const spec = c.obj(o.spec, 'spec') as Obj;
+  const type = c.oneOf(spec.type, 'spec.type', ['ClusterIP', 'NodePort', 'LoadBalancer', 'ExternalName'] as const, 'ClusterIP');
+
+  const ports: ServicePortInfo[] = [];
+  const rawPorts = c.arr(spec.ports, 'spec.ports');
+  const seen = new Set<string>();
+  rawPorts.forEach((rp, i) => {
+    const f = `spec.ports[${i}]`;
+    const p = c.obj(rp, f) as Obj;
+    const pname = c.str(p.name, `${f}.name`, true) ?? '';
+    if (rawPorts.length > 1 && pname === '') c.fail(`${f}.name`, 'required when the service has more than one port');
+    if (seen.has(pname)) c.fail(`${f}.name`, `duplicate port name ${JSON.stringify(pname)}`);
+    seen.add(pname);
+    const port = c.int(p.port, `${f}.port`, 1, 65535);
+    const protocol = c.oneOf(p.protocol, `${f}.protocol`, PROTOCOLS, 'TCP');
+    let targetPort: number | string = port;
+    if (typeof p.targetPort === 'string') {
+      // The API serves numeric IntOrString as a number, but manifests may quote it.
+      if (/^\d+$/.test(p.targetPort)) targetPort = c.int(Number(p.targetPort), `${f}.targetPort`, 1, 65535);
+      else if (!IANA_SVC_NAME.test(p.targetPort)) c.fail(`${f}.targetPort`, `not a port number or IANA service name: ${JSON.stringify(p.targetPort)}`);
+      else targetPort = p.targetPort;
+    } else if (p.targetPort !== undefined && p.targetPort !== null) {
+      targetPort = c.int(p.targetPort, `${f}.targetPort`, 1, 65535);
+    }
+    ports.push({ name: pname, port, protocol, targetPort });
+  });
+
+  const clusterIP = c.str(spec.clusterIP, 'spec.clusterIP', true) ?? '';
+  const rawIPs = c.arr(spec.clusterIPs, 'spec.clusterIPs');
+  let clusterIPs: string[] = [];
+  const headless = clusterIP === 'None' || rawIPs[0] === 'None';
+  if (!headless && type !== 'ExternalName') {
+    const list = rawIPs.length ? rawIPs : clusterIP ? [clusterIP] : [];
+    clusterIPs = list.map((ip, i) => c.ip(ip, rawIPs.length ? `spec.clusterIPs[${i}]` : 'spec.clusterIP'));
+    if (clusterIPs.length > 2) c.fail('spec.clusterIPs', 'at most two addresses (one per family)');
+    if (clusterIPs.length === 2 && ipFamily(clusterIPs[0]) === ipFamily(clusterIPs[1])) c.fail('spec.clusterIPs', 'the two addresses must be of different families');
+    if (clusterIP && rawIPs.length && canonicalIP(clusterIP) !== clusterIPs[0]) c.fail('spec.clusterIP', 'must equal spec.clusterIPs[0]');
+  }
+
+  const affinity = c.oneOf(spec.sessionAffinity, 'spec.sessionAffinity', ['None', 'ClientIP'] as const, 'None');
+  let affinityTimeoutSec = 0;
+  if (affinity === 'ClientIP') {
+    const cfg = c.obj(spec.sessionAffinityConfig, 'spec.sessionAffinityConfig', true);
+    const cip = cfg && c.obj(cfg.clientIP, 'spec.sessionAffinityConfig.clientIP', true);
+    const t = cip?.timeoutSeconds;
+    affinityTimeoutSec = t === undefined || t === null
+      ? DEFAULT_AFFINITY_TIMEOUT_SEC
+      : c.int(t, 'spec.sessionAffinityConfig.clientIP.timeoutSeconds', 1, MAX_AFFINITY_TIMEOUT_SEC);
+  }
+  const itp = c.oneOf(spec.internalTrafficPolicy, 'spec.internalTrafficPolicy', ['Cluster', 'Local'] as const, 'Cluster');
+  const trafficDistribution = c.str(spec.trafficDistribution, 'spec.trafficDistribution', true);
+
+  let skip: ServiceInfo['skip'];
+  if (labels[SERVICE_PROXY_NAME_LABEL] !== undefined) skip = 'service-proxy-name';
+  else if (type === 'ExternalName') skip = 'external-name';
+  else if (headless) skip = 'headless';
+  else if (clusterIPs.length === 0) skip = 'no-cluster-ip';
+
+  const out: ServiceInfo = {
+    key: `${namespace}/${name}`, namespace, name, clusterIPs, ports, affinityTimeoutSec,
+    internalLocal: itp === 'Local',
+    ...(trafficDistribution !== undefined ? { trafficDistribution } : {}),
+    ...(skip ? { skip } : {}),
+  };
+  return out;
+}
+
+const ADDRESS_TYPES: readonly AddressType[] = ['IPv4', 'IPv6', 'FQDN'];
+
+function hintNames(c: Checker, v: unknown, field: string): string[] {
+  return c.arr(v, field).map((h, i) => c.str((c.obj(h, `${field}[${i}]`) as Obj).name, `${field}[${i}].name`) as string);
+}
+
+/**
+ * discovery.k8s.io/v1 EndpointSlice → EndpointSliceInfo, or null when the slice belongs to no
+ * service (no kubernetes.io/service-name label): valid, but nothing kube-proxy would read.
+ */
+export function validateEndpointSlice(input: unknown, defaultNamespace?: string): EndpointSliceInfo | null {
+  const c = new Checker('EndpointSlice');
+  const o = c.obj(input, '(object)') as Obj;
+  const { name, namespace, labels } = metadata(c, o, defaultNamespace);
+  const addressType = c.oneOf(o.addressType, 'addressType', ADDRESS_TYPES);
+  const family = addressType === 'IPv4' ? 4 : addressType === 'IPv6' ? 6 : undefined;
+
+  const ports: EndpointPortInfo[] = c.arr(o.ports, 'ports').map((rp, i) => {
+    const f = `ports[${i}]`;
+    const p = c.obj(rp, f) as Obj;
+    const pname = c.str(p.name, `${f}.name`, true) ?? '';
+    const protocol = c.oneOf(p.protocol, `${f}.protocol`, PROTOCOLS, 'TCP');
+    const port = p.port === undefined || p.port === null ? undefined : c.int(p.port, `${f}.port`, 1, 65535);
+    return port === undefined ? { name: pname, protocol } : { name: pname, port, protocol };
+  });
+
+  const endpoints: EndpointInfo[] = [];
+  c.arr(o.endpoints, 'endpoints').forEach((re, i) => {
+    const f = `endpoints[${i}]`;
+    const e = c.obj(re, f) as Obj;
+    const addrs = c.arr(e.addresses, `${f}.addresses`);
+    if (addrs.length === 0) c.fail(`${f}.addresses`, 'must have at least one address');
+    // FQDN slices are ignored by the model; their addresses are host names, not IPs.
+    const ip = family ? c.ip(addrs[0], `${f}.addresses[0]`, family) : String(c.str(addrs[0], `${f}.addresses[0]`));
+    const cond = c.obj(e.conditions, `${f}.conditions`, true) ?? {};
+    const ready = c.bool(cond.ready, `${f}.conditions.ready`) ?? true;
+    const serving = c.bool(cond.serving, `${f}.conditions.serving`) ?? true;
+    const terminating = c.bool(cond.terminating, `${f}.conditions.terminating`) ?? false;
+    const nodeName = c.str(e.nodeName, `${f}.nodeName`, true);
+    const zone = c.str(e.zone, `${f}.zone`, true);
+    const hints = c.obj(e.hints, `${f}.hints`, true);
+    const zoneHints = hints ? hintNames(c, hints.forZones, `${f}.hints.forZones`) : [];
+    const nodeHints = hints ? hintNames(c, hints.forNodes, `${f}.hints.forNodes`) : [];
+    const ref = c.obj(e.targetRef, `${f}.targetRef`, true);
+    const targetName = ref ? c.str(ref.name, `${f}.targetRef.name`, true) : undefined;
+    endpoints.push({
+      ip, ready, serving, terminating,
+      ...(nodeName !== undefined ? { nodeName } : {}),
+      ...(zone !== undefined ? { zone } : {}),
+      zoneHints, nodeHints,
+      ...(targetName !== undefined ? { targetName } : {}),
+    });
+  });
+
+  const svc = labels[SERVICE_NAME_LABEL];
+  if (svc === undefined || svc === '') return null;
+  return { key: `${namespace}/${name}`, namespace, name, serviceKey: `${namespace}/${svc}`, addressType, ports, endpoints };
+}
+
+/** v1 Node → NodeInfo (name and zone label). */
+export function validateNode(input: unknown): NodeInfo {
+  const c = new Checker('Node');
+  const o = c.obj(input, '(object)') as Obj;
+  const { name, labels } = metadata(c, o, '');
+  const zone = labels[ZONE_LABEL];
+  return zone ? { name, zone } : { name };
+}
+
+/** Kinds the control plane reads, by apiVersion/kind as they appear in manifests and the API. */
+export function objectKind(o: unknown): 'Service' | 'EndpointSlice' | 'Node' | undefined {
+  if (!o || typeof o !== 'object') return undefined;
+  const { apiVersion, kind } = o as Obj;
+  if (kind === 'Service' && apiVersion === 'v1') return 'Service';
+  if (kind === 'EndpointSlice' && apiVersion === 'discovery.k8s.io/v1') return 'EndpointSlice';
+  if (kind === 'Node' && apiVersion === 'v1') return 'Node';
+  return undefined;
+}
