@@ -97,6 +97,15 @@ podnet::ServicePortSpec parse_spec(Napi::Value v, const std::string& where) {
     if (d != double(int64_t(d)) || d < 0 || d > 86400) bad(o.Env(), where + ".affinityTimeoutSec", "must be an integer in [0, 86400]");
     s.affinity_timeout_s = uint32_t(d);
   }
+  Napi::Value mq = o.Get("masquerade");
+  if (!mq.IsUndefined() && !mq.IsNull()) {
+    if (!mq.IsString()) bad(o.Env(), where + ".masquerade", "not a string");
+    std::string m = mq.As<Napi::String>().Utf8Value();
+    uint8_t fam = 0;
+    if (!parse_ip(m, s.masquerade_addr, fam)) bad(o.Env(), where + ".masquerade", "not an IP address: '" + m + "'");
+    if (fam != s.key.family) bad(o.Env(), where + ".masquerade", "family differs from the VIP's: '" + m + "'");
+    s.masquerade = true;
+  }
   Napi::Value bs = o.Get("backends");
   if (!bs.IsArray()) bad(o.Env(), where + ".backends", "not an array");
   Napi::Array arr = bs.As<Napi::Array>();
@@ -155,6 +164,15 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     c.flow_capacity = get_uint(o, "flowCapacity", c.flow_capacity, 16, 1u << 26, "");
     c.maglev_size = get_uint(o, "maglevSize", c.maglev_size, 3, 1000003, "");
     c.max_service_ports = get_uint(o, "maxServicePorts", c.max_service_ports, 1, 1u << 22, "");
+    auto hairpin = [&](const char* key, uint8_t want, podnet::Addr& out) {
+      Napi::Value v = o.Get(key);
+      if (v.IsUndefined() || v.IsNull()) return;
+      uint8_t fam = 0;
+      if (!v.IsString() || !parse_ip(v.As<Napi::String>().Utf8Value(), out, fam) || fam != want)
+        throw coded(env, "ENGINE_BAD_OPTION", std::string(key) + ": not an IPv" + (want == 4 ? "4" : "6") + " address");
+    };
+    hairpin("hairpinIPv4", 4, c.hairpin4);
+    hairpin("hairpinIPv6", 6, c.hairpin6);
     Napi::Value sf = o.Get("stateFile");
     if (sf.IsString()) c.state_file = sf.As<Napi::String>().Utf8Value();
     else if (!sf.IsUndefined() && !sf.IsNull()) throw coded(env, "ENGINE_BAD_OPTION", "stateFile: not a string");
@@ -352,7 +370,8 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
       o.Set("protocol", proto == podnet::kTCP ? "TCP" : proto == podnet::kUDP ? "UDP" : "ICMP");
       o.Set("client", format_endpoint(k.family, k.src, k.sport));
       o.Set("vip", format_endpoint(k.family, k.dst, k.dport));
-      o.Set("backend", format_endpoint(k.family, x.addr, x.port));
+      o.Set("backend", format_endpoint(k.family, x.dst, x.dport));
+      if (x.rewrite & podnet::kRewriteSrc) o.Set("snat", format_endpoint(k.family, x.src, x.sport));
       o.Set("state", proto == podnet::kTCP ? tcp_state_name(state) : state ? "REPLIED" : "UNREPLIED");
       o.Set("idleMs", double(now > last ? now - last : 0));
       out.Set(n++, o);

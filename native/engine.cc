@@ -50,7 +50,8 @@ Engine::Engine(const EngineConfig& cfg)
 Engine::~Engine() { detach_tun(); }
 
 PipelineEnv Engine::env() {
-  return PipelineEnv{&flows_, &counters_, svc_counters_.get(), svc_capacity(), be_counters_.get(), be_capacity()};
+  return PipelineEnv{&flows_, cfg_.hairpin4, cfg_.hairpin6, &counters_, svc_counters_.get(), svc_capacity(),
+                     be_counters_.get(), be_capacity()};
 }
 
 ApplyResult Engine::apply(const std::vector<ServicePortSpec>& upsert, const std::vector<SvcKey>& remove,
@@ -97,6 +98,8 @@ ApplyResult Engine::apply(const std::vector<ServicePortSpec>& upsert, const std:
       sp->key = s.key;
       sp->name = s.name;
       sp->affinity_timeout_ms = s.affinity_timeout_s * 1000;
+      sp->masquerade = s.masquerade;
+      sp->masquerade_addr = s.masquerade_addr;
       if (old) {
         sp->slot = old->slot;
       } else {
@@ -182,7 +185,7 @@ size_t Engine::rebind_restored_flows(const ServiceTable& t) {
     uint8_t proto = k.proto == kAffinity ? uint8_t(k.pad) : k.proto;
     const ServicePort* sp = t.find(k.family, proto, k.dst, k.dport);
     if (!sp) return false;
-    const Backend* b = sp->find(x.addr, x.port);
+    const Backend* b = sp->find(x.dst, x.dport);
     if (!b) return false;
     svc = sp->slot;
     be = b->slot;

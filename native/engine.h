@@ -22,6 +22,10 @@ struct EngineConfig {
   uint32_t maglev_size = 16381;  // the largest ring; see maglev_size_for()
   uint32_t max_service_ports = 65536;
   Timeouts timeouts;
+  // Hairpin masquerade sources: not local to the node, routed into the TUN like any pod
+  // traffic, so the backend's reply comes back through the engine.
+  Addr hairpin4{{169, 254, 42, 1}};
+  Addr hairpin6{{0xfd, 0x00, 0xa9, 0xfe, 0x00, 0x2a, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}};
   std::string state_file;  // flow table file (e.g. /run/podnet/flows); empty = memory only
 };
 
@@ -36,6 +40,8 @@ struct ServicePortSpec {
   SvcKey key;
   std::vector<BackendSpec> backends;
   uint32_t affinity_timeout_s = 0;
+  bool masquerade = false;
+  Addr masquerade_addr{};
   std::string name;
 };
 

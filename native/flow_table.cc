@@ -100,7 +100,7 @@ void FlowTable::map_state(const std::string& path) {
   fstat(fd, &st);
   StateHeader want{};
   std::memcpy(want.magic, kMagic, 8);
-  want.layout = 1;
+  want.layout = 2;
   want.capacity = capacity_;
   want.entry_size = sizeof(Entry);
   want.record_size = sizeof(Record);

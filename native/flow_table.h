@@ -32,10 +32,17 @@ struct Timeouts {
   uint32_t icmp_ms = 30'000;
 };
 
+// What an entry writes into a matching packet: a new source and/or destination.
+//   forward  dst -> backend (DNAT), plus src -> SNAT address when the flow is masqueraded
+//   reverse  src -> VIP, plus dst -> the real client when the flow is masqueraded
 struct Translation {
-  Addr addr;       // forward: backend; reverse: VIP
-  uint16_t port;   // forward: backend port; reverse: VIP port
+  Addr src;
+  Addr dst;
+  uint16_t sport;
+  uint16_t dport;
+  uint8_t rewrite;  // kRewriteSrc | kRewriteDst
 };
+constexpr uint8_t kRewriteSrc = 1, kRewriteDst = 2;
 
 // What a lookup hands back: a private copy, valid after the lock is released.
 struct FlowHit {
@@ -53,7 +60,7 @@ struct FlowHit {
 
 struct NewFlow {
   FlowKey fwd;            // client -> VIP (or the affinity key)
-  FlowKey rev;            // backend -> client (ignored when single)
+  FlowKey rev;            // backend -> client, or -> the SNAT address (ignored when single)
   Translation fwd_x;
   Translation rev_x;
   uint32_t svc_slot;

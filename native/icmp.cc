@@ -50,19 +50,16 @@ Result translate_icmp_error(const PipelineEnv& env, const ServiceTable& st, uint
     env.counters->passthrough.fetch_add(1, std::memory_order_relaxed);
     return Result{Verdict::kForward, Drop::count, pkt, p.len};
   }
-  // hit.dir == kReverse: the quote is client -> backend (our DNAT); restore dst = VIP and the
-  //   error's source if the backend itself sent it.
-  // hit.dir == kForward: the quote is VIP -> client (our reverse NAT); restore src = backend
-  //   and deliver the error to the backend instead of the VIP.
-  bool quote_dst = hit.dir == kReverse;
-  Addr old = quote_dst ? q.key.dst : q.key.src;
-  // The quoted transport checksum is a complete one (the packet left its sender whole).
-  rewrite(inner, q, nullptr, quote_dst, hit.x.addr, hit.x.port);
-  if (quote_dst) {
-    if (p.key.src == old) set_addr(pkt, p.family, false, hit.x.addr);
-  } else {
-    set_addr(pkt, p.family, true, hit.x.addr);
-  }
+  // The quote Q is a packet we translated; K = swapped(Q) is the key it matched before, x its
+  // translation, K' = x(K). The quote must read swapped(K') again and the error must go to
+  // whoever sent Q in the first place: the outer destination Q.src becomes K'.dst, and an
+  // outer source equal to Q.dst (the peer answered itself) becomes K'.src.
+  const Translation& x = hit.x;
+  Addr q_src = q.key.src, q_dst = q.key.dst;
+  if (x.rewrite & kRewriteDst) rewrite(inner, q, nullptr, false, x.dst, x.dport);
+  if (x.rewrite & kRewriteSrc) rewrite(inner, q, nullptr, true, x.src, x.sport);
+  if ((x.rewrite & kRewriteDst) && p.key.dst == q_src) set_addr(pkt, p.family, true, x.dst);
+  if ((x.rewrite & kRewriteSrc) && p.key.src == q_dst) set_addr(pkt, p.family, false, x.src);
   // Errors are small: recompute the outer checksums rather than chase every changed word.
   store16(icmp + 2, 0);
   if (p.family == 4) {

@@ -42,7 +42,7 @@ Result reject(const PipelineEnv& env, const uint8_t* pkt, const Parsed& p, VnetH
 const Backend* affinity_backend(const PipelineEnv& env, const ServicePort& svc, const FlowKey& aff,
                                 uint64_t now_ms, FlowHit& hit) {
   if (!env.flows->lookup(aff, now_ms, hit)) return nullptr;
-  const Backend* b = svc.find(hit.x.addr, hit.x.port);
+  const Backend* b = svc.find(hit.x.dst, hit.x.dport);
   if (!b || b->terminating) {
     env.flows->remove(hit.idx, hit.gen);
     return nullptr;
@@ -68,13 +68,28 @@ const Backend* choose_backend(const PipelineEnv& env, const ServicePort& svc, co
   if (!b) return nullptr;
   NewFlow nf{};
   nf.fwd = aff;
-  nf.fwd_x = Translation{b->addr, b->port};
+  nf.fwd_x.dst = b->addr;
+  nf.fwd_x.dport = b->port;
+  nf.fwd_x.rewrite = kRewriteDst;
   nf.svc_slot = svc.slot;
   nf.be_slot = b->slot;
   nf.single = true;
   nf.extra_timeout_ms = svc.affinity_timeout_ms;
   env.flows->insert(nf, now_ms, hit);  // a full table only costs us the stickiness
   return b;
+}
+
+// Picks the masqueraded source port: the client's own when free, else a hashed one, so the
+// reverse key (backend -> SNAT address:port) is unique. Returns false when 64 tries collide.
+bool snat_port(const PipelineEnv& env, NewFlow& nf, const Addr& snat, uint64_t now_ms) {
+  nf.rev.dst = snat;
+  uint64_t h = hash_key(nf.fwd);
+  for (uint32_t i = 0; i < 64; i++) {
+    nf.rev.dport = i == 0 ? nf.fwd.sport : uint16_t(1024 + (mix64(h + i) % (65536 - 1024)));
+    FlowHit taken;
+    if (!env.flows->lookup(nf.rev, now_ms, taken)) return true;
+  }
+  return false;
 }
 
 Result new_flow(const PipelineEnv& env, const ServiceTable& st, uint8_t* pkt, const Parsed& p, VnetHdr* vh,
@@ -102,8 +117,26 @@ Result new_flow(const PipelineEnv& env, const ServiceTable& st, uint8_t* pkt, co
   nf.rev.dst = p.key.src;
   nf.rev.sport = be->port;
   nf.rev.dport = p.key.sport;
-  nf.fwd_x = Translation{be->addr, be->port};
-  nf.rev_x = Translation{p.key.dst, p.key.dport};
+  nf.fwd_x.dst = be->addr;
+  nf.fwd_x.dport = be->port;
+  nf.fwd_x.rewrite = kRewriteDst;
+  nf.rev_x.src = p.key.dst;
+  nf.rev_x.sport = p.key.dport;
+  nf.rev_x.rewrite = kRewriteSrc;
+  // Masquerade: the spec asks for it (external traffic, externalTrafficPolicy Cluster), or
+  // the client is its own backend (hairpin: its reply would never leave the pod otherwise).
+  const Addr* snat = nullptr;
+  if (svc->masquerade) snat = &svc->masquerade_addr;
+  else if (be->addr == p.key.src) snat = p.family == 4 ? &env.hairpin4 : &env.hairpin6;
+  if (snat) {
+    if (!snat_port(env, nf, *snat, now_ms)) return drop(env, Drop::snat_exhausted);
+    nf.fwd_x.src = *snat;
+    nf.fwd_x.sport = nf.rev.dport;
+    nf.fwd_x.rewrite |= kRewriteSrc;
+    nf.rev_x.dst = p.key.src;
+    nf.rev_x.dport = p.key.sport;
+    nf.rev_x.rewrite |= kRewriteDst;
+  }
   nf.svc_slot = svc->slot;
   nf.be_slot = be->slot;
   // A mid-stream packet (after a restart or an eviction) resumes as established: Maglev
@@ -113,7 +146,7 @@ Result new_flow(const PipelineEnv& env, const ServiceTable& st, uint8_t* pkt, co
   FlowHit hit;
   if (!env.flows->insert(nf, now_ms, hit)) return drop(env, Drop::flow_table_full);
   count_flow(env, hit.svc_slot, hit.be_slot);
-  rewrite(pkt, p, vh, true, hit.x.addr, hit.x.port);
+  translate(pkt, p, vh, hit.x);
   count(env, hit.svc_slot, hit.be_slot, p.len);
   return forward(pkt, p.len);
 }
@@ -160,7 +193,7 @@ Result process_packet(const PipelineEnv& env, const ServiceTable& st, uint8_t* p
   bool trackable = !p.later_fragment && (p.proto == kTCP || p.proto == kUDP);
   FlowHit hit;
   if (trackable && env.flows->lookup(p.key, now_ms, hit)) {
-    rewrite(pkt, p, vh, hit.dir == kForward, hit.x.addr, hit.x.port);
+    translate(pkt, p, vh, hit.x);
     env.flows->touch(hit, p.tcp_flags, now_ms);
     count(env, hit.svc_slot, hit.be_slot, p.len);
     return forward(pkt, p.len);

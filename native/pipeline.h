@@ -31,6 +31,8 @@ struct Result {
 
 struct PipelineEnv {
   FlowTable* flows;
+  Addr hairpin4;  // source for a pod that reaches itself through a VIP
+  Addr hairpin6;
   EngineCounters* counters;
   Counter* svc_counters;
   uint32_t svc_capacity;
@@ -57,7 +59,12 @@ size_t build_icmp_port_unreachable(const uint8_t* pkt, const Parsed& p, uint8_t*
 // Turns an echo request into its reply in place; returns its length.
 size_t echo_reply_in_place(uint8_t* pkt, const Parsed& p);
 
-// Stage 7: rewrites destination (forward) or source (reverse) address and port.
+// Stage 7: rewrites one side (source or destination) address and port.
 void rewrite(uint8_t* pkt, const Parsed& p, VnetHdr* vh, bool dst, const Addr& addr, uint16_t port);
+// Applies a flow entry's translation (either or both sides).
+inline void translate(uint8_t* pkt, const Parsed& p, VnetHdr* vh, const Translation& x) {
+  if (x.rewrite & kRewriteSrc) rewrite(pkt, p, vh, false, x.src, x.sport);
+  if (x.rewrite & kRewriteDst) rewrite(pkt, p, vh, true, x.dst, x.dport);
+}
 
 }  // namespace podnet

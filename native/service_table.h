@@ -56,6 +56,8 @@ struct ServicePort {
   uint32_t active = 0;            // how many take new flows
   std::vector<uint16_t> maglev;   // indices into backends[0..active); empty when active <= 1
   uint32_t affinity_timeout_ms = 0;
+  bool masquerade = false;        // new flows get masquerade_addr as their source
+  Addr masquerade_addr{};
   uint32_t slot = 0;              // service port counter slot
   std::string name;
 

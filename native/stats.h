@@ -22,6 +22,7 @@ namespace podnet {
   X(no_backend, "no_backend")           /* rejected, reply generated */     \
   X(no_service_port, "no_service_port") /* VIP port not defined, reply generated */ \
   X(flow_table_full, "flow_table_full") /* could not insert */               \
+  X(snat_exhausted, "snat_exhausted")   /* no free masquerade port */        \
   X(stale_flow, "stale_flow")           /* mid-stream packet for a gone backend */ \
   X(write_error, "write_error")         /* TUN write failed */
 

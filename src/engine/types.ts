@@ -29,6 +29,12 @@ export interface ServicePortSpec extends ServicePortKey {
   affinityTimeoutSec?: number;
   /** "namespace/service:portName" for stats and logs. */
   name?: string;
+  /**
+   * Source address for new flows (masquerade), e.g. for external traffic with
+   * externalTrafficPolicy Cluster: the backend answers to it and the engine restores the
+   * client. Must route back into the engine. Absent: the client keeps its address.
+   */
+  masquerade?: string;
 }
 
 /** A change to the engine's service table, applied atomically as one new table version. */
@@ -72,6 +78,13 @@ export interface EngineOptions {
    * the process: a new engine on the same file resumes every connection. Absent: memory only.
    */
   stateFile?: string;
+  /**
+   * Source given to a pod that reaches itself through a VIP (hairpin), so its reply returns
+   * through the engine. Not local to the node; routed into the TUN like all pod traffic.
+   * Defaults 169.254.42.1 and fd00:a9fe:2a::1.
+   */
+  hairpinIPv4?: string;
+  hairpinIPv6?: string;
 }
 
 export interface TunOptions {
@@ -158,6 +171,8 @@ export interface FlowInfo {
   client: string;      // ip:port
   vip: string;         // ip:port
   backend: string;     // ip:port
+  /** The masqueraded source (ip:port) when the flow is SNATed. */
+  snat?: string;
   state: string;
   idleMs: number;
 }

@@ -306,3 +306,48 @@ t.test('flows survive the process through the state file', async (t) => {
 function e2(e: Engine, port: number) {
   return decode(e.process(ip(CLIENT4, '10.96.0.10', { proto: 'tcp', sport: port, dport: 80, flags: TCP.ACK })).packet!);
 }
+
+t.test('hairpin: a pod reaching itself through a VIP is masqueraded, and the reply restored', async (t) => {
+  const e = engine();
+  t.teardown(() => e.close());
+  const out = decode(e.process(ip('10.244.1.2', '10.96.0.12', { proto: 'tcp', sport: 45000, dport: 80, flags: TCP.SYN })).packet!);
+  t.equal(out.dst, '10.244.1.2');
+  t.equal(out.src, '169.254.42.1', 'source masqueraded to the hairpin address');
+  t.ok(out.ipChecksumOk && out.l4ChecksumOk);
+  const back = decode(e.process(ip('10.244.1.2', '169.254.42.1', { proto: 'tcp', sport: 8080, dport: out.sport!, flags: TCP.SYN | TCP.ACK })).packet!);
+  t.equal(back.src, '10.96.0.12', 'reply comes from the VIP');
+  t.equal(back.sport, 80);
+  t.equal(back.dst, '10.244.1.2', 'and goes to the pod');
+  t.equal(back.dport, 45000);
+  t.ok(back.ipChecksumOk && back.l4ChecksumOk);
+  t.equal(e.flows()[0].snat, `169.254.42.1:${out.sport}`);
+});
+
+t.test('masquerade per service port: distinct clients on one port get distinct SNAT ports', async (t) => {
+  const e = engine([{ vip: '192.0.2.10', port: 80, protocol: 'TCP', masquerade: '10.0.0.1', backends: [{ ip: '10.244.1.2', port: 8080 }] }]);
+  t.teardown(() => e.close());
+  const a = decode(e.process(ip('198.51.100.7', '192.0.2.10', { proto: 'tcp', sport: 5555, dport: 80, flags: TCP.SYN })).packet!);
+  const b = decode(e.process(ip('198.51.100.8', '192.0.2.10', { proto: 'tcp', sport: 5555, dport: 80, flags: TCP.SYN })).packet!);
+  t.equal(a.src, '10.0.0.1');
+  t.equal(b.src, '10.0.0.1');
+  t.equal(a.sport, 5555, 'first keeps its port');
+  t.not(b.sport, 5555, 'second gets another');
+  const ra = decode(e.process(ip('10.244.1.2', '10.0.0.1', { proto: 'tcp', sport: 8080, dport: a.sport!, flags: TCP.ACK })).packet!);
+  const rb = decode(e.process(ip('10.244.1.2', '10.0.0.1', { proto: 'tcp', sport: 8080, dport: b.sport!, flags: TCP.ACK })).packet!);
+  t.equal(ra.dst, '198.51.100.7');
+  t.equal(rb.dst, '198.51.100.8');
+  t.equal(rb.dport, 5555);
+  t.equal(ra.src, '192.0.2.10');
+  // An ICMP error from the backend about the masqueraded flow goes back to the real client.
+  const q = e.process(ip('198.51.100.7', '192.0.2.10', { proto: 'tcp', sport: 5555, dport: 80, flags: TCP.ACK, payload: Buffer.alloc(100) })).packet!;
+  const err = decode(e.process(ip('10.244.1.2', '10.0.0.1', { proto: 'icmp', type: 3, code: 4, id: 0, seq: 1280, payload: q.subarray(0, 48) })).packet!);
+  t.equal(err.dst, '198.51.100.7', 'error delivered to the real client');
+  t.equal(err.src, '192.0.2.10', 'from the VIP');
+  t.ok(err.l4ChecksumOk);
+  const inner = decode(err.payload);
+  t.equal(inner.src, '198.51.100.7');
+  t.equal(inner.sport, 5555);
+  t.equal(inner.dst, '192.0.2.10');
+  t.equal(inner.dport, 80);
+  t.throws(() => e.apply({ upsert: [{ vip: '192.0.2.10', port: 81, protocol: 'TCP', masquerade: 'fd00::1', backends: [] }] }), { code: 'ENGINE_BAD_SPEC' });
+});
