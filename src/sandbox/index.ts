@@ -1,0 +1,6 @@
+// The sandbox's public surface (tests, demo, bench import from here).
+export { Sandbox, sandboxUnavailable, type Pod, type SandboxOptions } from './sandbox';
+export { Podnetd, type PodnetdOptions } from './podnetd';
+export { ManagedProcess } from './process';
+export { SandboxError } from './errors';
+export { sweepStale, SANDBOX_NS_RE } from './naming';

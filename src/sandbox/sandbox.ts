@@ -1,0 +1,205 @@
+// The namespace sandbox: one node namespace (bridge, TUN, podnetd) and pod namespaces joined to
+// the bridge by veths whose host side is an isolated bridge port, as the CNI plugin will do it.
+// Used by e2e tests, the demo and benchmarks. Never touches the root namespace's network state:
+// every `ip` command runs with `-n <our namespace>` or creates/deletes our own namespaces.
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { run, type RunOptions, type RunResult } from '../netns/exec';
+import { bridgeMac } from '../node/bridge';
+import { nthAddress, parseCidr } from '../node/cidr';
+import { delNetnsSync, killSync, register, unregister, type Cleanable } from './cleanup';
+import { SandboxError } from './errors';
+import { claimSandboxId, removeMarker, sweepStale } from './naming';
+import { ManagedProcess, startProcess, type SpawnOptions } from './process';
+import { distFile } from './paths';
+
+export interface SandboxOptions {
+  podCIDR4?: string;
+  podCIDR6?: string;
+  serviceCIDRs?: string[];
+  bridge?: string;
+  tun?: string;
+}
+
+export interface Pod {
+  name: string;
+  ns: string;
+  ip4: string;
+  ip6: string;
+  /** Host side of the veth, in the node namespace (a bridge port). */
+  hostVeth: string;
+}
+
+const DEFAULTS = {
+  podCIDR4: '10.244.1.0/24',
+  podCIDR6: 'fd00:10:244:1::/64',
+  serviceCIDRs: ['10.96.0.0/16', 'fd00:10:96::/112'],
+  bridge: 'podnet0',
+  tun: 'podnet-tun',
+};
+
+/** Fails (CI) or returns a skip reason when this process cannot build namespaces. */
+export async function sandboxUnavailable(): Promise<string | null> {
+  if (process.getuid?.() !== 0) return 'needs root (network namespaces)';
+  try { await run(null, ['ip', 'netns', 'list']); } catch (e) { return `ip netns unavailable: ${(e as Error).message}`; }
+  return null;
+}
+
+export class Sandbox implements Cleanable {
+  readonly id: string;
+  readonly nodeNs: string;
+  readonly bridge: string;
+  readonly tun: string;
+  readonly podCIDR4: string;
+  readonly podCIDR6: string;
+  readonly serviceCIDRs: string[];
+  readonly gateway4: string;
+  readonly gateway6: string;
+  readonly dir: string;
+  readonly pods = new Map<string, Pod>();
+  private readonly namespaces: string[] = [];
+  private readonly procs = new Set<ManagedProcess>();
+  private destroyed = false;
+
+  private constructor(opts: SandboxOptions) {
+    // Claimed before anything of ours exists, so a concurrent sweep leaves it alone.
+    this.id = claimSandboxId();
+    this.nodeNs = `${this.id}-node`;
+    this.bridge = opts.bridge ?? DEFAULTS.bridge;
+    this.tun = opts.tun ?? DEFAULTS.tun;
+    this.podCIDR4 = opts.podCIDR4 ?? DEFAULTS.podCIDR4;
+    this.podCIDR6 = opts.podCIDR6 ?? DEFAULTS.podCIDR6;
+    this.serviceCIDRs = opts.serviceCIDRs ?? DEFAULTS.serviceCIDRs;
+    this.gateway4 = nthAddress(parseCidr(this.podCIDR4), 1);
+    this.gateway6 = nthAddress(parseCidr(this.podCIDR6), 1);
+    this.dir = mkdtempSync(path.join(os.tmpdir(), `podnet-${this.id}-`));
+  }
+
+  /** Sweeps stale sandboxes, then builds the node namespace with its bridge. */
+  static async create(opts: SandboxOptions = {}): Promise<Sandbox> {
+    const why = await sandboxUnavailable();
+    if (why) throw new SandboxError(why.startsWith('needs root') ? 'SANDBOX_NOT_ROOT' : 'SANDBOX_NO_NETNS', why);
+    sweepStale();
+    const sb = new Sandbox(opts);
+    register(sb);
+    try {
+      await sb.addNamespace(sb.nodeNs);
+      await sb.ensureBridge();
+    } catch (e) {
+      await sb.destroy();
+      throw e;
+    }
+    return sb;
+  }
+
+  /** `ip -n <nodeNs> ...` */
+  ipNode(...args: string[]): Promise<RunResult> {
+    return run(null, ['ip', '-n', this.nodeNs, ...args]);
+  }
+
+  /** Runs argv inside a namespace to completion. */
+  exec(ns: string, argv: string[], opts?: RunOptions): Promise<RunResult> {
+    return run(ns, argv, opts);
+  }
+
+  /** Starts a long-lived process in a namespace; it is killed (by PID) on destroy. */
+  async spawn(ns: string, argv: string[], opts?: SpawnOptions): Promise<ManagedProcess> {
+    const p = await startProcess(ns, argv, opts);
+    this.procs.add(p);
+    void p.exited.then(() => this.procs.delete(p));
+    return p;
+  }
+
+  /** argv of the traffic agent (src/sandbox/agent.ts, compiled). */
+  agent(mode: string, ...args: (string | number)[]): string[] {
+    return [process.execPath, distFile('src/sandbox/agent.js'), mode, ...args.map(String)];
+  }
+
+  /** Runs an agent client in `ns` and parses its one JSON line. */
+  async agentRun<T = Record<string, unknown>>(ns: string, mode: string, args: (string | number)[], timeoutMs = 60_000): Promise<T> {
+    const { stdout } = await this.exec(ns, this.agent(mode, ...args), { timeoutMs });
+    const line = stdout.trim().split('\n').pop() ?? '';
+    return JSON.parse(line) as T;
+  }
+
+  /** Starts an agent server in a pod and waits until it listens. */
+  serve(pod: Pod, mode: string, ...args: (string | number)[]): Promise<ManagedProcess> {
+    return this.spawn(pod.ns, this.agent(mode, ...args), { readyLine: /^listening$/ });
+  }
+
+  private async addNamespace(ns: string): Promise<void> {
+    await run(null, ['ip', 'netns', 'add', ns]);
+    this.namespaces.push(ns);
+    await run(null, ['ip', '-n', ns, 'link', 'set', 'lo', 'up']);
+  }
+
+  /** The bridge as a CNI plugin would create it; podnetd adds gateway addresses and sysctls. */
+  private async ensureBridge(): Promise<void> {
+    const mac = [...bridgeMac(this.bridge)].map((b) => b.toString(16).padStart(2, '0')).join(':');
+    await this.ipNode('link', 'add', this.bridge, 'address', mac, 'type', 'bridge');
+    await this.ipNode('link', 'set', this.bridge, 'up');
+  }
+
+  /**
+   * A pod: its own namespace, eth0 with v4 + v6 addresses, default routes via the gateways, the
+   * host veth an isolated port of the bridge, and a proxy-NDP entry for its IPv6 address.
+   */
+  async addPod(name: string): Promise<Pod> {
+    if (!/^[a-z0-9]{1,8}$/.test(name)) throw new Error(`pod name must be 1-8 of [a-z0-9]: ${name}`);
+    const index = this.pods.size + 2; // .1 is the gateway
+    const ns = `${this.id}-${name}`;
+    const hostVeth = `${this.id}v${index}`;
+    const pod: Pod = {
+      name, ns, hostVeth,
+      ip4: nthAddress(parseCidr(this.podCIDR4), index),
+      ip6: nthAddress(parseCidr(this.podCIDR6), index),
+    };
+    const p4 = parseCidr(this.podCIDR4).prefix, p6 = parseCidr(this.podCIDR6).prefix;
+    await this.addNamespace(ns);
+    await this.ipNode('link', 'add', hostVeth, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns);
+    await this.ipNode('link', 'set', hostVeth, 'master', this.bridge);
+    await this.ipNode('link', 'set', hostVeth, 'type', 'bridge_slave', 'isolated', 'on');
+    await this.ipNode('link', 'set', hostVeth, 'up');
+    const ipPod = (...a: string[]) => run(null, ['ip', '-n', ns, ...a]);
+    await ipPod('addr', 'add', `${pod.ip4}/${p4}`, 'dev', 'eth0');
+    await ipPod('addr', 'add', `${pod.ip6}/${p6}`, 'dev', 'eth0', 'nodad');
+    await ipPod('link', 'set', 'eth0', 'up');
+    await ipPod('route', 'add', 'default', 'via', this.gateway4, 'dev', 'eth0');
+    await ipPod('-6', 'route', 'add', 'default', 'via', this.gateway6, 'dev', 'eth0');
+    await this.ipNode('-6', 'neigh', 'add', 'proxy', pod.ip6, 'dev', this.bridge);
+    this.pods.set(name, pod);
+    return pod;
+  }
+
+  /**
+   * Turns off tx checksum offload on the host side of every pod veth (the bridge ports): pods
+   * still send partial (NEEDS_CSUM) packets through the engine, and the kernel must complete
+   * the checksum in software on the way out to the receiving pod, which then verifies it.
+   * `both` also turns it off inside the pods (then the engine sees only complete checksums).
+   */
+  async txChecksumOff(which: 'host' | 'both' = 'host'): Promise<void> {
+    for (const pod of this.pods.values()) {
+      await this.exec(this.nodeNs, ['ethtool', '-K', pod.hostVeth, 'tx', 'off']);
+      if (which === 'both') await this.exec(pod.ns, ['ethtool', '-K', 'eth0', 'tx', 'off']);
+    }
+  }
+
+  /** Kills our processes (by PID), deletes our namespaces and marker. Safe to call twice. */
+  async destroy(): Promise<void> {
+    if (this.destroyed) return;
+    await Promise.all([...this.procs].map((p) => p.stop(2000).catch(() => undefined)));
+    this.destroySync();
+  }
+
+  destroySync(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    for (const p of this.procs) if (p.running) killSync(p.pid);
+    // Pods first: deleting their namespaces removes the veths before the node's bridge goes.
+    for (const ns of [...this.namespaces].reverse()) delNetnsSync(ns);
+    removeMarker(this.id);
+    rmSync(this.dir, { recursive: true, force: true });
+    unregister(this);
+  }
+}
