@@ -153,7 +153,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
                        {InstanceMethod("apply", &EngineWrap::Apply), InstanceMethod("replace", &EngineWrap::Replace),
                         InstanceMethod("attachTun", &EngineWrap::AttachTun),
                         InstanceMethod("detachTun", &EngineWrap::DetachTun), InstanceMethod("stats", &EngineWrap::Stats),
-                        InstanceMethod("flows", &EngineWrap::Flows), InstanceMethod("process", &EngineWrap::Process),
+                        InstanceMethod("flows", &EngineWrap::Flows), InstanceMethod("process", &EngineWrap::Process), InstanceMethod("trace", &EngineWrap::Trace),
                         InstanceMethod("close", &EngineWrap::Close)});
   }
 
@@ -412,6 +412,67 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
       o.Set("packet", pkt);
     }
     return o;
+  }
+
+  // trace({from, to, port, protocol, sourcePort?}): what the engine would do with the first
+  // packet of such a connection (a TCP SYN or a UDP datagram), without creating anything.
+  Napi::Value Trace(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    podnet::Engine& e = engine(env);
+    if (info.Length() < 1 || !info[0].IsObject()) bad(env, "trace", "options required");
+    Napi::Object o = info[0].As<Napi::Object>();
+    Addr src{}, dst{};
+    uint8_t fs = 0, fd = 0;
+    std::string from = get_string(o, "from", "trace", true), to = get_string(o, "to", "trace", true);
+    if (!parse_ip(from, src, fs)) bad(env, "trace.from", "not an IP address: '" + from + "'");
+    if (!parse_ip(to, dst, fd)) bad(env, "trace.to", "not an IP address: '" + to + "'");
+    if (fs != fd) bad(env, "trace.to", "family differs from trace.from");
+    uint16_t dport = get_port(o, "trace");
+    std::string proto = get_string(o, "protocol", "trace", true);
+    uint8_t pr = proto == "TCP" ? podnet::kTCP : proto == "UDP" ? podnet::kUDP : 0;
+    if (!pr) bad(env, "trace.protocol", "must be TCP or UDP, got '" + proto + "'");
+    uint16_t sport = uint16_t(get_uint(o, "sourcePort", 40000, 1, 65535, "trace."));
+    uint8_t pkt[80] = {};
+    size_t ih = fs == 4 ? 20 : 40, l4 = pr == podnet::kTCP ? 20 : 8;
+    if (fs == 4) {
+      pkt[0] = 0x45;
+      podnet::store16(pkt + 2, uint16_t(ih + l4));
+      pkt[8] = 64;
+      pkt[9] = pr;
+      std::memcpy(pkt + 12, src.b, 4);
+      std::memcpy(pkt + 16, dst.b, 4);
+    } else {
+      pkt[0] = 0x60;
+      podnet::store16(pkt + 4, uint16_t(l4));
+      pkt[6] = pr;
+      pkt[7] = 64;
+      std::memcpy(pkt + 8, src.b, 16);
+      std::memcpy(pkt + 24, dst.b, 16);
+    }
+    uint8_t* t = pkt + ih;
+    podnet::store16(t, sport);
+    podnet::store16(t + 2, dport);
+    if (pr == podnet::kTCP) {
+      t[12] = 5 << 4;
+      t[13] = podnet::kTcpSyn;
+    } else {
+      podnet::store16(t + 4, uint16_t(l4));
+    }
+    podnet::TraceInfo ti;
+    std::shared_ptr<const podnet::ServiceTable> hold;
+    e.trace(pkt, ih + l4, ti, hold);
+    Napi::Object r = Napi::Object::New(env);
+    const char* verdict = ti.verdict == podnet::Verdict::kDrop ? "drop"
+                        : ti.verdict == podnet::Verdict::kReply ? "reject" : "forward";
+    if (ti.verdict == podnet::Verdict::kReply && ti.reason == podnet::Drop::count) verdict = "reply";
+    r.Set("verdict", verdict);
+    if (ti.reason != podnet::Drop::count) r.Set("reason", podnet::drop_name(ti.reason));
+    r.Set("service", ti.service);
+    r.Set("existingFlow", ti.existing_flow);
+    if (ti.svc) r.Set("servicePort", ti.svc->name);
+    if (ti.x.rewrite & podnet::kRewriteDst) r.Set("backend", format_endpoint(fs, ti.x.dst, ti.x.dport));
+    if (ti.x.rewrite & podnet::kRewriteSrc) r.Set("snat", format_endpoint(fs, ti.x.src, ti.x.sport));
+    return r;
   }
 
   Napi::Value Close(const Napi::CallbackInfo& info) {

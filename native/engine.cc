@@ -193,6 +193,11 @@ size_t Engine::rebind_restored_flows(const ServiceTable& t) {
   });
 }
 
+void Engine::trace(const uint8_t* pkt, size_t len, TraceInfo& out, std::shared_ptr<const ServiceTable>& table) {
+  table = table_.load(std::memory_order_acquire);
+  trace_packet(env(), *table, pkt, len, monotonic_ms(), out);
+}
+
 Result Engine::process(uint8_t* pkt, size_t len, VnetHdr* vh, uint64_t now_ms) {
   auto t = table_.load(std::memory_order_acquire);
   return process_packet(env(), *t, pkt, len, vh, now_ms, scratch_.get());

@@ -70,6 +70,9 @@ class Engine {
   void detach_tun();
   const TunDevice* tun() const { return tun_.get(); }
 
+  // Dry run of one packet (podnetctl trace); holds the table it used in `table`.
+  void trace(const uint8_t* pkt, size_t len, TraceInfo& out, std::shared_ptr<const ServiceTable>& table);
+
   // Test entry point: runs one packet on the calling thread.
   Result process(uint8_t* pkt, size_t len, VnetHdr* vh, uint64_t now_ms);
 

@@ -153,6 +153,72 @@ Result new_flow(const PipelineEnv& env, const ServiceTable& st, uint8_t* pkt, co
 
 }  // namespace
 
+void trace_packet(const PipelineEnv& env, const ServiceTable& st, const uint8_t* pkt, size_t len, uint64_t now_ms,
+                  TraceInfo& out) {
+  out = TraceInfo{Verdict::kForward, Drop::count, false, false, nullptr, {}};
+  Parsed p;
+  Drop why;
+  if (!parse_packet(pkt, len, p, &why)) {
+    out.verdict = Verdict::kDrop;
+    out.reason = why;
+    return;
+  }
+  FlowHit hit;
+  if (!p.later_fragment && (p.proto == kTCP || p.proto == kUDP) && env.flows->lookup(p.key, now_ms, hit)) {
+    out.existing_flow = true;
+    out.x = hit.x;
+  }
+  if (!st.is_vip(p.family, p.key.dst)) return;
+  out.service = true;
+  if (out.existing_flow) {
+    out.svc = st.find(p.family, p.proto, p.key.dst, p.key.dport);
+    return;
+  }
+  const ServicePort* svc = st.find(p.family, p.proto, p.key.dst, p.key.dport);
+  out.svc = svc;
+  if (p.proto != kTCP && p.proto != kUDP) {
+    out.verdict = p.icmp_echo_request ? Verdict::kReply : Verdict::kDrop;
+    out.reason = p.icmp_echo_request ? Drop::count : Drop::vip_bad_proto;
+    return;
+  }
+  if (!svc) {
+    out.verdict = Verdict::kReply;
+    out.reason = Drop::no_service_port;
+    return;
+  }
+  const Backend* be = nullptr;
+  if (svc->affinity_timeout_ms) {
+    FlowKey aff{};
+    aff.family = p.family;
+    aff.proto = kAffinity;
+    aff.pad = p.proto;
+    aff.dport = p.key.dport;
+    aff.src = p.key.src;
+    aff.dst = p.key.dst;
+    FlowHit ah;
+    if (env.flows->lookup(aff, now_ms, ah)) be = svc->find(ah.x.dst, ah.x.dport);
+    if (be && be->terminating) be = nullptr;
+    if (!be) be = svc->pick(hash_bytes(p.key.src.b, 16, p.family));
+  } else {
+    be = svc->pick(hash_key(p.key));
+  }
+  if (!be) {
+    out.verdict = Verdict::kReply;
+    out.reason = Drop::no_backend;
+    return;
+  }
+  out.x.dst = be->addr;
+  out.x.dport = be->port;
+  out.x.rewrite = kRewriteDst;
+  const Addr* snat = svc->masquerade ? &svc->masquerade_addr
+                     : be->addr == p.key.src ? (p.family == 4 ? &env.hairpin4 : &env.hairpin6) : nullptr;
+  if (snat) {
+    out.x.src = *snat;
+    out.x.sport = p.key.sport;
+    out.x.rewrite |= kRewriteSrc;
+  }
+}
+
 void rewrite(uint8_t* pkt, const Parsed& p, VnetHdr* vh, bool dst, const Addr& addr, uint16_t port) {
   size_t alen = addr_len(p.family);
   uint8_t* a = pkt + (p.family == 4 ? (dst ? 16 : 12) : (dst ? 24 : 8));

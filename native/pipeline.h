@@ -49,6 +49,19 @@ constexpr size_t kScratchSize = 2048;
 Result process_packet(const PipelineEnv& env, const ServiceTable& st, uint8_t* pkt, size_t len, VnetHdr* vh,
                       uint64_t now_ms, uint8_t* scratch);
 
+// What the pipeline would do with a packet, without doing it: no flow is created, nothing
+// counted, nothing rewritten (podnetctl trace).
+struct TraceInfo {
+  Verdict verdict;
+  Drop reason;            // kDrop or a rejection (no_backend, no_service_port)
+  bool existing_flow;     // matched an entry of the flow table
+  bool service;           // destination is a VIP
+  const ServicePort* svc; // the service port, if any (valid while the table is held)
+  Translation x;          // the translation that would apply
+};
+void trace_packet(const PipelineEnv& env, const ServiceTable& st, const uint8_t* pkt, size_t len, uint64_t now_ms,
+                  TraceInfo& out);
+
 // Stage 3 (icmp.cc).
 Result translate_icmp_error(const PipelineEnv& env, const ServiceTable& st, uint8_t* pkt, const Parsed& p,
                             VnetHdr* vh, uint64_t now_ms);

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type {
   ApplyResult, EngineOptions, EngineStats, FlowInfo, ProcessOptions, ProcessResult,
-  ServicePortSpec, TableDelta, TunInfo, TunOptions,
+  ServicePortSpec, TableDelta, TraceQuery, TraceResult, TunInfo, TunOptions,
 } from './types';
 
 export * from './types';
@@ -17,6 +17,7 @@ interface NativeEngine {
   stats(): EngineStats;
   flows(limit: number): FlowInfo[];
   process(packet: Buffer, opts: ProcessOptions): ProcessResult;
+  trace(q: TraceQuery): TraceResult;
   close(): void;
 }
 
@@ -99,6 +100,11 @@ export class Engine {
   /** Test entry point: runs one packet through the pipeline on the calling thread. Needs no root. */
   process(packet: Buffer, opts: ProcessOptions = {}): ProcessResult {
     return this.native.process(packet, opts);
+  }
+
+  /** What the engine would do with the first packet of such a connection; changes nothing. */
+  trace(q: TraceQuery): TraceResult {
+    return this.native.trace(q);
   }
 
   close(): void {

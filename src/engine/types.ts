@@ -176,3 +176,30 @@ export interface FlowInfo {
   state: string;
   idleMs: number;
 }
+
+/** A connection to ask the engine about (podnetctl trace). */
+export interface TraceQuery {
+  from: string;
+  to: string;
+  port: number;
+  protocol: Protocol;
+  /** Client port; default 40000. It matters for Maglev's choice and existing flows. */
+  sourcePort?: number;
+}
+
+export interface TraceResult {
+  /** forward: passes (translated when a backend is named); reject: RST / ICMP unreachable; reply: answered by the engine; drop. */
+  verdict: 'forward' | 'reject' | 'reply' | 'drop';
+  /** Why it is rejected or dropped (no_backend, no_service_port, ...). */
+  reason?: string;
+  /** The destination is a VIP. */
+  service: boolean;
+  /** The service port's name, when one matches. */
+  servicePort?: string;
+  /** The connection already exists in the flow table. */
+  existingFlow: boolean;
+  /** The endpoint it goes (or would go) to. */
+  backend?: string;
+  /** The masqueraded source, when SNAT applies. */
+  snat?: string;
+}

@@ -351,3 +351,25 @@ t.test('masquerade per service port: distinct clients on one port get distinct S
   t.equal(inner.dport, 80);
   t.throws(() => e.apply({ upsert: [{ vip: '192.0.2.10', port: 81, protocol: 'TCP', masquerade: 'fd00::1', backends: [] }] }), { code: 'ENGINE_BAD_SPEC' });
 });
+
+t.test('trace answers what would happen without creating anything', async (t) => {
+  const e = engine([...SERVICES, { vip: '10.96.0.20', port: 80, protocol: 'TCP', name: 'default/aff:http', affinityTimeoutSec: 60, backends: SERVICES[0].backends }]);
+  t.teardown(() => e.close());
+  const tr = e.trace({ from: CLIENT4, to: '10.96.0.10', port: 80, protocol: 'TCP', sourcePort: 41234 });
+  const real = decode(e.process(ip(CLIENT4, '10.96.0.10', { proto: 'tcp', sport: 41234, dport: 80, flags: TCP.SYN })).packet!);
+  t.equal(tr.verdict, 'forward');
+  t.equal(tr.servicePort, 'default/web:http');
+  t.equal(tr.backend, `${real.dst}:8080`, 'trace names the backend the real packet then got');
+  t.equal(tr.existingFlow, false);
+  t.equal(e.trace({ from: CLIENT4, to: '10.96.0.10', port: 80, protocol: 'TCP', sourcePort: 41234 }).existingFlow, true);
+  t.same(e.trace({ from: CLIENT4, to: '10.96.0.11', port: 80, protocol: 'TCP' }), { verdict: 'reject', reason: 'no_backend', service: true, servicePort: 'default/empty:http', existingFlow: false });
+  t.match(e.trace({ from: CLIENT4, to: '10.96.0.10', port: 81, protocol: 'UDP' }), { verdict: 'reject', reason: 'no_service_port' });
+  t.match(e.trace({ from: CLIENT4, to: '10.244.1.9', port: 80, protocol: 'TCP' }), { verdict: 'forward', service: false });
+  t.match(e.trace({ from: '10.244.1.2', to: '10.96.0.12', port: 80, protocol: 'TCP' }), { backend: '10.244.1.2:8080', snat: '169.254.42.1:40000' });
+  t.match(e.trace({ from: CLIENT6, to: 'fd00:10:96::10', port: 80, protocol: 'TCP' }), { backend: '[fd00:10:244:1::2]:8080' });
+  const aff = e.trace({ from: CLIENT4, to: '10.96.0.20', port: 80, protocol: 'TCP', sourcePort: 1 });
+  const affReal = decode(e.process(ip(CLIENT4, '10.96.0.20', { proto: 'tcp', sport: 1, dport: 80, flags: TCP.SYN })).packet!);
+  t.equal(aff.backend, `${affReal.dst}:8080`, 'affinity choice traced');
+  t.equal(e.stats().flows.active, 3, 'only the two real packets created flows (plus one affinity record)');
+  t.throws(() => e.trace({ from: 'x', to: '10.96.0.10', port: 80, protocol: 'TCP' }), { code: 'ENGINE_BAD_SPEC' });
+});
