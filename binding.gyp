@@ -14,7 +14,8 @@
         "native/reply.cc",
         "native/tun.cc",
         "native/engine.cc",
-        "native/sd_notify.cc"
+        "native/sd_notify.cc",
+        "native/policy.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED", "NAPI_CPP_EXCEPTIONS"],

@@ -5,7 +5,10 @@
 #include <napi.h>
 
 #include <cstring>
+#include <map>
 #include <memory>
+#include <tuple>
+#include <unordered_map>
 
 #include "engine.h"
 #include "sd_notify.h"
@@ -136,6 +139,171 @@ std::vector<podnet::ServicePortSpec> parse_specs(Napi::Value v, const std::strin
   return out;
 }
 
+bool parse_cidr(const std::string& s, Addr& a, uint8_t& family, uint32_t& prefix) {
+  size_t slash = s.find('/');
+  std::string ip = slash == std::string::npos ? s : s.substr(0, slash);
+  if (!parse_ip(ip, a, family)) return false;
+  uint32_t max = family == 4 ? 32 : 128;
+  if (slash == std::string::npos) {
+    prefix = max;
+    return true;
+  }
+  std::string p = s.substr(slash + 1);
+  if (p.empty() || p.size() > 3 || p.find_first_not_of("0123456789") != std::string::npos) return false;
+  prefix = uint32_t(std::stoul(p));
+  return prefix <= max;
+}
+
+Napi::Array get_array(Napi::Object o, const char* key, const std::string& where, bool required) {
+  Napi::Value v = o.Get(key);
+  if (v.IsUndefined() || v.IsNull()) {
+    if (required) bad(o.Env(), where + "." + key, "required");
+    return Napi::Array::New(o.Env());
+  }
+  if (!v.IsArray()) bad(o.Env(), where + "." + key, "not an array");
+  return v.As<Napi::Array>();
+}
+
+// PolicyTables (src/engine/types.ts) -> the compiled native table (policy.h).
+podnet::PolicyTable parse_policy(Napi::Env env, Napi::Value v) {
+  if (!v.IsObject()) bad(env, "policy", "not an object");
+  Napi::Object o = v.As<Napi::Object>();
+  podnet::PolicyTable t;
+  std::unordered_map<std::string, uint32_t> names;
+  auto policy_index = [&](const std::string& n) {
+    auto [it, fresh] = names.emplace(n, uint32_t(t.policies.size()));
+    if (fresh) t.policies.push_back(n);
+    return it->second;
+  };
+  Napi::Array sets = get_array(o, "ruleSets", "policy", true);
+  for (uint32_t i = 0; i < sets.Length(); i++) {
+    std::string w = "ruleSets[" + std::to_string(i) + "]";
+    if (!sets.Get(i).IsObject()) bad(env, w, "not an object");
+    Napi::Object so = sets.Get(i).As<Napi::Object>();
+    podnet::RuleSet rs;
+    Napi::Array iso = get_array(so, "isolatedBy", w, false);
+    for (uint32_t k = 0; k < iso.Length(); k++) {
+      if (!iso.Get(k).IsString()) bad(env, w + ".isolatedBy[" + std::to_string(k) + "]", "not a string");
+      rs.isolated_by.push_back(policy_index(iso.Get(k).As<Napi::String>().Utf8Value()));
+    }
+    std::map<std::tuple<uint8_t, uint16_t, uint16_t>, size_t> classes;
+    Napi::Array rules = get_array(so, "rules", w, true);
+    for (uint32_t r = 0; r < rules.Length(); r++) {
+      std::string rw = w + ".rules[" + std::to_string(r) + "]";
+      if (!rules.Get(r).IsObject()) bad(env, rw, "not an object");
+      Napi::Object ro = rules.Get(r).As<Napi::Object>();
+      uint32_t pol = policy_index(get_string(ro, "policy", rw, true));
+      std::vector<std::tuple<uint8_t, uint16_t, uint16_t>> ports;
+      Napi::Array pa = get_array(ro, "ports", rw, false);
+      for (uint32_t k = 0; k < pa.Length(); k++) {
+        std::string pw = rw + ".ports[" + std::to_string(k) + "]";
+        if (!pa.Get(k).IsObject()) bad(env, pw, "not an object");
+        Napi::Object po = pa.Get(k).As<Napi::Object>();
+        std::string proto = get_string(po, "protocol", pw, true);
+        uint8_t pr = proto == "TCP" ? podnet::kTCP : proto == "UDP" ? podnet::kUDP : proto == "SCTP" ? 132 : 0;
+        if (!pr) bad(env, pw + ".protocol", "must be TCP, UDP or SCTP, got '" + proto + "'");
+        uint16_t lo = 0, hi = 65535;
+        if (!po.Get("port").IsUndefined() && !po.Get("port").IsNull()) {
+          lo = hi = get_port(po, pw);
+          Napi::Value ep = po.Get("endPort");
+          if (!ep.IsUndefined() && !ep.IsNull()) {
+            if (!ep.IsNumber()) bad(env, pw + ".endPort", "not a number");
+            double d = ep.As<Napi::Number>().DoubleValue();
+            if (d != double(int64_t(d)) || d < lo || d > 65535) bad(env, pw + ".endPort", "must be an integer in [port, 65535]");
+            hi = uint16_t(d);
+          }
+        }
+        ports.emplace_back(pr, lo, hi);
+      }
+      if (ports.empty()) ports.emplace_back(0, 0, 65535);
+      // Peers once per rule, added to each of its port classes.
+      std::vector<podnet::IpRange> r4, r6;
+      bool any = false;
+      Napi::Array peers = get_array(ro, "peers", rw, false);
+      if (peers.Length() == 0) any = true;
+      for (uint32_t k = 0; k < peers.Length(); k++) {
+        std::string pw = rw + ".peers[" + std::to_string(k) + "]";
+        if (!peers.Get(k).IsObject()) bad(env, pw, "not an object");
+        Napi::Object po = peers.Get(k).As<Napi::Object>();
+        std::string cidr = get_string(po, "cidr", pw, true);
+        Addr base{};
+        uint8_t fam = 0;
+        uint32_t prefix = 0;
+        if (!parse_cidr(cidr, base, fam, prefix)) bad(env, pw + ".cidr", "not a CIDR: '" + cidr + "'");
+        std::vector<std::pair<Addr, uint32_t>> except;
+        Napi::Array ex = get_array(po, "except", pw, false);
+        for (uint32_t x = 0; x < ex.Length(); x++) {
+          std::string xw = pw + ".except[" + std::to_string(x) + "]";
+          if (!ex.Get(x).IsString()) bad(env, xw, "not a string");
+          std::string xs = ex.Get(x).As<Napi::String>().Utf8Value();
+          Addr xa{};
+          uint8_t xf = 0;
+          uint32_t xp = 0;
+          if (!parse_cidr(xs, xa, xf, xp) || xf != fam) bad(env, xw, "not a CIDR of the block's family: '" + xs + "'");
+          except.emplace_back(xa, xp);
+        }
+        podnet::cidr_ranges(fam, base, prefix, except, pol, fam == 4 ? r4 : r6);
+      }
+      for (const auto& key : ports) {
+        auto [it, fresh] = classes.emplace(key, rs.classes.size());
+        if (fresh) {
+          podnet::PortClass c{};
+          c.proto = std::get<0>(key);
+          c.lo = std::get<1>(key);
+          c.hi = std::get<2>(key);
+          rs.classes.push_back(std::move(c));
+        }
+        podnet::PortClass& c = rs.classes[it->second];
+        if (any && !c.any_peer) {
+          c.any_peer = true;
+          c.any_peer_policy = pol;
+        }
+        c.v4.insert(c.v4.end(), r4.begin(), r4.end());
+        c.v6.insert(c.v6.end(), r6.begin(), r6.end());
+      }
+    }
+    podnet::finish_rule_set(rs);
+    t.sets.push_back(std::move(rs));
+  }
+  Napi::Array pods = get_array(o, "pods", "policy", true);
+  for (uint32_t i = 0; i < pods.Length(); i++) {
+    std::string w = "pods[" + std::to_string(i) + "]";
+    if (!pods.Get(i).IsObject()) bad(env, w, "not an object");
+    Napi::Object po = pods.Get(i).As<Napi::Object>();
+    podnet::PodPolicy pp;
+    pp.name = uint32_t(t.pod_names.size());
+    t.pod_names.push_back(get_string(po, "name", w, false));
+    for (const char* dir : {"ingress", "egress"}) {
+      Napi::Value dv = po.Get(dir);
+      if (dv.IsUndefined() || dv.IsNull()) continue;
+      if (!dv.IsNumber()) bad(env, w + "." + dir, "not a number");
+      double d = dv.As<Napi::Number>().DoubleValue();
+      if (d != double(int64_t(d)) || d < 0 || d >= t.sets.size()) bad(env, w + "." + dir, "not an index into ruleSets");
+      (std::string(dir) == "ingress" ? pp.ingress : pp.egress) = int32_t(d);
+      t.active = true;
+    }
+    Napi::Array ips = get_array(po, "ips", w, true);
+    for (uint32_t k = 0; k < ips.Length(); k++) {
+      std::string iw = w + ".ips[" + std::to_string(k) + "]";
+      if (!ips.Get(k).IsString()) bad(env, iw, "not a string");
+      std::string s = ips.Get(k).As<Napi::String>().Utf8Value();
+      podnet::VipKey key{};
+      if (!parse_ip(s, key.addr, key.family)) bad(env, iw, "not an IP address: '" + s + "'");
+      t.pods[key] = pp;
+    }
+  }
+  Napi::Array hosts = get_array(o, "hostAddresses", "policy", false);
+  for (uint32_t i = 0; i < hosts.Length(); i++) {
+    std::string w = "hostAddresses[" + std::to_string(i) + "]";
+    if (!hosts.Get(i).IsString()) bad(env, w, "not a string");
+    std::string s = hosts.Get(i).As<Napi::String>().Utf8Value();
+    podnet::VipKey key{};
+    if (!parse_ip(s, key.addr, key.family)) bad(env, w, "not an IP address: '" + s + "'");
+    t.hosts.insert(key);
+  }
+  return t;
+}
+
 const char* tcp_state_name(uint8_t s) {
   switch (s & podnet::kStateMask) {
     case podnet::kSynSent: return "SYN_SENT";
@@ -154,6 +322,8 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
                         InstanceMethod("attachTun", &EngineWrap::AttachTun),
                         InstanceMethod("detachTun", &EngineWrap::DetachTun), InstanceMethod("stats", &EngineWrap::Stats),
                         InstanceMethod("flows", &EngineWrap::Flows), InstanceMethod("process", &EngineWrap::Process), InstanceMethod("trace", &EngineWrap::Trace),
+                        InstanceMethod("setPolicy", &EngineWrap::SetPolicy),
+                        InstanceMethod("policyStats", &EngineWrap::PolicyStats),
                         InstanceMethod("close", &EngineWrap::Close)});
   }
 
@@ -472,6 +642,52 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     if (ti.svc) r.Set("servicePort", ti.svc->name);
     if (ti.x.rewrite & podnet::kRewriteDst) r.Set("backend", format_endpoint(fs, ti.x.dst, ti.x.dport));
     if (ti.x.rewrite & podnet::kRewriteSrc) r.Set("snat", format_endpoint(fs, ti.x.src, ti.x.sport));
+    auto pol = e.policy();
+    if (!ti.policy.allow && ti.policy.deny_set >= 0 && size_t(ti.policy.deny_set) < pol->sets.size()) {
+      Napi::Array by = Napi::Array::New(env);
+      uint32_t k = 0;
+      for (uint32_t p : pol->sets[size_t(ti.policy.deny_set)].isolated_by) by.Set(k++, pol->policies[p]);
+      r.Set("deniedBy", by);
+    } else if (ti.policy.allow_policy < pol->policies.size()) {
+      r.Set("allowedBy", pol->policies[ti.policy.allow_policy]);
+    }
+    return r;
+  }
+
+  Napi::Value SetPolicy(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    podnet::Engine& e = engine(env);
+    if (info.Length() < 1) bad(env, "policy", "required");
+    auto [version, cut] = e.set_policy(parse_policy(env, info[0]));
+    Napi::Object r = Napi::Object::New(env);
+    r.Set("version", double(version));
+    r.Set("flowsCut", double(cut));
+    return r;
+  }
+
+  Napi::Value PolicyStats(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    podnet::Engine& e = engine(env);
+    Napi::Object r = Napi::Object::New(env);
+    r.Set("version", double(e.policy()->version));
+    Napi::Object allowed = Napi::Object::New(env);
+    Napi::Array denied = Napi::Array::New(env);
+    uint32_t n = 0;
+    for (const auto& [name, slot] : e.policy_slots()) {
+      const podnet::PolicyCounter& c = e.policy_counter(slot);
+      allowed.Set(name, double(c.allowed.load(std::memory_order_relaxed)));
+      for (int dir = 0; dir < 2; dir++) {
+        uint64_t v = (dir == 0 ? c.denied_ingress : c.denied_egress).load(std::memory_order_relaxed);
+        if (!v) continue;
+        Napi::Object d = Napi::Object::New(env);
+        d.Set("policy", name);
+        d.Set("direction", dir == 0 ? "ingress" : "egress");
+        d.Set("flows", double(v));
+        denied.Set(n++, d);
+      }
+    }
+    r.Set("allowed", allowed);
+    r.Set("denied", denied);
     return r;
   }
 

@@ -41,6 +41,8 @@ Engine::Engine(const EngineConfig& cfg)
       svc_slots_(cfg.max_service_ports),
       be_slots_(cfg.max_service_ports * 4),
       table_(std::make_shared<const ServiceTable>()),
+      policy_(std::make_shared<const PolicyTable>()),
+      policy_counters_(new PolicyCounter[kPolicyCounters]),
       scratch_(new uint8_t[kScratchSize]) {
   if (!is_prime(cfg.maglev_size) || cfg.maglev_size < 3)
     throw EngineError("ENGINE_BAD_OPTION", "maglevSize must be a prime >= 3, got " + std::to_string(cfg.maglev_size));
@@ -50,8 +52,9 @@ Engine::Engine(const EngineConfig& cfg)
 Engine::~Engine() { detach_tun(); }
 
 PipelineEnv Engine::env() {
-  return PipelineEnv{&flows_, cfg_.hairpin4, cfg_.hairpin6, &counters_, svc_counters_.get(), svc_capacity(),
-                     be_counters_.get(), be_capacity()};
+  return PipelineEnv{&flows_,          cfg_.hairpin4,         cfg_.hairpin6,   &counters_,
+                     svc_counters_.get(), svc_capacity(),        be_counters_.get(), be_capacity(),
+                     policy_counters_.get(), kPolicyCounters};
 }
 
 ApplyResult Engine::apply(const std::vector<ServicePortSpec>& upsert, const std::vector<SvcKey>& remove,
@@ -182,6 +185,10 @@ ApplyResult Engine::apply(const std::vector<ServicePortSpec>& upsert, const std:
 // Give each its slots in the new table; a flow whose service or backend is gone is dropped.
 size_t Engine::rebind_restored_flows(const ServiceTable& t) {
   return flows_.rebind([&](const FlowKey& k, const Translation& x, uint32_t& svc, uint32_t& be) {
+    if (x.rewrite == 0) {  // a policy-tracked flow without translation: no service to rebind
+      svc = be = UINT32_MAX;
+      return true;
+    }
     uint8_t proto = k.proto == kAffinity ? uint8_t(k.pad) : k.proto;
     const ServicePort* sp = t.find(k.family, proto, k.dst, k.dport);
     if (!sp) return false;
@@ -195,12 +202,47 @@ size_t Engine::rebind_restored_flows(const ServiceTable& t) {
 
 void Engine::trace(const uint8_t* pkt, size_t len, TraceInfo& out, std::shared_ptr<const ServiceTable>& table) {
   table = table_.load(std::memory_order_acquire);
-  trace_packet(env(), *table, pkt, len, monotonic_ms(), out);
+  auto pol = policy_.load(std::memory_order_acquire);
+  trace_packet(env(), Tables{*table, *pol}, pkt, len, monotonic_ms(), out);
+}
+
+std::pair<uint64_t, size_t> Engine::set_policy(PolicyTable&& t) {
+  std::lock_guard<std::mutex> g(apply_mu_);
+  auto cur = policy_.load(std::memory_order_acquire);
+  t.version = cur->version + 1;
+  t.policy_slot.clear();
+  for (const std::string& name : t.policies) {
+    auto it = policy_slot_by_name_.find(name);
+    uint32_t slot;
+    if (it != policy_slot_by_name_.end()) {
+      slot = it->second;
+    } else {
+      slot = policy_slot_by_name_.size() < kPolicyCounters ? uint32_t(policy_slot_by_name_.size()) : UINT32_MAX;
+      if (slot != UINT32_MAX) policy_slot_by_name_.emplace(name, slot);
+    }
+    t.policy_slot.push_back(slot);
+  }
+  auto next = std::make_shared<const PolicyTable>(std::move(t));
+  policy_.store(next, std::memory_order_release);
+  version_.fetch_add(1, std::memory_order_acq_rel);
+  // Established flows are judged again: one the new policy would not start is cut, so a
+  // policy added mid-connection takes effect at once, not at the connection's end.
+  size_t cut = 0;
+  if (next->active) {
+    cut = flows_.cut_if([&](const FlowKey& k, const Translation& x) {
+      if (k.proto == kAffinity) return false;
+      const Addr& server = (x.rewrite & kRewriteDst) ? x.dst : k.dst;
+      uint16_t port = (x.rewrite & kRewriteDst) ? x.dport : k.dport;
+      return !policy_decide(*next, k.family, k.src, server, k.proto, port).allow;
+    });
+  }
+  return {next->version, cut};
 }
 
 Result Engine::process(uint8_t* pkt, size_t len, VnetHdr* vh, uint64_t now_ms) {
   auto t = table_.load(std::memory_order_acquire);
-  return process_packet(env(), *t, pkt, len, vh, now_ms, scratch_.get());
+  auto pol = policy_.load(std::memory_order_acquire);
+  return process_packet(env(), Tables{*t, *pol}, pkt, len, vh, now_ms, scratch_.get());
 }
 
 void Engine::attach_tun(const TunConfig& cfg) {
@@ -214,6 +256,7 @@ void Engine::attach_tun(const TunConfig& cfg) {
     auto scratch = std::shared_ptr<uint8_t[]>(new uint8_t[kScratchSize]);
     struct Cached {
       std::shared_ptr<const ServiceTable> table;
+      std::shared_ptr<const PolicyTable> policy;
       uint64_t version = UINT64_MAX;
     };
     auto local = std::make_shared<Cached>();
@@ -229,9 +272,11 @@ void Engine::attach_tun(const TunConfig& cfg) {
       uint64_t v = version_.load(std::memory_order_acquire);
       if (v != local->version || !local->table) {
         local->table = table_.load(std::memory_order_acquire);
+        local->policy = policy_.load(std::memory_order_acquire);
         local->version = v;
       }
-      Result r = process_packet(e, *local->table, buf + sizeof(VnetHdr), n - sizeof(VnetHdr), vh, now, scratch.get());
+      Result r = process_packet(e, Tables{*local->table, *local->policy}, buf + sizeof(VnetHdr), n - sizeof(VnetHdr),
+                                vh, now, scratch.get());
       if (r.verdict == Verdict::kDrop) return 0;
       *out = r.out == buf + sizeof(VnetHdr) ? buf : r.out;
       return r.out_len + sizeof(VnetHdr);

@@ -7,10 +7,13 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "flow_table.h"
 #include "pipeline.h"
+#include "policy.h"
 #include "service_table.h"
 #include "stats.h"
 #include "tun.h"
@@ -66,6 +69,13 @@ class Engine {
 
   // One new table version with these changes; replace_all removes every key not upserted.
   ApplyResult apply(const std::vector<ServicePortSpec>& upsert, const std::vector<SvcKey>& remove, bool replace_all);
+  // Publishes a compiled policy and cuts established flows it no longer allows.
+  // Returns {version, flows cut}.
+  std::pair<uint64_t, size_t> set_policy(PolicyTable&& t);
+  std::shared_ptr<const PolicyTable> policy() const { return policy_.load(std::memory_order_acquire); }
+  // Counter slot of a policy name (stable across versions).
+  const std::unordered_map<std::string, uint32_t>& policy_slots() const { return policy_slot_by_name_; }
+  const PolicyCounter& policy_counter(uint32_t slot) const { return policy_counters_[slot]; }
   void attach_tun(const TunConfig& cfg);
   void detach_tun();
   const TunDevice* tun() const { return tun_.get(); }
@@ -99,7 +109,11 @@ class Engine {
   SlotPool svc_slots_;
   SlotPool be_slots_;
   std::atomic<std::shared_ptr<const ServiceTable>> table_;
-  std::atomic<uint64_t> version_{0};  // bumped after each publish; engine threads poll it
+  std::atomic<std::shared_ptr<const PolicyTable>> policy_;
+  std::atomic<uint64_t> version_{0};  // bumped after each publish (either table); engine threads poll it
+  static constexpr uint32_t kPolicyCounters = 65536;
+  std::unique_ptr<PolicyCounter[]> policy_counters_;
+  std::unordered_map<std::string, uint32_t> policy_slot_by_name_;
   std::mutex apply_mu_;
   bool rebind_pending_ = false;  // restored flows wait for the first table to get their slots
   std::unique_ptr<uint8_t[]> scratch_;  // for process() on the JS thread

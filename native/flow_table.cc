@@ -409,6 +409,17 @@ size_t FlowTable::purge_backends(const std::vector<uint8_t>& be_slots) {
   return n;
 }
 
+size_t FlowTable::cut_if(const std::function<bool(const FlowKey&, const Translation&)>& fn) {
+  size_t n = 0;
+  for (uint32_t i = 0; i < capacity_; i++) {
+    Record& r = records_[i];
+    if (r.in_use.load(std::memory_order_acquire) != 1) continue;
+    if (!fn(entries_[2 * i].key, entries_[2 * i].x)) continue;
+    if (try_release(i, r.gen.load(std::memory_order_acquire))) n++;
+  }
+  return n;
+}
+
 FlowTableStats FlowTable::stats() const {
   return {active_.load(std::memory_order_relaxed), capacity_, created_.load(std::memory_order_relaxed),
           expired_.load(std::memory_order_relaxed), evicted_.load(std::memory_order_relaxed)};

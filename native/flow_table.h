@@ -119,6 +119,8 @@ class FlowTable {
   size_t expire(uint64_t now_ms);
   // Removes every flow whose backend slot is flagged in `be_slots` (size = slot capacity).
   size_t purge_backends(const std::vector<uint8_t>& be_slots);
+  // Removes every flow for which fn(forward key, forward translation) is true.
+  size_t cut_if(const std::function<bool(const FlowKey&, const Translation&)>& fn);
   FlowTableStats stats() const;
   uint32_t timeout_ms(uint8_t proto, uint8_t state, uint32_t extra) const;
 

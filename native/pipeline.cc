@@ -38,6 +38,25 @@ Result reject(const PipelineEnv& env, const uint8_t* pkt, const Parsed& p, VnetH
   return Result{Verdict::kReply, why, scratch, build_icmp_port_unreachable(pkt, p, scratch)};
 }
 
+// Counts a NetworkPolicy decision; false when the flow must not start.
+bool policy_admits(const PipelineEnv& env, const PolicyTable& pt, const PolicyDecision& d) {
+  if (d.allow) {
+    if (d.allow_policy != UINT32_MAX && d.allow_policy < pt.policy_slot.size()) {
+      uint32_t slot = pt.policy_slot[d.allow_policy];
+      if (slot < env.policy_capacity) env.policy_counters[slot].allowed.fetch_add(1, std::memory_order_relaxed);
+    }
+    return true;
+  }
+  env.counters->drop(d.denied_egress ? Drop::policy_egress : Drop::policy_ingress);
+  for (uint32_t p : pt.sets[size_t(d.deny_set)].isolated_by) {
+    uint32_t slot = p < pt.policy_slot.size() ? pt.policy_slot[p] : UINT32_MAX;
+    if (slot >= env.policy_capacity) continue;
+    (d.denied_egress ? env.policy_counters[slot].denied_egress : env.policy_counters[slot].denied_ingress)
+        .fetch_add(1, std::memory_order_relaxed);
+  }
+  return false;
+}
+
 // ClientIP affinity: the backend this client used within the timeout, if still active.
 const Backend* affinity_backend(const PipelineEnv& env, const ServicePort& svc, const FlowKey& aff,
                                 uint64_t now_ms, FlowHit& hit) {
@@ -92,8 +111,9 @@ bool snat_port(const PipelineEnv& env, NewFlow& nf, const Addr& snat, uint64_t n
   return false;
 }
 
-Result new_flow(const PipelineEnv& env, const ServiceTable& st, uint8_t* pkt, const Parsed& p, VnetHdr* vh,
+Result new_flow(const PipelineEnv& env, const Tables& t, uint8_t* pkt, const Parsed& p, VnetHdr* vh,
                 uint64_t now_ms, uint8_t* scratch) {
+  const ServiceTable& st = t.services;
   if (p.fragment) return drop(env, Drop::fragment);
   if (p.proto != kTCP && p.proto != kUDP) {
     if (p.icmp_echo_request) {
@@ -108,6 +128,12 @@ Result new_flow(const PipelineEnv& env, const ServiceTable& st, uint8_t* pkt, co
   if (p.proto == kTCP && (p.tcp_flags & kTcpRst)) return drop(env, Drop::stale_flow);
   const Backend* be = choose_backend(env, *svc, p, now_ms);
   if (!be) return reject(env, pkt, p, vh, scratch, Drop::no_backend);
+  // Policy sees the endpoint pod (after DNAT) and the real client (before any masquerade).
+  if (t.policy.active) {
+    PolicyDecision d = policy_decide(t.policy, p.family, p.key.src, be->addr, p.proto, be->port);
+    if (!policy_admits(env, t.policy, d))
+      return Result{Verdict::kDrop, d.denied_egress ? Drop::policy_egress : Drop::policy_ingress, nullptr, 0};
+  }
 
   NewFlow nf{};
   nf.fwd = p.key;
@@ -153,9 +179,10 @@ Result new_flow(const PipelineEnv& env, const ServiceTable& st, uint8_t* pkt, co
 
 }  // namespace
 
-void trace_packet(const PipelineEnv& env, const ServiceTable& st, const uint8_t* pkt, size_t len, uint64_t now_ms,
+void trace_packet(const PipelineEnv& env, const Tables& t, const uint8_t* pkt, size_t len, uint64_t now_ms,
                   TraceInfo& out) {
-  out = TraceInfo{Verdict::kForward, Drop::count, false, false, nullptr, {}};
+  const ServiceTable& st = t.services;
+  out = TraceInfo{Verdict::kForward, Drop::count, false, false, nullptr, {}, {}};
   Parsed p;
   Drop why;
   if (!parse_packet(pkt, len, p, &why)) {
@@ -168,7 +195,16 @@ void trace_packet(const PipelineEnv& env, const ServiceTable& st, const uint8_t*
     out.existing_flow = true;
     out.x = hit.x;
   }
-  if (!st.is_vip(p.family, p.key.dst)) return;
+  if (!st.is_vip(p.family, p.key.dst)) {
+    if (!out.existing_flow) {
+      out.policy = policy_decide(t.policy, p.family, p.key.src, p.key.dst, p.proto, p.key.dport);
+      if (!out.policy.allow) {
+        out.verdict = Verdict::kDrop;
+        out.reason = out.policy.denied_egress ? Drop::policy_egress : Drop::policy_ingress;
+      }
+    }
+    return;
+  }
   out.service = true;
   if (out.existing_flow) {
     out.svc = st.find(p.family, p.proto, p.key.dst, p.key.dport);
@@ -210,6 +246,11 @@ void trace_packet(const PipelineEnv& env, const ServiceTable& st, const uint8_t*
   out.x.dst = be->addr;
   out.x.dport = be->port;
   out.x.rewrite = kRewriteDst;
+  out.policy = policy_decide(t.policy, p.family, p.key.src, be->addr, p.proto, be->port);
+  if (!out.policy.allow) {
+    out.verdict = Verdict::kDrop;
+    out.reason = out.policy.denied_egress ? Drop::policy_egress : Drop::policy_ingress;
+  }
   const Addr* snat = svc->masquerade ? &svc->masquerade_addr
                      : be->addr == p.key.src ? (p.family == 4 ? &env.hairpin4 : &env.hairpin6) : nullptr;
   if (snat) {
@@ -248,15 +289,41 @@ void rewrite(uint8_t* pkt, const Parsed& p, VnetHdr* vh, bool dst, const Addr& a
   std::memcpy(a, addr.b, alen);
 }
 
-Result process_packet(const PipelineEnv& env, const ServiceTable& st, uint8_t* pkt, size_t len, VnetHdr* vh,
+// Pod-to-pod (or pod-to-outside) traffic when some pod is isolated: decide on the first
+// packet and keep an untranslated flow so the replies of an allowed flow pass.
+Result policy_flow(const PipelineEnv& env, const PolicyTable& pt, uint8_t* pkt, const Parsed& p, uint64_t now_ms) {
+  PolicyDecision d = policy_decide(pt, p.family, p.key.src, p.key.dst, p.proto, p.key.dport);
+  if (!policy_admits(env, pt, d)) return Result{Verdict::kDrop, d.denied_egress ? Drop::policy_egress : Drop::policy_ingress, nullptr, 0};
+  if (d.tracked) {
+    NewFlow nf{};
+    nf.fwd = p.key;
+    nf.rev = p.key;
+    nf.rev.src = p.key.dst;
+    nf.rev.dst = p.key.src;
+    nf.rev.sport = p.key.dport;
+    nf.rev.dport = p.key.sport;
+    nf.svc_slot = UINT32_MAX;
+    nf.be_slot = UINT32_MAX;
+    bool syn = p.proto == kTCP && (p.tcp_flags & (kTcpSyn | kTcpAck)) == kTcpSyn;
+    nf.state = p.proto == kTCP ? (syn ? kSynSent : kEstablished) : 0;
+    FlowHit hit;
+    env.flows->insert(nf, now_ms, hit);  // full table: the next packet is simply decided again
+  }
+  env.counters->passthrough.fetch_add(1, std::memory_order_relaxed);
+  return forward(pkt, p.len);
+}
+
+Result process_packet(const PipelineEnv& env, const Tables& t, uint8_t* pkt, size_t len, VnetHdr* vh,
                       uint64_t now_ms, uint8_t* scratch) {
+  const ServiceTable& st = t.services;
   Parsed p;
   Drop why;
   if (!parse_packet(pkt, len, p, &why)) return drop(env, why);
   if (vh && !vnet_check(*vh, p)) return drop(env, Drop::bad_vnet_hdr);
   if (p.icmp_error) return translate_icmp_error(env, st, pkt, p, vh, now_ms);
 
-  bool trackable = !p.later_fragment && (p.proto == kTCP || p.proto == kUDP);
+  bool echo = p.icmp_echo_request || p.icmp_echo_reply;
+  bool trackable = !p.later_fragment && (p.proto == kTCP || p.proto == kUDP || (echo && t.policy.active));
   FlowHit hit;
   if (trackable && env.flows->lookup(p.key, now_ms, hit)) {
     translate(pkt, p, vh, hit.x);
@@ -264,7 +331,9 @@ Result process_packet(const PipelineEnv& env, const ServiceTable& st, uint8_t* p
     count(env, hit.svc_slot, hit.be_slot, p.len);
     return forward(pkt, p.len);
   }
-  if (st.is_vip(p.family, p.key.dst)) return new_flow(env, st, pkt, p, vh, now_ms, scratch);
+  if (st.is_vip(p.family, p.key.dst)) return new_flow(env, t, pkt, p, vh, now_ms, scratch);
+  if (trackable && t.policy.active && (p.proto != kTCP || !(p.tcp_flags & kTcpRst)))
+    return policy_flow(env, t.policy, pkt, p, now_ms);
   env.counters->passthrough.fetch_add(1, std::memory_order_relaxed);
   return forward(pkt, p.len);
 }

@@ -14,6 +14,7 @@
 
 #include "flow_table.h"
 #include "packet.h"
+#include "policy.h"
 #include "service_table.h"
 #include "stats.h"
 #include "vnet.h"
@@ -38,6 +39,14 @@ struct PipelineEnv {
   uint32_t svc_capacity;
   Counter* be_counters;
   uint32_t be_capacity;
+  PolicyCounter* policy_counters;
+  uint32_t policy_capacity;
+};
+
+// The published tables one packet is processed against.
+struct Tables {
+  const ServiceTable& services;
+  const PolicyTable& policy;
 };
 
 // Reply buffer a thread owns: the largest generated reply is an ICMPv6 error of 1280 bytes.
@@ -46,7 +55,7 @@ constexpr size_t kScratchSize = 2048;
 // Processes pkt[0..len). `vh` is the packet's virtio_net_hdr (nullptr when absent); it may be
 // rewritten (hdr_len fixed, NEEDS_CSUM cleared on full recomputation, zeroed for replies).
 // Replies are built in `scratch` (kScratchSize) or, for echo, in place.
-Result process_packet(const PipelineEnv& env, const ServiceTable& st, uint8_t* pkt, size_t len, VnetHdr* vh,
+Result process_packet(const PipelineEnv& env, const Tables& t, uint8_t* pkt, size_t len, VnetHdr* vh,
                       uint64_t now_ms, uint8_t* scratch);
 
 // What the pipeline would do with a packet, without doing it: no flow is created, nothing
@@ -58,8 +67,9 @@ struct TraceInfo {
   bool service;           // destination is a VIP
   const ServicePort* svc; // the service port, if any (valid while the table is held)
   Translation x;          // the translation that would apply
+  PolicyDecision policy;  // NetworkPolicy's say (allowed, or which set denied)
 };
-void trace_packet(const PipelineEnv& env, const ServiceTable& st, const uint8_t* pkt, size_t len, uint64_t now_ms,
+void trace_packet(const PipelineEnv& env, const Tables& t, const uint8_t* pkt, size_t len, uint64_t now_ms,
                   TraceInfo& out);
 
 // Stage 3 (icmp.cc).

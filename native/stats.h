@@ -23,6 +23,8 @@ namespace podnet {
   X(no_service_port, "no_service_port") /* VIP port not defined, reply generated */ \
   X(flow_table_full, "flow_table_full") /* could not insert */               \
   X(snat_exhausted, "snat_exhausted")   /* no free masquerade port */        \
+  X(policy_ingress, "policy_ingress")   /* NetworkPolicy: destination isolated, no rule allows */ \
+  X(policy_egress, "policy_egress")     /* NetworkPolicy: source isolated, no rule allows */ \
   X(stale_flow, "stale_flow")           /* mid-stream packet for a gone backend */ \
   X(write_error, "write_error")         /* TUN write failed */
 

@@ -45,6 +45,24 @@ Engine* make_engine() {
             spec("fd00:10:96::10", 80, kTCP, {"fd00:10:244:1::2", "fd00:10:244:1::3"}, 0),
             spec("fd00:10:96::10", 53, kUDP, {"fd00:10:244:1::5"}, 0)},
            {}, true);
+  // A policy too, so the NetworkPolicy decision and the tracked pod-to-pod flows are fuzzed.
+  PolicyTable pt;
+  RuleSet rs;
+  PortClass pc{};
+  pc.proto = kTCP;
+  pc.lo = 8080;
+  pc.hi = 8090;
+  uint8_t f;
+  cidr_ranges(4, addr("10.244.1.0", f), 24, {{addr("10.244.1.128", f), 25}}, 0, pc.v4);
+  rs.classes.push_back(pc);
+  rs.isolated_by = {0};
+  finish_rule_set(rs);
+  pt.sets.push_back(rs);
+  pt.policies = {"x/p"};
+  pt.pods[VipKey{addr("10.244.1.2", f), 4}] = PodPolicy{0, 0, 0};
+  pt.pods[VipKey{addr("10.244.1.100", f), 4}] = PodPolicy{-1, 0, 0};
+  pt.active = true;
+  e->set_policy(std::move(pt));
   return e;
 }
 

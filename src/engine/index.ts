@@ -3,7 +3,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type {
-  ApplyResult, EngineOptions, EngineStats, FlowInfo, ProcessOptions, ProcessResult,
+  ApplyResult, EngineOptions, EngineStats, FlowInfo, PolicyApplyResult, PolicyStats, PolicyTables,
+  ProcessOptions, ProcessResult,
   ServicePortSpec, TableDelta, TraceQuery, TraceResult, TunInfo, TunOptions,
 } from './types';
 
@@ -18,6 +19,8 @@ interface NativeEngine {
   flows(limit: number): FlowInfo[];
   process(packet: Buffer, opts: ProcessOptions): ProcessResult;
   trace(q: TraceQuery): TraceResult;
+  setPolicy(t: PolicyTables): PolicyApplyResult;
+  policyStats(): PolicyStats;
   close(): void;
 }
 
@@ -100,6 +103,19 @@ export class Engine {
   /** Test entry point: runs one packet through the pipeline on the calling thread. Needs no root. */
   process(packet: Buffer, opts: ProcessOptions = {}): ProcessResult {
     return this.native.process(packet, opts);
+  }
+
+  /**
+   * Publishes compiled NetworkPolicy tables atomically. Established flows the new policy would
+   * not allow are cut at once.
+   */
+  setPolicy(tables: PolicyTables): PolicyApplyResult {
+    return this.native.setPolicy(tables);
+  }
+
+  /** Flows allowed per policy and denied per isolating policy and direction. */
+  policyStats(): PolicyStats {
+    return this.native.policyStats();
   }
 
   /** What the engine would do with the first packet of such a connection; changes nothing. */

@@ -202,4 +202,77 @@ export interface TraceResult {
   backend?: string;
   /** The masqueraded source, when SNAT applies. */
   snat?: string;
+  /** The NetworkPolicy whose rule allows the flow (when an end is isolated). */
+  allowedBy?: string;
+  /** The policies isolating the end that no rule allows (when denied). */
+  deniedBy?: string[];
+}
+
+/**
+ * NetworkPolicy as the engine enforces it: compiled by the control plane from
+ * networking.k8s.io/v1 NetworkPolicies, Pods and Namespaces. Decisions are made on a flow's
+ * first packet, after DNAT (the destination is the endpoint pod); replies of an allowed flow pass.
+ */
+export interface PolicyTables {
+  /** Every pod whose traffic the policy concerns: its addresses and what isolates it. */
+  pods: PolicyPod[];
+  /** Rule sets referenced by index from pods; a pod's traffic is allowed when any rule matches. */
+  ruleSets: PolicyRuleSet[];
+  /** The node's own addresses: traffic between a pod and its node is always allowed. */
+  hostAddresses?: string[];
+}
+
+export interface PolicyPod {
+  /** The pod's own addresses (IPv4 and/or IPv6). */
+  ips: string[];
+  /** "namespace/name", for counters and trace. */
+  name?: string;
+  /** Index into ruleSets when the pod is isolated for ingress; absent = not isolated. */
+  ingress?: number;
+  /** Index into ruleSets when the pod is isolated for egress; absent = not isolated. */
+  egress?: number;
+}
+
+export interface PolicyRuleSet {
+  rules: PolicyRule[];
+  /** "namespace/name" of every policy that isolates the pods using this set: named by trace and counted on denial. */
+  isolatedBy?: string[];
+}
+
+export interface PolicyRule {
+  /** "namespace/name" of the NetworkPolicy the rule comes from: counted and named by trace. */
+  policy: string;
+  /** Peers the rule allows (the other end of the flow); absent or empty = any peer. */
+  peers?: PolicyPeer[];
+  /** Destination ports the rule allows; absent or empty = any port and protocol. */
+  ports?: PolicyPort[];
+}
+
+export interface PolicyPeer {
+  /** A CIDR; a pod is its /32 or /128. */
+  cidr: string;
+  /** ipBlock.except: CIDRs inside `cidr` that do not match. */
+  except?: string[];
+}
+
+export interface PolicyPort {
+  protocol: 'TCP' | 'UDP' | 'SCTP';
+  /** Absent = every port of the protocol. Named ports are resolved per destination pod before this. */
+  port?: number;
+  /** Inclusive upper end of a range starting at `port`. */
+  endPort?: number;
+}
+
+export interface PolicyStats {
+  version: number;
+  /** New flows allowed, per policy "namespace/name" (the first matching rule's policy). */
+  allowed: Record<string, number>;
+  /** New flows denied, per isolating policy "namespace/name" and direction. */
+  denied: { policy: string; direction: 'ingress' | 'egress'; flows: number }[];
+}
+
+export interface PolicyApplyResult {
+  version: number;
+  /** Established flows no longer allowed by the new policy, cut. */
+  flowsCut: number;
 }
