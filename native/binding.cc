@@ -304,6 +304,46 @@ podnet::PolicyTable parse_policy(Napi::Env env, Napi::Value v) {
   return t;
 }
 
+void parse_masq(Napi::Env env, Napi::Object o, podnet::MasqConfig& m) {
+  auto opt = [&](const std::string& k) { return coded(env, "ENGINE_BAD_OPTION", "egressMasquerade." + k); };
+  auto cidrs = [&](const char* key, std::vector<podnet::IpRange>& v4, std::vector<podnet::IpRange>& v6) {
+    Napi::Value v = o.Get(key);
+    if (v.IsUndefined() || v.IsNull()) return;
+    if (!v.IsArray()) throw opt(std::string(key) + ": not an array");
+    Napi::Array a = v.As<Napi::Array>();
+    for (uint32_t i = 0; i < a.Length(); i++) {
+      Addr base{};
+      uint8_t fam = 0;
+      uint32_t prefix = 0;
+      std::string s = a.Get(i).IsString() ? a.Get(i).As<Napi::String>().Utf8Value() : "";
+      if (!parse_cidr(s, base, fam, prefix)) throw opt(std::string(key) + "[" + std::to_string(i) + "]: not a CIDR: '" + s + "'");
+      podnet::cidr_ranges(fam, base, prefix, {}, 0, fam == 4 ? v4 : v6);
+    }
+    podnet::RuleSet rs;  // reuse the range merge of the policy compiler
+    podnet::PortClass pc{};
+    pc.v4 = std::move(v4);
+    pc.v6 = std::move(v6);
+    rs.classes.push_back(std::move(pc));
+    podnet::finish_rule_set(rs);
+    v4 = std::move(rs.classes[0].v4);
+    v6 = std::move(rs.classes[0].v6);
+  };
+  cidrs("podCIDRs", m.pods4, m.pods6);
+  cidrs("exemptCIDRs", m.exempt4, m.exempt6);
+  for (auto [key, want, addr, on] : {std::tuple<const char*, uint8_t, Addr*, bool*>{"sourceIPv4", 4, &m.src4, &m.v4},
+                                     std::tuple<const char*, uint8_t, Addr*, bool*>{"sourceIPv6", 6, &m.src6, &m.v6}}) {
+    Napi::Value v = o.Get(key);
+    if (v.IsUndefined() || v.IsNull()) continue;
+    uint8_t fam = 0;
+    if (!v.IsString() || !parse_ip(v.As<Napi::String>().Utf8Value(), *addr, fam) || fam != want)
+      throw opt(std::string(key) + ": not an IPv" + (want == 4 ? "4" : "6") + " address");
+    *on = true;
+  }
+  m.port_lo = uint16_t(get_uint(o, "portMin", m.port_lo, 1024, 65535, "egressMasquerade."));
+  m.port_hi = uint16_t(get_uint(o, "portMax", m.port_hi, 1024, 65535, "egressMasquerade."));
+  if (m.port_hi < m.port_lo) throw opt("portMax: below portMin");
+}
+
 const char* tcp_state_name(uint8_t s) {
   switch (s & podnet::kStateMask) {
     case podnet::kSynSent: return "SYN_SENT";
@@ -343,6 +383,9 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     };
     hairpin("hairpinIPv4", 4, c.hairpin4);
     hairpin("hairpinIPv6", 6, c.hairpin6);
+    Napi::Value mv = o.Get("egressMasquerade");
+    if (mv.IsObject()) parse_masq(env, mv.As<Napi::Object>(), c.masq);
+    else if (!mv.IsUndefined() && !mv.IsNull()) throw coded(env, "ENGINE_BAD_OPTION", "egressMasquerade: not an object");
     Napi::Value sf = o.Get("stateFile");
     if (sf.IsString()) c.state_file = sf.As<Napi::String>().Utf8Value();
     else if (!sf.IsUndefined() && !sf.IsNull()) throw coded(env, "ENGINE_BAD_OPTION", "stateFile: not a string");

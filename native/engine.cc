@@ -54,7 +54,7 @@ Engine::~Engine() { detach_tun(); }
 PipelineEnv Engine::env() {
   return PipelineEnv{&flows_,          cfg_.hairpin4,         cfg_.hairpin6,   &counters_,
                      svc_counters_.get(), svc_capacity(),        be_counters_.get(), be_capacity(),
-                     policy_counters_.get(), kPolicyCounters};
+                     policy_counters_.get(), kPolicyCounters, &cfg_.masq};
 }
 
 ApplyResult Engine::apply(const std::vector<ServicePortSpec>& upsert, const std::vector<SvcKey>& remove,
@@ -185,7 +185,7 @@ ApplyResult Engine::apply(const std::vector<ServicePortSpec>& upsert, const std:
 // Give each its slots in the new table; a flow whose service or backend is gone is dropped.
 size_t Engine::rebind_restored_flows(const ServiceTable& t) {
   return flows_.rebind([&](const FlowKey& k, const Translation& x, uint32_t& svc, uint32_t& be) {
-    if (x.rewrite == 0) {  // a policy-tracked flow without translation: no service to rebind
+    if (!(x.rewrite & kRewriteDst)) {  // policy-tracked or egress-masqueraded: no service to rebind
       svc = be = UINT32_MAX;
       return true;
     }

@@ -29,6 +29,7 @@ struct EngineConfig {
   // traffic, so the backend's reply comes back through the engine.
   Addr hairpin4{{169, 254, 42, 1}};
   Addr hairpin6{{0xfd, 0x00, 0xa9, 0xfe, 0x00, 0x2a, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}};
+  MasqConfig masq;
   std::string state_file;  // flow table file (e.g. /run/podnet/flows); empty = memory only
 };
 

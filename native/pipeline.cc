@@ -1,6 +1,8 @@
 // Stages 4, 5 and 7 of the pipeline and the dispatcher; see pipeline.h for the order.
 #include "pipeline.h"
 
+#include <algorithm>
+
 #include "checksum.h"
 
 namespace podnet {
@@ -103,8 +105,10 @@ const Backend* choose_backend(const PipelineEnv& env, const ServicePort& svc, co
 bool snat_port(const PipelineEnv& env, NewFlow& nf, const Addr& snat, uint64_t now_ms) {
   nf.rev.dst = snat;
   uint64_t h = hash_key(nf.fwd);
-  for (uint32_t i = 0; i < 64; i++) {
-    nf.rev.dport = i == 0 ? nf.fwd.sport : uint16_t(1024 + (mix64(h + i) % (65536 - 1024)));
+  uint32_t lo = env.masq->port_lo, span = uint32_t(env.masq->port_hi) - lo + 1;
+  bool own_fits = nf.fwd.sport >= lo && nf.fwd.sport <= env.masq->port_hi;
+  for (uint32_t i = own_fits ? 0 : 1; i < 64; i++) {
+    nf.rev.dport = i == 0 ? nf.fwd.sport : uint16_t(lo + mix64(h + i) % span);
     FlowHit taken;
     if (!env.flows->lookup(nf.rev, now_ms, taken)) return true;
   }
@@ -178,6 +182,14 @@ Result new_flow(const PipelineEnv& env, const Tables& t, uint8_t* pkt, const Par
 }
 
 }  // namespace
+
+bool in_range_set(const std::vector<IpRange>& v, const Addr& a) {
+  auto it = std::upper_bound(v.begin(), v.end(), a,
+                             [](const Addr& x, const IpRange& r) { return std::memcmp(x.b, r.lo.b, 16) < 0; });
+  if (it == v.begin()) return false;
+  --it;
+  return std::memcmp(a.b, it->hi.b, 16) <= 0;
+}
 
 void trace_packet(const PipelineEnv& env, const Tables& t, const uint8_t* pkt, size_t len, uint64_t now_ms,
                   TraceInfo& out) {
@@ -289,6 +301,44 @@ void rewrite(uint8_t* pkt, const Parsed& p, VnetHdr* vh, bool dst, const Addr& a
   std::memcpy(a, addr.b, alen);
 }
 
+// Pod traffic leaving the cluster: SNAT to the node address (after the pod's egress policy).
+Result masq_flow(const PipelineEnv& env, const Tables& t, uint8_t* pkt, const Parsed& p, VnetHdr* vh,
+                 uint64_t now_ms) {
+  if (t.policy.active) {
+    PolicyDecision d = policy_decide(t.policy, p.family, p.key.src, p.key.dst, p.proto, p.key.dport);
+    if (!policy_admits(env, t.policy, d))
+      return Result{Verdict::kDrop, d.denied_egress ? Drop::policy_egress : Drop::policy_ingress, nullptr, 0};
+  }
+  const Addr& src = p.family == 4 ? env.masq->src4 : env.masq->src6;
+  NewFlow nf{};
+  nf.fwd = p.key;
+  nf.rev.family = p.family;
+  nf.rev.proto = p.proto;
+  nf.rev.src = p.key.dst;
+  nf.rev.sport = p.key.dport;
+  if (!snat_port(env, nf, src, now_ms)) return drop(env, Drop::snat_exhausted);
+  nf.fwd_x.src = src;
+  nf.fwd_x.sport = nf.rev.dport;
+  nf.fwd_x.rewrite = kRewriteSrc;
+  nf.rev_x.dst = p.key.src;
+  nf.rev_x.dport = p.key.sport;
+  nf.rev_x.rewrite = kRewriteDst;
+  nf.svc_slot = UINT32_MAX;
+  nf.be_slot = UINT32_MAX;
+  bool syn = p.proto == kTCP && (p.tcp_flags & (kTcpSyn | kTcpAck)) == kTcpSyn;
+  nf.state = p.proto == kTCP ? (syn ? kSynSent : kEstablished) : 0;
+  FlowHit hit;
+  if (!env.flows->insert(nf, now_ms, hit)) return drop(env, Drop::flow_table_full);
+  translate(pkt, p, vh, hit.x);
+  return forward(pkt, p.len);
+}
+
+bool masquerades(const MasqConfig& m, const Parsed& p) {
+  if (p.family == 4 ? !m.v4 : !m.v6) return false;
+  if (!in_range_set(p.family == 4 ? m.pods4 : m.pods6, p.key.src)) return false;
+  return !in_range_set(p.family == 4 ? m.exempt4 : m.exempt6, p.key.dst);
+}
+
 // Pod-to-pod (or pod-to-outside) traffic when some pod is isolated: decide on the first
 // packet and keep an untranslated flow so the replies of an allowed flow pass.
 Result policy_flow(const PipelineEnv& env, const PolicyTable& pt, uint8_t* pkt, const Parsed& p, uint64_t now_ms) {
@@ -332,8 +382,11 @@ Result process_packet(const PipelineEnv& env, const Tables& t, uint8_t* pkt, siz
     return forward(pkt, p.len);
   }
   if (st.is_vip(p.family, p.key.dst)) return new_flow(env, t, pkt, p, vh, now_ms, scratch);
-  if (trackable && t.policy.active && (p.proto != kTCP || !(p.tcp_flags & kTcpRst)))
-    return policy_flow(env, t.policy, pkt, p, now_ms);
+  bool rst = p.proto == kTCP && (p.tcp_flags & kTcpRst);
+  if (!p.later_fragment && !p.fragment && (p.proto == kTCP || p.proto == kUDP) && !rst && env.masq &&
+      masquerades(*env.masq, p))
+    return masq_flow(env, t, pkt, p, vh, now_ms);
+  if (trackable && t.policy.active && !rst) return policy_flow(env, t.policy, pkt, p, now_ms);
   env.counters->passthrough.fetch_add(1, std::memory_order_relaxed);
   return forward(pkt, p.len);
 }

@@ -11,6 +11,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 #include "flow_table.h"
 #include "packet.h"
@@ -30,6 +31,17 @@ struct Result {
   size_t out_len;
 };
 
+// Egress masquerade (EngineOptions.egressMasquerade): pod traffic leaving the cluster gets
+// the node's address and a port from [port_lo, port_hi], a range the uplink steers into the TUN.
+struct MasqConfig {
+  bool v4 = false, v6 = false;
+  Addr src4{}, src6{};
+  uint16_t port_lo = 61000, port_hi = 65535;
+  std::vector<IpRange> pods4, pods6, exempt4, exempt6;  // sorted, merged
+};
+
+bool in_range_set(const std::vector<IpRange>& v, const Addr& a);
+
 struct PipelineEnv {
   FlowTable* flows;
   Addr hairpin4;  // source for a pod that reaches itself through a VIP
@@ -41,6 +53,7 @@ struct PipelineEnv {
   uint32_t be_capacity;
   PolicyCounter* policy_counters;
   uint32_t policy_capacity;
+  const MasqConfig* masq;
 };
 
 // The published tables one packet is processed against.

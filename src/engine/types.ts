@@ -85,6 +85,25 @@ export interface EngineOptions {
    */
   hairpinIPv4?: string;
   hairpinIPv6?: string;
+  /** Masquerade of pod traffic leaving the cluster (the reference bridge's ipMasq), done by the engine. */
+  egressMasquerade?: EgressMasquerade;
+}
+
+export interface EgressMasquerade {
+  /** Sources whose traffic is masqueraded: the node's pod CIDRs. */
+  podCIDRs: string[];
+  /** Destinations that keep the pod's address: cluster pod CIDRs, service CIDRs, node networks... */
+  exemptCIDRs: string[];
+  /** The node address to use (per family); a family without one is not masqueraded. */
+  sourceIPv4?: string;
+  sourceIPv6?: string;
+  /**
+   * Source ports for masqueraded flows, inclusive. Replies to them must be steered into the TUN
+   * (tc on the uplink), so the range must not overlap the node's ip_local_port_range or its
+   * NodePort range. Default 61000-65535.
+   */
+  portMin?: number;
+  portMax?: number;
 }
 
 export interface TunOptions {

@@ -330,8 +330,8 @@ t.test('masquerade per service port: distinct clients on one port get distinct S
   const b = decode(e.process(ip('198.51.100.8', '192.0.2.10', { proto: 'tcp', sport: 5555, dport: 80, flags: TCP.SYN })).packet!);
   t.equal(a.src, '10.0.0.1');
   t.equal(b.src, '10.0.0.1');
-  t.equal(a.sport, 5555, 'first keeps its port');
-  t.not(b.sport, 5555, 'second gets another');
+  t.ok(a.sport! >= 61000 && b.sport! >= 61000, 'ports from the masquerade range (61000-65535 by default)');
+  t.not(a.sport, b.sport, 'distinct ports');
   const ra = decode(e.process(ip('10.244.1.2', '10.0.0.1', { proto: 'tcp', sport: 8080, dport: a.sport!, flags: TCP.ACK })).packet!);
   const rb = decode(e.process(ip('10.244.1.2', '10.0.0.1', { proto: 'tcp', sport: 8080, dport: b.sport!, flags: TCP.ACK })).packet!);
   t.equal(ra.dst, '198.51.100.7');
@@ -372,4 +372,26 @@ t.test('trace answers what would happen without creating anything', async (t) =>
   t.equal(aff.backend, `${affReal.dst}:8080`, 'affinity choice traced');
   t.equal(e.stats().flows.active, 3, 'only the two real packets created flows (plus one affinity record)');
   t.throws(() => e.trace({ from: 'x', to: '10.96.0.10', port: 80, protocol: 'TCP' }), { code: 'ENGINE_BAD_SPEC' });
+});
+
+t.test('egress masquerade: pod traffic leaving the cluster gets the node address, replies are restored', async (t) => {
+  const e = new Engine({
+    flowCapacity: 1024,
+    egressMasquerade: { podCIDRs: ['10.244.0.0/16'], exemptCIDRs: ['10.244.0.0/16', '10.96.0.0/12'], sourceIPv4: '192.168.50.2', portMin: 62000, portMax: 62010 },
+  });
+  t.teardown(() => e.close());
+  e.replace(SERVICES);
+  const out = decode(e.process(ip(CLIENT4, '203.0.113.9', { proto: 'tcp', sport: 40000, dport: 443, flags: TCP.SYN })).packet!);
+  t.equal(out.src, '192.168.50.2', 'masqueraded to the node address');
+  t.ok(out.sport! >= 62000 && out.sport! <= 62010, 'port from the configured range');
+  t.ok(out.ipChecksumOk && out.l4ChecksumOk);
+  const back = decode(e.process(ip('203.0.113.9', '192.168.50.2', { proto: 'tcp', sport: 443, dport: out.sport!, flags: TCP.SYN | TCP.ACK })).packet!);
+  t.equal(back.dst, CLIENT4);
+  t.equal(back.dport, 40000);
+  t.ok(back.l4ChecksumOk);
+  t.same(e.process(ip(CLIENT4, '10.244.2.7', { proto: 'tcp', sport: 1, dport: 80, flags: TCP.SYN })).packet, ip(CLIENT4, '10.244.2.7', { proto: 'tcp', sport: 1, dport: 80, flags: TCP.SYN }), 'pod-to-pod keeps its address');
+  t.equal(decode(e.process(ip(CLIENT6, 'fd00:99::1', { proto: 'udp', sport: 1, dport: 53 })).packet!).src, CLIENT6, 'no IPv6 source configured: not masqueraded');
+  for (let i = 0; i < 10; i++) e.process(ip(CLIENT4, '203.0.113.9', { proto: 'tcp', sport: 50000 + i, dport: 443, flags: TCP.SYN }));
+  t.match(e.process(ip(CLIENT4, '203.0.113.9', { proto: 'tcp', sport: 50100, dport: 443, flags: TCP.SYN })), { verdict: 'drop', reason: 'snat_exhausted' }, 'an exhausted range is a counted drop');
+  t.throws(() => new Engine({ egressMasquerade: { podCIDRs: ['x'], exemptCIDRs: [] } }), { code: 'ENGINE_BAD_OPTION' });
 });
