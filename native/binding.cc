@@ -17,6 +17,20 @@ using podnet::Addr;
 
 namespace {
 
+bool parse_cidr(const std::string& s, Addr& a, uint8_t& family, uint32_t& prefix);
+
+// Sorts and merges range lists (the policy compiler's merge, reused).
+void merge_ranges(std::vector<podnet::IpRange>& v4, std::vector<podnet::IpRange>& v6) {
+  podnet::RuleSet rs;
+  podnet::PortClass pc{};
+  pc.v4 = std::move(v4);
+  pc.v6 = std::move(v6);
+  rs.classes.push_back(std::move(pc));
+  podnet::finish_rule_set(rs);
+  v4 = std::move(rs.classes[0].v4);
+  v6 = std::move(rs.classes[0].v6);
+}
+
 Napi::Error coded(Napi::Env env, const std::string& code, const std::string& msg) {
   Napi::Error e = Napi::Error::New(env, msg);
   e.Set("code", Napi::String::New(env, code));
@@ -108,6 +122,27 @@ podnet::ServicePortSpec parse_spec(Napi::Value v, const std::string& where) {
     if (!parse_ip(m, s.masquerade_addr, fam)) bad(o.Env(), where + ".masquerade", "not an IP address: '" + m + "'");
     if (fam != s.key.family) bad(o.Env(), where + ".masquerade", "family differs from the VIP's: '" + m + "'");
     s.masquerade = true;
+  }
+  Napi::Value ne = o.Get("noEndpoints");
+  if (!ne.IsUndefined() && !ne.IsNull()) {
+    std::string v = ne.IsString() ? ne.As<Napi::String>().Utf8Value() : "";
+    if (v != "reject" && v != "drop") bad(o.Env(), where + ".noEndpoints", "must be 'reject' or 'drop'");
+    s.drop_without_backends = v == "drop";
+  }
+  Napi::Value sr = o.Get("sourceRanges");
+  if (!sr.IsUndefined() && !sr.IsNull()) {
+    if (!sr.IsArray()) bad(o.Env(), where + ".sourceRanges", "not an array");
+    Napi::Array a = sr.As<Napi::Array>();
+    for (uint32_t i = 0; i < a.Length(); i++) {
+      std::string c = a.Get(i).IsString() ? a.Get(i).As<Napi::String>().Utf8Value() : "";
+      Addr base{};
+      uint8_t fam = 0;
+      uint32_t prefix = 0;
+      if (!parse_cidr(c, base, fam, prefix))
+        bad(o.Env(), where + ".sourceRanges[" + std::to_string(i) + "]", "not a CIDR: '" + c + "'");
+      podnet::cidr_ranges(fam, base, prefix, {}, 0, fam == 4 ? s.source4 : s.source6);
+    }
+    merge_ranges(s.source4, s.source6);
   }
   Napi::Value bs = o.Get("backends");
   if (!bs.IsArray()) bad(o.Env(), where + ".backends", "not an array");
@@ -319,14 +354,7 @@ void parse_masq(Napi::Env env, Napi::Object o, podnet::MasqConfig& m) {
       if (!parse_cidr(s, base, fam, prefix)) throw opt(std::string(key) + "[" + std::to_string(i) + "]: not a CIDR: '" + s + "'");
       podnet::cidr_ranges(fam, base, prefix, {}, 0, fam == 4 ? v4 : v6);
     }
-    podnet::RuleSet rs;  // reuse the range merge of the policy compiler
-    podnet::PortClass pc{};
-    pc.v4 = std::move(v4);
-    pc.v6 = std::move(v6);
-    rs.classes.push_back(std::move(pc));
-    podnet::finish_rule_set(rs);
-    v4 = std::move(rs.classes[0].v4);
-    v6 = std::move(rs.classes[0].v6);
+    merge_ranges(v4, v6);
   };
   cidrs("podCIDRs", m.pods4, m.pods6);
   cidrs("exemptCIDRs", m.exempt4, m.exempt6);

@@ -103,6 +103,9 @@ ApplyResult Engine::apply(const std::vector<ServicePortSpec>& upsert, const std:
       sp->affinity_timeout_ms = s.affinity_timeout_s * 1000;
       sp->masquerade = s.masquerade;
       sp->masquerade_addr = s.masquerade_addr;
+      sp->drop_without_backends = s.drop_without_backends;
+      sp->source4 = s.source4;
+      sp->source6 = s.source6;
       if (old) {
         sp->slot = old->slot;
       } else {

@@ -46,6 +46,8 @@ struct ServicePortSpec {
   uint32_t affinity_timeout_s = 0;
   bool masquerade = false;
   Addr masquerade_addr{};
+  bool drop_without_backends = false;
+  std::vector<IpRange> source4, source6;
   std::string name;
 };
 

@@ -130,8 +130,14 @@ Result new_flow(const PipelineEnv& env, const Tables& t, uint8_t* pkt, const Par
   const ServicePort* svc = st.find(p.family, p.proto, p.key.dst, p.key.dport);
   if (!svc) return reject(env, pkt, p, vh, scratch, Drop::no_service_port);
   if (p.proto == kTCP && (p.tcp_flags & kTcpRst)) return drop(env, Drop::stale_flow);
+  const auto& allowed = p.family == 4 ? svc->source4 : svc->source6;
+  if ((!svc->source4.empty() || !svc->source6.empty()) && !in_range_set(allowed, p.key.src))
+    return drop(env, Drop::source_range);
   const Backend* be = choose_backend(env, *svc, p, now_ms);
-  if (!be) return reject(env, pkt, p, vh, scratch, Drop::no_backend);
+  if (!be) {
+    if (svc->drop_without_backends) return drop(env, Drop::no_backend);
+    return reject(env, pkt, p, vh, scratch, Drop::no_backend);
+  }
   // Policy sees the endpoint pod (after DNAT) and the real client (before any masquerade).
   if (t.policy.active) {
     PolicyDecision d = policy_decide(t.policy, p.family, p.key.src, be->addr, p.proto, be->port);

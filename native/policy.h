@@ -21,12 +21,6 @@
 
 namespace podnet {
 
-struct IpRange {
-  Addr lo;  // inclusive, compared as big-endian bytes
-  Addr hi;
-  uint32_t policy;  // index into PolicyTable::policies of a rule that allows it
-};
-
 struct PortClass {
   uint8_t proto;  // 0: any protocol (a rule without ports)
   uint16_t lo;

@@ -13,6 +13,12 @@
 
 namespace podnet {
 
+struct IpRange {
+  Addr lo;  // inclusive, compared as big-endian bytes
+  Addr hi;
+  uint32_t policy;  // NetworkPolicy: index of a policy that allows it (unused elsewhere)
+};
+
 struct Backend {
   Addr addr;
   uint16_t port;
@@ -57,6 +63,8 @@ struct ServicePort {
   std::vector<uint16_t> maglev;   // indices into backends[0..active); empty when active <= 1
   uint32_t affinity_timeout_ms = 0;
   bool masquerade = false;        // new flows get masquerade_addr as their source
+  bool drop_without_backends = false;  // silent drop instead of RST / ICMP unreachable
+  std::vector<struct IpRange> source4, source6;  // loadBalancerSourceRanges; empty = any
   Addr masquerade_addr{};
   uint32_t slot = 0;              // service port counter slot
   std::string name;

@@ -21,6 +21,7 @@ namespace podnet {
   X(icmp_untracked, "icmp_untracked")   /* ICMP error quoting a VIP flow we don't have */ \
   X(no_backend, "no_backend")           /* rejected, reply generated */     \
   X(no_service_port, "no_service_port") /* VIP port not defined, reply generated */ \
+  X(source_range, "source_range")       /* client outside loadBalancerSourceRanges */ \
   X(flow_table_full, "flow_table_full") /* could not insert */               \
   X(snat_exhausted, "snat_exhausted")   /* no free masquerade port */        \
   X(policy_ingress, "policy_ingress")   /* NetworkPolicy: destination isolated, no rule allows */ \

@@ -35,6 +35,17 @@ export interface ServicePortSpec extends ServicePortKey {
    * client. Must route back into the engine. Absent: the client keeps its address.
    */
   masquerade?: string;
+  /**
+   * loadBalancerSourceRanges: only clients in these CIDRs may start flows; others are dropped
+   * (counted as source_range). Absent or empty = any client.
+   */
+  sourceRanges?: string[];
+  /**
+   * What a new flow gets when no backend is eligible: 'reject' (default: TCP RST / ICMP port
+   * unreachable) or 'drop' (kube-proxy's choice for internalTrafficPolicy / externalTrafficPolicy
+   * Local without local endpoints).
+   */
+  noEndpoints?: 'reject' | 'drop';
 }
 
 /** A change to the engine's service table, applied atomically as one new table version. */

@@ -395,3 +395,17 @@ t.test('egress masquerade: pod traffic leaving the cluster gets the node address
   t.match(e.process(ip(CLIENT4, '203.0.113.9', { proto: 'tcp', sport: 50100, dport: 443, flags: TCP.SYN })), { verdict: 'drop', reason: 'snat_exhausted' }, 'an exhausted range is a counted drop');
   t.throws(() => new Engine({ egressMasquerade: { podCIDRs: ['x'], exemptCIDRs: [] } }), { code: 'ENGINE_BAD_OPTION' });
 });
+
+t.test('loadBalancerSourceRanges filter before DNAT; noEndpoints drop is silent', async (t) => {
+  const e = engine([
+    { vip: '192.0.2.20', port: 80, protocol: 'TCP', sourceRanges: ['198.51.100.0/24', '2001:db8::/32'], backends: [{ ip: '10.244.1.2', port: 8080 }] },
+    { vip: '10.96.0.30', port: 80, protocol: 'TCP', noEndpoints: 'drop', backends: [] },
+  ]);
+  t.teardown(() => e.close());
+  t.equal(e.process(ip('198.51.100.9', '192.0.2.20', { proto: 'tcp', sport: 1, dport: 80, flags: TCP.SYN })).verdict, 'forward');
+  t.match(e.process(ip('203.0.113.9', '192.0.2.20', { proto: 'tcp', sport: 1, dport: 80, flags: TCP.SYN })), { verdict: 'drop', reason: 'source_range' });
+  t.match(e.process(syn(1, '10.96.0.30')), { verdict: 'drop', reason: 'no_backend' }, 'dropped, no RST');
+  t.equal(e.stats().replies.rst, 0);
+  t.throws(() => e.apply({ upsert: [{ vip: '10.96.0.31', port: 80, protocol: 'TCP', sourceRanges: ['nope'], backends: [] }] }), { code: 'ENGINE_BAD_SPEC', message: /sourceRanges\[0\]/ });
+  t.throws(() => e.apply({ upsert: [{ vip: '10.96.0.31', port: 80, protocol: 'TCP', noEndpoints: 'x' as never, backends: [] }] }), { code: 'ENGINE_BAD_SPEC' });
+});
