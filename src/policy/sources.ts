@@ -1,0 +1,240 @@
+// Policy's side of the control plane: sources (manifest directory, API informers) hand it
+// NetworkPolicy / Pod / Namespace objects; change trackers drop no-op updates (a pod's readiness
+// flapping changes nothing policy reads); a bounded-frequency runner merges bursts; one sync
+// recompiles the tables (compile.ts) and publishes them with engine.setPolicy() only when they
+// differ from what the engine holds. A failed publish is retried with the next sync.
+//
+// The control plane's ManifestSource reads Services, EndpointSlices and Nodes only; policyManifestHook()
+// is what it needs to call for the other kinds (see the hook's comment), without podnet's
+// service model knowing anything about policy.
+import pino, { type Logger } from 'pino';
+import type { PolicyApplyResult, PolicyTables } from '../engine/types';
+import { fingerprint } from '../control/objects';
+import { type Clock, BoundedFrequencyRunner, realClock } from '../control/runner';
+import { ChangeTracker } from '../control/tracker';
+import { compilePolicy } from './compile';
+import { PolicySyncError } from './errors';
+import { tableSizes } from './explain';
+import type { NamespaceInfo, NetworkPolicyInfo, PodInfo } from './objects';
+import { policyObjectKind, validateNamespace, validateNetworkPolicy, validatePod } from './validate';
+
+/** What policy programs: the engine (src/engine Engine.setPolicy) or a fake in tests. */
+export interface PolicyTableSink {
+  setPolicy(tables: PolicyTables): PolicyApplyResult;
+}
+
+/** What sources feed: normalized objects (validate.ts), undefined meaning deleted. */
+export interface PolicyObjectSink {
+  setNetworkPolicy(key: string, policy: NetworkPolicyInfo | undefined): void;
+  setPod(key: string, pod: PodInfo | undefined): void;
+  setNamespace(name: string, ns: NamespaceInfo | undefined): void;
+  /** The source delivered its initial state; syncs start once this was called. */
+  setInitialized(): void;
+}
+
+export type PolicyKind = 'NetworkPolicy' | 'Pod' | 'Namespace';
+export type PolicyObject =
+  | { kind: 'NetworkPolicy'; key: string; info: NetworkPolicyInfo }
+  | { kind: 'Pod'; key: string; info: PodInfo }
+  | { kind: 'Namespace'; key: string; info: NamespaceInfo };
+
+/**
+ * Validates an object of a kind policy reads. Returns undefined for other kinds; throws
+ * InvalidObjectError (naming the field) for invalid ones.
+ */
+export function parsePolicyObject(o: unknown, defaultNamespace = 'default'): PolicyObject | undefined {
+  switch (policyObjectKind(o)) {
+    case 'NetworkPolicy': { const info = validateNetworkPolicy(o, defaultNamespace); return { kind: 'NetworkPolicy', key: info.key, info }; }
+    case 'Pod': { const info = validatePod(o, defaultNamespace); return { kind: 'Pod', key: info.key, info }; }
+    case 'Namespace': { const info = validateNamespace(o); return { kind: 'Namespace', key: info.name, info }; }
+    default: return undefined;
+  }
+}
+
+/** Hands a parsed object (or its deletion) to a sink. */
+export function deliver(sink: PolicyObjectSink, kind: PolicyKind, key: string, info: PolicyObject['info'] | undefined): void {
+  if (kind === 'NetworkPolicy') sink.setNetworkPolicy(key, info as NetworkPolicyInfo | undefined);
+  else if (kind === 'Pod') sink.setPod(key, info as PodInfo | undefined);
+  else sink.setNamespace(key, info as NamespaceInfo | undefined);
+}
+
+/**
+ * The hook a manifest source needs for kinds it does not know itself: `parse` in its per-document
+ * loop (InvalidObjectError is logged like any invalid document; undefined = not a policy kind),
+ * `set` in its publish diff (info undefined = the object left the directory), `kindOf` for the
+ * keep-last-good identification of invalid documents.
+ */
+export interface ManifestKindHook {
+  kindOf(o: unknown): PolicyKind | undefined;
+  parse(o: unknown, defaultNamespace: string): PolicyObject | undefined;
+  set(kind: PolicyKind, key: string, info: PolicyObject['info'] | undefined): void;
+}
+
+export function policyManifestHook(sink: PolicyObjectSink): ManifestKindHook {
+  return {
+    kindOf: policyObjectKind,
+    parse: parsePolicyObject,
+    set: (kind, key, info) => deliver(sink, kind, key, info),
+  };
+}
+
+export interface PolicyControlOptions {
+  sink: PolicyTableSink;
+  /** This node: only its pods get table entries (all pods remain peers). Absent: every pod. */
+  nodeName?: string;
+  /** The node's own addresses (always allowed to and from its pods). */
+  hostAddresses?: string[];
+  logger?: Logger;
+  /** Default 20 ms. */
+  minSyncIntervalMs?: number;
+  /** Default 60 s. */
+  maxSyncIntervalMs?: number;
+  /** Default 1 s: retry delay after a failed publish. */
+  retryIntervalMs?: number;
+  clock?: Clock;
+}
+
+export interface PolicySyncReport {
+  /** Tables were compiled (something changed, or a retry / forced sync). */
+  compiled: boolean;
+  /** Tables were handed to the engine (they differed from the programmed ones). */
+  published: boolean;
+  compileMs: number;
+  sizes?: ReturnType<typeof tableSizes>;
+  flowsCut?: number;
+  error?: PolicySyncError;
+}
+
+/** Keeps the engine's policy tables equal to the compiled policies, pods and namespaces. */
+export class PolicyControl implements PolicyObjectSink {
+  private readonly log: Logger;
+  private readonly clock: Clock;
+  private readonly runner: BoundedFrequencyRunner;
+  private readonly retryMs: number;
+  private readonly policies = new Map<string, NetworkPolicyInfo>();
+  private readonly pods = new Map<string, PodInfo>();
+  private readonly namespaces = new Map<string, NamespaceInfo>();
+  private readonly policyTracker = new ChangeTracker<NetworkPolicyInfo>();
+  private readonly podTracker = new ChangeTracker<PodInfo>();
+  private readonly nsTracker = new ChangeTracker<NamespaceInfo>();
+  private hostAddresses: string[];
+  private initialized = false;
+  private dirty = true;
+  private programmedPrint: string | undefined;
+  private programmed: PolicyTables | undefined;
+  private lastReport: PolicySyncReport | undefined;
+
+  constructor(private readonly opts: PolicyControlOptions) {
+    this.log = (opts.logger ?? pino({ level: 'silent' })).child({ component: 'policy' });
+    this.clock = opts.clock ?? realClock;
+    this.retryMs = opts.retryIntervalMs ?? 1000;
+    this.hostAddresses = [...(opts.hostAddresses ?? [])];
+    this.runner = new BoundedFrequencyRunner(() => { this.sync(); }, {
+      minIntervalMs: opts.minSyncIntervalMs ?? 20,
+      maxIntervalMs: opts.maxSyncIntervalMs ?? 60_000,
+      clock: this.clock,
+    });
+  }
+
+  start(): void {
+    this.runner.start();
+    if (this.initialized) this.runner.run();
+  }
+
+  stop(): void {
+    this.runner.stop();
+  }
+
+  setNetworkPolicy(key: string, policy: NetworkPolicyInfo | undefined): void {
+    this.track(this.policies, this.policyTracker, key, policy);
+  }
+
+  setPod(key: string, pod: PodInfo | undefined): void {
+    this.track(this.pods, this.podTracker, key, pod);
+  }
+
+  setNamespace(name: string, ns: NamespaceInfo | undefined): void {
+    this.track(this.namespaces, this.nsTracker, name, ns);
+  }
+
+  setHostAddresses(addrs: string[]): void {
+    if (fingerprint(addrs) === fingerprint(this.hostAddresses)) return;
+    this.hostAddresses = [...addrs];
+    this.dirty = true;
+    if (this.initialized) this.runner.run();
+  }
+
+  setInitialized(): void {
+    if (this.initialized) return;
+    this.initialized = true;
+    this.log.info({ policies: this.policies.size, pods: this.pods.size, namespaces: this.namespaces.size }, 'initial policy state received, first sync queued');
+    this.runner.run();
+  }
+
+  /** Validates and records an object of a policy kind (manifests, tests); false for other kinds. Throws InvalidObjectError. */
+  ingest(o: unknown, defaultNamespace = 'default'): boolean {
+    const p = parsePolicyObject(o, defaultNamespace);
+    if (!p) return false;
+    deliver(this, p.kind, p.key, p.info);
+    return true;
+  }
+
+  /** The tables the engine holds, as of the last successful publish. */
+  tables(): PolicyTables | undefined {
+    return this.programmed;
+  }
+
+  status(): { initialized: boolean; policies: number; pods: number; namespaces: number; pending: number; lastSync?: PolicySyncReport } {
+    return {
+      initialized: this.initialized, policies: this.policies.size, pods: this.pods.size, namespaces: this.namespaces.size,
+      pending: this.policyTracker.pending + this.podTracker.pending + this.nsTracker.pending,
+      ...(this.lastReport ? { lastSync: this.lastReport } : {}),
+    };
+  }
+
+  /** Recompiles and republishes on the next sync even if nothing changed (after an engine restart). */
+  requestFullSync(): void {
+    this.dirty = true;
+    this.programmedPrint = undefined;
+    this.runner.run();
+  }
+
+  /** The sync function. Never throws; a failed publish schedules a retry. Public for tests and benchmarks. */
+  sync(): PolicySyncReport | undefined {
+    if (!this.initialized) return undefined;
+    const changes = this.policyTracker.drain().size + this.podTracker.drain().size + this.nsTracker.drain().size;
+    if (!changes && !this.dirty) return (this.lastReport = { compiled: false, published: false, compileMs: 0 });
+    const t0 = performance.now();
+    const tables = compilePolicy({
+      policies: [...this.policies.values()], pods: [...this.pods.values()], namespaces: [...this.namespaces.values()],
+      hostAddresses: this.hostAddresses, ...(this.opts.nodeName ? { nodeName: this.opts.nodeName } : {}),
+    });
+    const compileMs = performance.now() - t0;
+    const print = fingerprint(tables);
+    const sizes = tableSizes(tables);
+    if (print === this.programmedPrint) {
+      this.dirty = false;
+      return (this.lastReport = { compiled: true, published: false, compileMs, sizes });
+    }
+    try {
+      const r = this.opts.sink.setPolicy(tables);
+      this.programmed = tables;
+      this.programmedPrint = print;
+      this.dirty = false;
+      this.log.info({ ...sizes, compileMs: Math.round(compileMs * 10) / 10, flowsCut: r.flowsCut, version: r.version }, 'policy tables published');
+      return (this.lastReport = { compiled: true, published: true, compileMs, sizes, flowsCut: r.flowsCut });
+    } catch (err) {
+      const error = new PolicySyncError(`publishing policy tables failed: ${(err as Error)?.message ?? String(err)}`, err);
+      this.dirty = true;
+      this.log.warn({ code: error.code, err: (err as Error)?.message, retryMs: this.retryMs }, 'policy sync failed; retrying');
+      this.runner.retryAfter(this.retryMs);
+      return (this.lastReport = { compiled: true, published: false, compileMs, sizes, error });
+    }
+  }
+
+  private track<T>(map: Map<string, T>, tracker: ChangeTracker<T>, key: string, v: T | undefined): void {
+    const prev = map.get(key);
+    if (v) map.set(key, v); else map.delete(key);
+    if (tracker.update(key, prev, v, this.clock.now()) && this.initialized) this.runner.run();
+  }
+}
