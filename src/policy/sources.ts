@@ -7,6 +7,7 @@
 // The control plane's ManifestSource reads Services, EndpointSlices and Nodes only; policyManifestHook()
 // is what it needs to call for the other kinds (see the hook's comment), without podnet's
 // service model knowing anything about policy.
+import type { ManifestKindHook } from '../control/sources/manifest';
 import pino, { type Logger } from 'pino';
 import type { PolicyApplyResult, PolicyTables } from '../engine/types';
 import { fingerprint } from '../control/objects';
@@ -59,22 +60,17 @@ export function deliver(sink: PolicyObjectSink, kind: PolicyKind, key: string, i
 }
 
 /**
- * The hook a manifest source needs for kinds it does not know itself: `parse` in its per-document
- * loop (InvalidObjectError is logged like any invalid document; undefined = not a policy kind),
- * `set` in its publish diff (info undefined = the object left the directory), `kindOf` for the
- * keep-last-good identification of invalid documents.
+ * The manifest directory's hook for the policy kinds (src/control/sources/manifest.ts
+ * ManifestKindHook): `parse` in its per-document loop (InvalidObjectError is logged like any
+ * invalid document; undefined = not a policy kind), `set` in its publish diff (info undefined =
+ * the object left the directory), `kindOf` for the keep-last-good identification of invalid documents.
  */
-export interface ManifestKindHook {
-  kindOf(o: unknown): PolicyKind | undefined;
-  parse(o: unknown, defaultNamespace: string): PolicyObject | undefined;
-  set(kind: PolicyKind, key: string, info: PolicyObject['info'] | undefined): void;
-}
-
-export function policyManifestHook(sink: PolicyObjectSink): ManifestKindHook {
+export function policyManifestHook(sink: PolicyObjectSink & { setInitialized?(): void }): ManifestKindHook {
   return {
     kindOf: policyObjectKind,
     parse: parsePolicyObject,
-    set: (kind, key, info) => deliver(sink, kind, key, info),
+    set: (kind, key, info) => deliver(sink, kind as PolicyKind, key, info as PolicyObject['info'] | undefined),
+    setInitialized: () => sink.setInitialized?.(),
   };
 }
 

@@ -25,12 +25,27 @@ export interface ManifestSourceOptions {
   rescanIntervalMs?: number;
   /** Namespace for objects that name none, as kubectl apply does. Default "default". */
   defaultNamespace?: string;
+  /** Kinds the service control plane does not use, handed to another consumer (NetworkPolicy, Pod, Namespace). */
+  extra?: ManifestKindHook;
+}
+
+/**
+ * Another consumer of the manifest directory: it recognises and validates its own kinds
+ * (throwing InvalidObjectError for a bad one) and receives their changes, diffed like ours.
+ */
+export interface ManifestKindHook {
+  kindOf(o: unknown): string | undefined;
+  parse(o: unknown, defaultNamespace: string): { kind: string; key: string; info: unknown } | undefined;
+  set(kind: string, key: string, info: unknown): void;
+  /** Called once after the first load, like ObjectSink.setInitialized. */
+  setInitialized?(): void;
 }
 
 type Parsed =
   | { kind: 'Service'; key: string; info: ServiceInfo }
   | { kind: 'EndpointSlice'; key: string; info: EndpointSliceInfo | null }
-  | { kind: 'Node'; key: string; info: NodeInfo };
+  | { kind: 'Node'; key: string; info: NodeInfo }
+  | { kind: 'extra'; extraKind: string; key: string; info: unknown };
 
 interface Entry {
   readonly id: string; // kind + key
@@ -58,13 +73,14 @@ export interface ReloadReport {
 const MANIFEST_EXT = /\.(ya?ml|json)$/i;
 
 /** Reads the kind and "namespace/name" an object claims, without validating it (for error logs and keep-last-good). */
-function identify(o: unknown, defaultNamespace: string): { kind?: string; id?: string; name?: string } {
+function identify(o: unknown, defaultNamespace: string, extra?: ManifestKindHook): { kind?: string; id?: string; name?: string } {
   if (!o || typeof o !== 'object') return {};
   const { kind, metadata } = o as { kind?: unknown; metadata?: { name?: unknown; namespace?: unknown } };
   const name = typeof metadata?.name === 'string' ? metadata.name : undefined;
-  const k = objectKind(o);
+  const k = objectKind(o) ?? extra?.kindOf(o);
   if (!k || !name) return { kind: typeof kind === 'string' ? kind : undefined, name };
-  const key = k === 'Node' ? name : `${typeof metadata?.namespace === 'string' ? metadata.namespace : defaultNamespace}/${name}`;
+  const clusterScoped = k === 'Node' || k === 'Namespace';
+  const key = clusterScoped ? name : `${typeof metadata?.namespace === 'string' ? metadata.namespace : defaultNamespace}/${name}`;
   return { kind: k, id: `${k}:${key}`, name: key };
 }
 
@@ -95,6 +111,7 @@ export class ManifestSource {
     this.stopped = false;
     const r = await this.reload();
     this.opts.sink.setInitialized();
+    this.opts.extra?.setInitialized?.();
     this.watch();
     if (this.rescanMs > 0) {
       this.rescan = setInterval(() => { this.watch(); this.trigger(); }, this.rescanMs);
@@ -190,7 +207,7 @@ export class ManifestSource {
     const bad = (doc: number, obj: unknown, err: Error, field?: string) => {
       invalidCount++;
       this.opts.metrics?.invalidObjects.inc();
-      const who = identify(obj, this.ns);
+      const who = identify(obj, this.ns, this.opts.extra);
       if (who.id) keep.push(who.id);
       const e = err as Partial<InvalidObjectError>;
       this.log.warn({
@@ -218,7 +235,8 @@ export class ManifestSource {
             this.log.debug({ file: rel, doc, kind: (o as { kind?: unknown })?.kind }, 'document kind not used by podnet; ignored');
             return;
           }
-          entries.push({ id: `${p.kind}:${p.key}`, parsed: p, print: fingerprint(p.info), file: rel });
+          const kind = p.kind === 'extra' ? p.extraKind : p.kind;
+          entries.push({ id: `${kind}:${p.key}`, parsed: p, print: fingerprint(p.info), file: rel });
         } catch (err) {
           if (err instanceof InvalidObjectError) bad(doc, o, err, prefix + err.field);
           else bad(doc, o, err as Error);
@@ -246,7 +264,10 @@ export class ManifestSource {
         return { kind: 'EndpointSlice', key: `${md.namespace ?? this.ns}/${md.name}`, info };
       }
       case 'Node': { const info = validateNode(o); return { kind: 'Node', key: info.name, info }; }
-      default: return undefined;
+      default: {
+        const x = this.opts.extra?.parse(o, this.ns);
+        return x ? { kind: 'extra', extraKind: x.kind, key: x.key, info: x.info } : undefined;
+      }
     }
   }
 
@@ -279,7 +300,8 @@ export class ManifestSource {
       const p = e.parsed;
       if (p.kind === 'Service') sink.setService(p.key, p.info);
       else if (p.kind === 'EndpointSlice') sink.setEndpointSlice(p.key, p.info ?? undefined);
-      else sink.setNode(p.key, p.info);
+      else if (p.kind === 'Node') sink.setNode(p.key, p.info);
+      else this.opts.extra?.set(p.extraKind, p.key, p.info);
     }
     for (const [id, e] of this.served) {
       if (merged.has(id)) continue;
@@ -287,7 +309,8 @@ export class ManifestSource {
       const p = e.parsed;
       if (p.kind === 'Service') sink.setService(p.key, undefined);
       else if (p.kind === 'EndpointSlice') sink.setEndpointSlice(p.key, undefined);
-      else sink.setNode(p.key, undefined);
+      else if (p.kind === 'Node') sink.setNode(p.key, undefined);
+      else this.opts.extra?.set(p.extraKind, p.key, undefined);
     }
     this.served = merged;
     const r = { files: this.files.size, objects: merged.size, changed, removed, invalid };
