@@ -137,7 +137,9 @@ class FlowTable {
   bool try_release(uint32_t idx, uint32_t gen);
   void lock(uint32_t stripe);
   void unlock(uint32_t stripe);
-  uint32_t stripe_of(uint64_t h) const { return uint32_t(h >> 40) & (kStripes - 1); }
+  // The lock must follow the bucket: every entry of one chain takes the same stripe, or two
+  // threads could relink one chain under different locks.
+  uint32_t stripe_of(uint64_t h) const { return uint32_t(h & bucket_mask_) & (kStripes - 1); }
 
   static constexpr uint32_t kStripes = 4096;
   static constexpr uint32_t kNil = 0xffffffffu;
