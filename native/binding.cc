@@ -123,6 +123,7 @@ podnet::ServicePortSpec parse_spec(Napi::Value v, const std::string& where) {
     if (fam != s.key.family) bad(o.Env(), where + ".masquerade", "family differs from the VIP's: '" + m + "'");
     s.masquerade = true;
   }
+  s.shared_address = o.Get("sharedAddress").ToBoolean().Value();
   Napi::Value ne = o.Get("noEndpoints");
   if (!ne.IsUndefined() && !ne.IsNull()) {
     std::string v = ne.IsString() ? ne.As<Napi::String>().Utf8Value() : "";

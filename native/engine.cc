@@ -64,17 +64,20 @@ ApplyResult Engine::apply(const std::vector<ServicePortSpec>& upsert, const std:
   auto next = std::make_shared<ServiceTable>(*cur);
   next->version = cur->version + 1;
   ShardedMap<SvcKey, std::shared_ptr<const ServicePort>, SvcKeyHash>::Editor ports{next->ports};
-  ShardedMap<VipKey, uint32_t, VipKeyHash>::Editor vips{next->vips};
+  ShardedMap<VipKey, VipUse, VipKeyHash>::Editor vips{next->vips};
 
   std::vector<uint32_t> taken_svc, taken_be, freed_svc, freed_be;
   auto release_port = [&](const ServicePort& sp) {
     freed_svc.push_back(sp.slot);
     for (const Backend& b : sp.backends) freed_be.push_back(b.slot);
   };
-  auto drop_vip = [&](const SvcKey& k) {
+  auto drop_vip = [&](const SvcKey& k, bool shared) {
     VipKey vk{k.vip, k.family};
-    uint32_t* n = vips.get(vk);
-    if (n && --*n == 0) vips.erase(vk);
+    VipUse* u = vips.get(vk);
+    if (!u) return;
+    uint32_t& n = shared ? u->shared : u->owned;
+    if (n) n--;
+    if (u->owned == 0 && u->shared == 0) vips.erase(vk);
   };
 
   try {
@@ -90,9 +93,10 @@ ApplyResult Engine::apply(const std::vector<ServicePortSpec>& upsert, const std:
     for (const SvcKey& k : removals) {
       auto* old = next->ports.find(k);
       if (!old) continue;
+      bool shared = (*old)->shared_address;
       release_port(**old);
       ports.erase(k);
-      drop_vip(k);
+      drop_vip(k, shared);
     }
     for (const ServicePortSpec& s : upsert) {
       auto* oldp = next->ports.find(s.key);
@@ -101,6 +105,7 @@ ApplyResult Engine::apply(const std::vector<ServicePortSpec>& upsert, const std:
       sp->key = s.key;
       sp->name = s.name;
       sp->affinity_timeout_ms = s.affinity_timeout_s * 1000;
+      sp->shared_address = s.shared_address;
       sp->masquerade = s.masquerade;
       sp->masquerade_addr = s.masquerade_addr;
       sp->drop_without_backends = s.drop_without_backends;
@@ -151,10 +156,16 @@ ApplyResult Engine::apply(const std::vector<ServicePortSpec>& upsert, const std:
       if (old) {
         for (const Backend& ob : old->backends)
           if (!sp->find(ob.addr, ob.port)) freed_be.push_back(ob.slot);
-      } else {
-        uint32_t* n = vips.get(VipKey{s.key.vip, s.key.family});
-        if (n) ++*n;
-        else vips.put(VipKey{s.key.vip, s.key.family}, 1);
+        if (old->shared_address != s.shared_address) drop_vip(s.key, old->shared_address);
+      }
+      if (!old || old->shared_address != s.shared_address) {
+        VipKey vk{s.key.vip, s.key.family};
+        VipUse* u = vips.get(vk);
+        if (!u) {
+          vips.put(vk, VipUse{});
+          u = vips.get(vk);
+        }
+        (s.shared_address ? u->shared : u->owned)++;
       }
       ports.put(s.key, std::move(sp));
     }

@@ -47,6 +47,7 @@ struct ServicePortSpec {
   bool masquerade = false;
   Addr masquerade_addr{};
   bool drop_without_backends = false;
+  bool shared_address = false;
   std::vector<IpRange> source4, source6;
   std::string name;
 };

@@ -102,15 +102,24 @@ const Backend* choose_backend(const PipelineEnv& env, const ServicePort& svc, co
 
 // Picks the masqueraded source port: the client's own when free, else a hashed one, so the
 // reverse key (backend -> SNAT address:port) is unique. Returns false when 64 tries collide.
-bool snat_port(const PipelineEnv& env, NewFlow& nf, const Addr& snat, uint64_t now_ms) {
+// `any_port`: the client's own port may be used even outside the range (service masquerade,
+// whose replies come back through the engine on any port); egress masquerade stays in range
+// because the uplink steers only that range into the TUN. A port held by a closed TCP flow
+// (TIME_WAIT, RST) is taken over, as netfilter does, or short connections exhaust the range.
+bool snat_port(const PipelineEnv& env, NewFlow& nf, const Addr& snat, uint64_t now_ms, bool any_port) {
   nf.rev.dst = snat;
   uint64_t h = hash_key(nf.fwd);
   uint32_t lo = env.masq->port_lo, span = uint32_t(env.masq->port_hi) - lo + 1;
-  bool own_fits = nf.fwd.sport >= lo && nf.fwd.sport <= env.masq->port_hi;
+  bool own_fits = any_port || (nf.fwd.sport >= lo && nf.fwd.sport <= env.masq->port_hi);
   for (uint32_t i = own_fits ? 0 : 1; i < 64; i++) {
     nf.rev.dport = i == 0 ? nf.fwd.sport : uint16_t(lo + mix64(h + i) % span);
     FlowHit taken;
     if (!env.flows->lookup(nf.rev, now_ms, taken)) return true;
+    uint8_t base = taken.state & kStateMask;
+    if (taken.proto == kTCP && (base == kTimeWait || base == kClose)) {
+      env.flows->remove(taken.idx, taken.gen);
+      return true;
+    }
   }
   return false;
 }
@@ -118,6 +127,12 @@ bool snat_port(const PipelineEnv& env, NewFlow& nf, const Addr& snat, uint64_t n
 Result new_flow(const PipelineEnv& env, const Tables& t, uint8_t* pkt, const Parsed& p, VnetHdr* vh,
                 uint64_t now_ms, uint8_t* scratch) {
   const ServiceTable& st = t.services;
+  const ServicePort* svc = st.find(p.family, p.proto, p.key.dst, p.key.dport);
+  if (!svc && !st.owns_vip(p.family, p.key.dst)) {
+    // A node address that only carries NodePorts: everything else on it is the host's business.
+    env.counters->passthrough.fetch_add(1, std::memory_order_relaxed);
+    return forward(pkt, p.len);
+  }
   if (p.fragment) return drop(env, Drop::fragment);
   if (p.proto != kTCP && p.proto != kUDP) {
     if (p.icmp_echo_request) {
@@ -127,7 +142,6 @@ Result new_flow(const PipelineEnv& env, const Tables& t, uint8_t* pkt, const Par
     }
     return drop(env, Drop::vip_bad_proto);
   }
-  const ServicePort* svc = st.find(p.family, p.proto, p.key.dst, p.key.dport);
   if (!svc) return reject(env, pkt, p, vh, scratch, Drop::no_service_port);
   if (p.proto == kTCP && (p.tcp_flags & kTcpRst)) return drop(env, Drop::stale_flow);
   const auto& allowed = p.family == 4 ? svc->source4 : svc->source6;
@@ -165,7 +179,7 @@ Result new_flow(const PipelineEnv& env, const Tables& t, uint8_t* pkt, const Par
   if (svc->masquerade) snat = &svc->masquerade_addr;
   else if (be->addr == p.key.src) snat = p.family == 4 ? &env.hairpin4 : &env.hairpin6;
   if (snat) {
-    if (!snat_port(env, nf, *snat, now_ms)) return drop(env, Drop::snat_exhausted);
+    if (!snat_port(env, nf, *snat, now_ms, true)) return drop(env, Drop::snat_exhausted);
     nf.fwd_x.src = *snat;
     nf.fwd_x.sport = nf.rev.dport;
     nf.fwd_x.rewrite |= kRewriteSrc;
@@ -322,7 +336,7 @@ Result masq_flow(const PipelineEnv& env, const Tables& t, uint8_t* pkt, const Pa
   nf.rev.proto = p.proto;
   nf.rev.src = p.key.dst;
   nf.rev.sport = p.key.dport;
-  if (!snat_port(env, nf, src, now_ms)) return drop(env, Drop::snat_exhausted);
+  if (!snat_port(env, nf, src, now_ms, false)) return drop(env, Drop::snat_exhausted);
   nf.fwd_x.src = src;
   nf.fwd_x.sport = nf.rev.dport;
   nf.fwd_x.rewrite = kRewriteSrc;

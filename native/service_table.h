@@ -56,8 +56,16 @@ struct VipKeyHash {
   size_t operator()(const VipKey& k) const { return size_t(hash_bytes(k.addr.b, 16, k.family)); }
 };
 
+// Which service ports use a VIP address. An address only node-port specs use (a node's own
+// address) is shared with the host: traffic to its other ports passes through untouched.
+struct VipUse {
+  uint32_t owned = 0;   // specs whose VIP belongs to the service (ClusterIP, LB IP, externalIP)
+  uint32_t shared = 0;  // specs on an address shared with the host (NodePort)
+};
+
 struct ServicePort {
   SvcKey key;
+  bool shared_address = false;
   std::vector<Backend> backends;  // active ones first, then terminating
   uint32_t active = 0;            // how many take new flows
   std::vector<uint16_t> maglev;   // indices into backends[0..active); empty when active <= 1
@@ -146,13 +154,18 @@ class ShardedMap {
 struct ServiceTable {
   uint64_t version = 0;
   ShardedMap<SvcKey, std::shared_ptr<const ServicePort>, SvcKeyHash> ports;
-  ShardedMap<VipKey, uint32_t, VipKeyHash> vips;  // VIP address -> service ports on it
+  ShardedMap<VipKey, VipUse, VipKeyHash> vips;  // VIP address -> service ports on it
 
   const ServicePort* find(uint8_t family, uint8_t proto, const Addr& vip, uint16_t port) const {
     auto* p = ports.find(SvcKey{vip, port, family, proto});
     return p ? p->get() : nullptr;
   }
   bool is_vip(uint8_t family, const Addr& a) const { return vips.find(VipKey{a, family}) != nullptr; }
+  // The address is a service's own: undefined ports and other protocols are answered by us.
+  bool owns_vip(uint8_t family, const Addr& a) const {
+    const VipUse* u = vips.find(VipKey{a, family});
+    return u && u->owned > 0;
+  }
 };
 
 // Fixed-capacity counter slot allocator, driven only by apply() on the JS thread.

@@ -46,6 +46,11 @@ export interface ServicePortSpec extends ServicePortKey {
    * Local without local endpoints).
    */
   noEndpoints?: 'reject' | 'drop';
+  /**
+   * The VIP is an address the host uses too (a node address carrying NodePorts): traffic to its
+   * other ports and protocols passes through untouched instead of being rejected.
+   */
+  sharedAddress?: boolean;
 }
 
 /** A change to the engine's service table, applied atomically as one new table version. */

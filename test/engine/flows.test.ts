@@ -330,7 +330,8 @@ t.test('masquerade per service port: distinct clients on one port get distinct S
   const b = decode(e.process(ip('198.51.100.8', '192.0.2.10', { proto: 'tcp', sport: 5555, dport: 80, flags: TCP.SYN })).packet!);
   t.equal(a.src, '10.0.0.1');
   t.equal(b.src, '10.0.0.1');
-  t.ok(a.sport! >= 61000 && b.sport! >= 61000, 'ports from the masquerade range (61000-65535 by default)');
+  t.equal(a.sport, 5555, 'the first keeps its own port');
+  t.ok(b.sport! >= 61000, 'the second gets one from the masquerade range (61000-65535 by default)');
   t.not(a.sport, b.sport, 'distinct ports');
   const ra = decode(e.process(ip('10.244.1.2', '10.0.0.1', { proto: 'tcp', sport: 8080, dport: a.sport!, flags: TCP.ACK })).packet!);
   const rb = decode(e.process(ip('10.244.1.2', '10.0.0.1', { proto: 'tcp', sport: 8080, dport: b.sport!, flags: TCP.ACK })).packet!);
@@ -408,4 +409,25 @@ t.test('loadBalancerSourceRanges filter before DNAT; noEndpoints drop is silent'
   t.equal(e.stats().replies.rst, 0);
   t.throws(() => e.apply({ upsert: [{ vip: '10.96.0.31', port: 80, protocol: 'TCP', sourceRanges: ['nope'], backends: [] }] }), { code: 'ENGINE_BAD_SPEC', message: /sourceRanges\[0\]/ });
   t.throws(() => e.apply({ upsert: [{ vip: '10.96.0.31', port: 80, protocol: 'TCP', noEndpoints: 'x' as never, backends: [] }] }), { code: 'ENGINE_BAD_SPEC' });
+});
+
+t.test('a node address carrying NodePorts: other ports pass to the host; SNAT ports of closed flows are reused', async (t) => {
+  const e = engine([
+    { vip: '192.168.50.2', port: 30080, protocol: 'TCP', sharedAddress: true, masquerade: '192.168.50.2', backends: [{ ip: '10.244.1.2', port: 8080 }] },
+    { vip: '10.96.0.10', port: 80, protocol: 'TCP', backends: [{ ip: '10.244.1.2', port: 8080 }] },
+  ]);
+  t.teardown(() => e.close());
+  const kubelet = ip(CLIENT4, '192.168.50.2', { proto: 'tcp', sport: 1, dport: 10250, flags: TCP.SYN });
+  t.match(e.process(kubelet), { verdict: 'forward' }, 'pod -> node:10250 passes');
+  t.same(e.process(kubelet).packet, kubelet, 'untouched');
+  t.match(e.process(ip(CLIENT4, '192.168.50.2', { proto: 'icmp', type: 8, code: 0, id: 1, seq: 1 })), { verdict: 'forward' }, 'ping to the node is the host’s');
+  t.match(e.process(syn(1, '10.96.0.10').subarray(0)), { verdict: 'forward' });
+  t.match(e.process(ip(CLIENT4, '10.96.0.10', { proto: 'tcp', sport: 2, dport: 81, flags: TCP.SYN })), { verdict: 'reply' }, 'a ClusterIP still rejects undefined ports');
+  const first = decode(e.process(ip('198.51.100.7', '192.168.50.2', { proto: 'tcp', sport: 5555, dport: 30080, flags: TCP.SYN })).packet!);
+  t.equal(first.sport, 5555, 'service masquerade keeps the client port when free');
+  // The flow closes (RST); a new client on the same port takes the SNAT port over at once.
+  e.process(ip('198.51.100.7', '192.168.50.2', { proto: 'tcp', sport: 5555, dport: 30080, flags: TCP.RST | TCP.ACK }));
+  const again = decode(e.process(ip('198.51.100.8', '192.168.50.2', { proto: 'tcp', sport: 5555, dport: 30080, flags: TCP.SYN })).packet!);
+  t.equal(again.sport, 5555, 'the closed flow’s port is reused');
+  t.equal(e.stats().drops.snat_exhausted, 0);
 });
