@@ -9,7 +9,8 @@ PACKAGES=(
   iproute2 ethtool iputils-ping curl socat iperf3 sockperf tcpdump
   nftables iptables haproxy conntrack
   clang libclang-rt-14-dev
-  containernetworking-plugins
+  containernetworking-plugins podman runc busybox-static
+  systemd util-linux gcc
 )
 missing=()
 for p in "${PACKAGES[@]}"; do
