@@ -1,61 +1,253 @@
-// podnetd's configuration file (JSON for now; the daemon issue brings YAML and flags) and the
-// tables file it points at: a JSON array of ServicePortSpec, until the control plane lands.
+// podnetd's configuration: a YAML file (`--config`, JSON is YAML too) with documented defaults,
+// overridden by flags (args.ts). Everything is checked here, before podnetd touches anything:
+// a wrong value is a ConfigError naming its key. systemd/podnetd.yaml documents every key.
 import { readFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
-import type { EngineOptions, ServicePortSpec } from '../engine/types';
-import { DaemonError } from './errors';
+import { parse as parseYaml } from 'yaml';
+import type { EngineOptions, EngineTimeouts, ServicePortSpec } from '../engine/types';
+import { parseCidr } from '../node/cidr';
+import { ConfigError, DaemonError } from './errors';
+
+export interface TunConfig {
+  name: string;
+  queues: number;
+  batch?: number;
+  /** Keep the TUN across restarts (TUNSETPERSIST), so routes into it survive a crash. */
+  persist: boolean;
+}
+
+export interface SyncConfig {
+  minIntervalMs: number;
+  maxIntervalMs: number;
+  retryIntervalMs: number;
+  /** /healthz turns 503 when a queued change waited longer than this for a sync. */
+  healthzTimeoutMs: number;
+  /** podnetd gives up (exit 1) when the first sync is not programmed within this. */
+  firstSyncTimeoutMs: number;
+}
 
 export interface DaemonConfig {
-  tun: { name: string; queues?: number; batch?: number };
-  bridge: string;
+  /** The file it came from ("" when built from flags only). */
+  file: string;
+  nodeName: string;
+  /** Manifest-directory source. */
+  manifests?: string;
+  /** API source: kubeconfig path, or "in-cluster". */
+  kubeconfig?: string;
+  /** Legacy static source (a JSON array of ServicePortSpec), bypassing the control plane. */
+  tables?: string;
   podCIDRs: string[];
   serviceCIDRs: string[];
-  /** Path of the tables file (relative paths are relative to the config file). */
-  tables: string;
-  engine?: EngineOptions;
-  /** Routing table id for "table podnet". */
+  bridge: string;
+  tun: TunConfig;
+  engine: EngineOptions;
+  /** Flow table file (survives restarts); "" keeps flows in memory only. */
+  stateFile: string;
   routeTable?: number;
-  /** Log level (pino). Default "info". */
-  logLevel?: string;
-  /**
-   * Allow running outside a named (ip netns) namespace, i.e. on a real node's own network.
-   * Default false: until the daemon issue podnetd runs in sandboxes and refuses the host's.
-   */
-  allowHostNetns?: boolean;
+  /** "host:port", or "" to disable. */
+  healthzBindAddress: string;
+  metricsBindAddress: string;
+  /** Unix socket of the control API (mode 0600); "" to disable. */
+  controlSocket: string;
+  /** Unix socket of the embedded CNI server the `podnet` shim forwards to (mode 0600); "" to disable. */
+  cniSocket: string;
+  sync: SyncConfig;
+  logLevel: string;
+  allowHostNetns: boolean;
 }
 
-function fail(file: string, msg: string): never {
-  throw new DaemonError('DAEMON_BAD_CONFIG', `${file}: ${msg}`);
+export const DEFAULTS = {
+  bridge: 'podnet0',
+  tun: { name: 'podnet-tun', queues: 1, persist: true },
+  stateFile: '/run/podnet/flows',
+  healthzBindAddress: '127.0.0.1:10256',
+  metricsBindAddress: '127.0.0.1:10249',
+  controlSocket: '/run/podnet/podnetd.sock',
+  cniSocket: '/run/podnet/cni.sock',
+  sync: { minIntervalMs: 20, maxIntervalMs: 60_000, retryIntervalMs: 1000, healthzTimeoutMs: 60_000, firstSyncTimeoutMs: 120_000 },
+  logLevel: 'info',
+} as const;
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+const TOP_KEYS = ['nodeName', 'manifests', 'kubeconfig', 'tables', 'podCIDRs', 'serviceCIDRs', 'bridge', 'tun', 'engine',
+  'stateFile', 'routeTable', 'healthzBindAddress', 'metricsBindAddress', 'controlSocket', 'cniSocket', 'sync', 'logLevel', 'allowHostNetns'];
+const TUN_KEYS = ['name', 'queues', 'batch', 'persist'];
+const ENGINE_KEYS = ['flowCapacity', 'maglevSize', 'maxServicePorts', 'timeouts', 'hairpinIPv4', 'hairpinIPv6'];
+const TIMEOUT_KEYS = ['tcpSynSec', 'tcpEstablishedSec', 'tcpFinSec', 'tcpTimeWaitSec', 'tcpCloseSec', 'udpSec', 'udpStreamSec', 'icmpSec'];
+const SYNC_KEYS = ['minIntervalMs', 'maxIntervalMs', 'retryIntervalMs', 'healthzTimeoutMs', 'firstSyncTimeoutMs'];
+
+type Obj = Record<string, unknown>;
+
+/** Field readers that throw a ConfigError naming the key. */
+class Reader {
+  constructor(readonly file: string) {}
+  fail(key: string, reason: string): never { throw new ConfigError(this.file || '(flags)', key, reason); }
+  object(v: unknown, key: string, allowed: string[]): Obj {
+    if (v === undefined || v === null) return {};
+    if (typeof v !== 'object' || Array.isArray(v)) this.fail(key, 'must be a mapping');
+    for (const k of Object.keys(v as Obj)) {
+      if (!allowed.includes(k)) this.fail(key ? `${key}.${k}` : k, `unknown key (known: ${allowed.join(', ')})`);
+    }
+    return v as Obj;
+  }
+  string(v: unknown, key: string, def?: string): string {
+    if (v === undefined || v === null) { if (def === undefined) this.fail(key, 'is required'); return def; }
+    if (typeof v !== 'string') this.fail(key, `must be a string, got ${JSON.stringify(v)}`);
+    return v;
+  }
+  optString(v: unknown, key: string): string | undefined {
+    if (v === undefined || v === null || v === '') return undefined;
+    return this.string(v, key);
+  }
+  int(v: unknown, key: string, min: number, max: number, def?: number): number {
+    if (v === undefined || v === null) { if (def === undefined) this.fail(key, 'is required'); return def; }
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+      this.fail(key, `must be an integer in [${min}, ${max}], got ${JSON.stringify(v)}`);
+    }
+    return v;
+  }
+  bool(v: unknown, key: string, def: boolean): boolean {
+    if (v === undefined || v === null) return def;
+    if (typeof v !== 'boolean') this.fail(key, `must be true or false, got ${JSON.stringify(v)}`);
+    return v;
+  }
+  cidrs(v: unknown, key: string): string[] {
+    if (v === undefined || v === null) return [];
+    if (!Array.isArray(v)) this.fail(key, 'must be a list of CIDRs');
+    const fams = new Set<number>();
+    return v.map((c, i) => {
+      if (typeof c !== 'string') this.fail(`${key}[${i}]`, 'must be a string');
+      let fam: number;
+      try { fam = parseCidr(c).family; } catch (e) { this.fail(`${key}[${i}]`, `not a CIDR: ${(e as Error).message}`); }
+      if (fams.has(fam)) this.fail(`${key}[${i}]`, `a second IPv${fam} CIDR (one per family)`);
+      fams.add(fam);
+      return c;
+    });
+  }
+  bind(v: unknown, key: string, def: string): string {
+    const s = this.string(v, key, def);
+    if (s === '') return s;
+    const m = /^(\[[0-9a-fA-F:.]+\]|[0-9.]+|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(s);
+    if (!m || Number(m[2]) > 65535) this.fail(key, `must be host:port (e.g. 127.0.0.1:10249) or "", got ${JSON.stringify(s)}`);
+    return s;
+  }
+  ifname(v: unknown, key: string, def: string): string {
+    const s = this.string(v, key, def);
+    if (!/^[A-Za-z0-9_.-]{1,15}$/.test(s)) this.fail(key, `not an interface name (1-15 of [A-Za-z0-9_.-]): ${JSON.stringify(s)}`);
+    return s;
+  }
 }
 
-function strings(file: string, v: unknown, field: string): string[] {
-  if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) fail(file, `${field} must be an array of strings`);
-  return v as string[];
-}
+/** Turns a raw mapping (file contents with flag overrides merged in) into a checked DaemonConfig. */
+export function buildConfig(raw: unknown, file = ''): DaemonConfig {
+  const r = new Reader(file);
+  const c = r.object(raw, '', TOP_KEYS);
+  const rel = (p: string | undefined) => (p && file && p !== 'in-cluster' ? path.resolve(path.dirname(file), p) : p);
+  const tun = r.object(c.tun, 'tun', TUN_KEYS);
+  const eng = r.object(c.engine, 'engine', ENGINE_KEYS);
+  const timeouts = r.object(eng.timeouts, 'engine.timeouts', TIMEOUT_KEYS);
+  const sync = r.object(c.sync, 'sync', SYNC_KEYS);
 
-export function loadConfig(file: string): DaemonConfig {
-  let raw: unknown;
-  try { raw = JSON.parse(readFileSync(file, 'utf8')); } catch (e) { fail(file, (e as Error).message); }
-  if (!raw || typeof raw !== 'object') fail(file, 'not a JSON object');
-  const c = raw as Record<string, unknown>;
-  const tun = c.tun as DaemonConfig['tun'] | undefined;
-  if (!tun || typeof tun.name !== 'string' || !tun.name) fail(file, 'tun.name is required');
-  if (typeof c.bridge !== 'string' || !c.bridge) fail(file, 'bridge is required');
-  if (typeof c.tables !== 'string' || !c.tables) fail(file, 'tables (path of the tables file) is required');
-  return {
-    tun: { name: tun.name, queues: tun.queues ?? 1, batch: tun.batch },
-    bridge: c.bridge,
-    podCIDRs: strings(file, c.podCIDRs ?? [], 'podCIDRs'),
-    serviceCIDRs: strings(file, c.serviceCIDRs ?? [], 'serviceCIDRs'),
-    tables: path.resolve(path.dirname(file), c.tables),
-    engine: (c.engine as EngineOptions | undefined) ?? {},
-    routeTable: typeof c.routeTable === 'number' ? c.routeTable : undefined,
-    logLevel: typeof c.logLevel === 'string' ? c.logLevel : 'info',
-    allowHostNetns: c.allowHostNetns === true,
+  const engine: EngineOptions = {};
+  if (eng.flowCapacity !== undefined) engine.flowCapacity = r.int(eng.flowCapacity, 'engine.flowCapacity', 1024, 1 << 26);
+  if (eng.maglevSize !== undefined) engine.maglevSize = r.int(eng.maglevSize, 'engine.maglevSize', 251, 1 << 20);
+  if (eng.maxServicePorts !== undefined) engine.maxServicePorts = r.int(eng.maxServicePorts, 'engine.maxServicePorts', 1, 1 << 20);
+  const to: EngineTimeouts = {};
+  for (const k of TIMEOUT_KEYS) if (timeouts[k] !== undefined) to[k as keyof EngineTimeouts] = r.int(timeouts[k], `engine.timeouts.${k}`, 1, 7 * 86400);
+  if (Object.keys(to).length) engine.timeouts = to;
+  const h4 = r.optString(eng.hairpinIPv4, 'engine.hairpinIPv4');
+  const h6 = r.optString(eng.hairpinIPv6, 'engine.hairpinIPv6');
+  if (h4) engine.hairpinIPv4 = h4;
+  if (h6) engine.hairpinIPv6 = h6;
+
+  const cfg: DaemonConfig = {
+    file,
+    nodeName: r.string(c.nodeName, 'nodeName', '') || process.env.NODE_NAME || os.hostname(),
+    manifests: rel(r.optString(c.manifests, 'manifests')),
+    kubeconfig: rel(r.optString(c.kubeconfig, 'kubeconfig')),
+    tables: rel(r.optString(c.tables, 'tables')),
+    podCIDRs: r.cidrs(c.podCIDRs, 'podCIDRs'),
+    serviceCIDRs: r.cidrs(c.serviceCIDRs, 'serviceCIDRs'),
+    bridge: r.ifname(c.bridge, 'bridge', DEFAULTS.bridge),
+    tun: {
+      name: r.ifname(tun.name, 'tun.name', DEFAULTS.tun.name),
+      queues: r.int(tun.queues, 'tun.queues', 1, 64, DEFAULTS.tun.queues),
+      ...(tun.batch !== undefined ? { batch: r.int(tun.batch, 'tun.batch', 1, 1024) } : {}),
+      persist: r.bool(tun.persist, 'tun.persist', DEFAULTS.tun.persist),
+    },
+    engine,
+    stateFile: r.string(c.stateFile, 'stateFile', DEFAULTS.stateFile),
+    routeTable: c.routeTable === undefined ? undefined : r.int(c.routeTable, 'routeTable', 1, 0xfffffffe),
+    healthzBindAddress: r.bind(c.healthzBindAddress, 'healthzBindAddress', DEFAULTS.healthzBindAddress),
+    metricsBindAddress: r.bind(c.metricsBindAddress, 'metricsBindAddress', DEFAULTS.metricsBindAddress),
+    controlSocket: r.string(c.controlSocket, 'controlSocket', DEFAULTS.controlSocket),
+    cniSocket: r.string(c.cniSocket, 'cniSocket', DEFAULTS.cniSocket),
+    sync: {
+      minIntervalMs: r.int(sync.minIntervalMs, 'sync.minIntervalMs', 0, 3_600_000, DEFAULTS.sync.minIntervalMs),
+      maxIntervalMs: r.int(sync.maxIntervalMs, 'sync.maxIntervalMs', 100, 86_400_000, DEFAULTS.sync.maxIntervalMs),
+      retryIntervalMs: r.int(sync.retryIntervalMs, 'sync.retryIntervalMs', 10, 3_600_000, DEFAULTS.sync.retryIntervalMs),
+      healthzTimeoutMs: r.int(sync.healthzTimeoutMs, 'sync.healthzTimeoutMs', 100, 86_400_000, DEFAULTS.sync.healthzTimeoutMs),
+      firstSyncTimeoutMs: r.int(sync.firstSyncTimeoutMs, 'sync.firstSyncTimeoutMs', 100, 86_400_000, DEFAULTS.sync.firstSyncTimeoutMs),
+    },
+    logLevel: r.string(c.logLevel, 'logLevel', DEFAULTS.logLevel),
+    allowHostNetns: r.bool(c.allowHostNetns, 'allowHostNetns', false),
   };
+  // The legacy tables mode is how the benchmark harness runs many podnetds side by side: no
+  // shared default paths under /run/podnet unless it names them.
+  if (cfg.tables && c.stateFile === undefined) cfg.stateFile = '';
+  if (cfg.tables && c.controlSocket === undefined) cfg.controlSocket = '';
+  if (cfg.tables && c.cniSocket === undefined) cfg.cniSocket = '';
+  const abs = (p: string) => (p && !path.isAbsolute(p) ? (file ? path.resolve(path.dirname(file), p) : path.resolve(p)) : p);
+  cfg.stateFile = abs(cfg.stateFile);
+  cfg.controlSocket = abs(cfg.controlSocket);
+  cfg.cniSocket = abs(cfg.cniSocket);
+  if (cfg.cniSocket && cfg.cniSocket === cfg.controlSocket) r.fail('cniSocket', 'must differ from controlSocket');
+  if (!LOG_LEVELS.includes(cfg.logLevel)) r.fail('logLevel', `must be one of ${LOG_LEVELS.join(', ')}`);
+  if (cfg.sync.minIntervalMs > cfg.sync.maxIntervalMs) r.fail('sync.minIntervalMs', 'must not exceed sync.maxIntervalMs');
+  if (cfg.podCIDRs.length === 0) r.fail('podCIDRs', 'at least one pod CIDR is required');
+  if (cfg.serviceCIDRs.length === 0) r.fail('serviceCIDRs', 'at least one service CIDR is required');
+  if (cfg.bridge === cfg.tun.name) r.fail('tun.name', 'must differ from bridge');
+  // In-cluster: the API source is implied, as for kube-proxy in a DaemonSet.
+  if (!cfg.manifests && !cfg.kubeconfig && !cfg.tables && process.env.KUBERNETES_SERVICE_HOST) cfg.kubeconfig = 'in-cluster';
+  const sources = (['manifests', 'kubeconfig', 'tables'] as const).filter((k) => cfg[k]);
+  if (sources.length === 0) r.fail('manifests', 'no source: set manifests (a directory) or kubeconfig (or run in-cluster)');
+  if (sources.length > 1) r.fail(sources[1], `only one source at a time (also set: ${sources[0]})`);
+  return cfg;
 }
 
-/** Reads the tables file; shape is checked loosely here, the engine validates every field. */
+/** Reads and parses the config file (YAML or JSON) into a raw mapping. */
+export function readConfigFile(file: string): Obj {
+  let text: string;
+  try { text = readFileSync(file, 'utf8'); } catch (e) {
+    throw new ConfigError(file, '(file)', (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message);
+  }
+  let raw: unknown;
+  try { raw = parseYaml(text); } catch (e) { throw new ConfigError(file, '(syntax)', (e as Error).message.split('\n')[0]); }
+  if (raw === null || raw === undefined) return {};
+  if (typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(file, '(root)', 'must be a mapping');
+  return raw as Obj;
+}
+
+/** Sets a dotted key ("tun.queues") in a raw mapping: flags override the file. */
+export function setKey(raw: Obj, dotted: string, value: unknown): void {
+  const parts = dotted.split('.');
+  let o = raw;
+  for (const p of parts.slice(0, -1)) {
+    if (!o[p] || typeof o[p] !== 'object') o[p] = {};
+    o = o[p] as Obj;
+  }
+  o[parts[parts.length - 1]] = value;
+}
+
+/** Keys whose change needs a restart (the engine, the TUN, the wiring, the listeners). */
+export function restartKeys(a: DaemonConfig, b: DaemonConfig): string[] {
+  const keys: (keyof DaemonConfig)[] = ['nodeName', 'manifests', 'kubeconfig', 'tables', 'podCIDRs', 'serviceCIDRs', 'bridge', 'tun',
+    'engine', 'stateFile', 'routeTable', 'healthzBindAddress', 'metricsBindAddress', 'controlSocket', 'cniSocket', 'sync', 'allowHostNetns'];
+  return keys.filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k]));
+}
+
+/** The legacy tables file: shape checked loosely, the engine validates every field. */
 export function loadTables(file: string): ServicePortSpec[] {
   let raw: unknown;
   try { raw = JSON.parse(readFileSync(file, 'utf8')); } catch (e) {

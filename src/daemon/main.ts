@@ -1,90 +1,64 @@
-// podnetd (minimal): owns the engine and its TUN, wires the node it runs in, and programs the
-// service table from a JSON file. Signals: HUP re-reads the tables, USR2 logs engine stats,
-// TERM/INT detach and exit 0. `--cleanup` undoes the node wiring and exits.
-// The daemon issue grows this into the full daemon (sources, sync, health, metrics).
+// podnetd's entry point (bin/podnetd): parse flags and config (a bad config fails here, before
+// anything is touched), refuse an unnamed network namespace unless allowHostNetns, then run the
+// Daemon and map signals onto it: TERM/INT stop cleanly (exit 0), HUP reloads the config file,
+// USR2 logs the engine stats. Logs are pino JSON lines on stdout (journald keeps them).
 import pino from 'pino';
-import { Engine } from '../engine';
 import { assertSandboxedNetns } from '../netns/current';
-import { unwireNode, wireNode, type NodeWiringConfig } from '../node/wiring';
-import { loadConfig, loadTables, type DaemonConfig } from './config';
-import { DaemonError } from './errors';
+import { parseArgs, resolveConfig, USAGE, type Args } from './args';
+import { cleanup } from './cleanup';
+import { Daemon } from './daemon';
 
-interface Args { config: string; cleanup: boolean; statsIntervalMs: number }
-
-function parseArgs(argv: string[]): Args {
-  const a: Args = { config: '', cleanup: false, statsIntervalMs: 0 };
-  for (let i = 0; i < argv.length; i++) {
-    const v = argv[i];
-    if (v === '--config') a.config = argv[++i] ?? '';
-    else if (v.startsWith('--config=')) a.config = v.slice(9);
-    else if (v === '--cleanup') a.cleanup = true;
-    else if (v === '--stats-interval') a.statsIntervalMs = Number(argv[++i]);
-    else throw new DaemonError('DAEMON_USAGE', `unknown argument ${v}`);
-  }
-  if (!a.config) throw new DaemonError('DAEMON_USAGE', 'usage: podnetd --config FILE.json [--cleanup] [--stats-interval MS]');
-  return a;
-}
-
-function wiringConfig(cfg: DaemonConfig): NodeWiringConfig {
-  return { bridge: cfg.bridge, tun: cfg.tun.name, podCIDRs: cfg.podCIDRs, serviceCIDRs: cfg.serviceCIDRs, routeTable: cfg.routeTable, allowHostNetns: cfg.allowHostNetns };
-}
-
-async function cleanup(cfg: DaemonConfig, log: pino.Logger): Promise<void> {
-  await unwireNode(wiringConfig(cfg), { deleteBridge: true });
-  log.info({ bridge: cfg.bridge, tun: cfg.tun.name }, 'cleaned up');
-}
-
-async function serve(args: Args, cfg: DaemonConfig, log: pino.Logger): Promise<void> {
-  const engine = new Engine(cfg.engine);
-  const tun = engine.attachTun({ name: cfg.tun.name, queues: cfg.tun.queues, batch: cfg.tun.batch });
-  log.info({ tun }, 'tun attached');
-  const wiring = await wireNode(wiringConfig(cfg), log);
-  log.info({ wiring }, 'node wired');
-
-  const applyTables = (): void => {
-    const specs = loadTables(cfg.tables);
-    const r = engine.replace(specs);
-    log.info({ version: r.version, servicePorts: r.servicePorts, flowsPurged: r.flowsPurged }, 'tables applied');
-  };
-  applyTables();
-
-  const logStats = (): void => log.info({ stats: engine.stats() }, 'stats');
-  let stopping = false;
-  const stop = (signal: string): void => {
-    if (stopping) return;
-    stopping = true;
-    log.info({ signal }, 'stopping');
-    engine.detachTun();
-    engine.close();
-    process.exit(0);
-  };
+function serve(args: Args, daemon: Daemon, log: pino.Logger): void {
+  let reloading = Promise.resolve();
   process.on('SIGHUP', () => {
-    try { applyTables(); } catch (e) {
-      // Keep serving the previous table version: a bad file must not take the node down.
-      log.error({ err: e }, 'tables reload failed');
-    }
+    reloading = reloading.then(async () => {
+      let next = null;
+      try { next = resolveConfig(args); } catch (err) {
+        // The running config stays: a typo in the file must not take the node down.
+        log.error({ err, code: (err as { code?: string }).code }, 'config reload failed; keeping the running config');
+      }
+      await daemon.reload(next).catch((err: unknown) => log.error({ err }, 'reload failed'));
+    });
   });
-  process.on('SIGUSR2', logStats);
+  process.on('SIGUSR2', () => daemon.logStats());
+  const stop = (signal: string) => {
+    void daemon.stop(signal).then(() => process.exit(0), (err: unknown) => {
+      log.error({ err }, 'stop failed');
+      process.exit(1);
+    });
+  };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
-  if (args.statsIntervalMs > 0) setInterval(logStats, args.statsIntervalMs);
-  // Keep the event loop alive: the engine threads are native and hold no libuv handle.
+  if (args.statsIntervalMs > 0) setInterval(() => daemon.logStats(), args.statsIntervalMs);
+  // The engine threads are native and hold no libuv handle: keep the loop alive ourselves.
   setInterval(() => undefined, 1 << 30);
-  log.info({ pid: process.pid, tun: tun.name, offloads: tun.offloads, queues: tun.queues }, 'ready');
 }
 
 export async function main(argv = process.argv.slice(2)): Promise<void> {
   const log = pino({ base: { name: 'podnetd' } }, pino.destination({ dest: 1, sync: true }));
+  let args: Args;
   try {
-    const args = parseArgs(argv);
-    const cfg = loadConfig(args.config);
-    log.level = cfg.logLevel ?? 'info';
+    args = parseArgs(argv);
+  } catch (e) {
+    const err = e as Error & { code?: string };
+    if (err.message === USAGE) { process.stdout.write(`${USAGE}\n`); process.exit(0); }
+    log.fatal({ code: err.code, err }, 'podnetd: bad command line');
+    process.exit(2);
+  }
+  let daemon: Daemon | undefined;
+  try {
+    const cfg = resolveConfig(args);
+    log.level = cfg.logLevel;
     // Before the engine creates its TUN: nothing may land in the host's namespace by accident.
     assertSandboxedNetns('run podnetd', cfg.allowHostNetns);
     if (args.cleanup) { await cleanup(cfg, log); return; }
-    await serve(args, cfg, log);
+    daemon = new Daemon(cfg, log);
+    serve(args, daemon, log);
+    await daemon.start();
   } catch (e) {
-    log.fatal({ err: e, code: (e as { code?: string }).code }, 'podnetd failed');
+    const err = e as Error & { code?: string; key?: string };
+    log.fatal({ err, code: err.code, ...(err.key ? { key: err.key } : {}) }, 'podnetd failed');
+    await daemon?.stop('start failed').catch(() => undefined);
     process.exit(1);
   }
 }

@@ -1,11 +1,13 @@
 // `npm run demo`: podnet's main job, end to end, in network namespaces on this machine.
-// A node namespace runs podnetd (engine + TUN + wiring); three endpoint pods serve HTTP; a client
-// pod sends a few hundred requests to the VIP 10.96.0.10:80; then one endpoint is removed
-// (tables file rewritten + SIGHUP) and traffic moves. Everything is cleaned up at the end.
+// A sandbox node runs podnetd on a manifest directory; three pods serve HTTP; the Service "web"
+// and its EndpointSlices are a YAML file, read by the same control plane a cluster node uses.
+// A client pod sends a few hundred requests to the VIP; then web2 leaves the EndpointSlice (the
+// file is rewritten) and traffic moves. podnetctl's view (services, status) is shown at each
+// step, and everything is cleaned up at the end, on failure too.
 import { existsSync } from 'node:fs';
+import { formatServices, formatStatus } from '../ctl/format';
 import { addonPath } from '../engine';
-import type { EngineStats, ServicePortSpec } from '../engine/types';
-import { Podnetd, Sandbox, sandboxUnavailable, type Pod } from '../sandbox';
+import { cniAvailable, Podnetd, Sandbox, sandboxUnavailable, serviceObjects, toYaml, type Pod } from '../sandbox';
 
 const VIP = '10.96.0.10';
 const VIP6 = 'fd00:10:96::a';
@@ -14,11 +16,11 @@ const BACKEND_PORT = 8080;
 
 interface Burst { tally: Record<string, number>; errors: Record<string, number> }
 
-function tables(endpoints: Pod[]): ServicePortSpec[] {
-  return [
-    { name: 'default/web:http', vip: VIP, port: PORT, protocol: 'TCP', backends: endpoints.map((p) => ({ ip: p.ip4, port: BACKEND_PORT, name: p.name })) },
-    { name: 'default/web:http-v6', vip: VIP6, port: PORT, protocol: 'TCP', backends: endpoints.map((p) => ({ ip: p.ip6, port: BACKEND_PORT, name: p.name })) },
-  ];
+function manifest(web: Pod[], leaving: Pod[] = []) {
+  return serviceObjects({
+    name: 'web', clusterIPs: [VIP, VIP6], ports: [{ name: 'http', port: PORT, targetPort: BACKEND_PORT }],
+    endpoints: web.filter((p) => !leaving.includes(p)).map((pod) => ({ pod })),
+  });
 }
 
 function bar(done: number, total: number, width = 30): string {
@@ -28,15 +30,16 @@ function bar(done: number, total: number, width = 30): string {
 
 async function requests(sb: Sandbox, client: Pod, vip: string, total: number, label: string): Promise<Burst> {
   const sum: Burst = { tally: {}, errors: {} };
-  const chunk = 25;
+  const chunk = 50;
+  const tty = process.stdout.isTTY;
   for (let done = 0; done < total; done += chunk) {
     const n = Math.min(chunk, total - done);
     const r = await sb.agentRun<Burst>(client.ns, 'http-burst', [vip, PORT, n, 4]);
     for (const [k, v] of Object.entries(r.tally)) sum.tally[k] = (sum.tally[k] ?? 0) + v;
     for (const [k, v] of Object.entries(r.errors)) sum.errors[k] = (sum.errors[k] ?? 0) + v;
-    process.stdout.write(`\r  ${label} ${bar(done + n, total)}`);
+    if (tty) process.stdout.write(`\r  ${label} ${bar(done + n, total)}`);
   }
-  process.stdout.write('\n');
+  process.stdout.write(tty ? '\n' : `  ${label} ${bar(total, total)}\n`);
   return sum;
 }
 
@@ -50,16 +53,13 @@ function spread(b: Burst, names: string[]): void {
   console.log(errs.length ? `    errors: ${JSON.stringify(b.errors)}` : '    errors: none');
 }
 
-function counters(st: EngineStats): void {
-  for (const s of st.services) {
-    console.log(`    ${s.name} ${s.vip}:${s.port}/${s.protocol}  flows ${s.flows}  packets ${s.packets}  bytes ${s.bytes}`);
-    for (const b of s.backends) {
-      console.log(`      → ${b.ip}:${b.port}${b.terminating ? ' (terminating)' : ''}  flows ${b.flows}  packets ${b.packets}`);
-    }
-  }
-  const drops = Object.entries(st.drops).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`).join(', ') || 'none';
-  console.log(`    flow table: ${st.flows.active} active / ${st.flows.created} created; passthrough ${st.passthrough}; drops: ${drops}`);
-  console.log(`    queues: ${st.queues.map((q) => `q${q.queue} in ${q.packetsIn} out ${q.packetsOut} gso ${q.gsoPackets}`).join(', ')}`);
+function indent(text: string, by = '    '): string {
+  return text.split('\n').map((l) => by + l).join('\n');
+}
+
+async function show(podnetd: Podnetd): Promise<void> {
+  console.log('\n   podnetctl services:');
+  console.log(indent(formatServices(await podnetd.ctl.services())));
 }
 
 async function main(): Promise<void> {
@@ -71,32 +71,45 @@ async function main(): Promise<void> {
   const sb = await Sandbox.create();
   try {
     console.log(`1. node namespace ${sb.nodeNs} (bridge ${sb.bridge}, pod CIDRs ${sb.podCIDR4} + ${sb.podCIDR6})`);
-    const client = await sb.addPod('client');
-    const web = [await sb.addPod('web1'), await sb.addPod('web2'), await sb.addPod('web3')];
+    // Pods as a container runtime makes them: through the podnet CNI plugin (when it is built).
+    const cni = cniAvailable();
+    const addPod = (n: string) => (cni ? sb.addPodCni(n) : sb.addPod(n));
+    const client = await addPod('client');
+    const web = [await addPod('web1'), await addPod('web2'), await addPod('web3')];
     for (const p of web) await sb.serve(p, 'http-server', BACKEND_PORT, p.name);
-    console.log(`   pods: client ${client.ip4}; ${web.map((p) => `${p.name} ${p.ip4}`).join(', ')} (HTTP :${BACKEND_PORT})`);
+    console.log(`   pods (${cni ? 'CNI ADD by bin/podnet' : 'veth pairs made by hand'}): client ${client.ip4}; ${web.map((p) => `${p.name} ${p.ip4}`).join(', ')} (HTTP :${BACKEND_PORT})`);
 
-    const podnetd = await Podnetd.start(sb, tables(web));
-    console.log(`2. podnetd running in the node namespace (pid ${podnetd.pid}): VIP ${VIP}:${PORT} and [${VIP6}]:${PORT} → 3 endpoints\n`);
+    const podnetd = await Podnetd.startManifests(sb);
+    podnetd.writeManifest('web.yaml', manifest(web));
+    await podnetd.waitForServices((s) => s.services.length === 2 && s.services.every((x) => x.backends.length === 3));
+    const yaml = toYaml(manifest(web)).split('\n');
+    console.log(`2. podnetd (pid ${podnetd.pid}) serves the manifest directory ${podnetd.manifestDir}`);
+    console.log(`   web.yaml: a Service (clusterIPs ${VIP}, ${VIP6}; port ${PORT} → ${BACKEND_PORT}) and two EndpointSlices, ${yaml.length} lines:`);
+    console.log(indent(yaml.slice(0, 14).join('\n')));
+    console.log('    ...\n');
 
-    console.log(`3. 300 HTTP requests from the client pod to http://${VIP}/ (a new connection each)`);
+    console.log(`3. 300 HTTP requests from the client pod to http://${VIP}/ (a new connection each), then 60 over IPv6`);
     const first = await requests(sb, client, VIP, 300, 'IPv4');
     spread(first, web.map((p) => p.name));
-    const v6 = await requests(sb, client, VIP6, 60, 'IPv6');
+    const v6 = await requests(sb, client, `${VIP6}`, 60, 'IPv6');
     spread(v6, web.map((p) => p.name));
-    console.log('\n   engine counters:');
-    counters(await podnetd.stats());
+    await show(podnetd);
 
-    console.log(`\n4. web2 leaves the service (tables file rewritten, SIGHUP to podnetd)`);
-    const applied = await podnetd.setTables(tables([web[0], web[2]]));
-    console.log(`   table version ${applied.version} applied`);
+    console.log(`\n4. web2 leaves the EndpointSlices (web.yaml rewritten; podnetd watches the directory)`);
+    const t0 = performance.now();
+    podnetd.writeManifest('web.yaml', manifest(web, [web[1]]));
+    await podnetd.waitForServices((s) => s.services.every((x) => x.backends.length === 2));
+    console.log(`   programmed ${(performance.now() - t0).toFixed(0)} ms after the write`);
     const second = await requests(sb, client, VIP, 150, 'IPv4');
     spread(second, web.map((p) => p.name));
-    console.log('\n   engine counters:');
-    counters(await podnetd.stats());
+    await show(podnetd);
+    console.log('\n   podnetctl status:');
+    console.log(indent(formatStatus(await podnetd.status())));
 
+    const lost = (second.tally.web2 ?? 0) + Object.values({ ...first.errors, ...second.errors, ...v6.errors }).reduce((a, c) => a + c, 0);
     await podnetd.stop();
     console.log('\n5. podnetd stopped; cleaning up the namespaces');
+    if (lost) throw new Error(`${lost} requests failed or reached the removed endpoint`);
   } finally {
     await sb.destroy();
   }

@@ -84,6 +84,42 @@ const modes: Record<string, () => void | Promise<void>> = {
     out({ localHash: h.digest('hex'), remoteHash, bytes: total, remoteBytes: Number(remoteBytes), ms, gbps: (total * 8) / ms / 1e6 });
   },
 
+  /**
+   * send-paced HOST PORT BYTES SEED RATE: like send, at RATE bytes/s, so that a transfer is
+   * still running when a test restarts podnetd. Prints "connected" once the connection is up;
+   * the result line adds the longest gap between two acknowledged writes (the stall).
+   */
+  'send-paced': async () => {
+    const [host, port, bytes, seed, rate] = args;
+    const total = Number(bytes);
+    const h = createHash('sha256');
+    const t0 = Date.now();
+    const sock = net.connect({ host, port: Number(port) });
+    let reply = '';
+    sock.setEncoding('utf8');
+    sock.on('data', (d: string) => { reply += d; });
+    let error: string | undefined;
+    sock.on('error', (e: NodeJS.ErrnoException) => { error = e.code ?? e.message; });
+    await new Promise<void>((resolve, reject) => { sock.once('connect', resolve); sock.once('error', reject); });
+    console.log('connected');
+    let sent = 0, maxGapMs = 0, last = Date.now();
+    for (const chunk of pattern(total, Number(seed), 64 * 1024)) {
+      h.update(chunk);
+      if (!sock.write(chunk)) await new Promise((r) => sock.once('drain', r));
+      sent += chunk.length;
+      const now = Date.now();
+      maxGapMs = Math.max(maxGapMs, now - last);
+      last = now;
+      const due = t0 + (sent / Number(rate)) * 1000;
+      if (due > now) await new Promise((r) => setTimeout(r, due - now));
+      last = Math.max(last, Date.now());
+    }
+    sock.end();
+    await new Promise<void>((resolve) => sock.once('close', () => resolve()));
+    const [remoteHash, remoteBytes] = reply.trim().split(' ');
+    out({ localHash: h.digest('hex'), remoteHash, bytes: total, remoteBytes: Number(remoteBytes), ms: Date.now() - t0, maxGapMs, ...(error ? { error } : {}) });
+  },
+
   /** http-burst HOST PORT COUNT: COUNT requests, each on a new connection; tallies answers. */
   'http-burst': async () => {
     const [host, port, count, conc] = args;

@@ -13,6 +13,7 @@ import { SandboxError } from './errors';
 import { claimSandboxId, removeMarker, sweepStale } from './naming';
 import { ManagedProcess, startProcess, type SpawnOptions } from './process';
 import { distFile } from './paths';
+import { podFromResult, runCni } from './cni';
 
 export interface SandboxOptions {
   podCIDR4?: string;
@@ -60,6 +61,7 @@ export class Sandbox implements Cleanable {
   readonly pods = new Map<string, Pod>();
   private readonly namespaces: string[] = [];
   private readonly procs = new Set<ManagedProcess>();
+  private readonly cniPods: { containerId: string; ns: string }[] = [];
   private destroyed = false;
 
   private constructor(opts: SandboxOptions) {
@@ -128,6 +130,17 @@ export class Sandbox implements Cleanable {
     return this.spawn(pod.ns, this.agent(mode, ...args), { readyLine: /^listening$/ });
   }
 
+  /**
+   * An extra namespace of this sandbox with only `lo` up ("<id>-<role>"): e.g. a second node
+   * that podnetd wires from scratch. Deleted with the sandbox.
+   */
+  async addBareNamespace(role: string): Promise<string> {
+    if (!/^[a-z0-9]{1,8}$/.test(role)) throw new Error(`role must be 1-8 of [a-z0-9]: ${role}`);
+    const ns = `${this.id}-${role}`;
+    await this.addNamespace(ns);
+    return ns;
+  }
+
   private async addNamespace(ns: string): Promise<void> {
     await run(null, ['ip', 'netns', 'add', ns]);
     this.namespaces.push(ns);
@@ -173,6 +186,23 @@ export class Sandbox implements Cleanable {
   }
 
   /**
+   * A pod made by the real `podnet` CNI plugin (ADD, as a runtime calls it) instead of by hand:
+   * the plugin creates the veth, the isolated bridge port, IPAM addresses and routes. Needs the
+   * plugin built (cniAvailable()). DEL runs when the sandbox is destroyed.
+   */
+  async addPodCni(name: string): Promise<Pod> {
+    if (!/^[a-z0-9]{1,8}$/.test(name)) throw new Error(`pod name must be 1-8 of [a-z0-9]: ${name}`);
+    const ns = `${this.id}-${name}`;
+    await this.addNamespace(ns);
+    const containerId = `${this.id}-${name}`;
+    const r = await runCni(this, 'ADD', containerId, ns);
+    this.cniPods.push({ containerId, ns });
+    const pod: Pod = { name, ns, ...podFromResult(r) };
+    this.pods.set(name, pod);
+    return pod;
+  }
+
+  /**
    * Turns off tx checksum offload on the host side of every pod veth (the bridge ports): pods
    * still send partial (NEEDS_CSUM) packets through the engine, and the kernel must complete
    * the checksum in software on the way out to the receiving pod, which then verifies it.
@@ -189,6 +219,8 @@ export class Sandbox implements Cleanable {
   async destroy(): Promise<void> {
     if (this.destroyed) return;
     await Promise.all([...this.procs].map((p) => p.stop(2000).catch(() => undefined)));
+    // DEL as a runtime would (releases IPAM, proxy-NDP entries); the namespaces go next anyway.
+    for (const p of this.cniPods) await runCni(this, 'DEL', p.containerId, p.ns).catch(() => undefined);
     this.destroySync();
   }
 

@@ -1,0 +1,72 @@
+// podnetctl's human output: aligned tables and short summaries of the control API's replies.
+// --json prints the replies themselves (src/ctl/api.ts), never this.
+import type { FlowsReply, ServicesReply, StatusReply, TraceReply } from './api';
+
+/** Left-aligned columns, two spaces apart; numbers right-aligned. */
+export function table(header: string[], rows: (string | number)[][]): string {
+  const cells = [header, ...rows.map((r) => r.map(String))];
+  const numeric = header.map((_, i) => rows.length > 0 && rows.every((r) => typeof r[i] === 'number'));
+  const width = header.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
+  return cells.map((r) => r.map((c, i) => (numeric[i] ? c.padStart(width[i]) : c.padEnd(width[i]))).join('  ').trimEnd()).join('\n');
+}
+
+function hostPort(ip: string, port: number): string {
+  return ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`;
+}
+
+export function formatBytes(n: number): string {
+  const u = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let i = 0;
+  while (n >= 1024 && i < u.length - 1) { n /= 1024; i++; }
+  return `${i ? n.toFixed(1) : n} ${u[i]}`;
+}
+
+export function formatStatus(s: StatusReply): string {
+  const p = s.podnetd, e = s.engine, y = s.sync;
+  const drops = Object.entries(e.drops).map(([k, n]) => `${k}=${n}`).join(' ') || 'none';
+  const lines = [
+    `podnetd   pid ${p.pid}, node ${p.nodeName}, up ${p.uptimeSec}s, ${p.ready ? 'ready' : 'starting'}, ${p.healthy ? 'healthy' : 'UNHEALTHY'}`,
+    `source    ${p.source}`,
+    `engine    tun ${e.tun} (${e.offloads.join(',') || 'no offloads'}), table v${e.tableVersion}${e.restoredFlows ? ', flows restored from the state file' : ''}`,
+    `flows     ${e.flows.active} active / ${e.flows.capacity}; ${e.flows.created} created, ${e.flows.expired} expired, ${e.flows.evicted} evicted`,
+    `drops     ${drops}; passthrough ${e.passthrough}`,
+    `sync      ${y.initialized ? 'initialized' : 'waiting for the source'}; ${y.services} services, ${y.endpointSlices} endpoint slices → ` +
+      `${y.servicePorts} service ports, ${y.backends} backends; ${y.pending} pending; last ${y.lastUpdated || 'never'}` +
+      (y.lastSync ? ` (${y.lastSync.full ? 'full' : 'partial'}, ${y.lastSync.durationMs} ms${y.lastSync.error ? `, ERROR ${y.lastSync.error}` : ''})` : ''),
+    '',
+    table(['QUEUE', 'PACKETS IN', 'PACKETS OUT', 'BYTES IN', 'GSO', 'WAKEUPS', 'ERRORS'],
+      e.queues.map((q) => [q.queue, q.packetsIn, q.packetsOut, q.bytesIn, q.gsoPackets, q.wakeups, q.readErrors + q.writeErrors])),
+  ];
+  return lines.join('\n');
+}
+
+export function formatServices(r: ServicesReply): string {
+  const rows: (string | number)[][] = [];
+  for (const s of r.services) {
+    rows.push([s.name, `${hostPort(s.vip, s.port)}/${s.protocol}`, '', '', s.flows, s.packets, formatBytes(s.bytes)]);
+    if (s.backends.length === 0) rows.push(['', '  (no backends: connections are rejected)', '', '', '', '', '']);
+    for (const b of s.backends) {
+      rows.push(['', `  → ${hostPort(b.ip, b.port)}`, b.name ?? '', b.terminating ? '0 (terminating)' : String(b.weight), b.flows, b.packets, formatBytes(b.bytes)]);
+    }
+  }
+  return `${table(['SERVICE PORT', 'VIP → BACKEND', 'POD', 'WEIGHT', 'FLOWS', 'PACKETS', 'BYTES'], rows)}\n(table version ${r.tableVersion}, ${r.services.length} service ports)`;
+}
+
+export function formatFlows(r: FlowsReply): string {
+  const rows = r.flows.map((f) => [f.protocol, f.client, f.vip, f.backend, f.snat ?? '', f.state, Math.round(f.idleMs / 1000)]);
+  return `${table(['PROTO', 'CLIENT', 'VIP', 'BACKEND', 'SNAT', 'STATE', 'IDLE s'], rows)}\n` +
+    `(${r.flows.length} shown${r.truncated ? ', more match: --limit' : ''}; ${r.active} active in the table)`;
+}
+
+export function formatTrace(r: TraceReply): string {
+  const q = r.query, x = r.result;
+  return [
+    `packet    ${q.protocol} ${hostPort(q.from, q.sourcePort)} → ${hostPort(q.to, q.port)} (first packet of a connection)`,
+    `service   ${x.service ? (x.servicePort ?? 'VIP, no such port') : 'not a VIP'}`,
+    `flow      ${x.existingFlow ? 'existing flow' : 'new flow'}`,
+    `backend   ${x.backend ?? '-'}${x.snat ? ` (source → ${x.snat})` : ''}`,
+    `verdict   ${x.verdict}${x.reason ? ` (${x.reason})` : ''}`,
+    `why       ${x.explanation}`,
+    ...(r.engineTrace ? [] : ['note      the engine has no trace(): derived from the programmed table only']),
+  ].join('\n');
+}

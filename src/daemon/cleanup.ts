@@ -1,0 +1,29 @@
+// `podnetd --cleanup`: removes everything podnetd creates, in the reverse order of start-up:
+// rules and routes (local rule back at pref 0), the bridge (with its gateway addresses and
+// sysctls), the persistent TUN, the flow state file and the control and CNI sockets. Every step
+// tolerates "already gone", so it is safe to repeat and safe after a crash. Sysctls that are
+// global to the namespace (forwarding, rp_filter on all, early demux) are left as they are:
+// other software on a node may rely on them.
+import { rmSync } from 'node:fs';
+import type { Logger } from 'pino';
+import { closeRtnl, linkIndex, openRtnl } from '../node';
+import { unwireNode } from '../node/wiring';
+import type { DaemonConfig } from './config';
+import { wiringConfig } from './daemon';
+
+async function deleteLink(name: string): Promise<boolean> {
+  const sock = openRtnl();
+  try {
+    const index = await linkIndex(sock, name);
+    if (index === undefined) return false;
+    await sock.delLink({ index });
+    return true;
+  } finally { closeRtnl(sock); }
+}
+
+export async function cleanup(cfg: DaemonConfig, log: Logger): Promise<void> {
+  await unwireNode(wiringConfig(cfg), { deleteBridge: true });
+  const tunDeleted = await deleteLink(cfg.tun.name);
+  for (const f of [cfg.stateFile, cfg.controlSocket, cfg.cniSocket]) if (f) rmSync(f, { force: true });
+  log.info({ bridge: cfg.bridge, tun: cfg.tun.name, tunDeleted, stateFile: cfg.stateFile || null, controlSocket: cfg.controlSocket || null }, 'cleaned up');
+}

@@ -1,0 +1,185 @@
+// The local control API podnetctl talks to: HTTP/1.1 over a unix socket (default
+// /run/podnet/podnetd.sock, mode 0600, so root only), JSON answers documented in src/ctl/api.ts.
+// Read-only: status, services, flows, trace. A unix socket rather than TCP because the file mode
+// is the access control and because it is reachable from any network namespace of the machine.
+import { chmodSync, mkdirSync, rmSync } from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import {
+  API_VERSION, type ErrorReply, type FlowsReply, type ServiceEntry, type ServicesReply, type StatusReply, type TraceReply,
+} from '../ctl/api';
+import type { EngineStats, FlowInfo, ServicePortSpec, TraceQuery, TraceResult } from '../engine/types';
+import { DaemonError } from './errors';
+
+/** What the control API reads from the running daemon. */
+export interface ControlState {
+  status(): StatusReply;
+  specs(): ServicePortSpec[];
+  stats(): EngineStats;
+  flows(limit: number): FlowInfo[];
+  /** Engine dry run, or undefined when the engine has none. */
+  trace(q: TraceQuery): TraceResult | undefined;
+}
+
+const FLOW_LIMIT_MAX = 100_000;
+
+function hostOf(endpoint: string): string {
+  const m = /^\[(.*)\]:\d+$/.exec(endpoint) ?? /^([^:]*):\d+$/.exec(endpoint);
+  return m ? m[1] : endpoint;
+}
+
+/** "10.0.0.1" matches any port; "10.0.0.1:80" / "[fd00::1]:80" match exactly. */
+function endpointMatch(filter: string | null, endpoint: string | undefined): boolean {
+  if (!filter) return true;
+  if (!endpoint) return false;
+  if (filter === endpoint) return true;
+  return !/\]:\d+$|^[^:]*:\d+$/.test(filter) && hostOf(endpoint) === filter.replace(/^\[|\]$/g, '');
+}
+
+function key(s: { vip: string; port: number; protocol: string }): string {
+  return `${s.vip}|${s.port}|${s.protocol}`;
+}
+
+/** Programmed specs joined with the engine's counters for the same (VIP, port, protocol). */
+export function serviceEntries(specs: ServicePortSpec[], st: EngineStats): ServiceEntry[] {
+  const counters = new Map(st.services.map((s) => [key(s), s]));
+  const out = specs.map((s): ServiceEntry => {
+    const c = counters.get(key(s));
+    const bc = new Map((c?.backends ?? []).map((b) => [`${b.ip}|${b.port}`, b]));
+    return {
+      name: s.name ?? c?.name ?? key(s), vip: s.vip, port: s.port, protocol: s.protocol,
+      affinityTimeoutSec: s.affinityTimeoutSec ?? 0,
+      ...(s.masquerade ? { masquerade: s.masquerade } : {}),
+      packets: c?.packets ?? 0, bytes: c?.bytes ?? 0, flows: c?.flows ?? 0,
+      backends: s.backends.map((b) => {
+        const x = bc.get(`${b.ip}|${b.port}`);
+        return {
+          ip: b.ip, port: b.port, ...(b.name ? { name: b.name } : {}), terminating: b.terminating === true,
+          weight: b.terminating ? 0 : 1, packets: x?.packets ?? 0, bytes: x?.bytes ?? 0, flows: x?.flows ?? 0,
+        };
+      }),
+    };
+  });
+  return out.sort((a, b) => a.name.localeCompare(b.name) || a.vip.localeCompare(b.vip) || a.port - b.port);
+}
+
+/** Without engine.trace(): which service port would match, from the programmed table only. */
+function tableTrace(q: TraceQuery, specs: ServicePortSpec[]): TraceResult {
+  const s = specs.find((x) => x.vip === q.to && x.port === q.port && x.protocol === q.protocol);
+  if (s) {
+    const active = s.backends.filter((b) => !b.terminating);
+    return active.length
+      ? { verdict: 'forward', service: true, servicePort: s.name, existingFlow: false }
+      : { verdict: 'reject', reason: 'no_backend', service: true, servicePort: s.name, existingFlow: false };
+  }
+  const isVip = specs.some((x) => x.vip === q.to);
+  return isVip ? { verdict: 'reject', reason: 'no_service_port', service: true, existingFlow: false }
+    : { verdict: 'forward', service: false, existingFlow: false };
+}
+
+export function explain(r: TraceResult): string {
+  if (!r.service) return 'not a service VIP: passed through unchanged';
+  const sp = r.servicePort ? `service port ${r.servicePort}` : 'the VIP';
+  if (r.verdict === 'forward') {
+    const via = r.existingFlow ? 'an existing flow' : 'a new flow (Maglev choice)';
+    return r.backend ? `${sp}: ${via} to backend ${r.backend}${r.snat ? `, source rewritten to ${r.snat}` : ''}` : `${sp}: forwarded (backend chosen by the engine)`;
+  }
+  if (r.reason === 'no_backend') return `${sp} has no ready backend: the client gets a reject (TCP RST / ICMP port unreachable)`;
+  if (r.reason === 'no_service_port') return 'the VIP has no such port/protocol: rejected';
+  return `${r.verdict}${r.reason ? ` (${r.reason})` : ''}`;
+}
+
+function parseTrace(u: URL): TraceQuery & { sourcePort: number } {
+  const from = u.searchParams.get('from') ?? '';
+  const to = u.searchParams.get('to') ?? '';
+  const port = Number(u.searchParams.get('port'));
+  const protocol = (u.searchParams.get('protocol') ?? 'TCP').toUpperCase();
+  const sourcePort = Number(u.searchParams.get('sourcePort') ?? 40000);
+  const bad = (m: string): never => { throw new DaemonError('DAEMON_BAD_REQUEST', m); };
+  if (!net.isIP(from)) bad(`from: not an IP address: ${JSON.stringify(from)}`);
+  if (!net.isIP(to)) bad(`to: not an IP address: ${JSON.stringify(to)}`);
+  if (net.isIP(from) !== net.isIP(to)) bad('from and to must be the same family');
+  if (!Number.isInteger(port) || port < 1 || port > 65535) bad('port: must be 1-65535');
+  if (!Number.isInteger(sourcePort) || sourcePort < 1 || sourcePort > 65535) bad('sourcePort: must be 1-65535');
+  if (protocol !== 'TCP' && protocol !== 'UDP') bad('protocol: must be tcp or udp');
+  return { from, to, port, protocol: protocol as 'TCP' | 'UDP', sourcePort };
+}
+
+export class ControlApi {
+  private server: http.Server | undefined;
+
+  constructor(private readonly state: ControlState, private readonly log: Logger) {}
+
+  private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const send = (code: number, body: object) => {
+      res.writeHead(code, { 'content-type': 'application/json' });
+      res.end(`${JSON.stringify(body)}\n`);
+    };
+    try {
+      if (req.method !== 'GET') { send(405, { apiVersion: API_VERSION, error: { code: 'DAEMON_BAD_REQUEST', message: 'GET only' } }); return; }
+      const u = new URL(req.url ?? '/', 'http://podnetd');
+      switch (u.pathname) {
+        case '/v1/status': send(200, this.state.status()); return;
+        case '/v1/services': {
+          const st = this.state.stats();
+          const r: ServicesReply = { apiVersion: API_VERSION, tableVersion: st.version, services: serviceEntries(this.state.specs(), st) };
+          send(200, r); return;
+        }
+        case '/v1/flows': {
+          const limit = Math.min(Number(u.searchParams.get('limit') ?? 1000) || 1000, FLOW_LIMIT_MAX);
+          const p = u.searchParams;
+          const proto = p.get('protocol')?.toUpperCase();
+          const filtering = ['vip', 'client', 'backend', 'protocol'].some((k) => p.get(k));
+          const all = this.state.flows(filtering ? FLOW_LIMIT_MAX : limit + 1);
+          const match = all.filter((f) => endpointMatch(p.get('vip'), f.vip) && endpointMatch(p.get('client'), f.client)
+            && endpointMatch(p.get('backend'), f.backend) && (!proto || f.protocol === proto));
+          const r: FlowsReply = { apiVersion: API_VERSION, flows: match.slice(0, limit), active: this.state.stats().flows.active, truncated: match.length > limit };
+          send(200, r); return;
+        }
+        case '/v1/trace': {
+          const q = parseTrace(u);
+          const engineResult = this.state.trace(q);
+          const result = engineResult ?? tableTrace(q, this.state.specs());
+          const r: TraceReply = { apiVersion: API_VERSION, query: q, result: { ...result, explanation: explain(result) }, engineTrace: engineResult !== undefined };
+          send(200, r); return;
+        }
+        default: send(404, { apiVersion: API_VERSION, error: { code: 'DAEMON_BAD_REQUEST', message: `no such endpoint ${u.pathname}` } });
+      }
+    } catch (e) {
+      const code = (e as { code?: string }).code ?? 'DAEMON_INTERNAL';
+      const reply: ErrorReply = { apiVersion: API_VERSION, error: { code, message: (e as Error).message } };
+      send(code === 'DAEMON_BAD_REQUEST' || code.startsWith('ENGINE_BAD') ? 400 : 500, reply);
+    }
+  }
+
+  /** Listens on `socketPath` (a stale socket file from a crashed run is replaced), mode 0600. */
+  async start(socketPath: string): Promise<void> {
+    mkdirSync(path.dirname(socketPath), { recursive: true, mode: 0o755 });
+    rmSync(socketPath, { force: true });
+    const s = http.createServer((req, res) => this.handle(req, res));
+    // Created 0600 from the start: no window in which another user could connect.
+    const old = process.umask(0o177);
+    try {
+      await new Promise<void>((resolve, reject) => {
+        s.once('error', (e) => reject(new DaemonError('DAEMON_LISTEN', `control socket ${socketPath}: ${e.message}`, { cause: e })));
+        s.listen(socketPath, () => resolve());
+      });
+    } finally { process.umask(old); }
+    chmodSync(socketPath, 0o600);
+    this.server = s;
+    this.path = socketPath;
+    this.log.info({ socket: socketPath }, 'control socket listening');
+  }
+
+  private path = '';
+
+  async stop(): Promise<void> {
+    const s = this.server;
+    if (!s) return;
+    this.server = undefined;
+    await new Promise<void>((r) => { s.closeAllConnections(); s.close(() => r()); });
+    rmSync(this.path, { force: true });
+  }
+}

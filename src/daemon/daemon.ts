@@ -1,0 +1,218 @@
+// podnetd's lifecycle as one script of named steps:
+//   start:  engine (flow table from the state file) → health/metrics + control socket →
+//           source + control plane → first sync programmed (restored flows rebound) → TUN
+//           attached (persistent) → node wired → READY=1
+//   reload: SIGHUP: re-read the config (bad file: keep running), apply what can change live,
+//           rescan the source
+//   stop:   STOPPING=1 → source and sync stopped → listeners closed → engine threads stopped.
+//           The TUN, the wiring and the flow state stay, so a restart resumes every connection;
+//           `--cleanup` (cleanup.ts) is what removes them.
+// The first sync is programmed before the TUN is attached, so the first packet read after a
+// restart already sees the full table and its restored flows.
+import { mkdirSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import { SyncMetrics } from '../control';
+import { API_VERSION, type StatusReply } from '../ctl/api';
+import { Engine, engineVersion } from '../engine';
+import type { TraceQuery, TraceResult, TunInfo } from '../engine/types';
+import { wireNode, type NodeWiringConfig } from '../node/wiring';
+import { restartKeys, type DaemonConfig } from './config';
+import { ControlApi } from './control-api';
+import { engineMetrics } from './engine-metrics';
+import { DaemonError } from './errors';
+import { HttpEndpoints } from './http';
+import { Notifier } from './notify';
+import { makeSource, ProgrammedSink, type TableSource } from './sources';
+
+export function wiringConfig(cfg: DaemonConfig): NodeWiringConfig {
+  return {
+    bridge: cfg.bridge, tun: cfg.tun.name, podCIDRs: cfg.podCIDRs, serviceCIDRs: cfg.serviceCIDRs,
+    routeTable: cfg.routeTable, allowHostNetns: cfg.allowHostNetns,
+  };
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number, err: () => Error): Promise<T> {
+  let t: NodeJS.Timeout | undefined;
+  return Promise.race([p, new Promise<T>((_, reject) => { t = setTimeout(() => reject(err()), ms); })]).finally(() => clearTimeout(t));
+}
+
+export class Daemon {
+  private engine: Engine | undefined;
+  private source: TableSource | undefined;
+  private tun: TunInfo | undefined;
+  private readonly metrics = new SyncMetrics();
+  private readonly notifier: Notifier;
+  private readonly http: HttpEndpoints;
+  private readonly control: ControlApi;
+  private readonly startedAt = Date.now();
+  private cniServer: import('node:net').Server | undefined;
+  private ready = false;
+  private stopping = false;
+
+  constructor(private cfg: DaemonConfig, private readonly log: Logger) {
+    this.notifier = new Notifier(log);
+    this.http = new HttpEndpoints({
+      ready: () => this.ready,
+      syncing: () => this.source?.syncing(this.cfg.sync.healthzTimeoutMs) ?? true,
+      lastUpdatedMs: () => this.source?.lastUpdatedMs() ?? 0,
+      metrics: () => this.metricsText(),
+    }, log);
+    this.control = new ControlApi({
+      status: () => this.status(),
+      specs: () => this.source?.specs() ?? [],
+      stats: () => this.requireEngine().stats(),
+      flows: (limit) => this.requireEngine().flows(limit),
+      trace: (q) => this.trace(q),
+    }, log);
+  }
+
+  get config(): DaemonConfig { return this.cfg; }
+
+  private requireEngine(): Engine {
+    if (!this.engine) throw new DaemonError('DAEMON_BAD_REQUEST', 'engine not running');
+    return this.engine;
+  }
+
+  async start(): Promise<void> {
+    const cfg = this.cfg;
+    const t0 = performance.now();
+    const step = (name: string, extra: object = {}) => this.log.debug({ step: name, ms: +(performance.now() - t0).toFixed(1), ...extra }, 'start');
+
+    step('engine');
+    if (cfg.stateFile) mkdirSync(path.dirname(cfg.stateFile), { recursive: true, mode: 0o700 });
+    this.engine = new Engine({ ...cfg.engine, ...(cfg.stateFile ? { stateFile: cfg.stateFile } : {}) });
+    const restored = this.engine.stats();
+    this.log.info({ engine: engineVersion(), stateFile: cfg.stateFile || null, restoredFlows: restored.restoredFlows, flows: restored.flows.active }, 'engine created');
+
+    // Listeners before the source: while a large cluster is being listed, /livez answers 200,
+    // /healthz 503 (not ready yet) and podnetctl status tells what podnetd is waiting for.
+    step('listeners');
+    await this.http.start(cfg.healthzBindAddress, cfg.metricsBindAddress);
+    if (cfg.controlSocket) await this.control.start(cfg.controlSocket);
+    if (cfg.cniSocket) {
+      // The CNI plugin in-process: the `podnet` shim forwards a runtime's call here instead of
+      // starting Node for every pod (src/cni/server.ts). Loaded only when enabled.
+      const { createCniServer } = await import('../cni/server');
+      mkdirSync(path.dirname(cfg.cniSocket), { recursive: true, mode: 0o755 });
+      this.cniServer = await createCniServer(cfg.cniSocket).catch((e: Error) => {
+        throw new DaemonError('DAEMON_LISTEN', `CNI socket ${cfg.cniSocket}: ${e.message}`, { cause: e });
+      });
+      this.log.info({ socket: cfg.cniSocket }, 'CNI server listening');
+    }
+
+    step('source');
+    const sink = new ProgrammedSink(this.engine);
+    this.source = makeSource(cfg, sink, this.metrics, this.log);
+    await this.source.start();
+    step('first-sync');
+    await withTimeout(sink.firstSync, cfg.sync.firstSyncTimeoutMs, () =>
+      new DaemonError('DAEMON_FIRST_SYNC_TIMEOUT', `no table programmed within ${cfg.sync.firstSyncTimeoutMs} ms from ${this.source?.description}`));
+
+    step('tun');
+    this.tun = this.engine.attachTun({ name: cfg.tun.name, queues: cfg.tun.queues, ...(cfg.tun.batch ? { batch: cfg.tun.batch } : {}), persist: cfg.tun.persist });
+    step('wiring');
+    const wiring = await wireNode(wiringConfig(cfg), this.log);
+    this.log.info({ wiring }, 'node wired');
+
+    this.ready = true;
+    this.notifier.send(`READY=1\nSTATUS=serving ${this.source.specs().length} service ports from ${this.source.description}\nMAINPID=${process.pid}`);
+    this.notifier.startWatchdog(() => this.source?.syncing(cfg.sync.healthzTimeoutMs) ?? false);
+    const st = this.engine.stats();
+    this.log.info({
+      pid: process.pid, tun: this.tun.name, offloads: this.tun.offloads, queues: this.tun.queues, source: this.source.description,
+      servicePorts: this.source.specs().length, restoredFlows: st.restoredFlows, flows: st.flows.active,
+      startupMs: +(performance.now() - t0).toFixed(1),
+    }, 'ready');
+  }
+
+  /** SIGHUP with a freshly parsed config (null: the file was bad; just rescan the source). */
+  async reload(next: DaemonConfig | null): Promise<void> {
+    this.notifier.send('RELOADING=1');
+    try {
+      if (next) {
+        const needRestart = restartKeys(this.cfg, next);
+        if (next.logLevel !== this.cfg.logLevel) this.log.level = next.logLevel;
+        this.log.info({ logLevel: next.logLevel, ...(needRestart.length ? { needRestart } : {}) }, 'config reloaded');
+        if (needRestart.length) this.log.warn({ keys: needRestart }, 'these keys change only with a restart; running with the old values');
+        this.cfg = { ...this.cfg, logLevel: next.logLevel };
+      }
+      await this.source?.reload();
+    } finally {
+      this.notifier.send('READY=1');
+    }
+  }
+
+  async stop(reason: string): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    this.ready = false;
+    this.notifier.send('STOPPING=1');
+    this.notifier.stop();
+    this.log.info({ reason }, 'stopping');
+    await this.source?.stop().catch((err: unknown) => this.log.warn({ err }, 'source stop failed'));
+    await Promise.all([this.http.stop(), this.control.stop(), this.stopCni()]);
+    if (this.engine) {
+      this.engine.detachTun();
+      this.engine.close();
+    }
+    this.log.info('stopped (TUN, wiring and flow state kept for the next start; --cleanup removes them)');
+  }
+
+  private async stopCni(): Promise<void> {
+    const s = this.cniServer;
+    if (!s) return;
+    this.cniServer = undefined;
+    await new Promise<void>((r) => s.close(() => r()));
+    rmSync(this.cfg.cniSocket, { force: true });
+  }
+
+  logStats(): void {
+    if (this.engine) this.log.info({ stats: this.engine.stats() }, 'stats');
+  }
+
+  private trace(q: TraceQuery): TraceResult | undefined {
+    const e = this.requireEngine() as Engine & { trace?: (q: TraceQuery) => TraceResult };
+    // An addon built before trace() existed has no such method: the API falls back to the table.
+    try { return typeof e.trace === 'function' ? e.trace(q) : undefined; } catch (err) {
+      if (/not a function/.test((err as Error).message)) return undefined;
+      throw err;
+    }
+  }
+
+  private metricsText(): string {
+    const e = this.engine;
+    return this.metrics.registry.expose() + (e ? engineMetrics(e.stats(), { tun: this.tun?.name, startedAt: this.startedAt }) : '');
+  }
+
+  status(): StatusReply {
+    const e = this.requireEngine();
+    const st = e.stats();
+    const cp = this.source?.controlPlane();
+    const specs = this.source?.specs() ?? [];
+    const cs = cp?.status();
+    const last = this.source?.lastUpdatedMs() ?? 0;
+    return {
+      apiVersion: API_VERSION,
+      podnetd: {
+        pid: process.pid, nodeName: this.cfg.nodeName, source: this.source?.description ?? '',
+        startedAt: new Date(this.startedAt).toISOString(), uptimeSec: Math.round((Date.now() - this.startedAt) / 1000),
+        ready: this.ready, healthy: this.ready && (this.source?.syncing(this.cfg.sync.healthzTimeoutMs) ?? false),
+      },
+      engine: {
+        tun: this.tun?.name ?? '', offloads: this.tun?.offloads ?? [], tableVersion: st.version, restoredFlows: st.restoredFlows,
+        flows: st.flows, drops: Object.fromEntries(Object.entries(st.drops).filter(([, n]) => n > 0)), passthrough: st.passthrough, queues: st.queues,
+      },
+      sync: {
+        initialized: cs?.initialized ?? this.ready,
+        services: cs?.services ?? new Set(specs.map((s) => s.name?.split(':')[0])).size,
+        endpointSlices: cs?.endpointSlices ?? 0,
+        servicePorts: cs?.servicePorts ?? specs.length,
+        backends: cs?.backends ?? specs.reduce((a, s) => a + s.backends.length, 0),
+        pending: cs?.pending ?? 0,
+        lastUpdated: last ? new Date(last).toISOString() : '',
+        ...(cs?.lastSync ? { lastSync: { full: cs.lastSync.full, upserts: cs.lastSync.upserts, removes: cs.lastSync.removes, durationMs: +cs.lastSync.durationMs.toFixed(3), ...(cs.lastSync.error ? { error: cs.lastSync.error.message } : {}) } } : {}),
+      },
+    };
+  }
+}

@@ -1,0 +1,167 @@
+// A multi-node sandbox (issue 9): N node namespaces, each with its own bridge, pods and podnetd,
+// joined by an "underlay" namespace holding one bridge (a top-of-rack switch). One manifest
+// directory holds the v1 Nodes (pod CIDRs + InternalIPs), Services and EndpointSlices; every
+// podnetd watches it, and cross-node routing is programmed from the same Nodes by
+// `dist/src/cluster/main.js` run inside each node (stand-in until podnetd calls syncNodeRoutes).
+// Everything lives in the namespaces of one Sandbox (same id, marker, sweep and cleanup); node 1
+// is the Sandbox's own node namespace.
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { bridgeMac } from '../node/bridge';
+import { nthAddress, parseCidr } from '../node/cidr';
+import type { ClusterMode } from '../cluster/model';
+import { removeManifest, writeManifest } from './manifests';
+import { distFile } from './paths';
+import { Podnetd, type PodnetdOptions } from './podnetd';
+import { Sandbox, type Pod } from './sandbox';
+
+export interface ClusterOptions {
+  nodes?: number;
+  mode: ClusterMode;
+  podnetd?: PodnetdOptions;
+}
+
+export interface ClusterNodeNs {
+  index: number;
+  /** Node object name (= its namespace name). */
+  name: string;
+  ns: string;
+  podCIDR4: string;
+  podCIDR6: string;
+  gateway4: string;
+  gateway6: string;
+  /** Underlay addresses (the Node's InternalIPs), on `eth1`. */
+  ip4: string;
+  ip6: string;
+  pods: Pod[];
+  podnetd?: Podnetd;
+}
+
+export const UPLINK = 'eth1';
+const BRIDGE = 'podnet0';
+const UNDERLAY_MTU = 1500;
+
+function hexMac(b: Buffer): string {
+  return [...b].map((x) => x.toString(16).padStart(2, '0')).join(':');
+}
+
+export class ClusterSandbox {
+  readonly nodes: ClusterNodeNs[] = [];
+  readonly manifestDir: string;
+  underlayNs = '';
+
+  private constructor(readonly sb: Sandbox, readonly mode: ClusterMode) {
+    this.manifestDir = path.join(sb.dir, 'manifests');
+    mkdirSync(this.manifestDir, { recursive: true });
+  }
+
+  /** Builds underlay + nodes (no pods, no podnetd yet). Destroys everything on failure. */
+  static async create(opts: ClusterOptions): Promise<ClusterSandbox> {
+    const sb = await Sandbox.create();
+    const c = new ClusterSandbox(sb, opts.mode);
+    try {
+      c.underlayNs = await sb.addBareNamespace('ul');
+      await sb.exec(c.underlayNs, ['ip', 'link', 'add', 'ul0', 'type', 'bridge']);
+      await sb.exec(c.underlayNs, ['ip', 'link', 'set', 'ul0', 'up']);
+      for (let i = 1; i <= (opts.nodes ?? 3); i++) await c.addNode(i);
+      c.writeNodes();
+    } catch (e) {
+      await sb.destroy();
+      throw e;
+    }
+    return c;
+  }
+
+  get podMtu(): number { return this.mode === 'vxlan' ? UNDERLAY_MTU - 50 : UNDERLAY_MTU; }
+
+  private async addNode(i: number): Promise<ClusterNodeNs> {
+    const sb = this.sb;
+    const ns = i === 1 ? sb.nodeNs : await sb.addBareNamespace(`n${i}`);
+    const p4 = `10.244.${i}.0/24`, p6 = `fd00:10:244:${i}::/64`;
+    const node: ClusterNodeNs = {
+      index: i, name: ns, ns, podCIDR4: p4, podCIDR6: p6,
+      gateway4: nthAddress(parseCidr(p4), 1), gateway6: nthAddress(parseCidr(p6), 1),
+      ip4: `192.168.77.${10 + i}`, ip6: `fd00:77::${10 + i}`, pods: [],
+    };
+    if (i !== 1) {
+      await sb.exec(ns, ['ip', 'link', 'add', BRIDGE, 'address', hexMac(bridgeMac(BRIDGE)), 'type', 'bridge']);
+      await sb.exec(ns, ['ip', 'link', 'set', BRIDGE, 'up']);
+    }
+    const ulPort = `${sb.id}u${i}`;
+    await sb.exec(this.underlayNs, ['ip', 'link', 'add', ulPort, 'type', 'veth', 'peer', 'name', UPLINK, 'netns', ns]);
+    await sb.exec(this.underlayNs, ['ip', 'link', 'set', ulPort, 'master', 'ul0', 'up']);
+    await sb.exec(ns, ['ip', 'addr', 'add', `${node.ip4}/24`, 'dev', UPLINK]);
+    await sb.exec(ns, ['ip', 'addr', 'add', `${node.ip6}/64`, 'dev', UPLINK, 'nodad']);
+    await sb.exec(ns, ['ip', 'link', 'set', UPLINK, 'mtu', String(UNDERLAY_MTU), 'up']);
+    this.nodes.push(node);
+    return node;
+  }
+
+  /** v1 Node objects as the API serves them. */
+  nodeObjects(nodes = this.nodes): Record<string, unknown>[] {
+    return nodes.map((n) => ({
+      apiVersion: 'v1', kind: 'Node',
+      metadata: { name: n.name, labels: { 'kubernetes.io/hostname': n.name } },
+      spec: { podCIDR: n.podCIDR4, podCIDRs: [n.podCIDR4, n.podCIDR6] },
+      status: { addresses: [{ type: 'InternalIP', address: n.ip4 }, { type: 'InternalIP', address: n.ip6 }, { type: 'Hostname', address: n.name }] },
+    }));
+  }
+
+  /** (Re)writes nodes.yaml with `nodes` (default: all). */
+  writeNodes(nodes = this.nodes): void {
+    writeManifest(this.manifestDir, 'nodes.yaml', this.nodeObjects(nodes));
+  }
+
+  writeManifest(name: string, objects: Record<string, unknown>[]): void { writeManifest(this.manifestDir, name, objects); }
+  removeManifest(name: string): void { removeManifest(this.manifestDir, name); }
+
+  /** A pod on node `node`: namespace "<id>-<n><name>", eth0 at the cluster's pod MTU. */
+  async addPod(node: ClusterNodeNs, name: string): Promise<Pod> {
+    if (!/^[a-z0-9]{1,6}$/.test(name)) throw new Error(`pod name must be 1-6 of [a-z0-9]: ${name}`);
+    const sb = this.sb;
+    const index = node.pods.length + 2;
+    const ns = await sb.addBareNamespace(`${node.index}${name}`);
+    const hostVeth = `${sb.id}n${node.index}p${index}`;
+    const pod: Pod = {
+      name, ns, hostVeth,
+      ip4: nthAddress(parseCidr(node.podCIDR4), index), ip6: nthAddress(parseCidr(node.podCIDR6), index),
+    };
+    const ipn = (...a: string[]) => sb.exec(node.ns, ['ip', ...a]);
+    const ipp = (...a: string[]) => sb.exec(ns, ['ip', ...a]);
+    await ipn('link', 'add', hostVeth, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns);
+    await ipn('link', 'set', hostVeth, 'master', BRIDGE);
+    await ipn('link', 'set', hostVeth, 'type', 'bridge_slave', 'isolated', 'on');
+    await ipn('link', 'set', hostVeth, 'up');
+    // The CNI's `mtu`: pods must not send more than the VXLAN device carries.
+    await ipp('link', 'set', 'eth0', 'mtu', String(this.podMtu));
+    await ipp('addr', 'add', `${pod.ip4}/24`, 'dev', 'eth0');
+    await ipp('addr', 'add', `${pod.ip6}/64`, 'dev', 'eth0', 'nodad');
+    await ipp('link', 'set', 'eth0', 'up');
+    await ipp('route', 'add', 'default', 'via', node.gateway4, 'dev', 'eth0');
+    await ipp('-6', 'route', 'add', 'default', 'via', node.gateway6, 'dev', 'eth0');
+    await ipn('-6', 'neigh', 'add', 'proxy', pod.ip6, 'dev', BRIDGE);
+    node.pods.push(pod);
+    return pod;
+  }
+
+  /** podnetd in every node namespace, all on the one manifest directory. */
+  async startPodnetd(opts: PodnetdOptions = {}): Promise<void> {
+    await Promise.all(this.nodes.map(async (n) => {
+      n.podnetd = await Podnetd.startManifests(this.sb, {
+        ...opts, ns: n.ns,
+        config: { nodeName: n.name, podCIDRs: [n.podCIDR4, n.podCIDR6], bridge: BRIDGE, manifests: this.manifestDir, ...(opts.config ?? {}) },
+      });
+    }));
+  }
+
+  /** One cross-node routing sync in `node` (all nodes by default) from the manifest directory. */
+  async syncRoutes(nodes = this.nodes): Promise<{ added: string[]; removed: string[]; podMtu: number }[]> {
+    return Promise.all(nodes.map(async (n) => {
+      const { stdout } = await this.sb.exec(n.ns, [process.execPath, distFile('src/cluster/main.js'),
+        '--self', n.name, '--manifests', this.manifestDir, '--mode', this.mode, '--uplink', UPLINK]);
+      return JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as { added: string[]; removed: string[]; podMtu: number };
+    }));
+  }
+
+  destroy(): Promise<void> { return this.sb.destroy(); }
+}
