@@ -6,6 +6,7 @@ import pino, { type Logger } from 'pino';
 import type { ApplyResult, ServicePortKey, ServicePortSpec, TableDelta } from '../engine/types';
 import { SyncError } from './errors';
 import { SyncMetrics } from './metrics';
+import { externalNodeContext, type ExternalNodeContext } from './external';
 import { type ModelNote, type NodeContext, serviceSpecs, specKey, specsEqual } from './model';
 import type { EndpointSliceInfo, NodeInfo, ServiceInfo } from './objects';
 import { BoundedFrequencyRunner, type Clock, realClock } from './runner';
@@ -31,6 +32,13 @@ export interface ControlPlaneOptions {
   sink: TableSink;
   /** This node's name (spec.nodeName of local endpoints). */
   nodeName: string;
+  /**
+   * NodePort/LB/externalIP programming (external.ts): kube-proxy's nodePortAddresses CIDRs
+   * (empty = the Node's primary addresses). Absent = external addresses are not programmed.
+   */
+  external?: { nodePortAddresses?: string[]; nodeAddresses?: string[] };
+  /** Called after every successful sync (podnetd re-derives tc steering and health checks). */
+  onSynced?: () => void;
   logger?: Logger;
   metrics?: SyncMetrics;
   /** Default 20 ms: merges bursts; a partial sync costs well under a millisecond, so waiting longer buys nothing. */
@@ -60,6 +68,8 @@ export class ControlPlane implements ObjectSink {
   private readonly runner: BoundedFrequencyRunner;
   private readonly retryMs: number;
   private node: NodeContext;
+  private readonly externalOpts: ControlPlaneOptions['external'];
+  private readonly onSynced: (() => void) | undefined;
 
   // Latest objects as the sources last reported them.
   private readonly services = new Map<string, ServiceInfo>();
@@ -89,7 +99,9 @@ export class ControlPlane implements ObjectSink {
 
   constructor(opts: ControlPlaneOptions) {
     this.sink = opts.sink;
-    this.node = { nodeName: opts.nodeName };
+    this.externalOpts = opts.external;
+    this.onSynced = opts.onSynced;
+    this.node = this.nodeContext(opts.nodeName, undefined);
     this.log = (opts.logger ?? pino({ level: 'silent' })).child({ component: 'control' });
     this.metrics = opts.metrics ?? new SyncMetrics();
     this.clock = opts.clock ?? realClock;
@@ -203,7 +215,7 @@ export class ControlPlane implements ObjectSink {
     const nodeChanges = this.nodeTracker.drain();
     if (nodeChanges.size) {
       const n = this.nodeObj;
-      this.node = { nodeName: this.node.nodeName, ...(n?.zone !== undefined ? { zone: n.zone } : {}) };
+      this.node = this.nodeContext(this.node.nodeName, n);
       for (const c of nodeChanges.values()) this.pendingSince.push(c.since);
       this.needFullSync = true; // the zone feeds every service's topology decision
     }
@@ -241,7 +253,13 @@ export class ControlPlane implements ObjectSink {
       this.log.debug({ full, upserts: report.upserts, removes: report.removes, ms: +report.durationMs.toFixed(2) }, 'synced');
     }
     this.lastReport = report;
+    try { this.onSynced?.(); } catch (err) { this.log.error({ err }, 'onSynced hook failed'); }
     return report;
+  }
+
+  /** What external.ts steeringRules/healthChecks read: the services, their slices, this node. */
+  externalView(): { services: Iterable<ServiceInfo>; slicesOf: (svcKey: string) => Iterable<EndpointSliceInfo>; node?: ExternalNodeContext } {
+    return { services: this.services.values(), slicesOf: (k) => this.slicesOf(k), ...(this.node.external ? { node: this.node.external } : {}) };
   }
 
   private slicesOf(svcKey: string): Iterable<EndpointSliceInfo> {
@@ -345,6 +363,17 @@ export class ControlPlane implements ObjectSink {
       if (conflicted.has(k)) this.conflicted.add(k); else this.conflicted.delete(k);
     }
     return { full: false, upserts: upsert.length, removes: remove.length, durationMs: 0 };
+  }
+
+  /** The model's view of this node: name, zone and (when enabled) external addresses. */
+  private nodeContext(name: string, n: NodeInfo | undefined): NodeContext {
+    const ext = this.externalOpts;
+    const addrs = ext ? [...(ext.nodeAddresses ?? []), ...(n?.addresses ?? [])] : [];
+    return {
+      nodeName: name,
+      ...(n?.zone !== undefined ? { zone: n.zone } : {}),
+      ...(ext ? { external: externalNodeContext([...new Set(addrs)], ext.nodePortAddresses ?? []) } : {}),
+    };
   }
 
   /** Logs model notes once per distinct set, so a periodic sync does not repeat them. */

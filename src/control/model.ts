@@ -18,11 +18,11 @@
 // Needs from the engine beyond its contract (noted for issue 3):
 //   - "VIP on a port the service doesn't define is rejected": done by the engine for any VIP it
 //     knows; nothing to emit here.
-//   - internalTrafficPolicy Local with no local endpoint: kube-proxy DROPs, the engine can only
-//     reject (zero backends). We reject — the client fails fast instead of timing out; a drop
-//     would need a per-spec `noEndpoints: 'drop'` in ServicePortSpec.
+//   - internalTrafficPolicy Local with no local endpoint: kube-proxy DROPs; the spec says
+//     `noEndpoints: 'drop'` so the engine drops instead of rejecting.
 //   - SCTP: the engine is TCP/UDP only; such ports are reported and skipped.
 import type { BackendSpec, Protocol, ServicePortKey, ServicePortSpec, TableDelta } from '../engine/types';
+import { externalSpecs, type ExternalNodeContext } from './external';
 import type { EndpointInfo, EndpointSliceInfo, ServiceInfo, ServicePortInfo } from './objects';
 import { ipFamily } from './validate';
 
@@ -31,12 +31,14 @@ export interface NodeContext {
   readonly nodeName: string;
   /** topology.kubernetes.io/zone of this node, if known. */
   readonly zone?: string;
+  /** NodePort addresses and masquerade sources; absent = no NodePort/LB/externalIP specs (external.ts). */
+  readonly external?: ExternalNodeContext;
 }
 
 /** Something the caller should log once (unsupported protocol, hints ignored, ...). */
 export interface ModelNote {
   readonly service: string;
-  readonly code: 'unsupported-protocol' | 'topology-ignored';
+  readonly code: 'unsupported-protocol' | 'topology-ignored' | 'external-no-node-address';
   readonly message: string;
 }
 
@@ -47,7 +49,9 @@ export function specKey(k: ServicePortKey): string {
 
 /** Deep equality of two specs built by this module (fixed key order, sorted backends). */
 export function specsEqual(a: ServicePortSpec, b: ServicePortSpec): boolean {
-  if (a.backends.length !== b.backends.length || a.affinityTimeoutSec !== b.affinityTimeoutSec || a.name !== b.name) return false;
+  if (a.backends.length !== b.backends.length || a.affinityTimeoutSec !== b.affinityTimeoutSec || a.name !== b.name || a.masquerade !== b.masquerade) return false;
+  if (a.noEndpoints !== b.noEndpoints || !!a.sharedAddress !== !!b.sharedAddress) return false;
+  if ((a.sourceRanges ?? []).join() !== (b.sourceRanges ?? []).join()) return false;
   for (let i = 0; i < a.backends.length; i++) {
     const x = a.backends[i];
     const y = b.backends[i];
@@ -175,8 +179,17 @@ export function serviceSpecs(svc: ServiceInfo, slices: Iterable<EndpointSliceInf
         name: portName(svc, sp),
       };
       if (svc.affinityTimeoutSec > 0) spec.affinityTimeoutSec = svc.affinityTimeoutSec;
+      // kube-proxy drops traffic for internalTrafficPolicy Local without a local endpoint.
+      if (svc.internalLocal) spec.noEndpoints = 'drop';
       out.push(spec);
     }
+  }
+  // External traffic (issue 8): eTP Local picks endpoints as iTP Local does (this node's ready,
+  // else serving+terminating); eTP Cluster as cluster traffic, whatever the iTP.
+  if (svc.external && node.external) {
+    out.push(...externalSpecs(svc, node.external,
+      (s, i, f, local) => backendsFor({ ...s, internalLocal: local }, s.ports[i], f, sliceList, node, local ? undefined : []),
+      notes));
   }
   return out;
 }

@@ -3,6 +3,8 @@
 // serves them) into these; fields the data plane never reads (resourceVersion, managedFields,
 // status, annotations) are dropped so that updates touching only those are no-ops.
 
+import type { ExternalServiceInfo } from './external';
+
 export type L4Protocol = 'TCP' | 'UDP' | 'SCTP';
 
 /** Why a service gets no data-plane entries at all (undefined = it is programmed). */
@@ -36,6 +38,8 @@ export interface ServiceInfo {
   readonly trafficDistribution?: string;
   /** Set when the service is valid but gets nothing programmed. */
   readonly skip?: SkipReason;
+  /** NodePorts, LB ingress IPs, externalIPs and traffic policy (external.ts); absent for ClusterIP-only. */
+  readonly external?: ExternalServiceInfo;
 }
 
 /** One port of an EndpointSlice. */
@@ -86,6 +90,8 @@ export interface NodeInfo {
   readonly name: string;
   /** topology.kubernetes.io/zone label. */
   readonly zone?: string;
+  /** status.addresses InternalIP + ExternalIP, canonical (NodePort addresses, masquerade source). */
+  readonly addresses?: readonly string[];
 }
 
 /** Stable string form for no-op detection: normalized objects are built with a fixed key order. */

@@ -3,6 +3,7 @@
 // (objects.ts) or throws InvalidObjectError naming the field. Nothing here throws anything else.
 import net from 'node:net';
 import { InvalidObjectError } from './errors';
+import { nodeAddressesOf, validateExternal } from './external';
 import type {
   AddressType, EndpointInfo, EndpointPortInfo, EndpointSliceInfo, L4Protocol, NodeInfo,
   ServiceInfo, ServicePortInfo,
@@ -156,11 +157,13 @@ export function validateService(input: unknown, defaultNamespace?: string): Serv
   else if (headless) skip = 'headless';
   else if (clusterIPs.length === 0) skip = 'no-cluster-ip';
 
+  const external = validateExternal(`${namespace}/${name}`, spec, c.obj(o.status, 'status', true), ports.length);
   const out: ServiceInfo = {
     key: `${namespace}/${name}`, namespace, name, clusterIPs, ports, affinityTimeoutSec,
     internalLocal: itp === 'Local',
     ...(trafficDistribution !== undefined ? { trafficDistribution } : {}),
     ...(skip ? { skip } : {}),
+    ...(external ? { external } : {}),
   };
   return out;
 }
@@ -230,7 +233,8 @@ export function validateNode(input: unknown): NodeInfo {
   const o = c.obj(input, '(object)') as Obj;
   const { name, labels } = metadata(c, o, '');
   const zone = labels[ZONE_LABEL];
-  return zone ? { name, zone } : { name };
+  const addresses = nodeAddressesOf(o);
+  return { name, ...(zone ? { zone } : {}), ...(addresses.length ? { addresses } : {}) };
 }
 
 /** Kinds the control plane reads, by apiVersion/kind as they appear in manifests and the API. */

@@ -12,6 +12,7 @@ import {
   restoreLocalRule, type RulePrefs,
 } from './routing';
 import { closeRtnl, linkIndex, openRtnl, requireLinkIndex, setLinkUp, type Rtnl } from './rtnl';
+import { removeSteering } from './steering';
 
 export interface NodeWiringConfig {
   bridge: string;
@@ -24,6 +25,8 @@ export interface NodeWiringConfig {
   prefs?: Partial<RulePrefs>;
   /** Permit wiring outside a named netns (a real node). Default false: see netns/current.ts. */
   allowHostNetns?: boolean;
+  /** Uplinks carrying external traffic, steered into the TUN by tc (steering.ts); cleanup removes it. */
+  uplinks?: string[];
 }
 
 export const DEFAULT_ROUTE_TABLE = 0x706e; // "pn"
@@ -113,4 +116,5 @@ export async function unwireNode(cfg: NodeWiringConfig, opts: UnwireOptions = {}
     for (const c of cfg.serviceCIDRs) await deleteServiceRoute(sock, tunIndex, c);
     if (opts.deleteBridge) await deleteBridge(sock, cfg.bridge);
   });
+  for (const dev of cfg.uplinks ?? []) await removeSteering(dev);
 }

@@ -1,0 +1,114 @@
+// NodePort from outside: podnet (tc steering on the uplink → TUN engine, eTP Cluster masquerade)
+// vs kernel nftables DNAT + masquerade, same machine, same run (issue 8's measure).
+// Each configuration gets its own sandbox: node namespace, one endpoint pod (iperf3 + connrate
+// servers), an outside client namespace on the node's uplink (test/e2e/fixtures/outside.ts).
+//   podnet:   podnetd (tables from the model) + src/node/steering.ts
+//   nftables: no podnetd; gateway + forwarding by hand, `nft` DNAT nodeIP:30080 → pod, masquerade
+// A third run, podnetTw1, shortens the engine's closed-flow timeouts (see below).
+// Run (root, after `npx tsc -p .`):  node dist/bench/external/nodeport.js [seconds] [runs]
+// Prints one JSON object: medians per configuration and podnet/nftables ratios.
+import { Podnetd, Sandbox, type Pod } from '../../src/sandbox';
+import { externalNodeContext, steeringRules } from '../../src/control/external';
+import { serviceSpecs } from '../../src/control/model';
+import { validateEndpointSlice, validateService } from '../../src/control/validate';
+import type { EndpointSliceInfo } from '../../src/control/objects';
+import { Steering } from '../../src/node/steering';
+import type { EngineOptions } from '../../src/engine/types';
+import { addOutside, NODE4, NODE6, UPLINK } from '../../test/e2e/fixtures/outside';
+import { connrate, removeConnrateBinary, connrateBinary } from '../tools/connrate';
+import { iperfTcp } from '../tools/iperf3';
+
+const IPERF = 5201, CONN = 7000, NP_IPERF = 30080, NP_CONN = 30081;
+const seconds = Number(process.argv[2] ?? 5);
+const runs = Number(process.argv[3] ?? 3);
+
+interface Figures { tcpGbps: number[]; connPerSec1: number[]; connPerSec4: number[]; errors: string[]; drops?: Record<string, number> }
+
+async function endpoint(sb: Sandbox): Promise<Pod> {
+  const pod = await sb.addPod('srv');
+  await sb.spawn(pod.ns, ['iperf3', '-s', '-p', String(IPERF), '--forceflush'], { readyLine: /Server listening/ });
+  await sb.spawn(pod.ns, [connrateBinary(), 'server', String(CONN), '2'], { readyLine: /^listening$/ });
+  return pod;
+}
+
+/** The model's specs for a NodePort service with one endpoint (eTP Cluster). */
+function specs(sb: Sandbox, pod: Pod) {
+  const svc = validateService({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'bench', namespace: 'default' },
+    spec: { type: 'NodePort', clusterIPs: ['10.96.0.10'], ports: [{ name: 'iperf', port: IPERF, nodePort: NP_IPERF }, { name: 'conn', port: CONN, nodePort: NP_CONN }] } });
+  const slice = validateEndpointSlice({ apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', addressType: 'IPv4',
+    metadata: { name: 'bench-1', namespace: 'default', labels: { 'kubernetes.io/service-name': 'bench' } },
+    ports: [{ name: 'iperf', port: IPERF }, { name: 'conn', port: CONN }],
+    endpoints: [{ addresses: [pod.ip4], nodeName: sb.nodeNs, conditions: { ready: true } }] }) as EndpointSliceInfo;
+  const ctx = externalNodeContext([NODE4, NODE6]);
+  return { svc, ctx, table: serviceSpecs(svc, [slice], { nodeName: sb.nodeNs, external: ctx }) };
+}
+
+async function measure(sb: Sandbox, outNs: string, into: Figures): Promise<void> {
+  for (let i = 0; i < runs; i++) {
+    into.tcpGbps.push((await iperfTcp(sb, outNs, NODE4, NP_IPERF, 1, seconds)).gbps);
+    await new Promise((r) => setTimeout(r, 1000));
+    // A failing path is a figure too (recorded as an error, not a crash of the whole run).
+    const rate = (c: number) => connrate(sb, outNs, NODE4, NP_CONN, c, seconds).then((r) => r.perSec, (e: Error) => { into.errors.push(e.message); return NaN; });
+    into.connPerSec1.push(await rate(1));
+    // TIME_WAIT on the server side only (it closes first); still, let things settle.
+    await new Promise((r) => setTimeout(r, 2000));
+    into.connPerSec4.push(await rate(4));
+    await new Promise((r) => setTimeout(r, 2000));
+  }
+}
+
+async function podnet(engine?: EngineOptions): Promise<Figures> {
+  const sb = await Sandbox.create();
+  try {
+    const pod = await endpoint(sb);
+    const out = await addOutside(sb, []);
+    const { svc, ctx, table } = specs(sb, pod);
+    const podnetd = await Podnetd.start(sb, table, engine ? { engine } : {});
+    const steering = new Steering({ uplinks: [UPLINK], tun: sb.tun, netns: sb.nodeNs });
+    await steering.start();
+    await steering.sync(steeringRules([svc], ctx));
+    const f: Figures = { tcpGbps: [], connPerSec1: [], connPerSec4: [], errors: [] };
+    await measure(sb, out.ns, f);
+    const st = await podnetd.stats();
+    f.drops = Object.fromEntries(Object.entries(st.drops).filter(([, n]) => n > 0));
+    return f;
+  } finally { await sb.destroy(); }
+}
+
+async function nftables(): Promise<Figures> {
+  const sb = await Sandbox.create();
+  try {
+    const pod = await endpoint(sb);
+    const out = await addOutside(sb, []);
+    await sb.ipNode('addr', 'add', `${sb.gateway4}/24`, 'dev', sb.bridge);
+    await sb.exec(sb.nodeNs, ['sysctl', '-qw', 'net.ipv4.ip_forward=1']);
+    const rules = `table ip bench {
+  chain pre { type nat hook prerouting priority dstnat; ip daddr ${NODE4} tcp dport ${NP_IPERF} dnat to ${pod.ip4}:${IPERF}; ip daddr ${NODE4} tcp dport ${NP_CONN} dnat to ${pod.ip4}:${CONN}; }
+  chain post { type nat hook postrouting priority srcnat; ip daddr ${pod.ip4} ct status dnat masquerade; }
+}\n`;
+    await sb.exec(sb.nodeNs, ['nft', '-f', '-'], { input: rules });
+    const f: Figures = { tcpGbps: [], connPerSec1: [], connPerSec4: [], errors: [] };
+    await measure(sb, out.ns, f);
+    return f;
+  } finally { await sb.destroy(); }
+}
+
+const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2; };
+
+async function main(): Promise<void> {
+  const results: Record<string, Figures> = {};
+  const only = process.env.BENCH_ONLY;
+  results.nftables = only === 'podnet' ? { tcpGbps: [], connPerSec1: [], connPerSec4: [], errors: [] } : await nftables();
+  results.podnet = only === 'nftables' ? { tcpGbps: [], connPerSec1: [], connPerSec4: [], errors: [] } : await podnet();
+  // The same path with closed flows expiring after 1 s: shows the rate once the masquerade port
+  // pool (61000-65535, held by TIME_WAIT flows for tcpTimeWaitSec) is not what limits it.
+  if (!only) results.podnetTw1 = await podnet({ timeouts: { tcpTimeWaitSec: 1, tcpCloseSec: 1, tcpFinSec: 1 } });
+  const med = (k: string) => ({ tcpGbps: +median(results[k].tcpGbps).toFixed(2), connPerSec1: Math.round(median(results[k].connPerSec1)), connPerSec4: Math.round(median(results[k].connPerSec4)) });
+  const p = med('podnet'), n = med('nftables');
+  console.log(JSON.stringify({
+    seconds, runs, podnet: p, nftables: n, ...(results.podnetTw1 ? { podnetTw1: med('podnetTw1') } : {}), raw: results,
+    ratio: { tcp: +(p.tcpGbps / n.tcpGbps).toFixed(2), conn1: +(p.connPerSec1 / n.connPerSec1).toFixed(2), conn4: +(p.connPerSec4 / n.connPerSec4).toFixed(2) },
+  }, null, 2));
+}
+
+main().catch((e) => { console.error(e); process.exitCode = 1; }).finally(removeConnrateBinary);
