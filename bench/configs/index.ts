@@ -1,0 +1,32 @@
+// The configurations the benchmark knows, in report order. `direct` must stay first: every
+// ratio is taken against it.
+import { direct } from './direct';
+import { haproxy } from './haproxy';
+import { iptables } from './iptables';
+import { ipvs } from './ipvs';
+import { nftables } from './nftables';
+import { podnet } from './podnet';
+import { SCALE_CONFIGURATIONS } from './scale';
+import type { Configuration } from './types';
+
+export type { Active, Configuration, Targets } from './types';
+
+export const CONFIGURATIONS: Configuration[] = [
+  direct,
+  nftables,
+  iptables,
+  ipvs,
+  haproxy,
+  podnet('podnet', 'podnet (batch 64, 1 queue)'),
+  podnet('podnet-batch1', 'podnet, batch 1', { batch: 1 }),
+  podnet('podnet-q2', 'podnet, 2 queues', { queues: 2 }),
+];
+
+/** Diagnostic variants, only on request (`--configs`): not part of a default run. */
+export const EXTRA_CONFIGURATIONS: Configuration[] = [
+  podnet('podnet-nice', 'podnet, threads at nice -10', { nice: -10 }),
+];
+
+/** Scale runs (`--scale`): the same services plus filler, 10 / 1,000 / 10,000 in all. */
+export { SCALE_CONFIGURATIONS };
+export const ALL_CONFIGURATIONS: Configuration[] = [...CONFIGURATIONS, ...EXTRA_CONFIGURATIONS, ...SCALE_CONFIGURATIONS];

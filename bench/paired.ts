@@ -1,0 +1,65 @@
+// Paired measurement: each configuration is measured next to its own direct pod-to-pod
+// baseline, figure by figure (direct, then the configuration; the order flips every figure),
+// on two sandboxes that live side by side. On a shared 2-vCPU machine whose load swings from 3
+// to 20 within minutes, a ratio taken seconds apart is far steadier than one taken between
+// medians collected a quarter of an hour apart. The direct sandbox has no rules and no daemon,
+// so nothing in it sees the other sandbox's traffic; only one non-direct configuration is ever
+// alive, and it is torn down before the next one is set up.
+import type { Configuration } from './configs';
+import { direct } from './configs/direct';
+import { runRound, type FigureId, type RoundResult } from './figures';
+import { loadavg } from './machine';
+import { buildTopology, type Topology } from './topology';
+
+export interface RunRecord extends RoundResult {
+  config: string;
+  round: number;
+  seconds: number;
+  loadavg: number[];
+  /** For direct runs: the configuration this baseline was paired with. */
+  pairedWith?: string;
+  info?: Record<string, unknown>;
+}
+
+function merge(into: RoundResult, r: RoundResult): void {
+  Object.assign(into.values, r.values);
+  Object.assign(into.raw, r.raw);
+  Object.assign(into.errors, r.errors);
+}
+
+const empty = (): RoundResult => ({ values: {}, raw: {}, errors: {} });
+
+/** Returns the configuration's run and its direct baseline's (or just direct's, for direct). */
+export async function measurePaired(cfg: Configuration, round: number, figures: FigureId[], seconds: number): Promise<RunRecord[]> {
+  const topos: Topology[] = [];
+  try {
+    const dTopo = await buildTopology();
+    topos.push(dTopo);
+    const dActive = await direct.setup(dTopo);
+    const dRes = empty();
+    if (cfg.id === direct.id) {
+      for (const f of figures) merge(dRes, await runRound(dTopo, dActive, [f], seconds));
+      return [{ config: direct.id, round, seconds, loadavg: loadavg(), ...dRes }];
+    }
+    const xTopo = await buildTopology();
+    topos.push(xTopo);
+    const xActive = await cfg.setup(xTopo);
+    const xRes = empty();
+    try {
+      for (const [i, f] of figures.entries()) {
+        const runX = async () => merge(xRes, await runRound(xTopo, xActive, [f], seconds));
+        const runD = async () => { if (f !== 'profile') merge(dRes, await runRound(dTopo, dActive, [f], seconds)); };
+        if (i % 2) { await runX(); await runD(); } else { await runD(); await runX(); }
+      }
+    } finally {
+      await xActive.teardown();
+    }
+    const load = loadavg();
+    return [
+      { config: cfg.id, round, seconds, loadavg: load, info: xActive.info, ...xRes },
+      { config: direct.id, round, seconds, loadavg: load, pairedWith: cfg.id, ...dRes },
+    ];
+  } finally {
+    for (const t of topos) await t.sb.destroy();
+  }
+}
