@@ -103,7 +103,7 @@ export class Daemon {
 
     step('source');
     const sink = new ProgrammedSink(this.engine);
-    this.source = makeSource(cfg, sink, this.metrics, this.log);
+    this.source = makeSource(cfg, sink, this.metrics, this.log, this.engine);
     await this.source.start();
     step('first-sync');
     await withTimeout(sink.firstSync, cfg.sync.firstSyncTimeoutMs, () =>

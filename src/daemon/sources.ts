@@ -7,6 +7,8 @@ import type { Logger } from 'pino';
 import { ControlPlane, SyncMetrics, type TableSink } from '../control';
 import { ManifestSource } from '../control/sources/manifest';
 import type { ApplyResult, ServicePortSpec, TableDelta } from '../engine/types';
+import { nthAddress, parseCidr } from '../node/cidr';
+import { PolicyControl, policyManifestHook, type PolicyTableSink } from '../policy/sources';
 import { loadTables, type DaemonConfig } from './config';
 
 /** The engine as the control plane's sink, remembering when the first table got programmed. */
@@ -50,20 +52,31 @@ export interface TableSource {
 /** manifests or kubeconfig: objects → control plane → engine. */
 class ControlPlaneSource implements TableSource {
   readonly cp: ControlPlane;
+  /** NetworkPolicy: NetworkPolicies, Pods and Namespaces → engine policy tables (manifest source). */
+  readonly policy: PolicyControl | undefined;
   private src: { start(): Promise<unknown>; stop(): void | Promise<void>; reload?(): Promise<unknown> } | undefined;
 
   constructor(readonly description: string, private readonly cfg: DaemonConfig, sink: TableSink,
-    private readonly metrics: SyncMetrics, private readonly log: Logger) {
+    private readonly metrics: SyncMetrics, private readonly log: Logger, policySink?: PolicyTableSink) {
     this.cp = new ControlPlane({
       sink, nodeName: cfg.nodeName, logger: log, metrics,
       minSyncIntervalMs: cfg.sync.minIntervalMs, maxSyncIntervalMs: cfg.sync.maxIntervalMs, retryIntervalMs: cfg.sync.retryIntervalMs,
     });
+    if (policySink && cfg.manifests) {
+      // The node's own addresses on the pod network (the bridge gateways) always reach its pods.
+      const hostAddresses = cfg.podCIDRs.map((c) => nthAddress(parseCidr(c), 1));
+      this.policy = new PolicyControl({ sink: policySink, nodeName: cfg.nodeName, hostAddresses, logger: log });
+    }
   }
 
   async start(): Promise<void> {
     this.cp.start();
+    this.policy?.start();
     if (this.cfg.manifests) {
-      this.src = new ManifestSource({ dir: this.cfg.manifests, sink: this.cp, logger: this.log, metrics: this.metrics });
+      this.src = new ManifestSource({
+        dir: this.cfg.manifests, sink: this.cp, logger: this.log, metrics: this.metrics,
+        ...(this.policy ? { extra: policyManifestHook(this.policy) } : {}),
+      });
     } else {
       // Loaded only here: the client library costs ~0.3 s of start-up a manifest node never needs.
       const k8s = await import('@kubernetes/client-node');
@@ -86,6 +99,7 @@ class ControlPlaneSource implements TableSource {
   async stop(): Promise<void> {
     await this.src?.stop();
     this.cp.stop();
+    this.policy?.stop();
   }
 
   specs(): ServicePortSpec[] { return this.cp.specs(); }
@@ -128,8 +142,9 @@ class TablesSource implements TableSource {
   lastUpdatedMs(): number { return this.lastMs; }
 }
 
-export function makeSource(cfg: DaemonConfig, sink: TableSink, metrics: SyncMetrics, log: Logger): TableSource {
+export function makeSource(cfg: DaemonConfig, sink: TableSink, metrics: SyncMetrics, log: Logger,
+  policySink?: PolicyTableSink): TableSource {
   if (cfg.tables) return new TablesSource(cfg.tables, sink, log);
   const description = cfg.manifests ? `manifests:${cfg.manifests}` : `kubeconfig:${cfg.kubeconfig}`;
-  return new ControlPlaneSource(description, cfg, sink, metrics, log);
+  return new ControlPlaneSource(description, cfg, sink, metrics, log, policySink);
 }
