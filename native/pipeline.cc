@@ -26,6 +26,13 @@ void count_flow(const PipelineEnv& env, uint32_t svc_slot, uint32_t be_slot) {
   if (be_slot < env.be_capacity) env.be_counters[be_slot].flows.fetch_add(1, std::memory_order_relaxed);
 }
 
+// State of a flow created by this packet. A mid-stream TCP packet (after a restart or an
+// eviction) resumes as established: Maglev gives the same backend it had before.
+uint8_t initial_state(const Parsed& p) {
+  if (p.proto != kTCP) return 0;
+  return (p.tcp_flags & (kTcpSyn | kTcpAck)) == kTcpSyn ? kSynSent : kEstablished;
+}
+
 Result reject(const PipelineEnv& env, const uint8_t* pkt, const Parsed& p, VnetHdr* vh, uint8_t* scratch,
               Drop why) {
   env.counters->drop(why);
@@ -189,10 +196,7 @@ Result new_flow(const PipelineEnv& env, const Tables& t, uint8_t* pkt, const Par
   }
   nf.svc_slot = svc->slot;
   nf.be_slot = be->slot;
-  // A mid-stream packet (after a restart or an eviction) resumes as established: Maglev
-  // gives the same backend it had before.
-  bool syn = p.proto == kTCP && (p.tcp_flags & (kTcpSyn | kTcpAck)) == kTcpSyn;
-  nf.state = p.proto == kTCP ? (syn ? kSynSent : kEstablished) : 0;
+  nf.state = initial_state(p);
   FlowHit hit;
   if (!env.flows->insert(nf, now_ms, hit)) return drop(env, Drop::flow_table_full);
   count_flow(env, hit.svc_slot, hit.be_slot);
@@ -345,8 +349,7 @@ Result masq_flow(const PipelineEnv& env, const Tables& t, uint8_t* pkt, const Pa
   nf.rev_x.rewrite = kRewriteDst;
   nf.svc_slot = UINT32_MAX;
   nf.be_slot = UINT32_MAX;
-  bool syn = p.proto == kTCP && (p.tcp_flags & (kTcpSyn | kTcpAck)) == kTcpSyn;
-  nf.state = p.proto == kTCP ? (syn ? kSynSent : kEstablished) : 0;
+  nf.state = initial_state(p);
   FlowHit hit;
   if (!env.flows->insert(nf, now_ms, hit)) return drop(env, Drop::flow_table_full);
   translate(pkt, p, vh, hit.x);
@@ -374,8 +377,7 @@ Result policy_flow(const PipelineEnv& env, const PolicyTable& pt, uint8_t* pkt, 
     nf.rev.dport = p.key.sport;
     nf.svc_slot = UINT32_MAX;
     nf.be_slot = UINT32_MAX;
-    bool syn = p.proto == kTCP && (p.tcp_flags & (kTcpSyn | kTcpAck)) == kTcpSyn;
-    nf.state = p.proto == kTCP ? (syn ? kSynSent : kEstablished) : 0;
+    nf.state = initial_state(p);
     FlowHit hit;
     env.flows->insert(nf, now_ms, hit);  // full table: the next packet is simply decided again
   }

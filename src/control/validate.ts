@@ -1,8 +1,7 @@
 // Validation: the only door from "whatever a manifest file or the API sent" into the model.
 // Each function takes an unknown object in the real API shape and returns its normalized form
 // (objects.ts) or throws InvalidObjectError naming the field. Nothing here throws anything else.
-import net from 'node:net';
-import { InvalidObjectError } from './errors';
+import { Checker, canonicalIP, ipFamily, type Obj } from './checker';
 import { nodeAddressesOf, validateExternal } from './external';
 import type {
   AddressType, EndpointInfo, EndpointPortInfo, EndpointSliceInfo, L4Protocol, NodeInfo,
@@ -15,66 +14,8 @@ export const ZONE_LABEL = 'topology.kubernetes.io/zone';
 const DEFAULT_AFFINITY_TIMEOUT_SEC = 10800;
 const MAX_AFFINITY_TIMEOUT_SEC = 86400;
 
-type Obj = Record<string, unknown>;
 
-/** Collects the kind and name so every error names the object as well as the field. */
-class Checker {
-  constructor(readonly kind: string, public object = '') {}
-  fail(field: string, reason: string): never {
-    throw new InvalidObjectError(this.kind, this.object, field, reason);
-  }
-  obj(v: unknown, field: string, optional = false): Obj | undefined {
-    if (v === undefined || v === null) return optional ? undefined : this.fail(field, 'required');
-    if (typeof v !== 'object' || Array.isArray(v)) this.fail(field, 'must be an object');
-    return v as Obj;
-  }
-  arr(v: unknown, field: string): unknown[] {
-    if (v === undefined || v === null) return [];
-    if (!Array.isArray(v)) this.fail(field, 'must be a list');
-    return v;
-  }
-  str(v: unknown, field: string, optional = false): string | undefined {
-    if (v === undefined || v === null) return optional ? undefined : this.fail(field, 'required');
-    if (typeof v !== 'string') this.fail(field, `must be a string, got ${typeof v}`);
-    return v;
-  }
-  bool(v: unknown, field: string): boolean | undefined {
-    if (v === undefined || v === null) return undefined;
-    if (typeof v !== 'boolean') this.fail(field, `must be a boolean, got ${typeof v}`);
-    return v;
-  }
-  int(v: unknown, field: string, min: number, max: number): number {
-    if (typeof v !== 'number' || !Number.isInteger(v)) this.fail(field, `must be an integer, got ${JSON.stringify(v)}`);
-    if (v < min || v > max) this.fail(field, `must be between ${min} and ${max}, got ${v}`);
-    return v;
-  }
-  oneOf<T extends string>(v: unknown, field: string, allowed: readonly T[], dflt?: T): T {
-    if ((v === undefined || v === null) && dflt !== undefined) return dflt;
-    if (typeof v !== 'string' || !(allowed as readonly string[]).includes(v)) {
-      this.fail(field, `must be one of ${allowed.join(', ')}, got ${JSON.stringify(v)}`);
-    }
-    return v as T;
-  }
-  /** Canonical IP literal (IPv6 compressed, lower case), or a failure naming the field. */
-  ip(v: unknown, field: string, family?: 4 | 6): string {
-    const s = this.str(v, field) as string;
-    const f = net.isIP(s);
-    if (f === 0) this.fail(field, `not an IP address: ${JSON.stringify(s)}`);
-    if (family && f !== family) this.fail(field, `not an IPv${family} address: ${s}`);
-    return canonicalIP(s);
-  }
-}
-
-/** Canonical textual form, so "FD00::0A" and "fd00::a" are the same VIP and the same backend. */
-export function canonicalIP(ip: string): string {
-  if (net.isIPv6(ip)) return new URL(`http://[${ip}]/`).hostname.slice(1, -1);
-  return ip;
-}
-
-/** 4, 6 or 0 for a canonical IP literal. */
-export function ipFamily(ip: string): 4 | 6 | 0 {
-  return net.isIP(ip) as 4 | 6 | 0;
-}
+export { canonicalIP, ipFamily } from './checker';
 
 function metadata(c: Checker, o: Obj, defaultNamespace: string | undefined): { name: string; namespace: string; labels: Record<string, string> } {
   const md = c.obj(o.metadata, 'metadata') as Obj;

@@ -3,8 +3,7 @@
 // returns its normalized form (objects.ts) or throws InvalidObjectError naming the field, with
 // the API server's own rules (peer exclusivity, except inside cidr, endPort only with a numeric
 // port, selector operators and their values). Nothing here throws anything else.
-import { InvalidObjectError } from '../control/errors';
-import { canonicalIP, ipFamily } from '../control/validate';
+import { Checker, canonicalIP, ipFamily, type Obj } from '../control/checker';
 import { cidrContains, formatCidr, parseCidr } from './cidr';
 import {
   type L4Protocol, type LabelSelector, NAMESPACE_NAME_LABEL, type NamedPortInfo, type NamespaceInfo,
@@ -12,57 +11,10 @@ import {
   type PolicyRuleInfo, type SelectorOperator, type SelectorRequirement,
 } from './objects';
 
-type Obj = Record<string, unknown>;
 
 const PROTOCOLS: readonly L4Protocol[] = ['TCP', 'UDP', 'SCTP'];
 const OPERATORS: readonly SelectorOperator[] = ['In', 'NotIn', 'Exists', 'DoesNotExist'];
 const IANA_SVC_NAME = /^(?=.*[a-z])[a-z0-9]([a-z0-9-]{0,13}[a-z0-9])?$/;
-
-/** Collects the kind and name so every error names the object as well as the field. */
-class Checker {
-  constructor(readonly kind: string, public object = '') {}
-  fail(field: string, reason: string): never {
-    throw new InvalidObjectError(this.kind, this.object, field, reason);
-  }
-  obj(v: unknown, field: string, optional = false): Obj | undefined {
-    if (v === undefined || v === null) return optional ? undefined : this.fail(field, 'required');
-    if (typeof v !== 'object' || Array.isArray(v)) this.fail(field, 'must be an object');
-    return v as Obj;
-  }
-  arr(v: unknown, field: string): unknown[] {
-    if (v === undefined || v === null) return [];
-    if (!Array.isArray(v)) this.fail(field, 'must be a list');
-    return v;
-  }
-  str(v: unknown, field: string, optional = false): string | undefined {
-    if (v === undefined || v === null) return optional ? undefined : this.fail(field, 'required');
-    if (typeof v !== 'string') this.fail(field, `must be a string, got ${typeof v}`);
-    return v;
-  }
-  bool(v: unknown, field: string): boolean | undefined {
-    if (v === undefined || v === null) return undefined;
-    if (typeof v !== 'boolean') this.fail(field, `must be a boolean, got ${typeof v}`);
-    return v;
-  }
-  int(v: unknown, field: string, min: number, max: number): number {
-    if (typeof v !== 'number' || !Number.isInteger(v)) this.fail(field, `must be an integer, got ${JSON.stringify(v)}`);
-    if (v < min || v > max) this.fail(field, `must be between ${min} and ${max}, got ${v}`);
-    return v;
-  }
-  oneOf<T extends string>(v: unknown, field: string, allowed: readonly T[], dflt?: T): T {
-    if ((v === undefined || v === null) && dflt !== undefined) return dflt;
-    if (typeof v !== 'string' || !(allowed as readonly string[]).includes(v)) {
-      this.fail(field, `must be one of ${allowed.join(', ')}, got ${JSON.stringify(v)}`);
-    }
-    return v as T;
-  }
-  labels(v: unknown, field: string): Record<string, string> {
-    const out: Record<string, string> = {};
-    const l = this.obj(v, field, true);
-    if (l) for (const k of Object.keys(l).sort()) out[k] = this.str(l[k], `${field}[${k}]`) as string;
-    return out;
-  }
-}
 
 function metadata(c: Checker, o: Obj, defaultNamespace: string | undefined): { name: string; namespace: string; labels: Record<string, string> } {
   const md = c.obj(o.metadata, 'metadata') as Obj;
