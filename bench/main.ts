@@ -3,17 +3,17 @@
 // per round so that drift in the machine's load does not always hit the same one), build a fresh
 // sandbox topology, set the configuration up, run every figure, tear it all down. Then summarise
 // (median, min–max, ratio to direct) into JSON, Markdown and SVG under bench/results/.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { sandboxUnavailable } from '../src/sandbox';
 import { repoRoot } from '../src/sandbox/paths';
 import { svgChart } from './chart';
 import { setPodnetInstall } from './configs/podnet';
-import { prepareInstall, removeInstall } from './install';
+import { prepareInstall, removeInstall, type PodnetInstall } from './install';
 import { ALL_CONFIGURATIONS, CONFIGURATIONS, SCALE_CONFIGURATIONS, type Configuration } from './configs';
 import { ALL_FIGURES, FIGURES, type FigureId } from './figures';
 import { measurePaired, type RunRecord } from './paired';
-import { loadavg, machineInfo } from './machine';
+import { loadavg, machineInfo, type MachineInfo } from './machine';
 import { METRICS, type MetricId } from './metrics';
 import { markdown, type ConfigSummary } from './report';
 import { summarize } from './stats';
@@ -27,6 +27,8 @@ interface Options {
   rounds: number;
   seconds: number;
   out: string;
+  /** Appended to the results' file names: <date>-<host>-<tag>. */
+  tag: string | null;
   /** Git revision to build podnet from (--build-head = HEAD); null: the working tree's build. */
   build: string | null;
 }
@@ -43,6 +45,7 @@ function parseArgs(argv: string[]): Options {
     seconds: quick ? 2 : 5,
     out: path.join(repoRoot(), 'bench/results'),
     build: null,
+    tag: null,
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i], next = () => argv[++i] ?? '';
@@ -54,13 +57,14 @@ function parseArgs(argv: string[]): Options {
     }
     else if (a === '--build-head') o.build = 'HEAD';
     else if (a === '--build') o.build = next();
+    else if (a === '--tag') o.tag = next().replace(/[^a-zA-Z0-9._-]/g, '');
     else if (a === '--profile') o.figures = [...o.figures, 'profile'];
     else if (a === '--configs') o.configs = next().split(',');
     else if (a === '--figures') o.figures = next().split(',') as FigureId[];
     else if (a === '--rounds') o.rounds = Number(next());
     else if (a === '--seconds') o.seconds = Number(next());
     else if (a === '--out') o.out = path.resolve(next());
-    else throw new Error(`unknown argument ${a}\nusage: npm run bench -- [--quick] [--scale] [--configs ${ALL_CONFIGURATIONS.map((c) => c.id).join(',')}] [--figures ${ALL_FIGURES.join(',')}] [--profile] [--build-head | --build REV] [--rounds N] [--seconds S] [--out DIR]`);
+    else throw new Error(`unknown argument ${a}\nusage: npm run bench -- [--quick] [--scale] [--configs ${ALL_CONFIGURATIONS.map((c) => c.id).join(',')}] [--figures ${ALL_FIGURES.join(',')}] [--profile] [--build-head | --build REV] [--rounds N] [--seconds S] [--out DIR] [--tag NAME] | --rerender FILE.json`);
   }
   for (const c of o.configs) if (!ALL_CONFIGURATIONS.some((x) => x.id === c)) throw new Error(`unknown configuration ${c}`);
   for (const f of o.figures) if (!ALL_FIGURES.includes(f)) throw new Error(`unknown figure ${f}`);
@@ -96,7 +100,22 @@ function summarise(cfgs: Configuration[], runs: RunRecord[], unavailable: Map<st
   });
 }
 
+/** `--rerender FILE.json`: rewrites the .md and .svg of a results file (after a report change). */
+function rerender(file: string): void {
+  const j = JSON.parse(readFileSync(file, 'utf8')) as {
+    date: string; command: string; machine: MachineInfo; podnet?: PodnetInstall; options: Options; summary: ConfigSummary[]; runs: RunRecord[];
+  };
+  const loads = j.runs.map((r) => r.loadavg[0]);
+  const base = file.replace(/\.json$/, '');
+  const host = j.machine.host, date = j.date.slice(0, 10);
+  writeFileSync(`${base}.md`, markdown({ date: j.date, command: j.command, machine: j.machine, podnet: j.podnet, rounds: j.options.rounds, seconds: j.options.seconds, loadDuring: [Math.min(...loads), Math.max(...loads)], configs: j.summary }));
+  writeFileSync(`${base}.svg`, svgChart(j.summary, `podnet benchmark, ${date}, ${host} (${j.machine.cpus} vCPU, kernel ${j.machine.kernel})`));
+  log(`rewrote ${base}.{md,svg}`);
+}
+
 async function main(): Promise<void> {
+  const ri = process.argv.indexOf('--rerender');
+  if (ri > 0) { rerender(path.resolve(process.argv[ri + 1] ?? '')); return; }
   const o = parseArgs(process.argv.slice(2));
   const why = await sandboxUnavailable();
   if (why) throw new Error(`bench: ${why}`);
@@ -139,7 +158,7 @@ async function main(): Promise<void> {
   const now = new Date();
   const date = now.toISOString().slice(0, 10);
   const kind = o.quick ? '-quick' : o.configs.some((c) => SCALE_CONFIGURATIONS.some((x) => x.id === c)) && !o.configs.includes('podnet') ? '-scale' : '';
-  const base = `${date}-${machine.host}${kind}`;
+  const base = `${date}-${machine.host}${o.tag ? `-${o.tag}` : kind}`;
   const command = `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`;
   const loadDuring = runs.map((r) => r.loadavg[0]);
   mkdirSync(o.out, { recursive: true });
