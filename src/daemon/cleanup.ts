@@ -24,6 +24,6 @@ async function deleteLink(name: string): Promise<boolean> {
 export async function cleanup(cfg: DaemonConfig, log: Logger): Promise<void> {
   await unwireNode(wiringConfig(cfg), { deleteBridge: true });
   const tunDeleted = await deleteLink(cfg.tun.name);
-  for (const f of [cfg.stateFile, cfg.controlSocket, cfg.cniSocket]) if (f) rmSync(f, { force: true });
+  for (const f of [cfg.stateFile, cfg.controlSocket, cfg.cniSocket, cfg.nodeStateFile]) if (f) rmSync(f, { force: true });
   log.info({ bridge: cfg.bridge, tun: cfg.tun.name, tunDeleted, stateFile: cfg.stateFile || null, controlSocket: cfg.controlSocket || null }, 'cleaned up');
 }

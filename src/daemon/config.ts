@@ -52,6 +52,8 @@ export interface DaemonConfig {
   controlSocket: string;
   /** Unix socket of the embedded CNI server the `podnet` shim forwards to (mode 0600); "" to disable. */
   cniSocket: string;
+  /** Where the node's pod CIDRs are recorded for the CNI plugin's IPAM ({"podCIDRs": [...]}); "" to disable. */
+  nodeStateFile: string;
   sync: SyncConfig;
   logLevel: string;
   allowHostNetns: boolean;
@@ -65,13 +67,14 @@ export const DEFAULTS = {
   metricsBindAddress: '127.0.0.1:10249',
   controlSocket: '/run/podnet/podnetd.sock',
   cniSocket: '/run/podnet/cni.sock',
+  nodeStateFile: '/run/podnet/node.json',
   sync: { minIntervalMs: 20, maxIntervalMs: 60_000, retryIntervalMs: 1000, healthzTimeoutMs: 60_000, firstSyncTimeoutMs: 120_000 },
   logLevel: 'info',
 } as const;
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 const TOP_KEYS = ['nodeName', 'manifests', 'kubeconfig', 'tables', 'podCIDRs', 'serviceCIDRs', 'bridge', 'tun', 'engine',
-  'stateFile', 'routeTable', 'healthzBindAddress', 'metricsBindAddress', 'controlSocket', 'cniSocket', 'sync', 'logLevel', 'allowHostNetns'];
+  'stateFile', 'routeTable', 'healthzBindAddress', 'metricsBindAddress', 'controlSocket', 'cniSocket', 'nodeStateFile', 'sync', 'logLevel', 'allowHostNetns'];
 const TUN_KEYS = ['name', 'queues', 'batch', 'persist'];
 const ENGINE_KEYS = ['flowCapacity', 'maglevSize', 'maxServicePorts', 'timeouts', 'hairpinIPv4', 'hairpinIPv6'];
 const TIMEOUT_KEYS = ['tcpSynSec', 'tcpEstablishedSec', 'tcpFinSec', 'tcpTimeWaitSec', 'tcpCloseSec', 'udpSec', 'udpStreamSec', 'icmpSec'];
@@ -183,6 +186,7 @@ export function buildConfig(raw: unknown, file = ''): DaemonConfig {
     metricsBindAddress: r.bind(c.metricsBindAddress, 'metricsBindAddress', DEFAULTS.metricsBindAddress),
     controlSocket: r.string(c.controlSocket, 'controlSocket', DEFAULTS.controlSocket),
     cniSocket: r.string(c.cniSocket, 'cniSocket', DEFAULTS.cniSocket),
+    nodeStateFile: r.string(c.nodeStateFile, 'nodeStateFile', DEFAULTS.nodeStateFile),
     sync: {
       minIntervalMs: r.int(sync.minIntervalMs, 'sync.minIntervalMs', 0, 3_600_000, DEFAULTS.sync.minIntervalMs),
       maxIntervalMs: r.int(sync.maxIntervalMs, 'sync.maxIntervalMs', 100, 86_400_000, DEFAULTS.sync.maxIntervalMs),
@@ -198,6 +202,7 @@ export function buildConfig(raw: unknown, file = ''): DaemonConfig {
   if (cfg.tables && c.stateFile === undefined) cfg.stateFile = '';
   if (cfg.tables && c.controlSocket === undefined) cfg.controlSocket = '';
   if (cfg.tables && c.cniSocket === undefined) cfg.cniSocket = '';
+  if (cfg.tables && c.nodeStateFile === undefined) cfg.nodeStateFile = '';
   const abs = (p: string) => (p && !path.isAbsolute(p) ? (file ? path.resolve(path.dirname(file), p) : path.resolve(p)) : p);
   cfg.stateFile = abs(cfg.stateFile);
   cfg.controlSocket = abs(cfg.controlSocket);

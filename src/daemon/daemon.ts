@@ -9,7 +9,7 @@
 //           `--cleanup` (cleanup.ts) is what removes them.
 // The first sync is programmed before the TUN is attached, so the first packet read after a
 // restart already sees the full table and its restored flows.
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { SyncMetrics } from '../control';
@@ -35,6 +35,17 @@ export function wiringConfig(cfg: DaemonConfig): NodeWiringConfig {
 function withTimeout<T>(p: Promise<T>, ms: number, err: () => Error): Promise<T> {
   let t: NodeJS.Timeout | undefined;
   return Promise.race([p, new Promise<T>((_, reject) => { t = setTimeout(() => reject(err()), ms); })]).finally(() => clearTimeout(t));
+}
+
+/**
+ * Records the node's pod CIDRs where the CNI plugin's IPAM looks when its config names no
+ * subnet (src/cni/ipam/node.ts), atomically: a plugin never reads half a file.
+ */
+function recordNodeState(file: string, podCIDRs: string[]): void {
+  mkdirSync(path.dirname(file), { recursive: true, mode: 0o755 });
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, `${JSON.stringify({ podCIDRs })}\n`, { mode: 0o644 });
+  renameSync(tmp, file);
 }
 
 export class Daemon {
@@ -114,6 +125,7 @@ export class Daemon {
     step('wiring');
     const wiring = await wireNode(wiringConfig(cfg), this.log);
     this.log.info({ wiring }, 'node wired');
+    if (cfg.nodeStateFile) recordNodeState(cfg.nodeStateFile, cfg.podCIDRs);
 
     this.ready = true;
     this.notifier.send(`READY=1\nSTATUS=serving ${this.source.specs().length} service ports from ${this.source.description}\nMAINPID=${process.pid}`);

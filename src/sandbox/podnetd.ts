@@ -81,6 +81,7 @@ export class Podnetd {
       stateFile: p.state,
       controlSocket: p.socket,
       cniSocket: p.cniSocket,
+      nodeStateFile: path.join(path.dirname(p.state), 'node.json'),
       // The node namespace's own loopback: never reachable from outside the sandbox.
       healthzBindAddress: '127.0.0.1:10256',
       metricsBindAddress: '127.0.0.1:10249',

@@ -69,6 +69,12 @@ t.test('podnetd on manifests', requires({ root: isRoot, socat: () => haveCommand
     config: { sync: { healthzTimeoutMs: 2000 } },
   });
 
+  await t.test('the node pod CIDRs are recorded for the CNI plugin', async (t) => {
+    const file = path.join(path.dirname(Podnetd.paths(sb).state), 'node.json');
+    for (let i = 0; i < 50 && !existsSync(file); i++) await new Promise((r) => setTimeout(r, 20));
+    t.same(JSON.parse(readFileSync(file, 'utf8')), { podCIDRs: [sb.podCIDR4, sb.podCIDR6] });
+  });
+
   await t.test('READY=1 after the first sync, then WATCHDOG=1 pings', async (t) => {
     for (let i = 0; i < 100 && !/WATCHDOG=1/.test(notified()); i++) await new Promise((r) => setTimeout(r, 20));
     t.match(notified(), /READY=1/, 'READY=1');
