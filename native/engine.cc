@@ -2,6 +2,8 @@
 // published table and never wait for apply().
 #include "engine.h"
 
+#include <pthread.h>
+
 #include <chrono>
 #include <unordered_set>
 
@@ -317,6 +319,7 @@ void Engine::detach_tun() {
 // Expired flows are also removed lazily on lookup; this pass returns idle records
 // to the free list so eviction rarely has to pick a live one.
 void Engine::gc_loop() {
+  pthread_setname_np(pthread_self(), "podnet-gc");
   std::unique_lock<std::mutex> lk(gc_mu_);
   while (!gc_cv_.wait_for(lk, std::chrono::seconds(1), [this] { return gc_stop_; })) {
     lk.unlock();
