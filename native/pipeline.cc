@@ -66,6 +66,19 @@ bool policy_admits(const PipelineEnv& env, const PolicyTable& pt, const PolicyDe
   return false;
 }
 
+// The ClientIP affinity record of (client address, service port): proto 255, the real
+// protocol in the pad byte, no client port.
+FlowKey affinity_key(const Parsed& p) {
+  FlowKey aff{};
+  aff.family = p.family;
+  aff.proto = kAffinity;
+  aff.pad = p.proto;
+  aff.dport = p.key.dport;
+  aff.src = p.key.src;
+  aff.dst = p.key.dst;
+  return aff;
+}
+
 // ClientIP affinity: the backend this client used within the timeout, if still active.
 const Backend* affinity_backend(const PipelineEnv& env, const ServicePort& svc, const FlowKey& aff,
                                 uint64_t now_ms, FlowHit& hit) {
@@ -81,13 +94,7 @@ const Backend* affinity_backend(const PipelineEnv& env, const ServicePort& svc, 
 
 const Backend* choose_backend(const PipelineEnv& env, const ServicePort& svc, const Parsed& p, uint64_t now_ms) {
   if (svc.affinity_timeout_ms == 0) return svc.pick(hash_key(p.key));
-  FlowKey aff{};
-  aff.family = p.family;
-  aff.proto = kAffinity;
-  aff.pad = p.proto;
-  aff.dport = p.key.dport;
-  aff.src = p.key.src;
-  aff.dst = p.key.dst;
+  FlowKey aff = affinity_key(p);
   FlowHit hit;
   if (const Backend* b = affinity_backend(env, svc, aff, now_ms, hit)) return b;
   // The first connection of a client picks by client address only, so that concurrent
@@ -260,15 +267,8 @@ void trace_packet(const PipelineEnv& env, const Tables& t, const uint8_t* pkt, s
   }
   const Backend* be = nullptr;
   if (svc->affinity_timeout_ms) {
-    FlowKey aff{};
-    aff.family = p.family;
-    aff.proto = kAffinity;
-    aff.pad = p.proto;
-    aff.dport = p.key.dport;
-    aff.src = p.key.src;
-    aff.dst = p.key.dst;
     FlowHit ah;
-    if (env.flows->lookup(aff, now_ms, ah)) be = svc->find(ah.x.dst, ah.x.dport);
+    if (env.flows->lookup(affinity_key(p), now_ms, ah)) be = svc->find(ah.x.dst, ah.x.dport);
     if (be && be->terminating) be = nullptr;
     if (!be) be = svc->pick(hash_bytes(p.key.src.b, 16, p.family));
   } else {
