@@ -133,7 +133,7 @@ void FlowTable::rebuild_index() {
       entries_[2 * i].linked = 0;
       entries_[2 * i + 1].linked = 0;
       link(2 * i);
-      if (!r.single) link(2 * i + 1);
+      if (!r.single.load(std::memory_order_relaxed)) link(2 * i + 1);
       active_.fetch_add(1, std::memory_order_relaxed);
     } else {
       r.in_use.store(0, std::memory_order_relaxed);
@@ -149,8 +149,8 @@ size_t FlowTable::rebind(const std::function<bool(const FlowKey&, const Translat
     if (r.in_use.load(std::memory_order_acquire) != 1) continue;
     uint32_t svc = 0, be = 0;
     if (fn(entries_[2 * i].key, entries_[2 * i].x, svc, be)) {
-      r.svc_slot = svc;
-      r.be_slot = be;
+      r.svc_slot.store(svc, std::memory_order_relaxed);
+      r.be_slot.store(be, std::memory_order_relaxed);
     } else if (try_release(i, r.gen.load(std::memory_order_acquire))) {
       dropped++;
     }
@@ -196,7 +196,8 @@ uint32_t FlowTable::timeout_ms(uint8_t proto, uint8_t state, uint32_t extra) con
 bool FlowTable::expired(const Record& r, uint64_t now_ms) const {
   uint64_t last = r.last_ms.load(std::memory_order_relaxed);
   return now_ms > last &&
-         now_ms - last > timeout_ms(r.proto, r.state.load(std::memory_order_relaxed), r.extra_timeout_ms);
+         now_ms - last > timeout_ms(r.proto.load(std::memory_order_relaxed), r.state.load(std::memory_order_relaxed),
+                                       r.extra_timeout_ms.load(std::memory_order_relaxed));
 }
 
 void FlowTable::link(uint32_t e) {
@@ -231,20 +232,23 @@ bool FlowTable::lookup(const FlowKey& k, uint64_t now_ms, FlowHit& out) {
     unlock(s);
     return false;
   }
-  out.x = entries_[e].x;
-  unlock(s);
+  // The record is read under the stripe lock: it cannot be released (which unlinks this entry
+  // under the same lock first) and reused meanwhile, so translation, gen and slots agree.
   uint32_t idx = e >> 1;
   const Record& r = records_[idx];
+  out.x = entries_[e].x;
   out.dir = Dir(e & 1);
   out.idx = idx;
   out.gen = r.gen.load(std::memory_order_acquire);
   out.state = r.state.load(std::memory_order_relaxed);
-  out.proto = r.proto;
-  out.svc_slot = r.svc_slot;
-  out.be_slot = r.be_slot;
-  out.extra_timeout_ms = r.extra_timeout_ms;
+  out.proto = r.proto.load(std::memory_order_relaxed);
+  out.svc_slot = r.svc_slot.load(std::memory_order_relaxed);
+  out.be_slot = r.be_slot.load(std::memory_order_relaxed);
+  out.extra_timeout_ms = r.extra_timeout_ms.load(std::memory_order_relaxed);
   out.last_ms = r.last_ms.load(std::memory_order_relaxed);
-  if (expired(r, now_ms)) {
+  bool gone = expired(r, now_ms);
+  unlock(s);
+  if (gone) {
     if (try_release(idx, out.gen)) expired_.fetch_add(1, std::memory_order_relaxed);
     return false;
   }
@@ -308,11 +312,11 @@ bool FlowTable::insert(const NewFlow& f, uint64_t now_ms, FlowHit& out) {
   er.x = f.rev_x;
   er.hash = hash_key(f.rev);
   er.linked = 0;
-  r.proto = f.fwd.proto;
-  r.single = f.single;
-  r.svc_slot = f.svc_slot;
-  r.be_slot = f.be_slot;
-  r.extra_timeout_ms = f.extra_timeout_ms;
+  r.proto.store(f.fwd.proto, std::memory_order_relaxed);
+  r.single.store(f.single, std::memory_order_relaxed);
+  r.svc_slot.store(f.svc_slot, std::memory_order_relaxed);
+  r.be_slot.store(f.be_slot, std::memory_order_relaxed);
+  r.extra_timeout_ms.store(f.extra_timeout_ms, std::memory_order_relaxed);
   r.state.store(f.state, std::memory_order_relaxed);
   r.last_ms.store(now_ms, std::memory_order_relaxed);
   uint32_t gen = r.gen.load(std::memory_order_relaxed);
@@ -330,15 +334,21 @@ bool FlowTable::insert(const NewFlow& f, uint64_t now_ms, FlowHit& out) {
     }
     return lookup(f.fwd, now_ms, out);
   }
-  r.in_use.store(1, std::memory_order_release);
   link(2 * idx);
-  unlock(s);
   if (!f.single) {
-    s = stripe_of(er.hash);
-    lock(s);
+    uint32_t s2 = stripe_of(er.hash);
+    if (s2 != s) {
+      unlock(s);
+      lock(s2);
+    }
     link(2 * idx + 1);
-    unlock(s);
+    s = s2;
   }
+  unlock(s);
+  // Published only now that both directions are linked: a record can be released (expiry,
+  // eviction, purge) only when in_use is 1, and a release between the two links would leave
+  // the reverse entry linked in a chain while its record is recycled — a corrupted chain.
+  r.in_use.store(1, std::memory_order_release);
   active_.fetch_add(1, std::memory_order_relaxed);
   created_.fetch_add(1, std::memory_order_relaxed);
   out.x = f.fwd_x;
@@ -346,7 +356,7 @@ bool FlowTable::insert(const NewFlow& f, uint64_t now_ms, FlowHit& out) {
   out.idx = idx;
   out.gen = gen;
   out.state = f.state;
-  out.proto = r.proto;
+  out.proto = f.fwd.proto;
   out.svc_slot = f.svc_slot;
   out.be_slot = f.be_slot;
   out.extra_timeout_ms = f.extra_timeout_ms;
@@ -391,8 +401,10 @@ size_t FlowTable::expire(uint64_t now_ms) {
   size_t n = 0;
   for (uint32_t i = 0; i < capacity_; i++) {
     Record& r = records_[i];
+    // gen first: if the record is recycled after we judged it, try_release refuses.
+    uint32_t gen = r.gen.load(std::memory_order_acquire);
     if (r.in_use.load(std::memory_order_acquire) != 1 || !expired(r, now_ms)) continue;
-    if (try_release(i, r.gen.load(std::memory_order_acquire))) n++;
+    if (try_release(i, gen)) n++;
   }
   expired_.fetch_add(n, std::memory_order_relaxed);
   return n;
@@ -402,20 +414,36 @@ size_t FlowTable::purge_backends(const std::vector<uint8_t>& be_slots) {
   size_t n = 0;
   for (uint32_t i = 0; i < capacity_; i++) {
     Record& r = records_[i];
+    uint32_t gen = r.gen.load(std::memory_order_acquire);
     if (r.in_use.load(std::memory_order_acquire) != 1) continue;
-    if (r.be_slot >= be_slots.size() || !be_slots[r.be_slot]) continue;
-    if (try_release(i, r.gen.load(std::memory_order_acquire))) n++;
+    uint32_t be = r.be_slot.load(std::memory_order_relaxed);
+    if (be >= be_slots.size() || !be_slots[be]) continue;
+    if (try_release(i, gen)) n++;
   }
   return n;
 }
 
 size_t FlowTable::cut_if(const std::function<bool(const FlowKey&, const Translation&)>& fn) {
+  // Walks the index, not the records: a linked entry's key is stable under its stripe lock,
+  // whereas a record may be recycled (its entries rewritten) by a queue at any moment. The
+  // candidates are copied out and judged after the lock is dropped; a record recycled since
+  // then fails try_release's gen check. Control-plane only (policy changes), so the vector
+  // is fine here.
+  struct Candidate { FlowKey k; Translation x; uint32_t idx, gen; };
+  std::vector<Candidate> batch;
   size_t n = 0;
-  for (uint32_t i = 0; i < capacity_; i++) {
-    Record& r = records_[i];
-    if (r.in_use.load(std::memory_order_acquire) != 1) continue;
-    if (!fn(entries_[2 * i].key, entries_[2 * i].x)) continue;
-    if (try_release(i, r.gen.load(std::memory_order_acquire))) n++;
+  for (uint64_t b = 0; b <= bucket_mask_; b++) {
+    uint32_t s = uint32_t(b) & (kStripes - 1);
+    lock(s);
+    for (uint32_t e = buckets_[b].load(std::memory_order_relaxed); e != kNil; e = entries_[e].next) {
+      if (e & 1) continue;  // forward entries only: one per flow
+      batch.push_back({entries_[e].key, entries_[e].x, e >> 1, records_[e >> 1].gen.load(std::memory_order_acquire)});
+    }
+    unlock(s);
+    for (const Candidate& c : batch) {
+      if (fn(c.k, c.x) && try_release(c.idx, c.gen)) n++;
+    }
+    batch.clear();
   }
   return n;
 }

@@ -89,12 +89,15 @@ class FlowTable {
     std::atomic<uint32_t> gen;
     std::atomic<uint8_t> state;
     std::atomic<uint8_t> in_use;  // 0 free, 1 live, 2 being removed
-    uint8_t proto;
-    uint8_t single;
-    uint32_t svc_slot;
-    uint32_t be_slot;
-    uint32_t extra_timeout_ms;
+    // Atomic (relaxed) because the GC and eviction scans read records that a queue may be
+    // recycling at that moment; the gen check then discards what they read.
+    std::atomic<uint8_t> proto;
+    std::atomic<uint8_t> single;
+    std::atomic<uint32_t> svc_slot;
+    std::atomic<uint32_t> be_slot;
+    std::atomic<uint32_t> extra_timeout_ms;
   };
+  static_assert(sizeof(std::atomic<uint32_t>) == 4 && sizeof(std::atomic<uint8_t>) == 1, "Record is a file layout");
   // With a state_path the flow records live in that file (MAP_SHARED), so they survive the
   // process: a restarted podnetd keeps every connection's backend and NAT state.
   FlowTable(uint32_t capacity, const Timeouts& t, const std::string& state_path = "");
@@ -167,8 +170,8 @@ void FlowTable::for_each(F&& fn) const {
     const Record& r = records_[i];
     if (r.in_use.load(std::memory_order_acquire) != 1) continue;
     const Entry& e = entries_[2 * i];
-    fn(e.key, e.x, r.state.load(std::memory_order_relaxed), r.last_ms.load(std::memory_order_relaxed), r.proto,
-       r.single != 0);
+    fn(e.key, e.x, r.state.load(std::memory_order_relaxed), r.last_ms.load(std::memory_order_relaxed),
+       r.proto.load(std::memory_order_relaxed), r.single.load(std::memory_order_relaxed) != 0);
   }
 }
 
