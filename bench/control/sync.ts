@@ -4,11 +4,13 @@
 //
 //   node dist/bench/control/sync.js                 # both issue-3 scales, one child process each
 //   node dist/bench/control/sync.js 10000 10 [fake|engine]
+//   node --expose-gc dist/bench/control/sync.js 30000 2 engine --json FILE   # also writes the figures to FILE
 //   node --max-semi-space-size=64 dist/bench/control/sync.js   # larger young generation: fewer GC pauses
 //
 // The sink is a fake that keeps the table (Map) unless "engine" is given and the native addon
 // is built, in which case the real Engine is programmed (no root needed; no TUN attached).
 import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import type { ApplyResult, ServicePortSpec, TableDelta } from '../../src/engine/types';
 import { ControlPlane, type TableSink } from '../../src/control/control-plane';
 import { specKey } from '../../src/control/model';
@@ -84,7 +86,18 @@ function pct(xs: number[], p: number): number {
 
 const mib = (b: number) => (b / 1048576).toFixed(0);
 
-async function runScale(services: number, endpoints: number, sinkKind: string): Promise<void> {
+/** The figures the lead's report merges (--json FILE). */
+export interface SyncResult {
+  services: number;
+  endpoints: number;
+  sink: string;
+  fullSyncMs: number;
+  rssMiB: number;
+  incrementalP50Ms: number;
+  incrementalP99Ms: number;
+}
+
+async function runScale(services: number, endpoints: number, sinkKind: string): Promise<SyncResult> {
   const sink = (sinkKind === 'engine' ? engineSink() : undefined) ?? new MapSink();
   const label = sink instanceof MapSink ? 'fake sink' : 'real engine';
   const rss0 = process.memoryUsage().rss;
@@ -157,16 +170,37 @@ async function runScale(services: number, endpoints: number, sinkKind: string): 
     incremental: { samples, p50ms: +pct(lat, 50).toFixed(3), p99ms: +pct(lat, 99).toFixed(3), maxMs: +Math.max(...lat).toFixed(3) },
     viaRunner: { samples: viaRunner.length, p50ms: +pct(viaRunner, 50).toFixed(2), p99ms: +pct(viaRunner, 99).toFixed(2) },
   }));
+  return {
+    services, endpoints, sink: label, fullSyncMs: +(t2 - t0).toFixed(0), rssMiB: +mib(rss),
+    incrementalP50Ms: +pct(lat, 50).toFixed(3), incrementalP99Ms: +pct(lat, 99).toFixed(3),
+  };
 }
 
 async function main(): Promise<void> {
-  const [a, b, sinkKind = 'fake'] = process.argv.slice(2);
-  if (a) return runScale(Number(a), Number(b ?? 10), sinkKind);
-  // Each scale in its own process, so RSS is that scale's alone.
-  for (const [s, e] of [[10000, 10], [30000, 2]]) {
-    const r = spawnSync(process.execPath, ['--expose-gc', ...process.execArgv, __filename, String(s), String(e), sinkKind], { stdio: 'inherit' });
-    if (r.status !== 0) process.exitCode = 1;
+  const argv = process.argv.slice(2);
+  const j = argv.indexOf('--json');
+  const jsonFile = j >= 0 ? argv[j + 1] : undefined;
+  if (j >= 0) argv.splice(j, 2);
+  if (j >= 0 && !jsonFile) throw new Error('--json needs a file name');
+  const [a, b, sinkKind = 'fake'] = argv;
+  if (a) {
+    const r = await runScale(Number(a), Number(b ?? 10), sinkKind);
+    if (jsonFile) writeFileSync(jsonFile, `${JSON.stringify(r, null, 2)}\n`);
+    return;
   }
+  // Each scale in its own process, so RSS is that scale's alone; --json gets a list.
+  const results: SyncResult[] = [];
+  for (const [s, e] of [[10000, 10], [30000, 2]]) {
+    const tmp = jsonFile ? `${jsonFile}.${s}x${e}.tmp` : undefined;
+    const r = spawnSync(process.execPath, ['--expose-gc', ...process.execArgv, __filename, String(s), String(e), sinkKind, ...(tmp ? ['--json', tmp] : [])], { stdio: 'inherit' });
+    if (r.status !== 0) process.exitCode = 1;
+    else if (tmp) {
+      const fs = await import('node:fs');
+      results.push(JSON.parse(fs.readFileSync(tmp, 'utf8')) as SyncResult);
+      fs.rmSync(tmp, { force: true });
+    }
+  }
+  if (jsonFile) writeFileSync(jsonFile, `${JSON.stringify(results, null, 2)}\n`);
 }
 
 void main();

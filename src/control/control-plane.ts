@@ -10,7 +10,7 @@ import { externalNodeContext, type ExternalNodeContext } from './external';
 import { type ModelNote, type NodeContext, serviceSpecs, specKey, specsEqual } from './model';
 import type { EndpointSliceInfo, NodeInfo, ServiceInfo } from './objects';
 import { BoundedFrequencyRunner, type Clock, realClock } from './runner';
-import { ChangeTracker } from './tracker';
+import { type Change, ChangeTracker } from './tracker';
 
 /** What the control plane programs: the engine (src/engine Engine) or a fake in tests. */
 export interface TableSink {
@@ -48,6 +48,8 @@ export interface ControlPlaneOptions {
   /** Default 1 s: retry delay after a failed sync. */
   retryIntervalMs?: number;
   clock?: Clock;
+  /** Wall clock (epoch ms) for EndpointSlice trigger times; default Date.now. */
+  wallNow?: () => number;
 }
 
 /** Result of one sync, for tests and podnetctl. */
@@ -76,7 +78,7 @@ export class ControlPlane implements ObjectSink {
   private readonly slices = new Map<string, EndpointSliceInfo>();
   private readonly slicesBySvc = new Map<string, Map<string, EndpointSliceInfo>>();
   private readonly svcTracker = new ChangeTracker<ServiceInfo>();
-  private readonly sliceTracker = new ChangeTracker<EndpointSliceInfo>();
+  private readonly sliceTracker = new ChangeTracker<EndpointSliceInfo>((s) => s.triggerTime);
   private readonly nodeTracker = new ChangeTracker<NodeInfo>();
   private nodeObj: NodeInfo | undefined;
 
@@ -93,6 +95,11 @@ export class ControlPlane implements ObjectSink {
   private initialized = false;
   private needFullSync = true;
   private pendingSince: number[] = [];
+  /** Upstream trigger times (wall, epoch ms) of the changes in this sync; see programmingStarts(). */
+  private pendingTriggers: number[] = [];
+  private readonly wallNow: () => number;
+  /** kube-proxy's trackerStartTime: trigger times before it belong to changes made before we ran. */
+  private readonly startedWall: number;
   private lastSyncWall = 0;
   private lastQueuedWall = 0;
   private lastReport: SyncReport | undefined;
@@ -105,6 +112,8 @@ export class ControlPlane implements ObjectSink {
     this.log = (opts.logger ?? pino({ level: 'silent' })).child({ component: 'control' });
     this.metrics = opts.metrics ?? new SyncMetrics();
     this.clock = opts.clock ?? realClock;
+    this.wallNow = opts.wallNow ?? Date.now;
+    this.startedWall = this.wallNow();
     this.retryMs = opts.retryIntervalMs ?? 1000;
     this.runner = new BoundedFrequencyRunner(() => { this.sync(); }, {
       minIntervalMs: opts.minSyncIntervalMs ?? 20,
@@ -210,7 +219,7 @@ export class ControlPlane implements ObjectSink {
     for (const c of sliceChanges.values()) {
       if (collect && c.previous) affected.add(c.previous.serviceKey);
       if (collect && c.current) affected.add(c.current.serviceKey);
-      this.pendingSince.push(c.since);
+      this.programmingStarts(c);
     }
     const nodeChanges = this.nodeTracker.drain();
     if (nodeChanges.size) {
@@ -240,6 +249,12 @@ export class ControlPlane implements ObjectSink {
     const done = this.clock.now();
     for (const since of this.pendingSince) this.metrics.programmingDuration.observe(Math.max(0, done - since) / 1000);
     this.pendingSince = [];
+    if (this.pendingTriggers.length) {
+      const wall = this.wallNow();
+      // Clamped at 0: the trigger comes from another machine's clock.
+      for (const t of this.pendingTriggers) this.metrics.programmingDuration.observe(Math.max(0, wall - t) / 1000);
+      this.pendingTriggers = [];
+    }
     const secs = (performance.now() - t0) / 1000;
     report.durationMs = secs * 1000;
     this.metrics.syncDuration.observe(secs);
@@ -255,6 +270,22 @@ export class ControlPlane implements ObjectSink {
     this.lastReport = report;
     try { this.onSynced?.(); } catch (err) { this.log.error({ err }, 'onSynced hook failed'); }
     return report;
+  }
+
+  /**
+   * Where network programming latency starts for one EndpointSlice change: kube-proxy counts
+   * from the slice's last-change-trigger-time (each distinct one since the last sync), ignoring
+   * those from before this control plane started (an initial list would report days); without
+   * a usable one, from when podnetd saw the change.
+   */
+  private programmingStarts(c: Change<EndpointSliceInfo>): void {
+    let used = false;
+    for (const t of c.triggers) {
+      if (t < this.startedWall) continue;
+      this.pendingTriggers.push(t);
+      used = true;
+    }
+    if (!used) this.pendingSince.push(c.since);
   }
 
   /** What external.ts steeringRules/healthChecks read: the services, their slices, this node. */
@@ -298,24 +329,49 @@ export class ControlPlane implements ObjectSink {
     return { next, claim, conflicted };
   }
 
+  /**
+   * Everything recomputed in one pass over the services in key order: the first service to claim
+   * a (VIP, port, protocol) keeps it, as plan() decides with no owners yet, but without plan's
+   * per-service maps (a full sync at 30k services is all about not making garbage).
+   */
   private fullSync(): SyncReport {
     const keys = [...this.services.keys()].sort();
-    const { next, claim, conflicted } = this.plan(keys, new Map(), new Map());
     const programmed = new Map<string, ServicePortSpec>();
+    const owner = new Map<string, string>();
     const bySvc = new Map<string, Set<string>>();
+    const conflicted = new Set<string>();
+    const notes: ModelNote[] = [];
     let backends = 0;
-    for (const [k, m] of next) {
-      bySvc.set(k, new Set(m.keys()));
-      for (const [sk, s] of m) { programmed.set(sk, s); backends += s.backends.length; }
+    for (const k of keys) {
+      const specs = serviceSpecs(this.services.get(k) as ServiceInfo, this.slicesOf(k), this.node, notes);
+      this.logNotes(k, notes);
+      notes.length = 0;
+      let mine: Set<string> | undefined;
+      for (const s of specs) {
+        const sk = specKey(s);
+        const o = owner.get(sk);
+        if (o === k) { // the same key twice in one service: the later spec wins, as in plan()
+          backends += s.backends.length - (programmed.get(sk) as ServicePortSpec).backends.length;
+          programmed.set(sk, s);
+        } else if (o !== undefined) {
+          conflicted.add(k);
+          this.log.warn({ service: k, owner: o, servicePort: sk }, 'service port already programmed for another service; skipped');
+        } else {
+          owner.set(sk, k);
+          programmed.set(sk, s);
+          backends += s.backends.length;
+          (mine ??= new Set()).add(sk);
+        }
+      }
+      if (mine) bySvc.set(k, mine);
     }
     const all = [...programmed.values()];
     this.sink.replace(all);
     this.programmed = programmed;
     this.bySvc = bySvc;
-    this.owner = claim;
+    this.owner = owner;
     this.backendCount = backends;
-    this.serviceCount = 0;
-    for (const s of bySvc.values()) if (s.size) this.serviceCount++;
+    this.serviceCount = bySvc.size;
     this.conflicted = conflicted;
     return { full: true, upserts: all.length, removes: 0, durationMs: 0 };
   }
@@ -378,6 +434,7 @@ export class ControlPlane implements ObjectSink {
 
   /** Logs model notes once per distinct set, so a periodic sync does not repeat them. */
   private logNotes(svcKey: string, notes: ModelNote[]): void {
+    if (notes.length === 0 && !this.loggedNotes.has(svcKey)) return; // nearly every service, every sync
     const text = notes.map((n) => n.message).join('; ');
     if ((this.loggedNotes.get(svcKey) ?? '') === text) return;
     if (text) this.loggedNotes.set(svcKey, text); else this.loggedNotes.delete(svcKey);

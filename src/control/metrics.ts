@@ -103,7 +103,7 @@ export class SyncMetrics {
     this.syncDuration = r.register(new Histogram('podnet_sync_proxy_rules_duration_seconds', 'SyncProxyRules latency in seconds (full and partial)', SYNC_BUCKETS));
     this.fullSyncDuration = r.register(new Histogram('podnet_sync_full_proxy_rules_duration_seconds', 'Latency of full syncs (engine table replaced) in seconds', SYNC_BUCKETS));
     this.partialSyncDuration = r.register(new Histogram('podnet_sync_partial_proxy_rules_duration_seconds', 'Latency of partial syncs (delta applied) in seconds', SYNC_BUCKETS));
-    this.programmingDuration = r.register(new Histogram('podnet_network_programming_duration_seconds', 'Time from an object change seen by podnetd to the engine table holding it, in seconds', PROGRAMMING_BUCKETS));
+    this.programmingDuration = r.register(new Histogram('podnet_network_programming_duration_seconds', 'Time from an object change (the EndpointSlice last-change-trigger-time when present, else when podnetd saw it) to the engine table holding it, in seconds', PROGRAMMING_BUCKETS));
     this.lastSyncTimestamp = r.register(new Gauge('podnet_sync_proxy_rules_last_timestamp_seconds', 'The last time the engine tables were successfully synced'));
     this.lastQueuedTimestamp = r.register(new Gauge('podnet_sync_proxy_rules_last_queued_timestamp_seconds', 'The last time a sync was queued'));
     this.serviceChangesPending = r.register(new Gauge('podnet_sync_proxy_rules_service_changes_pending', 'Pending service changes'));

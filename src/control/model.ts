@@ -66,68 +66,100 @@ interface PortEndpoint {
   readonly port: number;
 }
 
+/** Below this many candidates duplicates are found by a linear scan: no key strings, no Map. */
+const LINEAR_DEDUPE_MAX = 16;
+
 /** Merges the endpoints of `slices` serving `sp` in one address family; ready beats not ready on duplicates. */
 export function endpointsForPort(sp: ServicePortInfo, family: 4 | 6, slices: Iterable<EndpointSliceInfo>): PortEndpoint[] {
   const want = family === 4 ? 'IPv4' : 'IPv6';
-  const byAddr = new Map<string, PortEndpoint>();
+  const out: PortEndpoint[] = [];
+  let byAddr: Map<string, number> | undefined; // "ip|port" → index in out, once out is large
   for (const s of slices) {
     if (s.addressType !== want) continue; // FQDN slices never match
     for (const p of s.ports) {
       if (p.name !== sp.name || p.protocol !== sp.protocol || p.port === undefined) continue;
+      const port = p.port;
       for (const ep of s.endpoints) {
-        const k = `${ep.ip}|${p.port}`;
-        const prev = byAddr.get(k);
-        if (!prev || (!prev.ep.ready && ep.ready)) byAddr.set(k, { ep, port: p.port });
+        let at = -1;
+        if (byAddr) {
+          at = byAddr.get(`${ep.ip}|${port}`) ?? -1;
+        } else {
+          for (let i = 0; i < out.length; i++) if (out[i].port === port && out[i].ep.ip === ep.ip) { at = i; break; }
+        }
+        if (at >= 0) {
+          if (!out[at].ep.ready && ep.ready) out[at] = { ep, port };
+          continue;
+        }
+        out.push({ ep, port });
+        if (byAddr) byAddr.set(`${ep.ip}|${port}`, out.length - 1);
+        else if (out.length > LINEAR_DEDUPE_MAX) {
+          byAddr = new Map();
+          for (let i = 0; i < out.length; i++) byAddr.set(`${out[i].ep.ip}|${out[i].port}`, i);
+        }
       }
     }
   }
-  return [...byAddr.values()];
+  return out;
 }
 
+type Topology = { readonly mode: '' | 'node' | 'zone'; readonly why?: string };
+const NO_TOPOLOGY: Topology = Object.freeze({ mode: '' });
+const NODE_TOPOLOGY: Topology = Object.freeze({ mode: 'node' });
+const ZONE_TOPOLOGY: Topology = Object.freeze({ mode: 'zone' });
+
 /** kube-proxy's topologyModeFromHints: 'node', 'zone' or '' (no topology filtering). */
-export function topologyMode(eps: readonly PortEndpoint[], node: NodeContext): { mode: '' | 'node' | 'zone'; why?: string } {
+export function topologyMode(eps: readonly PortEndpoint[], node: NodeContext): Topology {
   let allNode = true;
   let allZone = true;
   let forNode = false;
   let forZone = false;
   let anyReady = false;
+  let someHints = false;
   for (const { ep } of eps) {
     if (!ep.ready) continue;
     anyReady = true;
     if (ep.nodeHints.length === 0) allNode = false;
-    else if (ep.nodeHints.includes(node.nodeName)) forNode = true;
+    else { someHints = true; if (ep.nodeHints.includes(node.nodeName)) forNode = true; }
     if (ep.zoneHints.length === 0) allZone = false;
-    else if (node.zone !== undefined && ep.zoneHints.includes(node.zone)) forZone = true;
+    else { someHints = true; if (node.zone !== undefined && ep.zoneHints.includes(node.zone)) forZone = true; }
   }
-  if (!anyReady) return { mode: '' };
-  if (allNode && forNode) return { mode: 'node' };
+  if (!anyReady || !someHints) return NO_TOPOLOGY;
+  if (allNode && forNode) return NODE_TOPOLOGY;
   if (allZone) {
-    if (forZone) return { mode: 'zone' };
+    if (forZone) return ZONE_TOPOLOGY;
     return { mode: '', why: node.zone === undefined ? 'this node has no zone label' : `no endpoint is hinted for zone ${node.zone}` };
   }
-  const some = eps.some(({ ep }) => ep.ready && (ep.zoneHints.length > 0 || ep.nodeHints.length > 0));
-  return { mode: '', why: some ? 'not every ready endpoint has hints' : undefined };
+  return { mode: '', why: 'not every ready endpoint has hints' };
+}
+
+/**
+ * Which of `eps` take new flows, by kube-proxy's CategorizeEndpoints rules, as flags parallel to
+ * `eps` (one array; the Set and filtered lists this used to build were a full sync's garbage).
+ */
+function eligibility(svc: ServiceInfo, eps: readonly PortEndpoint[], node: NodeContext, notes?: ModelNote[]): boolean[] {
+  const take = new Array<boolean>(eps.length).fill(false);
+  let any = false;
+  if (svc.internalLocal) {
+    for (let i = 0; i < eps.length; i++) if (eps[i].ep.ready && eps[i].ep.nodeName === node.nodeName) any = take[i] = true;
+    // None ready here: serving+terminating local ones (KEP-1669).
+    if (!any) for (let i = 0; i < eps.length; i++) take[i] = eps[i].ep.serving && eps[i].ep.terminating && eps[i].ep.nodeName === node.nodeName;
+    return take;
+  }
+  const topo = topologyMode(eps, node);
+  if (topo.why && notes) notes.push({ service: svc.key, code: 'topology-ignored', message: `topology hints ignored: ${topo.why}` });
+  for (let i = 0; i < eps.length; i++) {
+    const e = eps[i].ep;
+    if (!e.ready) continue;
+    if (topo.mode === 'node' ? e.nodeHints.includes(node.nodeName) : topo.mode === 'zone' ? e.zoneHints.includes(node.zone as string) : true) any = take[i] = true;
+  }
+  if (!any) for (let i = 0; i < eps.length; i++) take[i] = eps[i].ep.serving && eps[i].ep.terminating;
+  return take;
 }
 
 /** The endpoints that take new flows, by kube-proxy's CategorizeEndpoints rules. */
 export function eligibleEndpoints(svc: ServiceInfo, eps: readonly PortEndpoint[], node: NodeContext, notes?: ModelNote[]): Set<PortEndpoint> {
-  const isLocal = (e: PortEndpoint) => e.ep.nodeName === node.nodeName;
-  const fallback = (extra: (e: PortEndpoint) => boolean) => eps.filter((e) => e.ep.serving && e.ep.terminating && extra(e));
-  if (svc.internalLocal) {
-    let local = eps.filter((e) => e.ep.ready && isLocal(e));
-    if (local.length === 0) local = fallback(isLocal);
-    return new Set(local);
-  }
-  const topo = topologyMode(eps, node);
-  if (topo.why && notes) notes.push({ service: svc.key, code: 'topology-ignored', message: `topology hints ignored: ${topo.why}` });
-  let ready = eps.filter((e) => {
-    if (!e.ep.ready) return false;
-    if (topo.mode === 'node') return e.ep.nodeHints.includes(node.nodeName);
-    if (topo.mode === 'zone') return e.ep.zoneHints.includes(node.zone as string);
-    return true;
-  });
-  if (ready.length === 0) ready = fallback(() => true);
-  return new Set(ready);
+  const take = eligibility(svc, eps, node, notes);
+  return new Set(eps.filter((_, i) => take[i]));
 }
 
 function compareBackends(a: BackendSpec, b: BackendSpec): number {
@@ -139,18 +171,19 @@ function compareBackends(a: BackendSpec, b: BackendSpec): number {
 /** The backend list of one service port in one family (sorted, so equal inputs give equal specs). */
 export function backendsFor(svc: ServiceInfo, sp: ServicePortInfo, family: 4 | 6, slices: Iterable<EndpointSliceInfo>, node: NodeContext, notes?: ModelNote[]): BackendSpec[] {
   const eps = endpointsForPort(sp, family, slices);
-  const eligible = eligibleEndpoints(svc, eps, node, notes);
+  if (eps.length === 0) return [];
+  const take = eligibility(svc, eps, node, notes);
   const out: BackendSpec[] = [];
-  for (const e of eps) {
-    const take = eligible.has(e);
+  for (let i = 0; i < eps.length; i++) {
+    const e = eps[i];
     // Known but not eligible: keep for established flows, except a UDP endpoint that stopped serving.
-    if (!take && sp.protocol === 'UDP' && !e.ep.serving) continue;
+    if (!take[i] && sp.protocol === 'UDP' && !e.ep.serving) continue;
     const b: BackendSpec = { ip: e.ep.ip, port: e.port };
-    if (!take) b.terminating = true;
+    if (!take[i]) b.terminating = true;
     if (e.ep.targetName !== undefined) b.name = e.ep.targetName;
     out.push(b);
   }
-  return out.sort(compareBackends);
+  return out.length > 1 ? out.sort(compareBackends) : out;
 }
 
 /** Display name of a service port: "namespace/name:port" (kube-proxy's ServicePortName). */
@@ -164,7 +197,7 @@ export function portName(svc: ServiceInfo, sp: ServicePortInfo): string {
  */
 export function serviceSpecs(svc: ServiceInfo, slices: Iterable<EndpointSliceInfo>, node: NodeContext, notes?: ModelNote[]): ServicePortSpec[] {
   if (svc.skip) return [];
-  const sliceList = [...slices];
+  const sliceList = Array.isArray(slices) ? slices as readonly EndpointSliceInfo[] : [...slices];
   const out: ServicePortSpec[] = [];
   for (const sp of svc.ports) {
     if (sp.protocol === 'SCTP') {

@@ -83,6 +83,12 @@ export interface EndpointSliceInfo {
   readonly addressType: AddressType;
   readonly ports: readonly EndpointPortInfo[];
   readonly endpoints: readonly EndpointInfo[];
+  /**
+   * endpoints.kubernetes.io/last-change-trigger-time (epoch ms): when the change this version
+   * carries happened upstream (a pod became ready, ...). Network programming latency counts
+   * from it, like kube-proxy's. Not part of the no-op comparison (fingerprint()).
+   */
+  readonly triggerTime?: number;
 }
 
 /** A v1 Node reduced to what the model needs: its name and zone. */
@@ -94,7 +100,16 @@ export interface NodeInfo {
   readonly addresses?: readonly string[];
 }
 
-/** Stable string form for no-op detection: normalized objects are built with a fixed key order. */
+/**
+ * Stable string form for no-op detection: normalized objects are built with a fixed key order.
+ * An EndpointSlice's triggerTime is left out: it only says when a change happened, so an update
+ * touching nothing else is still a no-op.
+ */
 export function fingerprint(o: unknown): string {
-  return o === undefined ? '' : JSON.stringify(o);
+  if (o === undefined) return '';
+  if (o !== null && typeof o === 'object' && (o as { triggerTime?: unknown }).triggerTime !== undefined) {
+    const { triggerTime: _ignored, ...rest } = o as { triggerTime?: unknown };
+    return JSON.stringify(rest);
+  }
+  return JSON.stringify(o);
 }

@@ -25,7 +25,13 @@ function metadata(c: Checker, o: Obj, defaultNamespace: string | undefined): { n
   c.object = namespace ? `${namespace}/${name}` : name;
   const labels: Record<string, string> = {};
   const l = c.obj(md.labels, 'metadata.labels', true);
-  if (l) for (const [k, v] of Object.entries(l)) labels[k] = String(c.str(v, `metadata.labels[${k}]`));
+  if (l) {
+    for (const k in l) {
+      if (!Object.hasOwn(l, k)) continue;
+      const v = l[k];
+      labels[k] = typeof v === 'string' ? v : String(c.str(v, `metadata.labels[${k}]`));
+    }
+  }
   return { name, namespace, labels };
 }
 
@@ -111,8 +117,29 @@ export function validateService(input: unknown, defaultNamespace?: string): Serv
 
 const ADDRESS_TYPES: readonly AddressType[] = ['IPv4', 'IPv6', 'FQDN'];
 
-function hintNames(c: Checker, v: unknown, field: string): string[] {
-  return c.arr(v, field).map((h, i) => c.str((c.obj(h, `${field}[${i}]`) as Obj).name, `${field}[${i}].name`) as string);
+/** Shared by every endpoint without hints (nearly all): one empty list instead of two per endpoint. */
+const NO_HINTS: readonly string[] = Object.freeze([]);
+
+function hintNames(c: Checker, v: unknown, field: string): readonly string[] {
+  const list = c.arr(v, field);
+  if (list.length === 0) return NO_HINTS;
+  return list.map((h, i) => c.str((c.obj(h, `${field}[${i}]`) as Obj).name, `${field}[${i}].name`) as string);
+}
+
+export const TRIGGER_TIME_ANNOTATION = 'endpoints.kubernetes.io/last-change-trigger-time';
+const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
+
+/**
+ * The slice's last-change-trigger-time (RFC3339) as epoch ms, or undefined when absent or not
+ * parseable: like kube-proxy, a bad annotation only costs the latency sample, never the slice.
+ */
+function triggerTimeOf(md: Obj): number | undefined {
+  const a = md.annotations;
+  if (!a || typeof a !== 'object') return undefined;
+  const v = (a as Obj)[TRIGGER_TIME_ANNOTATION];
+  if (typeof v !== 'string' || !RFC3339.test(v)) return undefined;
+  const ms = Date.parse(v);
+  return Number.isFinite(ms) ? ms : undefined;
 }
 
 /**
@@ -154,18 +181,22 @@ export function validateEndpointSlice(input: unknown, defaultNamespace?: string)
     const nodeHints = hints ? hintNames(c, hints.forNodes, `${f}.hints.forNodes`) : [];
     const ref = c.obj(e.targetRef, `${f}.targetRef`, true);
     const targetName = ref ? c.str(ref.name, `${f}.targetRef.name`, true) : undefined;
-    endpoints.push({
-      ip, ready, serving, terminating,
-      ...(nodeName !== undefined ? { nodeName } : {}),
-      ...(zone !== undefined ? { zone } : {}),
-      zoneHints, nodeHints,
-      ...(targetName !== undefined ? { targetName } : {}),
-    });
+    // Built in place (no spread temporaries): a full sync validates every endpoint in the cluster.
+    const ep: { -readonly [K in keyof EndpointInfo]: EndpointInfo[K] } = { ip, ready, serving, terminating, zoneHints, nodeHints };
+    if (nodeName !== undefined) ep.nodeName = nodeName;
+    if (zone !== undefined) ep.zone = zone;
+    if (targetName !== undefined) ep.targetName = targetName;
+    endpoints.push(ep);
   });
 
   const svc = labels[SERVICE_NAME_LABEL];
   if (svc === undefined || svc === '') return null;
-  return { key: `${namespace}/${name}`, namespace, name, serviceKey: `${namespace}/${svc}`, addressType, ports, endpoints };
+  const out: { -readonly [K in keyof EndpointSliceInfo]: EndpointSliceInfo[K] } = {
+    key: `${namespace}/${name}`, namespace, name, serviceKey: `${namespace}/${svc}`, addressType, ports, endpoints,
+  };
+  const trigger = triggerTimeOf(o.metadata as Obj);
+  if (trigger !== undefined) out.triggerTime = trigger;
+  return out;
 }
 
 /** v1 Node → NodeInfo (name and zone label). */
