@@ -19,6 +19,7 @@ import { markdown, type ConfigSummary } from './report';
 import { summarize } from './stats';
 import { buildTopology } from './topology';
 import { connrateBinary, removeConnrateBinary } from './tools/connrate';
+import { SUITE_IDS, runSuites, suitesMarkdown, type SuiteResult } from './suites';
 
 interface Options {
   quick: boolean;
@@ -31,6 +32,8 @@ interface Options {
   tag: string | null;
   /** Git revision to build podnet from (--build-head = HEAD); null: the working tree's build. */
   build: string | null;
+  /** Non-data-path suites run after the configurations (suites.ts): all on a default full run. */
+  suites: string[];
 }
 
 const QUICK_CONFIGS = ['direct', 'nftables', 'iptables', 'ipvs', 'haproxy', 'podnet'];
@@ -46,7 +49,10 @@ function parseArgs(argv: string[]): Options {
     out: path.join(repoRoot(), 'bench/results'),
     build: null,
     tag: null,
+    suites: quick ? [] : SUITE_IDS,
   };
+  // A run narrowed to some configurations or figures is an experiment: no suites unless asked.
+  if (argv.some((a) => ['--configs', '--figures', '--scale'].includes(a))) o.suites = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i], next = () => argv[++i] ?? '';
     if (a === '--quick') continue;
@@ -64,7 +70,9 @@ function parseArgs(argv: string[]): Options {
     else if (a === '--rounds') o.rounds = Number(next());
     else if (a === '--seconds') o.seconds = Number(next());
     else if (a === '--out') o.out = path.resolve(next());
-    else throw new Error(`unknown argument ${a}\nusage: npm run bench -- [--quick] [--scale] [--configs ${ALL_CONFIGURATIONS.map((c) => c.id).join(',')}] [--figures ${ALL_FIGURES.join(',')}] [--profile] [--build-head | --build REV] [--rounds N] [--seconds S] [--out DIR] [--tag NAME] | --rerender FILE.json`);
+    else if (a === '--suites') o.suites = next().split(',').filter((s) => s);
+    else if (a === '--no-suites') o.suites = [];
+    else throw new Error(`unknown argument ${a}\nusage: npm run bench -- [--quick] [--scale] [--configs ${ALL_CONFIGURATIONS.map((c) => c.id).join(',')}] [--figures ${ALL_FIGURES.join(',')}] [--profile] [--build-head | --build REV] [--rounds N] [--seconds S] [--out DIR] [--tag NAME] [--suites ${SUITE_IDS.join(',')} | --no-suites] | --rerender FILE.json`);
   }
   for (const c of o.configs) if (!ALL_CONFIGURATIONS.some((x) => x.id === c)) throw new Error(`unknown configuration ${c}`);
   for (const f of o.figures) if (!ALL_FIGURES.includes(f)) throw new Error(`unknown figure ${f}`);
@@ -103,12 +111,12 @@ function summarise(cfgs: Configuration[], runs: RunRecord[], unavailable: Map<st
 /** `--rerender FILE.json`: rewrites the .md and .svg of a results file (after a report change). */
 function rerender(file: string): void {
   const j = JSON.parse(readFileSync(file, 'utf8')) as {
-    date: string; command: string; machine: MachineInfo; podnet?: PodnetInstall; options: Options; summary: ConfigSummary[]; runs: RunRecord[];
+    date: string; command: string; machine: MachineInfo; podnet?: PodnetInstall; options: Options; summary: ConfigSummary[]; runs: RunRecord[]; suites?: SuiteResult[];
   };
   const loads = j.runs.map((r) => r.loadavg[0]);
   const base = file.replace(/\.json$/, '');
   const host = j.machine.host, date = j.date.slice(0, 10);
-  writeFileSync(`${base}.md`, markdown({ date: j.date, command: j.command, machine: j.machine, podnet: j.podnet, rounds: j.options.rounds, seconds: j.options.seconds, loadDuring: [Math.min(...loads), Math.max(...loads)], configs: j.summary }));
+  writeFileSync(`${base}.md`, markdown({ date: j.date, command: j.command, machine: j.machine, podnet: j.podnet, rounds: j.options.rounds, seconds: j.options.seconds, loadDuring: [Math.min(...loads), Math.max(...loads)], configs: j.summary }) + suitesMarkdown(j.suites ?? []));
   writeFileSync(`${base}.svg`, svgChart(j.summary, `podnet benchmark, ${date}, ${host} (${j.machine.cpus} vCPU, kernel ${j.machine.kernel})`));
   log(`rewrote ${base}.{md,svg}`);
 }
@@ -155,6 +163,8 @@ async function main(): Promise<void> {
     }
   }
   const configs = summarise(cfgs, runs, unavailable);
+  for (const s of o.suites) if (!SUITE_IDS.includes(s)) throw new Error(`unknown suite ${s} (known: ${SUITE_IDS.join(', ')})`);
+  const suites: SuiteResult[] = runSuites(o.suites, log);
   const now = new Date();
   const date = now.toISOString().slice(0, 10);
   const kind = o.quick ? '-quick' : o.configs.some((c) => SCALE_CONFIGURATIONS.some((x) => x.id === c)) && !o.configs.includes('podnet') ? '-scale' : '';
@@ -162,8 +172,8 @@ async function main(): Promise<void> {
   const command = `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`;
   const loadDuring = runs.map((r) => r.loadavg[0]);
   mkdirSync(o.out, { recursive: true });
-  const md = markdown({ date: now.toISOString(), command, machine, podnet: install, rounds: o.rounds, seconds: o.seconds, loadDuring: [Math.min(...loadDuring), Math.max(...loadDuring)], configs });
-  writeFileSync(path.join(o.out, `${base}.json`), `${JSON.stringify({ date: now.toISOString(), command, options: o, machine, podnet: install, summary: configs, runs }, null, 2)}\n`);
+  const md = markdown({ date: now.toISOString(), command, machine, podnet: install, rounds: o.rounds, seconds: o.seconds, loadDuring: [Math.min(...loadDuring), Math.max(...loadDuring)], configs }) + suitesMarkdown(suites);
+  writeFileSync(path.join(o.out, `${base}.json`), `${JSON.stringify({ date: now.toISOString(), command, options: o, machine, podnet: install, summary: configs, runs, suites }, null, 2)}\n`);
   writeFileSync(path.join(o.out, `${base}.md`), md);
   writeFileSync(path.join(o.out, `${base}.svg`), svgChart(configs, `podnet benchmark, ${date}, ${machine.host} (${machine.cpus} vCPU, kernel ${machine.kernel})`));
   // perf summaries, one text file per configuration, for the "where the time goes" discussion.

@@ -41,12 +41,14 @@ Napi::Error coded(Napi::Env env, const std::string& code, const std::string& msg
   throw coded(env, "ENGINE_BAD_SPEC", where + ": " + why);
 }
 
-bool parse_ip(const std::string& s, Addr& a, uint8_t& family) {
+bool parse_ip(const char* s, Addr& a, uint8_t& family) {
   a = Addr{};
-  if (inet_pton(AF_INET, s.c_str(), a.b) == 1) { family = 4; return true; }
-  if (inet_pton(AF_INET6, s.c_str(), a.b) == 1) { family = 6; return true; }
+  if (inet_pton(AF_INET, s, a.b) == 1) { family = 4; return true; }
+  if (inet_pton(AF_INET6, s, a.b) == 1) { family = 6; return true; }
   return false;
 }
+
+bool parse_ip(const std::string& s, Addr& a, uint8_t& family) { return parse_ip(s.c_str(), a, family); }
 
 std::string format_ip(uint8_t family, const Addr& a) {
   char buf[INET6_ADDRSTRLEN];
@@ -88,33 +90,88 @@ uint16_t get_port(Napi::Object o, const std::string& where) {
   return uint16_t(d);
 }
 
-podnet::SvcKey parse_key(Napi::Object o, const std::string& where) {
+// Property names of a spec, made once per replace()/apply(): Get("name") builds and
+// internalizes the name again on every call, 20 times per spec at 30k specs in a full sync.
+struct SpecKeys {
+  Napi::String vip, port, protocol, name, affinity, masquerade, shared, no_endpoints, source_ranges, backends, ip,
+      terminating;
+  explicit SpecKeys(Napi::Env env)
+      : vip(Napi::String::New(env, "vip")), port(Napi::String::New(env, "port")),
+        protocol(Napi::String::New(env, "protocol")), name(Napi::String::New(env, "name")),
+        affinity(Napi::String::New(env, "affinityTimeoutSec")), masquerade(Napi::String::New(env, "masquerade")),
+        shared(Napi::String::New(env, "sharedAddress")), no_endpoints(Napi::String::New(env, "noEndpoints")),
+        source_ranges(Napi::String::New(env, "sourceRanges")), backends(Napi::String::New(env, "backends")),
+        ip(Napi::String::New(env, "ip")), terminating(Napi::String::New(env, "terminating")) {}
+};
+
+// o[key] with a cached name, or o.Get(name) without the cache.
+Napi::Value prop(Napi::Object o, const SpecKeys* k, Napi::String SpecKeys::*key, const char* name) {
+  return k ? o.Get(k->*key) : o.Get(name);
+}
+
+// A short string property (an address, a protocol) copied into `buf` without a heap string:
+// 1, or 0 when absent, -1 when not a string. Values longer than the buffer are no address or
+// protocol: truncation marks them invalid.
+int short_string(Napi::Object o, const SpecKeys* k, Napi::String SpecKeys::*key, const char* name, char (&buf)[64]) {
+  Napi::Value v = prop(o, k, key, name);
+  if (v.IsUndefined() || v.IsNull()) return 0;
+  size_t len = 0;
+  if (!v.IsString() || napi_get_value_string_utf8(o.Env(), v, buf, sizeof buf, &len) != napi_ok) return -1;
+  if (len >= sizeof buf - 1) buf[0] = '?';
+  return 1;
+}
+
+// short_string for a required field, failing with the field's path.
+template <typename Where>
+void required_string(Napi::Object o, const SpecKeys* k, Napi::String SpecKeys::*key, const char* name, char (&buf)[64],
+                     Where&& where) {
+  int r = short_string(o, k, key, name, buf);
+  if (r == 0) bad(o.Env(), where() + "." + name, "required");
+  if (r < 0) bad(o.Env(), where() + "." + name, "not a string");
+}
+
+uint16_t get_port(Napi::Object o, const SpecKeys* k, const std::string& where) {
+  if (!k) return get_port(o, where);
+  Napi::Value v = o.Get(k->port);
+  if (!v.IsNumber()) bad(o.Env(), where + ".port", "not a number");
+  double d = v.As<Napi::Number>().DoubleValue();
+  if (d != double(int64_t(d)) || d < 1 || d > 65535) bad(o.Env(), where + ".port", "must be an integer in [1, 65535]");
+  return uint16_t(d);
+}
+
+podnet::SvcKey parse_key(Napi::Object o, const std::string& where, const SpecKeys* keys = nullptr) {
   podnet::SvcKey k{};
-  std::string vip = get_string(o, "vip", where, true);
-  if (!parse_ip(vip, k.vip, k.family)) bad(o.Env(), where + ".vip", "not an IP address: '" + vip + "'");
-  k.port = get_port(o, where);
-  std::string proto = get_string(o, "protocol", where, true);
-  if (proto == "TCP") k.proto = podnet::kTCP;
-  else if (proto == "UDP") k.proto = podnet::kUDP;
-  else bad(o.Env(), where + ".protocol", "must be TCP or UDP, got '" + proto + "'");
+  char vip[64], proto[64];
+  auto w = [&] { return where; };
+  required_string(o, keys, &SpecKeys::vip, "vip", vip, w);
+  if (!parse_ip(vip, k.vip, k.family)) bad(o.Env(), where + ".vip", "not an IP address: '" + std::string(vip) + "'");
+  k.port = get_port(o, keys, where);
+  required_string(o, keys, &SpecKeys::protocol, "protocol", proto, w);
+  if (std::strcmp(proto, "TCP") == 0) k.proto = podnet::kTCP;
+  else if (std::strcmp(proto, "UDP") == 0) k.proto = podnet::kUDP;
+  else bad(o.Env(), where + ".protocol", "must be TCP or UDP, got '" + std::string(proto) + "'");
   return k;
 }
 
-podnet::ServicePortSpec parse_spec(Napi::Value v, const std::string& where) {
+podnet::ServicePortSpec parse_spec(Napi::Value v, const std::string& where, const SpecKeys* keys = nullptr) {
   if (!v.IsObject()) bad(v.Env(), where, "not an object");
   Napi::Object o = v.As<Napi::Object>();
   podnet::ServicePortSpec s;
-  s.key = parse_key(o, where);
-  s.name = get_string(o, "name", where, false);
+  s.key = parse_key(o, where, keys);
+  Napi::Value nm = prop(o, keys, &SpecKeys::name, "name");
+  if (!nm.IsUndefined() && !nm.IsNull()) {
+    if (!nm.IsString()) bad(o.Env(), where + ".name", "not a string");
+    s.name = nm.As<Napi::String>().Utf8Value();
+  }
   if (s.name.empty()) s.name = format_endpoint(s.key.family, s.key.vip, s.key.port) + (s.key.proto == podnet::kTCP ? "/TCP" : "/UDP");
-  Napi::Value aff = o.Get("affinityTimeoutSec");
+  Napi::Value aff = prop(o, keys, &SpecKeys::affinity, "affinityTimeoutSec");
   if (!aff.IsUndefined() && !aff.IsNull()) {
     if (!aff.IsNumber()) bad(o.Env(), where + ".affinityTimeoutSec", "not a number");
     double d = aff.As<Napi::Number>().DoubleValue();
     if (d != double(int64_t(d)) || d < 0 || d > 86400) bad(o.Env(), where + ".affinityTimeoutSec", "must be an integer in [0, 86400]");
     s.affinity_timeout_s = uint32_t(d);
   }
-  Napi::Value mq = o.Get("masquerade");
+  Napi::Value mq = prop(o, keys, &SpecKeys::masquerade, "masquerade");
   if (!mq.IsUndefined() && !mq.IsNull()) {
     if (!mq.IsString()) bad(o.Env(), where + ".masquerade", "not a string");
     std::string m = mq.As<Napi::String>().Utf8Value();
@@ -123,14 +180,14 @@ podnet::ServicePortSpec parse_spec(Napi::Value v, const std::string& where) {
     if (fam != s.key.family) bad(o.Env(), where + ".masquerade", "family differs from the VIP's: '" + m + "'");
     s.masquerade = true;
   }
-  s.shared_address = o.Get("sharedAddress").ToBoolean().Value();
-  Napi::Value ne = o.Get("noEndpoints");
+  s.shared_address = prop(o, keys, &SpecKeys::shared, "sharedAddress").ToBoolean().Value();
+  Napi::Value ne = prop(o, keys, &SpecKeys::no_endpoints, "noEndpoints");
   if (!ne.IsUndefined() && !ne.IsNull()) {
     std::string v = ne.IsString() ? ne.As<Napi::String>().Utf8Value() : "";
     if (v != "reject" && v != "drop") bad(o.Env(), where + ".noEndpoints", "must be 'reject' or 'drop'");
     s.drop_without_backends = v == "drop";
   }
-  Napi::Value sr = o.Get("sourceRanges");
+  Napi::Value sr = prop(o, keys, &SpecKeys::source_ranges, "sourceRanges");
   if (!sr.IsUndefined() && !sr.IsNull()) {
     if (!sr.IsArray()) bad(o.Env(), where + ".sourceRanges", "not an array");
     Napi::Array a = sr.As<Napi::Array>();
@@ -145,22 +202,34 @@ podnet::ServicePortSpec parse_spec(Napi::Value v, const std::string& where) {
     }
     merge_ranges(s.source4, s.source6);
   }
-  Napi::Value bs = o.Get("backends");
+  Napi::Value bs = prop(o, keys, &SpecKeys::backends, "backends");
   if (!bs.IsArray()) bad(o.Env(), where + ".backends", "not an array");
   Napi::Array arr = bs.As<Napi::Array>();
-  for (uint32_t i = 0; i < arr.Length(); i++) {
-    std::string bw = where + ".backends[" + std::to_string(i) + "]";
+  uint32_t n = arr.Length();
+  s.backends.reserve(n);
+  for (uint32_t i = 0; i < n; i++) {
+    // The path is only spelled out for an error message.
+    auto bw = [&] { return where + ".backends[" + std::to_string(i) + "]"; };
     Napi::Value bv = arr.Get(i);
-    if (!bv.IsObject()) bad(o.Env(), bw, "not an object");
+    if (!bv.IsObject()) bad(o.Env(), bw(), "not an object");
     Napi::Object bo = bv.As<Napi::Object>();
     podnet::BackendSpec b{};
-    std::string ip = get_string(bo, "ip", bw, true);
+    char ip[64];
+    required_string(bo, keys, &SpecKeys::ip, "ip", ip, bw);
     uint8_t fam = 0;
-    if (!parse_ip(ip, b.addr, fam)) bad(o.Env(), bw + ".ip", "not an IP address: '" + ip + "'");
-    if (fam != s.key.family) bad(o.Env(), bw + ".ip", "family differs from the VIP's: '" + ip + "'");
-    b.port = get_port(bo, bw);
-    b.terminating = bo.Get("terminating").ToBoolean().Value();
-    b.name = get_string(bo, "name", bw, false);
+    if (!parse_ip(ip, b.addr, fam)) bad(o.Env(), bw() + ".ip", "not an IP address: '" + std::string(ip) + "'");
+    if (fam != s.key.family) bad(o.Env(), bw() + ".ip", "family differs from the VIP's: '" + std::string(ip) + "'");
+    Napi::Value pv = prop(bo, keys, &SpecKeys::port, "port");
+    if (!pv.IsNumber()) bad(o.Env(), bw() + ".port", "not a number");
+    double pd = pv.As<Napi::Number>().DoubleValue();
+    if (pd != double(int64_t(pd)) || pd < 1 || pd > 65535) bad(o.Env(), bw() + ".port", "must be an integer in [1, 65535]");
+    b.port = uint16_t(pd);
+    b.terminating = prop(bo, keys, &SpecKeys::terminating, "terminating").ToBoolean().Value();
+    Napi::Value bn = prop(bo, keys, &SpecKeys::name, "name");
+    if (!bn.IsUndefined() && !bn.IsNull()) {
+      if (!bn.IsString()) bad(o.Env(), bw() + ".name", "not a string");
+      b.name = bn.As<Napi::String>().Utf8Value();
+    }
     s.backends.push_back(std::move(b));
   }
   return s;
@@ -171,7 +240,14 @@ std::vector<podnet::ServicePortSpec> parse_specs(Napi::Value v, const std::strin
   if (v.IsUndefined() || v.IsNull()) return out;
   if (!v.IsArray()) bad(v.Env(), where, "not an array");
   Napi::Array a = v.As<Napi::Array>();
-  for (uint32_t i = 0; i < a.Length(); i++) out.push_back(parse_spec(a.Get(i), where + "[" + std::to_string(i) + "]"));
+  uint32_t n = a.Length();
+  out.reserve(n);
+  SpecKeys keys(v.Env());
+  for (uint32_t i = 0; i < n; i++) {
+    // One scope per spec: a full sync would otherwise pile up ~20 handles × 30k specs.
+    Napi::HandleScope scope(v.Env());
+    out.push_back(parse_spec(a.Get(i), where + "[" + std::to_string(i) + "]", &keys));
+  }
   return out;
 }
 
@@ -502,6 +578,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     c.name = n.As<Napi::String>().Utf8Value();
     c.queues = get_uint(o, "queues", 1, 1, 64, "");
     c.batch = get_uint(o, "batch", 64, 1, 4096, "");
+    c.busy_poll_us = get_uint(o, "busyPollUs", 0, 0, 10000, "");
     c.persist = o.Get("persist").ToBoolean().Value();
     try {
       engine(env).attach_tun(c);
@@ -592,6 +669,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
       o.Set("gsoPackets", double(qc[q]->gso_packets.load()));
       o.Set("readErrors", double(qc[q]->read_errors.load()));
       o.Set("writeErrors", double(qc[q]->write_errors.load()));
+      o.Set("busyPolled", double(qc[q]->busy_polled.load()));
       qs.Set(q, o);
     }
     s.Set("queues", qs);

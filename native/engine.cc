@@ -298,7 +298,7 @@ void Engine::attach_tun(const TunConfig& cfg) {
       return r.out_len + sizeof(VnetHdr);
     };
   };
-  workers_ = std::make_unique<TunWorkers>(*tun_, cfg.batch, make_fn);
+  workers_ = std::make_unique<TunWorkers>(*tun_, cfg.batch, cfg.busy_poll_us, make_fn);
   gc_stop_ = false;
   gc_ = std::thread(&Engine::gc_loop, this);
 }

@@ -76,7 +76,7 @@ struct EngineCounters {
 
 struct QueueCounters {
   std::atomic<uint64_t> packets_in{0}, packets_out{0}, bytes_in{0}, wakeups{0}, gso_packets{0},
-      read_errors{0}, write_errors{0};
+      read_errors{0}, write_errors{0}, busy_polled{0};
 };
 
 }  // namespace podnet

@@ -18,6 +18,8 @@ struct TunConfig {
   std::string name;
   uint32_t queues = 1;
   uint32_t batch = 64;
+  // Keep reading for this long after the last packet before sleeping in poll (0 = never spin).
+  uint32_t busy_poll_us = 0;
   bool persist = false;
 };
 
@@ -48,7 +50,7 @@ using PacketFn = std::function<size_t(uint8_t* buf, size_t n, const uint8_t** ou
 class TunWorkers {
  public:
   // `make_fn` is called once per thread to get that thread's packet function (own scratch).
-  TunWorkers(const TunDevice& dev, uint32_t batch, const std::function<PacketFn()>& make_fn);
+  TunWorkers(const TunDevice& dev, uint32_t batch, uint32_t busy_poll_us, const std::function<PacketFn()>& make_fn);
   ~TunWorkers();  // stops and joins
   const std::vector<std::unique_ptr<QueueCounters>>& counters() const { return counters_; }
 
@@ -59,8 +61,11 @@ class TunWorkers {
   std::vector<int> fds_;
   int stop_fd_ = -1;
   uint32_t batch_;
+  uint64_t busy_poll_ns_;
+  std::atomic<bool> stop_{false};
 };
 
 uint64_t monotonic_ms();
+uint64_t monotonic_ns();
 
 }  // namespace podnet

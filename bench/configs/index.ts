@@ -25,6 +25,8 @@ export const CONFIGURATIONS: Configuration[] = [
 /** Diagnostic variants, only on request (`--configs`): not part of a default run. */
 export const EXTRA_CONFIGURATIONS: Configuration[] = [
   podnet('podnet-nice', 'podnet, threads at nice -10', { nice: -10 }),
+  podnet('podnet-bp50', 'podnet, busy poll 50 µs', { busyPollUs: 50 }),
+  podnet('podnet-q2-bp50', 'podnet, 2 queues, busy poll 50 µs', { queues: 2, busyPollUs: 50 }),
 ];
 
 /** Scale runs (`--scale`): the same services plus filler, 10 / 1,000 / 10,000 in all. */

@@ -16,6 +16,7 @@ import type { Active, Configuration } from './types';
 export interface PodnetVariant {
   queues?: number;
   batch?: number;
+  busyPollUs?: number;
   engine?: EngineOptions;
   /** Nice value given to every podnetd thread after start (a variant, to see the scheduling share of the gap). */
   nice?: number;
@@ -34,7 +35,7 @@ async function startPodnetd(topo: Topology, v: PodnetVariant): Promise<ManagedPr
   const config = path.join(sb.dir, 'podnetd.json');
   writeFileSync(tables, JSON.stringify(podnetTables(topo, v.extraTables?.(topo) ?? [])));
   writeFileSync(config, JSON.stringify({
-    tun: { name: sb.tun, queues: v.queues ?? 1, ...(v.batch ? { batch: v.batch } : {}) },
+    tun: { name: sb.tun, queues: v.queues ?? 1, ...(v.batch ? { batch: v.batch } : {}), ...(v.busyPollUs !== undefined ? { busyPollUs: v.busyPollUs } : {}) },
     bridge: sb.bridge,
     podCIDRs: [sb.podCIDR4, sb.podCIDR6],
     serviceCIDRs: sb.serviceCIDRs,

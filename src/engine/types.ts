@@ -129,6 +129,8 @@ export interface TunOptions {
   queues?: number;
   /** Max packets handled per wake-up. Default 64. */
   batch?: number;
+  /** After traffic, keep reading this many µs before sleeping in poll (0 = never spin). Default 0. */
+  busyPollUs?: number;
   /** Keep the device when the engine closes (TUNSETPERSIST). Default false. */
   persist?: boolean;
 }
@@ -184,6 +186,8 @@ export interface QueueStats {
   gsoPackets: number;
   readErrors: number;
   writeErrors: number;
+  /** Packets read while busy polling (not after a poll() wake-up). */
+  busyPolled: number;
 }
 
 export interface EngineStats {
