@@ -1,4 +1,5 @@
 // CHECK: the attachment still matches prevResult — bridge and host veth present and enslaved,
+// its anti-spoofing filters in place (for prevResult's addresses),
 // the container interface with its MAC, addresses and routes, and the IPAM reservation.
 import type { NetConf } from './config';
 import type { CniEnv } from './env';
@@ -40,6 +41,10 @@ export async function cmdCheck(conf: NetConf, env: CniEnv): Promise<void> {
   if (!st) throw new CheckError(`interface ${env.ifname} is missing in ${env.netns}`);
   if (want.mac && st.mac?.toLowerCase() !== want.mac.toLowerCase()) throw new CheckError(`interface ${env.ifname} has MAC ${st.mac}, expected ${want.mac}`);
   if (!st.up) throw new CheckError(`interface ${env.ifname} is down`);
+  if (conf.antiSpoofing) {
+    const { checkAntispoof } = require('./antispoof') as typeof import('./antispoof');
+    await checkAntispoof(hostVethName(env.containerId, env.ifname), ips.map((i) => i.address), want.mac ?? st.mac);
+  }
   for (const ip of ips) {
     if (!st.addresses.some((a) => sameCidr(a, ip.address))) throw new CheckError(`interface ${env.ifname} lacks address ${ip.address}`);
   }

@@ -33,6 +33,8 @@ export interface NetConf {
   bridge: string;
   mtu: number;
   isolatePods: boolean;
+  /** tc filters on the host veth drop packets whose source is not the pod's own (default true). */
+  antiSpoofing: boolean;
   /** Built-in IPAM, or the raw section for a delegated plugin (`type` names it). */
   ipam: BuiltinIpamConf | { type: string; raw: Record<string, unknown> };
   prevResult?: Result;
@@ -154,6 +156,8 @@ export function parseConfig(raw: Buffer): NetConf {
   if (typeof mtu !== 'number' || !Number.isInteger(mtu) || mtu < 68 || mtu > 65535) throw new ConfigError('mtu', mtu, 'must be an integer in 68..65535');
   const isolatePods = o.isolatePods === undefined ? true : o.isolatePods;
   if (typeof isolatePods !== 'boolean') throw new ConfigError('isolatePods', isolatePods, 'must be a boolean');
+  const antiSpoofing = o.antiSpoofing === undefined ? true : o.antiSpoofing;
+  if (typeof antiSpoofing !== 'boolean') throw new ConfigError('antiSpoofing', antiSpoofing, 'must be a boolean');
 
   if (!isObj(o.ipam) || typeof o.ipam.type !== 'string' || !o.ipam.type) throw new ConfigError('ipam.type', isObj(o.ipam) ? o.ipam.type : o.ipam, 'an ipam section with a type is required');
   const ipam = o.ipam.type === 'podnet' ? parseBuiltinIpam(o.ipam) : { type: o.ipam.type, raw: o.ipam };
@@ -166,7 +170,7 @@ export function parseConfig(raw: Buffer): NetConf {
   const ips = [...parseRequestedIps(rc.ips, 'runtimeConfig.ips'), ...parseRequestedIps(argsCni.ips, 'args.cni.ips')];
 
   return {
-    cniVersion, name, type, bridge, mtu, isolatePods, ipam,
+    cniVersion, name, type, bridge, mtu, isolatePods, antiSpoofing, ipam,
     prevResult: o.prevResult === undefined ? undefined : fromAny(o.prevResult),
     mac: mac as string | undefined,
     ips,

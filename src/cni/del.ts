@@ -5,7 +5,8 @@
 import type { NetConf } from './config';
 import type { CniEnv } from './env';
 import { openIpam } from './ipam/index';
-import { closeRtnl, deleteLink, delProxyNeigh, getLink, hostVethName, openRtnl } from './link';
+import { canonicalIp } from './ip';
+import { aliasAddresses, closeRtnl, deleteLink, delProxyNeigh, getLink, hostVethName, openRtnl } from './link';
 import type { Log } from './log';
 
 export async function cmdDel(conf: NetConf, env: CniEnv, log: Log): Promise<void> {
@@ -13,12 +14,14 @@ export async function cmdDel(conf: NetConf, env: CniEnv, log: Log): Promise<void
   const sock = openRtnl();
   try {
     // The store knows the pod's addresses; a delegated IPAM does not, but runtimes pass the
-    // cached ADD result as prevResult.
+    // cached ADD result as prevResult, and the host veth's alias carries them (link.ts podAlias).
     const held = ipam.held();
     const fromPrev = (conf.prevResult?.ips ?? []).map((i) => i.address.split('/')[0]);
-    const v6 = [...new Set([...held, ...fromPrev])].filter((a) => a.includes(':'));
+    const hostName = hostVethName(env.containerId, env.ifname);
+    const fromAlias = aliasAddresses((await getLink(sock, hostName))?.alias);
+    const v6 = [...new Set([...held, ...fromPrev, ...fromAlias].map(canonicalIp))].filter((a) => a.includes(':'));
     log.debug({ step: 'delete-veth' }, 'step');
-    await deleteLink(sock, hostVethName(env.containerId, env.ifname));
+    await deleteLink(sock, hostName);
     if (v6.length) {
       log.debug({ step: 'proxy-ndp' }, 'step');
       const br = await getLink(sock, conf.bridge);

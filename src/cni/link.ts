@@ -90,7 +90,7 @@ export function hostVethName(containerId: string, ifname: string): string {
   return `pn${fnv1a64(`${containerId}/${ifname}`).toString(16).padStart(16, '0').slice(0, 11)}`;
 }
 
-export interface LinkInfo { index: number; name: string; mac?: string; mtu?: number; master?: number; peerIndex?: number }
+export interface LinkInfo { index: number; name: string; mac?: string; mtu?: number; master?: number; peerIndex?: number; alias?: string }
 
 export async function getLink(s: Rtnl, name: string): Promise<LinkInfo | undefined> {
   try {
@@ -100,6 +100,7 @@ export async function getLink(s: Rtnl, name: string): Promise<LinkInfo | undefin
     return {
       index: m.data.index!, name, mac: macString(a.address), mtu: a.mtu, master: a.master,
       peerIndex: a.link && a.link.length >= 4 ? a.link.readUInt32LE(0) : undefined,
+      alias: a.ifalias,
     };
   } catch (e) {
     if (isAbsent(e)) return undefined;
@@ -195,11 +196,18 @@ export async function deleteLink(s: Rtnl, name: string): Promise<void> {
   try { await s.delLink({ index: l.index }); } catch (e) { if (!isAbsent(e)) throw new NetlinkError(`delete link ${name}`, e); }
 }
 
-/** `ip -6 neigh add proxy ADDR dev BRIDGE`: the bridge answers ND for a pod on an isolated port. */
+/**
+ * The neighbour "protocol" (NDA_PROTOCOL; 112 is unassigned in iproute2's rt_protos) our proxy
+ * entries carry, so GC can tell them from entries someone else added on the bridge by hand.
+ */
+export const PROXY_PROTO = 112;
+
+/** `ip -6 neigh add proxy ADDR dev BRIDGE protocol 112`: the bridge answers ND for a pod on an isolated port. */
 export async function addProxyNeigh(s: Rtnl, bridgeIndex: number, addr: string): Promise<void> {
   const ip = parseIp(addr)!;
   try {
-    await s.newNeighbor({ family: AF_INET6, ifindex: bridgeIndex, flags: { proxy: true } }, { dst: ipBytes(ip) }, { flags: CREATE_REPLACE });
+    await s.newNeighbor({ family: AF_INET6, ifindex: bridgeIndex, flags: { proxy: true } },
+      { dst: ipBytes(ip), protocol: Buffer.from([PROXY_PROTO]) }, { flags: CREATE_REPLACE });
   } catch (e) { throw new NetlinkError(`proxy NDP entry ${addr}`, e); }
 }
 
@@ -211,22 +219,58 @@ export async function delProxyNeigh(s: Rtnl, bridgeIndex: number, addr: string):
   } catch (e) { if (!isAbsent(e)) throw new NetlinkError(`delete proxy NDP entry ${addr}`, e); }
 }
 
-/** Proxy NDP entries on the bridge (for GC). */
-export async function listProxyNeighs(s: Rtnl, bridgeIndex: number): Promise<string[]> {
-  const out: string[] = [];
+/** Proxy NDP entries on the bridge (for GC); `ours` when added by this plugin (PROXY_PROTO). */
+export async function listProxyNeighs(s: Rtnl, bridgeIndex: number): Promise<{ address: string; ours: boolean }[]> {
+  const out: { address: string; ours: boolean }[] = [];
   // ndm_flags=NTF_PROXY in the dump request selects the proxy table (pneigh), not the cache.
   for (const n of await s.getNeighbors({ family: AF_INET6, flags: { proxy: true } })) {
     if (n.data.ifindex !== bridgeIndex || !n.data.flags?.proxy || !n.attrs.dst) continue;
     let v = 0n;
     for (const byte of n.attrs.dst) v = (v << 8n) | BigInt(byte);
-    out.push(formatIp({ family: 6, value: v }));
+    out.push({ address: formatIp({ family: 6, value: v }), ours: n.attrs.protocol?.[0] === PROXY_PROTO });
   }
   return out;
 }
 
-/** Names of the links enslaved to a bridge (for GC). */
-export async function bridgePorts(s: Rtnl, bridgeIndex: number): Promise<string[]> {
+/** The links enslaved to a bridge, with their aliases (for GC). */
+export async function bridgePorts(s: Rtnl, bridgeIndex: number): Promise<{ name: string; alias?: string }[]> {
   const links = await s.getLinks();
-  return links.filter((l) => l.attrs.master === bridgeIndex && l.attrs.ifname).map((l) => l.attrs.ifname!);
+  return links.filter((l) => l.attrs.master === bridgeIndex && l.attrs.ifname).map((l) => ({ name: l.attrs.ifname!, alias: l.attrs.ifalias }));
 }
 
+// The pod's addresses ride on its host veth as the link's alias (IFLA_IFALIAS, `ip link show`
+// prints it): they live and die with the attachment, so GC and DEL know a pod's IPv6 proxy
+// entries even when the IPAM is a delegated plugin that cannot say what it handed out.
+const ALIAS_PREFIX = 'podnet:';
+
+export function podAlias(addresses: string[]): string {
+  return [ALIAS_PREFIX, ...addresses.map((a) => a.split('/')[0])].join(' ');
+}
+
+/** The addresses of podAlias(); [] for any other alias. */
+export function aliasAddresses(alias: string | undefined): string[] {
+  const parts = (alias ?? '').split(' ');
+  return parts[0] === ALIAS_PREFIX ? parts.slice(1).filter((a) => parseIp(a)) : [];
+}
+
+export async function setLinkAlias(s: Rtnl, index: number, alias: string): Promise<void> {
+  try { await s.setLink({ index }, { ifalias: alias }); } catch (e) { throw new NetlinkError(`alias of ifindex ${index}`, e); }
+}
+
+
+/**
+ * The down veth pair drop filters redirect to (src/node/drop-sink.ts): created here over the
+ * socket ADD already has open, which is cheaper than an `ip link add` exec. Left down on purpose.
+ */
+export async function ensureDropSink(s: Rtnl, name: string, peerName: string): Promise<number> {
+  const have = await getLink(s, name);
+  if (have) return have.index;
+  const peer = Buffer.concat([Buffer.alloc(16), nlattr(IFLA_IFNAME, cstr(peerName))]);
+  const linkinfo = Buffer.concat([nlattr(IFLA_INFO_KIND, cstr('veth')), nlattr(IFLA_INFO_DATA, nlattr(VETH_INFO_PEER, peer))]);
+  try { await s.newLink({}, { ifname: name, linkinfo }, { flags: CREATE_EXCL }); } catch (e) {
+    if (!isExists(e)) throw new NetlinkError(`create drop sink ${name}`, e); // else: a concurrent ADD made it
+  }
+  const made = await getLink(s, name);
+  if (!made) throw new NetlinkError(`drop sink ${name}`, new Error('vanished after creation'));
+  return made.index;
+}

@@ -16,6 +16,8 @@ export const USAGE = `usage: podnetctl [--socket PATH] [--json] COMMAND
                                            pods through the podnet CNI plugin (--veth: by hand)
   sandbox status|down [--name NAME]
   sandbox exec [--name NAME] POD|node -- CMD...
+  install-cni [--bin-dir DIR] [--conf-dir DIR] [--force]
+                                           copy the podnet CNI plugin to /opt/cni/bin and a default conflist to /etc/cni/net.d
 --socket defaults to $PODNET_SOCKET or ${DEFAULT_SOCKET}; --json prints the control API's JSON (src/ctl/api.ts).`;
 
 class UsageError extends Error {}
@@ -99,6 +101,10 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
       // Loaded only for `sandbox`: the sandbox pulls in far more than the read-only commands need.
       const { sandboxCommand } = await import('./sandbox');
       return await sandboxCommand(argv.filter((a, i) => !(a === 'sandbox' && i === argv.indexOf('sandbox'))), out);
+    }
+    if (argv[0] === 'install-cni') {
+      const { installCniCommand } = await import('./install-cni');
+      return await installCniCommand(argv.slice(1), out);
     }
     await runCommand(parse(argv), out);
     return 0;

@@ -135,7 +135,8 @@ t.test('podnet CNI end to end', requires(rootChecks), async (t) => {
     const r3 = add('ctr-req', pod, conf, { cniArgs: 'IgnoreUnknown=1;IP=10.244.1.77;MAC=02:11:22:33:44:55' });
     t.equal(r3.json.ips[0].address, '10.244.1.77/24', 'requested IP via CNI_ARGS');
     t.equal(r3.json.interfaces[2].mac, '02:11:22:33:44:55', 'MAC via CNI_ARGS');
-    t.equal(del('ctr-req', pod).code, 0);
+    const dr = del('ctr-req', pod);
+    t.equal(dr.code, 0, dr.stdout);
   });
 
   await t.test('GC and STATUS (1.1.0)', async (t) => {

@@ -49,6 +49,11 @@ export function execPlugin(name: string, env: CniEnv, command: Command, stdin: B
   });
 }
 
+/** How a plugin older than CNI 1.1 refuses GC and STATUS. */
+function predatesGcStatus(code: number): boolean {
+  return code === SpecCode.IncompatibleVersion || code === SpecCode.InvalidEnvironment || code === SpecCode.UnknownContainer;
+}
+
 export class DelegatedIpam implements Ipam {
   constructor(private readonly conf: NetConf, private readonly env: CniEnv) {}
 
@@ -73,14 +78,15 @@ export class DelegatedIpam implements Ipam {
 
   async gc(_valid: Attachment[]): Promise<void> {
     try { await execPlugin(this.plugin, this.env, 'GC', this.conf.raw); } catch (e) {
-      // A plugin that predates GC (Debian's host-local 1.1.1) answers "incompatible version".
-      if (!(e instanceof DelegateError && (e.specCode === SpecCode.IncompatibleVersion || e.specCode === SpecCode.InvalidEnvironment))) throw e;
+      // A plugin that predates GC (Debian's host-local 1.1.1) answers "incompatible version", or,
+      // its skel checking CNI_CONTAINERID before the command, "missing containerID" (code 3).
+      if (!(e instanceof DelegateError && predatesGcStatus(e.specCode))) throw e;
     }
   }
 
   async status(): Promise<void> {
     try { await execPlugin(this.plugin, this.env, 'STATUS', this.conf.raw); } catch (e) {
-      if (e instanceof DelegateError && (e.specCode === SpecCode.IncompatibleVersion || e.specCode === SpecCode.InvalidEnvironment)) {
+      if (e instanceof DelegateError && predatesGcStatus(e.specCode)) {
         findPlugin(this.plugin, this.env.path); // old plugin: present is all we can know
         return;
       }
