@@ -52,6 +52,8 @@ export const SUITES: Suite[] = [
       ['plugin', 'ADD (ms)', 'DEL (ms)', 'ADD ratio', 'DEL ratio'],
       ['bridge + host-local (reference)', num(r.reference?.addMs), num(r.reference?.delMs), '1.00×', '1.00×'],
       ['podnet: shim → podnetd CNI server', num(r.podnetShim?.addMs), num(r.podnetShim?.delMs), `${num(r.ratioShim?.add, 2)}×`, `${num(r.ratioShim?.del, 2)}×`],
+      ['podnet: the same without anti-spoofing', num(r.podnetShimNoAntispoof?.addMs), num(r.podnetShimNoAntispoof?.delMs),
+        `${num(r.podnetShimNoAntispoof?.addMs / r.reference?.addMs, 2)}×`, `${num(r.podnetShimNoAntispoof?.delMs / r.reference?.delMs, 2)}×`],
       ['podnet: Node.js plugin (fallback)', num(r.podnet?.addMs), num(r.podnet?.delMs), `${num(r.ratio?.add, 2)}×`, `${num(r.ratio?.del, 2)}×`],
       ['`node -e 0` (start-up floor)', num(r.nodeStartMs), '', '', ''],
     ]),

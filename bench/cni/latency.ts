@@ -107,12 +107,15 @@ async function main(): Promise<void> {
     const socket = path.join(tmp, 'cni.sock');
     serverPid = await startServer(host, socket);
     const shim = measure(n, host, pods, SHIM, podnetConf, { PODNET_CNI_SOCKET: socket });
+    // What the anti-spoofing filters (26 u32 filters per pod veth, over netlink) cost an ADD.
+    const shimNoSpoof = measure(n, host, pods, SHIM, { ...podnetConf, antiSpoofing: false }, { PODNET_CNI_SOCKET: socket });
     const nodeFloor = median(Array.from({ length: n }, () => timed([process.execPath, '-e', '0'], { PATH: process.env.PATH, CNI_COMMAND: '-' }, '')));
     const result = {
       n,
       reference: { addMs: +ref.add.toFixed(1), delMs: +ref.del.toFixed(1), addCpuMs: ref.addCpu, delCpuMs: ref.delCpu },
       podnet: { addMs: +ours.add.toFixed(1), delMs: +ours.del.toFixed(1), addCpuMs: ours.addCpu, delCpuMs: ours.delCpu },
       podnetShim: { addMs: +shim.add.toFixed(1), delMs: +shim.del.toFixed(1) },
+      podnetShimNoAntispoof: { addMs: +shimNoSpoof.add.toFixed(1), delMs: +shimNoSpoof.del.toFixed(1) },
       ratioShim: { add: +(shim.add / ref.add).toFixed(2), del: +(shim.del / ref.del).toFixed(2) },
       podnetNoCodeCache: { addMs: +noCache.add.toFixed(1), delMs: +noCache.del.toFixed(1) },
       ratio: { add: +(ours.add / ref.add).toFixed(2), del: +(ours.del / ref.del).toFixed(2) },
@@ -127,6 +130,7 @@ async function main(): Promise<void> {
  console.log(`podnet, no code cache ${result.podnetNoCodeCache.addMs}   ${result.podnetNoCodeCache.delMs}`);
     console.log(`ratio          ${result.ratio.add.toString().padStart(6)}   ${result.ratio.del.toString().padStart(6)}   (target ≤ 1.5)`);
     console.log(`shim → server ${result.podnetShim.addMs.toString().padStart(6)}   ${result.podnetShim.delMs.toString().padStart(6)}   ratio ${result.ratioShim.add} / ${result.ratioShim.del}`);
+    console.log(`shim, no anti-spoofing ${result.podnetShimNoAntispoof.addMs}   ${result.podnetShimNoAntispoof.delMs}`);
     console.log(`node -e 0      ${result.nodeStartMs.toString().padStart(6)}            (start-up floor of a Node.js plugin)`);
   } finally {
     if (serverPid) { try { process.kill(serverPid, 'SIGTERM'); } catch { /* gone */ } }

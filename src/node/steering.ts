@@ -16,11 +16,12 @@
 import { run } from '../netns/exec';
 import { assertSandboxedNetns } from '../netns/current';
 import { steerKey, type SteerRule } from '../control/external';
+import { DROP_DEV, ensureDropSink } from './drop-sink';
 import { NodeWiringError } from './errors';
 
 export const PREF_MIN = 20000;
-/** The down veth "sink" drop rules redirect to (its peer is DROP_DEV + "p"). */
-export const DROP_DEV = 'podnet-drop';
+/** The down veth "sink" drop rules redirect to (drop-sink.ts; shared with the pods' anti-spoofing). */
+export { DROP_DEV };
 export const PREF_MAX = 29999;
 /** Each band keeps first-match order between rule kinds; prefs inside a band are allocated freely. */
 const BANDS = { pass: [20000, 20999], allow: [21000, 22999], drop: [23000, 23999], vip: [24000, 28999], range: [29000, 29999] } as const;
@@ -101,12 +102,9 @@ export class Steering {
       await removeOurFilters(dev, this.cfg.netns);
       this.installed.set(dev, new Map());
     }
-    const links = await run(this.cfg.netns ?? null, ['ip', '-o', 'link', 'show', 'dev', DROP_DEV]).catch(() => ({ stdout: '' }));
-    if (!links.stdout) {
-      await run(this.cfg.netns ?? null, ['ip', 'link', 'add', DROP_DEV, 'type', 'veth', 'peer', 'name', `${DROP_DEV}p`]).catch((e: Error) => {
-        throw new NodeWiringError('NODE_IPROUTE', `drop sink ${DROP_DEV}: ${e.message}`, { cause: e });
-      });
-    }
+    await ensureDropSink(this.cfg.netns).catch((e: Error) => {
+      throw new NodeWiringError('NODE_IPROUTE', `drop sink ${DROP_DEV}: ${e.message}`, { cause: e });
+    });
   }
 
   /** Makes the uplinks' filters equal to `rules` (adds first, then deletes: no gap for kept traffic). */
@@ -172,5 +170,13 @@ export async function removeSteering(dev: string, netns?: string): Promise<void>
   if (others.length === 0 && !/\bpref \d+/.test(egress.stdout)) {
     await run(netns ?? null, ['tc', 'qdisc', 'del', 'dev', dev, 'clsact']).catch(() => undefined);
   }
-  await run(netns ?? null, ['ip', 'link', 'del', DROP_DEV]).catch(() => undefined);
+  // The sink goes only when no pod veth is left: the pods' anti-spoofing filters redirect to it
+  // too (without it mirred still drops, but the per-reason counters would read as errors).
+  const links = await run(netns ?? null, ['ip', '-o', 'link', 'show']).catch(() => ({ stdout: '' }));
+  if (!links.stdout.split('\n').some((l) => POD_VETH_LINK.test(l))) {
+    await run(netns ?? null, ['ip', 'link', 'del', DROP_DEV]).catch(() => undefined);
+  }
 }
+
+/** `ip -o link` line of a podnet pod's host veth (antispoof.ts POD_VETH). */
+const POD_VETH_LINK = /^\d+: pn[0-9a-f]{11}[@:]/;

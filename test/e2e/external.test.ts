@@ -2,10 +2,11 @@
 // uplink reaches NodePorts, LB IPs and externalIPs (HTTP + UDP, IPv4 + IPv6 NodePort) through tc
 // steering into the TUN; eTP Local keeps the client address and rejects on a node without local
 // endpoints; the health check port answers 200/503 as endpoints move; loadBalancerSourceRanges
-// blocks other sources; hairpin through a NodePort; pod egress is masqueraded (engine run bare:
-// podnetd's config does not take egressMasquerade yet). Specs come from the real model
-// (validate + serviceSpecs) and are handed to podnetd as a tables file; the steering is
-// src/node/steering.ts.
+// blocks other sources; hairpin through a NodePort; pod egress is masqueraded (engine run bare).
+// This file tests the pieces wired by hand: specs from the real model (validate + serviceSpecs)
+// handed to podnetd as a tables file, the steering of src/node/steering.ts. The same behaviour
+// driven by podnetd's own config (external.*, engine.egressMasquerade) and real manifests is
+// test/e2e/external-podnetd.test.ts.
 import t from 'tap';
 import { Podnetd, Sandbox, type Pod } from '../../src/sandbox';
 import { externalNodeContext, healthChecks, steeringRules } from '../../src/control/external';
