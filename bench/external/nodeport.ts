@@ -2,19 +2,17 @@
 // vs kernel nftables DNAT + masquerade, same machine, same run (issue 8's measure).
 // Each configuration gets its own sandbox: node namespace, one endpoint pod (iperf3 + connrate
 // servers), an outside client namespace on the node's uplink (test/e2e/fixtures/outside.ts).
-//   podnet:   podnetd (tables from the model) + src/node/steering.ts
+//   podnet:   podnetd by config alone: a NodePort Service + EndpointSlice manifest, `external.uplinks`
+//             (podnetd reads the uplink address, programs the NodePort and installs the tc steering)
 //   nftables: no podnetd; gateway + forwarding by hand, `nft` DNAT nodeIP:30080 → pod, masquerade
 // A third run, podnetTw1, shortens the engine's closed-flow timeouts (see below).
 // Run (root, after `npx tsc -p .`):  node dist/bench/external/nodeport.js [seconds] [runs]
 // Prints one JSON object: medians per configuration and podnet/nftables ratios.
+import { mkdirSync } from 'node:fs';
 import { Podnetd, Sandbox, type Pod } from '../../src/sandbox';
-import { externalNodeContext, steeringRules } from '../../src/control/external';
-import { serviceSpecs } from '../../src/control/model';
-import { validateEndpointSlice, validateService } from '../../src/control/validate';
-import type { EndpointSliceInfo } from '../../src/control/objects';
-import { Steering } from '../../src/node/steering';
+import { serviceObjects, writeManifest } from '../../src/sandbox/manifests';
 import type { EngineOptions } from '../../src/engine/types';
-import { addOutside, NODE4, NODE6, UPLINK } from '../../test/e2e/fixtures/outside';
+import { addOutside, NODE4, UPLINK } from '../../test/e2e/fixtures/outside';
 import { connrate, removeConnrateBinary, connrateBinary } from '../tools/connrate';
 import { iperfTcp } from '../tools/iperf3';
 
@@ -31,16 +29,14 @@ async function endpoint(sb: Sandbox): Promise<Pod> {
   return pod;
 }
 
-/** The model's specs for a NodePort service with one endpoint (eTP Cluster). */
-function specs(sb: Sandbox, pod: Pod) {
-  const svc = validateService({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'bench', namespace: 'default' },
-    spec: { type: 'NodePort', clusterIPs: ['10.96.0.10'], ports: [{ name: 'iperf', port: IPERF, nodePort: NP_IPERF }, { name: 'conn', port: CONN, nodePort: NP_CONN }] } });
-  const slice = validateEndpointSlice({ apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', addressType: 'IPv4',
-    metadata: { name: 'bench-1', namespace: 'default', labels: { 'kubernetes.io/service-name': 'bench' } },
-    ports: [{ name: 'iperf', port: IPERF }, { name: 'conn', port: CONN }],
-    endpoints: [{ addresses: [pod.ip4], nodeName: sb.nodeNs, conditions: { ready: true } }] }) as EndpointSliceInfo;
-  const ctx = externalNodeContext([NODE4, NODE6]);
-  return { svc, ctx, table: serviceSpecs(svc, [slice], { nodeName: sb.nodeNs, external: ctx }) };
+/** A NodePort Service (eTP Cluster) with one endpoint, as manifests podnetd reads. */
+function manifests(sb: Sandbox, pod: Pod): Record<string, unknown>[] {
+  const objs = serviceObjects({ name: 'bench', clusterIPs: ['10.96.0.10'], nodeName: sb.nodeNs, endpoints: [{ pod }],
+    ports: [{ name: 'iperf', port: IPERF, targetPort: IPERF }, { name: 'conn', port: CONN, targetPort: CONN }] });
+  const spec = (objs[0] as { spec: Record<string, unknown> }).spec;
+  spec.type = 'NodePort';
+  spec.ports = (spec.ports as Record<string, unknown>[]).map((p) => ({ ...p, nodePort: p.name === 'iperf' ? NP_IPERF : NP_CONN }));
+  return objs;
 }
 
 async function measure(sb: Sandbox, outNs: string, into: Figures): Promise<void> {
@@ -62,11 +58,11 @@ async function podnet(engine?: EngineOptions): Promise<Figures> {
   try {
     const pod = await endpoint(sb);
     const out = await addOutside(sb, []);
-    const { svc, ctx, table } = specs(sb, pod);
-    const podnetd = await Podnetd.start(sb, table, engine ? { engine } : {});
-    const steering = new Steering({ uplinks: [UPLINK], tun: sb.tun, netns: sb.nodeNs });
-    await steering.start();
-    await steering.sync(steeringRules([svc], ctx));
+    const dir = Podnetd.paths(sb).manifests;
+    mkdirSync(dir, { recursive: true });
+    writeManifest(dir, 'bench.yaml', manifests(sb, pod));
+    const podnetd = await Podnetd.startManifests(sb, { ...(engine ? { engine } : {}), config: { external: { uplinks: [UPLINK] } } });
+    await podnetd.waitForServices((s) => s.services.some((x) => x.name === 'default/bench:conn (nodePort)'));
     const f: Figures = { tcpGbps: [], connPerSec1: [], connPerSec4: [], errors: [] };
     await measure(sb, out.ns, f);
     const st = await podnetd.stats();

@@ -8,6 +8,7 @@ import { rmSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { closeRtnl, linkIndex, openRtnl } from '../node';
 import { unwireNode } from '../node/wiring';
+import { cleanupCluster, cleanupConfig } from './cluster';
 import type { DaemonConfig } from './config';
 import { wiringConfig } from './daemon';
 
@@ -21,7 +22,10 @@ async function deleteLink(name: string): Promise<boolean> {
   } finally { closeRtnl(sock); }
 }
 
-export async function cleanup(cfg: DaemonConfig, log: Logger): Promise<void> {
+export async function cleanup(config: DaemonConfig, log: Logger): Promise<void> {
+  // podCIDRs may have come from the Node object: cleanupConfig recovers them from the state file.
+  const cfg = cleanupConfig(config);
+  if (cfg.cluster.mode !== 'none') await cleanupCluster(cfg, log).catch((err: unknown) => log.warn({ err }, 'cluster cleanup failed'));
   await unwireNode(wiringConfig(cfg), { deleteBridge: true });
   const tunDeleted = await deleteLink(cfg.tun.name);
   for (const f of [cfg.stateFile, cfg.controlSocket, cfg.cniSocket, cfg.nodeStateFile]) if (f) rmSync(f, { force: true });

@@ -2,17 +2,21 @@
 // overridden by flags (args.ts). Everything is checked here, before podnetd touches anything:
 // a wrong value is a ConfigError naming its key. systemd/podnetd.yaml documents every key.
 import { readFileSync } from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { EngineOptions, EngineTimeouts, ServicePortSpec } from '../engine/types';
 import { parseCidr } from '../node/cidr';
+import { canonicalCidr } from '../control/external';
 import { ConfigError, DaemonError } from './errors';
 
 export interface TunConfig {
   name: string;
   queues: number;
   batch?: number;
+  /** µs an engine thread keeps reading after traffic before it sleeps (0 = never spin). */
+  busyPollUs: number;
   /** Keep the TUN across restarts (TUNSETPERSIST), so routes into it survive a crash. */
   persist: boolean;
 }
@@ -25,6 +29,41 @@ export interface SyncConfig {
   healthzTimeoutMs: number;
   /** podnetd gives up (exit 1) when the first sync is not programmed within this. */
   firstSyncTimeoutMs: number;
+}
+
+/** Cross-node pod routing (issue 9; src/daemon/cluster.ts): programmed from the Node objects of the source. */
+export interface ClusterConfig {
+  /** none: podnetd programs nothing between nodes (another component does, or one node). */
+  mode: 'none' | 'routed' | 'vxlan';
+  /** The underlay link carrying the Nodes' InternalIPs (routed next hops, VXLAN lower device). */
+  uplink: string;
+  /** MTU of the uplink, which the VXLAN device's MTU is derived from; default: read from the uplink at each sync. */
+  uplinkMtu?: number;
+  vxlan: { name: string; vni: number; port: number };
+  /** Full re-sync even without Node changes (repairs routes someone deleted). */
+  resyncIntervalMs: number;
+}
+
+/** Traffic from outside (issue 8): where it arrives and which node addresses take NodePorts. */
+export interface ExternalConfig {
+  /** Links external traffic arrives on, steered into the TUN by tc; [] = no steering, no external specs. */
+  uplinks: string[];
+  /** kube-proxy's nodePortAddresses: canonical CIDRs, or "primary"; [] = the uplinks' primary address per family. */
+  nodePortAddresses: string[];
+  /** Inclusive NodePort range steered into the TUN (kube-apiserver's --service-node-port-range). */
+  nodePortRange: [number, number];
+}
+
+/** engine.egressMasquerade as configured; the engine's EgressMasquerade is built from it at start (daemon/external.ts). */
+export interface EgressMasqueradeConfig {
+  enabled: boolean;
+  /** Destinations that keep the pod address, besides podCIDRs and serviceCIDRs (always exempt). */
+  exemptCIDRs: string[];
+  /** Masquerade sources; default: the uplinks' primary address of each family. */
+  sourceIPv4?: string;
+  sourceIPv6?: string;
+  portMin: number;
+  portMax: number;
 }
 
 export interface DaemonConfig {
@@ -57,11 +96,17 @@ export interface DaemonConfig {
   sync: SyncConfig;
   logLevel: string;
   allowHostNetns: boolean;
+  /** Cross-node routing; mode none by default. */
+  cluster: ClusterConfig;
+  /** NodePort / LoadBalancer / externalIPs steering, health check node ports (issue 8). */
+  external: ExternalConfig;
+  /** Pod egress masquerade (the reference bridge plugin's ipMasq), done by the engine. */
+  egressMasquerade: EgressMasqueradeConfig;
 }
 
 export const DEFAULTS = {
   bridge: 'podnet0',
-  tun: { name: 'podnet-tun', queues: 1, persist: true },
+  tun: { name: 'podnet-tun', queues: 1, busyPollUs: 50, persist: true },
   stateFile: '/run/podnet/flows',
   healthzBindAddress: '127.0.0.1:10256',
   metricsBindAddress: '127.0.0.1:10249',
@@ -70,13 +115,20 @@ export const DEFAULTS = {
   nodeStateFile: '/run/podnet/node.json',
   sync: { minIntervalMs: 20, maxIntervalMs: 60_000, retryIntervalMs: 1000, healthzTimeoutMs: 60_000, firstSyncTimeoutMs: 120_000 },
   logLevel: 'info',
+  nodePortRange: [30000, 32767],
+  egressPorts: [61000, 65535],
+  cluster: { mode: 'none', vxlan: { name: 'podnet-vxlan', vni: 1, port: 4789 }, resyncIntervalMs: 60_000 },
 } as const;
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 const TOP_KEYS = ['nodeName', 'manifests', 'kubeconfig', 'tables', 'podCIDRs', 'serviceCIDRs', 'bridge', 'tun', 'engine',
-  'stateFile', 'routeTable', 'healthzBindAddress', 'metricsBindAddress', 'controlSocket', 'cniSocket', 'nodeStateFile', 'sync', 'logLevel', 'allowHostNetns'];
-const TUN_KEYS = ['name', 'queues', 'batch', 'persist'];
-const ENGINE_KEYS = ['flowCapacity', 'maglevSize', 'maxServicePorts', 'timeouts', 'hairpinIPv4', 'hairpinIPv6'];
+  'stateFile', 'routeTable', 'healthzBindAddress', 'metricsBindAddress', 'controlSocket', 'cniSocket', 'nodeStateFile', 'sync', 'logLevel', 'allowHostNetns', 'cluster', 'external'];
+const CLUSTER_KEYS = ['mode', 'uplink', 'uplinkMtu', 'vxlan', 'resyncIntervalMs'];
+const VXLAN_KEYS = ['name', 'vni', 'port'];
+const TUN_KEYS = ['name', 'queues', 'batch', 'busyPollUs', 'persist'];
+const ENGINE_KEYS = ['flowCapacity', 'maglevSize', 'maxServicePorts', 'timeouts', 'hairpinIPv4', 'hairpinIPv6', 'egressMasquerade'];
+const EXTERNAL_KEYS = ['uplinks', 'nodePortAddresses', 'nodePortRange'];
+const EGRESS_KEYS = ['enabled', 'exemptCIDRs', 'sourceIPv4', 'sourceIPv6', 'portMin', 'portMax'];
 const TIMEOUT_KEYS = ['tcpSynSec', 'tcpEstablishedSec', 'tcpFinSec', 'tcpTimeWaitSec', 'tcpCloseSec', 'udpSec', 'udpStreamSec', 'icmpSec'];
 const SYNC_KEYS = ['minIntervalMs', 'maxIntervalMs', 'retryIntervalMs', 'healthzTimeoutMs', 'firstSyncTimeoutMs'];
 
@@ -142,6 +194,56 @@ class Reader {
   }
 }
 
+/** `external`: uplinks, nodePortAddresses (kube-proxy's CIDR list), nodePortRange "lo-hi". */
+function externalConfig(r: Reader, raw: unknown): ExternalConfig {
+  const e = r.object(raw, 'external', EXTERNAL_KEYS);
+  const list = (v: unknown, key: string): unknown[] => {
+    if (v === undefined || v === null) return [];
+    if (!Array.isArray(v)) r.fail(key, 'must be a list');
+    return v;
+  };
+  const uplinks = list(e.uplinks, 'external.uplinks').map((u, i) => r.ifname(u, `external.uplinks[${i}]`, ''));
+  uplinks.forEach((u, i) => { if (uplinks.indexOf(u) !== i) r.fail(`external.uplinks[${i}]`, `listed twice: ${u}`); });
+  const nodePortAddresses = list(e.nodePortAddresses, 'external.nodePortAddresses').map((v, i) => {
+    const key = `external.nodePortAddresses[${i}]`;
+    if (v === 'primary') return v;
+    if (typeof v !== 'string' || !v.includes('/')) r.fail(key, `must be a CIDR (e.g. 192.168.0.0/16) or "primary", got ${JSON.stringify(v)}`);
+    return canonicalCidr(v, (why) => r.fail(key, why));
+  });
+  let nodePortRange: [number, number] = [...DEFAULTS.nodePortRange];
+  if (e.nodePortRange !== undefined && e.nodePortRange !== null) {
+    const m = typeof e.nodePortRange === 'string' ? /^\s*(\d{1,5})\s*-\s*(\d{1,5})\s*$/.exec(e.nodePortRange) : null;
+    const lo = Number(m?.[1]), hi = Number(m?.[2]);
+    if (!m || lo < 1 || hi > 65535 || lo > hi) r.fail('external.nodePortRange', `must be "low-high" within 1-65535 (e.g. "30000-32767"), got ${JSON.stringify(e.nodePortRange)}`);
+    nodePortRange = [lo, hi];
+  }
+  return { uplinks, nodePortAddresses, nodePortRange };
+}
+
+/** `engine.egressMasquerade`: off unless enabled; its replies come back on the uplinks, so it needs them. */
+function egressConfig(r: Reader, raw: unknown): EgressMasqueradeConfig {
+  const k = 'engine.egressMasquerade';
+  const e = r.object(raw, k, EGRESS_KEYS);
+  if (e.exemptCIDRs !== undefined && e.exemptCIDRs !== null && !Array.isArray(e.exemptCIDRs)) r.fail(`${k}.exemptCIDRs`, 'must be a list of CIDRs');
+  const exemptCIDRs = ((e.exemptCIDRs ?? []) as unknown[]).map((v, i) => {
+    if (typeof v !== 'string' || !v.includes('/')) r.fail(`${k}.exemptCIDRs[${i}]`, `must be a CIDR, got ${JSON.stringify(v)}`);
+    return canonicalCidr(v, (why) => r.fail(`${k}.exemptCIDRs[${i}]`, why));
+  });
+  const source = (v: unknown, f: 4 | 6): string | undefined => {
+    const s = r.optString(v, `${k}.sourceIPv${f}`);
+    if (s !== undefined && net.isIP(s) !== f) r.fail(`${k}.sourceIPv${f}`, `not an IPv${f} address: ${JSON.stringify(s)}`);
+    return s;
+  };
+  const sourceIPv4 = source(e.sourceIPv4, 4), sourceIPv6 = source(e.sourceIPv6, 6);
+  const portMin = r.int(e.portMin, `${k}.portMin`, 1024, 65535, DEFAULTS.egressPorts[0]);
+  const portMax = r.int(e.portMax, `${k}.portMax`, 1024, 65535, DEFAULTS.egressPorts[1]);
+  if (portMin > portMax) r.fail(`${k}.portMin`, `must not exceed ${k}.portMax`);
+  return {
+    enabled: r.bool(e.enabled, `${k}.enabled`, false), exemptCIDRs,
+    ...(sourceIPv4 ? { sourceIPv4 } : {}), ...(sourceIPv6 ? { sourceIPv6 } : {}), portMin, portMax,
+  };
+}
+
 /** Turns a raw mapping (file contents with flag overrides merged in) into a checked DaemonConfig. */
 export function buildConfig(raw: unknown, file = ''): DaemonConfig {
   const r = new Reader(file);
@@ -151,6 +253,8 @@ export function buildConfig(raw: unknown, file = ''): DaemonConfig {
   const eng = r.object(c.engine, 'engine', ENGINE_KEYS);
   const timeouts = r.object(eng.timeouts, 'engine.timeouts', TIMEOUT_KEYS);
   const sync = r.object(c.sync, 'sync', SYNC_KEYS);
+  const cl = r.object(c.cluster, 'cluster', CLUSTER_KEYS);
+  const vx = r.object(cl.vxlan, 'cluster.vxlan', VXLAN_KEYS);
 
   const engine: EngineOptions = {};
   if (eng.flowCapacity !== undefined) engine.flowCapacity = r.int(eng.flowCapacity, 'engine.flowCapacity', 1024, 1 << 26);
@@ -177,6 +281,7 @@ export function buildConfig(raw: unknown, file = ''): DaemonConfig {
       name: r.ifname(tun.name, 'tun.name', DEFAULTS.tun.name),
       queues: r.int(tun.queues, 'tun.queues', 1, 64, DEFAULTS.tun.queues),
       ...(tun.batch !== undefined ? { batch: r.int(tun.batch, 'tun.batch', 1, 1024) } : {}),
+      busyPollUs: r.int(tun.busyPollUs, 'tun.busyPollUs', 0, 10_000, DEFAULTS.tun.busyPollUs),
       persist: r.bool(tun.persist, 'tun.persist', DEFAULTS.tun.persist),
     },
     engine,
@@ -196,6 +301,19 @@ export function buildConfig(raw: unknown, file = ''): DaemonConfig {
     },
     logLevel: r.string(c.logLevel, 'logLevel', DEFAULTS.logLevel),
     allowHostNetns: r.bool(c.allowHostNetns, 'allowHostNetns', false),
+    external: externalConfig(r, c.external),
+    egressMasquerade: egressConfig(r, eng.egressMasquerade),
+    cluster: {
+      mode: r.string(cl.mode, 'cluster.mode', DEFAULTS.cluster.mode) as ClusterConfig['mode'],
+      uplink: r.string(cl.uplink, 'cluster.uplink', ''),
+      ...(cl.uplinkMtu !== undefined ? { uplinkMtu: r.int(cl.uplinkMtu, 'cluster.uplinkMtu', 1280, 65535) } : {}),
+      vxlan: {
+        name: r.ifname(vx.name, 'cluster.vxlan.name', DEFAULTS.cluster.vxlan.name),
+        vni: r.int(vx.vni, 'cluster.vxlan.vni', 1, 0xffffff, DEFAULTS.cluster.vxlan.vni),
+        port: r.int(vx.port, 'cluster.vxlan.port', 1, 65535, DEFAULTS.cluster.vxlan.port),
+      },
+      resyncIntervalMs: r.int(cl.resyncIntervalMs, 'cluster.resyncIntervalMs', 1000, 86_400_000, DEFAULTS.cluster.resyncIntervalMs),
+    },
   };
   // The legacy tables mode is how the benchmark harness runs many podnetds side by side: no
   // shared default paths under /run/podnet unless it names them.
@@ -210,7 +328,24 @@ export function buildConfig(raw: unknown, file = ''): DaemonConfig {
   if (cfg.cniSocket && cfg.cniSocket === cfg.controlSocket) r.fail('cniSocket', 'must differ from controlSocket');
   if (!LOG_LEVELS.includes(cfg.logLevel)) r.fail('logLevel', `must be one of ${LOG_LEVELS.join(', ')}`);
   if (cfg.sync.minIntervalMs > cfg.sync.maxIntervalMs) r.fail('sync.minIntervalMs', 'must not exceed sync.maxIntervalMs');
-  if (cfg.podCIDRs.length === 0) r.fail('podCIDRs', 'at least one pod CIDR is required');
+  if (!['none', 'routed', 'vxlan'].includes(cfg.cluster.mode)) r.fail('cluster.mode', `must be one of none, routed, vxlan, got ${JSON.stringify(cfg.cluster.mode)}`);
+  if (cfg.cluster.mode !== 'none') {
+    if (!cfg.cluster.uplink) r.fail('cluster.uplink', `is required with cluster.mode ${cfg.cluster.mode}`);
+    r.ifname(cfg.cluster.uplink, 'cluster.uplink', '');
+    if (cfg.tables) r.fail('cluster.mode', 'needs Node objects: a manifests or kubeconfig source, not tables');
+    if ([cfg.bridge, cfg.tun.name, cfg.cluster.uplink].includes(cfg.cluster.vxlan.name)) r.fail('cluster.vxlan.name', 'must differ from bridge, tun.name and cluster.uplink');
+  }
+  // With cross-node routing, podCIDRs may be left out: they come from this node's Node object
+  // (spec.podCIDRs, allocated by the controller-manager) and podnetd waits for them (cluster.ts).
+  if (cfg.podCIDRs.length === 0 && cfg.cluster.mode === 'none') {
+    r.fail('podCIDRs', 'at least one pod CIDR is required (with cluster.mode routed or vxlan they may come from the Node object)');
+  }
+  const em = cfg.egressMasquerade, npr = cfg.external.nodePortRange;
+  // Replies to masqueraded flows come back on the uplink and are steered by port: without an
+  // uplink they would reach the host stack; inside the NodePort range they would hit a service.
+  if (em.enabled && cfg.external.uplinks.length === 0) r.fail('engine.egressMasquerade.enabled', 'needs external.uplinks (the replies are steered back from them)');
+  if (em.enabled && cfg.podCIDRs.length === 0) r.fail('engine.egressMasquerade.enabled', 'needs podCIDRs in the config (the sources to masquerade)');
+  if (em.enabled && em.portMin <= npr[1] && npr[0] <= em.portMax) r.fail('engine.egressMasquerade.portMin', `port range ${em.portMin}-${em.portMax} overlaps external.nodePortRange ${npr[0]}-${npr[1]}`);
   if (cfg.serviceCIDRs.length === 0) r.fail('serviceCIDRs', 'at least one service CIDR is required');
   if (cfg.bridge === cfg.tun.name) r.fail('tun.name', 'must differ from bridge');
   // In-cluster: the API source is implied, as for kube-proxy in a DaemonSet.
@@ -248,7 +383,8 @@ export function setKey(raw: Obj, dotted: string, value: unknown): void {
 /** Keys whose change needs a restart (the engine, the TUN, the wiring, the listeners). */
 export function restartKeys(a: DaemonConfig, b: DaemonConfig): string[] {
   const keys: (keyof DaemonConfig)[] = ['nodeName', 'manifests', 'kubeconfig', 'tables', 'podCIDRs', 'serviceCIDRs', 'bridge', 'tun',
-    'engine', 'stateFile', 'routeTable', 'healthzBindAddress', 'metricsBindAddress', 'controlSocket', 'cniSocket', 'sync', 'allowHostNetns'];
+    'engine', 'stateFile', 'routeTable', 'healthzBindAddress', 'metricsBindAddress', 'controlSocket', 'cniSocket', 'sync', 'allowHostNetns', 'cluster',
+    'external', 'egressMasquerade'];
   return keys.filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k]));
 }
 

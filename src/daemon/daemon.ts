@@ -17,9 +17,12 @@ import { API_VERSION, type StatusReply } from '../ctl/api';
 import { Engine, engineVersion } from '../engine';
 import type { TraceQuery, TraceResult, TunInfo } from '../engine/types';
 import { wireNode, type NodeWiringConfig } from '../node/wiring';
+import { ClusterRouting, clusterManifestHook } from './cluster';
 import { restartKeys, type DaemonConfig } from './config';
 import { ControlApi } from './control-api';
+import { ExternalTraffic } from './external';
 import { engineMetrics } from './engine-metrics';
+import { AntispoofMetrics } from './antispoof-metrics';
 import { DaemonError } from './errors';
 import { HttpEndpoints } from './http';
 import { Notifier } from './notify';
@@ -29,6 +32,7 @@ export function wiringConfig(cfg: DaemonConfig): NodeWiringConfig {
   return {
     bridge: cfg.bridge, tun: cfg.tun.name, podCIDRs: cfg.podCIDRs, serviceCIDRs: cfg.serviceCIDRs,
     routeTable: cfg.routeTable, allowHostNetns: cfg.allowHostNetns,
+    uplinks: cfg.external.uplinks,
   };
 }
 
@@ -53,11 +57,17 @@ export class Daemon {
   private source: TableSource | undefined;
   private tun: TunInfo | undefined;
   private readonly metrics = new SyncMetrics();
+  /** Anti-spoofing drops on the pod veths (tc counters, sampled). */
+  private antispoof: AntispoofMetrics | undefined;
   private readonly notifier: Notifier;
   private readonly http: HttpEndpoints;
   private readonly control: ControlApi;
   private readonly startedAt = Date.now();
   private cniServer: import('node:net').Server | undefined;
+  /** Cross-node routing from Node objects (cfg.cluster.mode routed|vxlan). */
+  private cluster: ClusterRouting | undefined;
+  /** NodePort/LB/externalIP steering and health check ports (cfg.external.uplinks set). */
+  private external: ExternalTraffic | undefined;
   private ready = false;
   private stopping = false;
 
@@ -90,9 +100,13 @@ export class Daemon {
     const t0 = performance.now();
     const step = (name: string, extra: object = {}) => this.log.debug({ step: name, ms: +(performance.now() - t0).toFixed(1), ...extra }, 'start');
 
+    // The uplinks' addresses first: the engine's egress masquerade source and the model's node
+    // addresses come from them.
+    if (cfg.external.uplinks.length) this.external = await ExternalTraffic.create(cfg, this.log);
     step('engine');
     if (cfg.stateFile) mkdirSync(path.dirname(cfg.stateFile), { recursive: true, mode: 0o700 });
-    this.engine = new Engine({ ...cfg.engine, ...(cfg.stateFile ? { stateFile: cfg.stateFile } : {}) });
+    const egress = this.external?.egress;
+    this.engine = new Engine({ ...cfg.engine, ...(egress ? { egressMasquerade: egress } : {}), ...(cfg.stateFile ? { stateFile: cfg.stateFile } : {}) });
     const restored = this.engine.stats();
     this.log.info({ engine: engineVersion(), stateFile: cfg.stateFile || null, restoredFlows: restored.restoredFlows, flows: restored.flows.active }, 'engine created');
 
@@ -114,18 +128,52 @@ export class Daemon {
 
     step('source');
     const sink = new ProgrammedSink(this.engine);
-    this.source = makeSource(cfg, sink, this.metrics, this.log, this.engine);
+    if (cfg.cluster.mode !== 'none') this.cluster = new ClusterRouting({ cfg, log: this.log });
+    this.source = makeSource(cfg, sink, this.metrics, this.log, this.engine,
+      this.cluster && cfg.manifests ? [clusterManifestHook(this.cluster)] : undefined, this.external?.controlPlaneOptions());
     await this.source.start();
+    if (this.cluster && cfg.kubeconfig) await this.cluster.startKube();
     step('first-sync');
     await withTimeout(sink.firstSync, cfg.sync.firstSyncTimeoutMs, () =>
       new DaemonError('DAEMON_FIRST_SYNC_TIMEOUT', `no table programmed within ${cfg.sync.firstSyncTimeoutMs} ms from ${this.source?.description}`));
 
+    if (this.cluster && cfg.podCIDRs.length === 0) {
+      // No podCIDRs in the config: this node's come from its Node object (spec.podCIDRs).
+      step('pod-cidrs');
+      const podCIDRs = await withTimeout(this.cluster.waitForPodCIDRs(), cfg.sync.firstSyncTimeoutMs, () =>
+        new DaemonError('DAEMON_FIRST_SYNC_TIMEOUT', `Node ${cfg.nodeName} got no spec.podCIDRs within ${cfg.sync.firstSyncTimeoutMs} ms`));
+      this.cfg = { ...this.cfg, podCIDRs };
+      this.source.setPodCIDRs?.(podCIDRs);
+      this.log.info({ podCIDRs }, 'pod CIDRs from the Node object');
+    }
+
     step('tun');
-    this.tun = this.engine.attachTun({ name: cfg.tun.name, queues: cfg.tun.queues, ...(cfg.tun.batch ? { batch: cfg.tun.batch } : {}), persist: cfg.tun.persist });
+    this.tun = this.engine.attachTun({ name: cfg.tun.name, queues: cfg.tun.queues, ...(cfg.tun.batch ? { batch: cfg.tun.batch } : {}),
+      ...(cfg.tun.busyPollUs !== undefined ? { busyPollUs: cfg.tun.busyPollUs } : {}), persist: cfg.tun.persist });
     step('wiring');
-    const wiring = await wireNode(wiringConfig(cfg), this.log);
+    const wiring = await wireNode(wiringConfig(this.cfg), this.log);
     this.log.info({ wiring }, 'node wired');
-    if (cfg.nodeStateFile) recordNodeState(cfg.nodeStateFile, cfg.podCIDRs);
+    if (cfg.nodeStateFile) recordNodeState(cfg.nodeStateFile, this.cfg.podCIDRs);
+    if (this.cluster) {
+      // After the wiring: the "from other nodes into the engine" rules point into its podnet table.
+      // Not awaited: local service comes first; the sync logs its outcome and retries by itself.
+      step('cluster');
+      void this.cluster.start();
+    }
+
+    if (this.external) {
+      // After the TUN and the wiring: the steering redirects into the TUN. tc errors are retried, never fatal.
+      step('external');
+      const cp = this.source.controlPlane();
+      await this.external.start(cp ? () => cp.externalView() : undefined, () => this.source?.syncing(this.cfg.sync.healthzTimeoutMs) ?? false);
+      this.log.info({ uplinks: cfg.external.uplinks, nodePortIPs: this.external.nodeContext().nodePortIPs, egressMasquerade: egress ?? null, rules: this.external.counts.rules, healthChecks: this.external.healthPorts() }, 'external traffic steered');
+    }
+
+    // Only where pods can exist: the metrics endpoint on, in the node's own namespace.
+    if (cfg.metricsBindAddress && !cfg.tables) {
+      this.antispoof = new AntispoofMetrics(this.log);
+      this.antispoof.start();
+    }
 
     this.ready = true;
     this.notifier.send(`READY=1\nSTATUS=serving ${this.source.specs().length} service ports from ${this.source.description}\nMAINPID=${process.pid}`);
@@ -150,6 +198,7 @@ export class Daemon {
         this.cfg = { ...this.cfg, logLevel: next.logLevel };
       }
       await this.source?.reload();
+      await this.cluster?.syncNow();
     } finally {
       this.notifier.send('READY=1');
     }
@@ -163,6 +212,9 @@ export class Daemon {
     this.notifier.stop();
     this.log.info({ reason }, 'stopping');
     await this.source?.stop().catch((err: unknown) => this.log.warn({ err }, 'source stop failed'));
+    this.cluster?.stop();
+    this.antispoof?.stop();
+    await this.external?.stop().catch((err: unknown) => this.log.warn({ err }, 'external stop failed'));
     await Promise.all([this.http.stop(), this.control.stop(), this.stopCni()]);
     if (this.engine) {
       this.engine.detachTun();
@@ -194,7 +246,8 @@ export class Daemon {
 
   private metricsText(): string {
     const e = this.engine;
-    return this.metrics.registry.expose() + (e ? engineMetrics(e.stats(), { tun: this.tun?.name, startedAt: this.startedAt }) : '');
+    return this.metrics.registry.expose() + (e ? engineMetrics(e.stats(), { tun: this.tun?.name, startedAt: this.startedAt }) : '') +
+      (this.antispoof?.render() ?? '');
   }
 
   status(): StatusReply {

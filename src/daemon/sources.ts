@@ -5,7 +5,8 @@
 //                benchmark harness drives podnetd this way; no control plane, no Kubernetes objects)
 import type { Logger } from 'pino';
 import { ControlPlane, SyncMetrics, type TableSink } from '../control';
-import { ManifestSource } from '../control/sources/manifest';
+import type { ControlPlaneOptions } from '../control/control-plane';
+import { ManifestSource, type ManifestKindHook } from '../control/sources/manifest';
 import type { ApplyResult, ServicePortSpec, TableDelta } from '../engine/types';
 import { nthAddress, parseCidr } from '../node/cidr';
 import { PolicyControl, policyManifestHook, type PolicyTableSink } from '../policy/sources';
@@ -33,6 +34,9 @@ export class ProgrammedSink implements TableSink {
   }
 }
 
+/** Control-plane options the daemon adds (external traffic: daemon/external.ts). */
+export type ControlPlaneExtra = Pick<ControlPlaneOptions, 'external' | 'onSynced'>;
+
 /** What the daemon needs from a source, whichever it is. */
 export interface TableSource {
   readonly description: string;
@@ -47,22 +51,28 @@ export interface TableSource {
   /** Queued changes are synced in time (kube-proxy healthz). */
   syncing(timeoutMs: number): boolean;
   lastUpdatedMs(): number;
+  /** This node's pod CIDRs became known late (from its Node object): policy's host addresses follow. */
+  setPodCIDRs?(podCIDRs: string[]): void;
 }
 
 /** manifests or kubeconfig: objects → control plane → engine. */
 class ControlPlaneSource implements TableSource {
   readonly cp: ControlPlane;
-  /** NetworkPolicy: NetworkPolicies, Pods and Namespaces → engine policy tables (manifest source). */
+  /** NetworkPolicy: NetworkPolicies, Pods and Namespaces → engine policy tables (manifest source or API informers). */
   readonly policy: PolicyControl | undefined;
+  /** kubeconfig mode: the NetworkPolicy / Pod / Namespace informers feeding `policy`. */
+  private policySrc: { start(): Promise<void>; stop(): Promise<void> } | undefined;
   private src: { start(): Promise<unknown>; stop(): void | Promise<void>; reload?(): Promise<unknown> } | undefined;
 
   constructor(readonly description: string, private readonly cfg: DaemonConfig, sink: TableSink,
-    private readonly metrics: SyncMetrics, private readonly log: Logger, policySink?: PolicyTableSink) {
+    private readonly metrics: SyncMetrics, private readonly log: Logger, policySink?: PolicyTableSink,
+    private readonly observers: ManifestKindHook[] = [], cpExtra: ControlPlaneExtra = {}) {
     this.cp = new ControlPlane({
+      ...cpExtra,
       sink, nodeName: cfg.nodeName, logger: log, metrics,
       minSyncIntervalMs: cfg.sync.minIntervalMs, maxSyncIntervalMs: cfg.sync.maxIntervalMs, retryIntervalMs: cfg.sync.retryIntervalMs,
     });
-    if (policySink && cfg.manifests) {
+    if (policySink && (cfg.manifests || cfg.kubeconfig)) {
       // The node's own addresses on the pod network (the bridge gateways) always reach its pods.
       const hostAddresses = cfg.podCIDRs.map((c) => nthAddress(parseCidr(c), 1));
       this.policy = new PolicyControl({ sink: policySink, nodeName: cfg.nodeName, hostAddresses, logger: log });
@@ -76,6 +86,7 @@ class ControlPlaneSource implements TableSource {
       this.src = new ManifestSource({
         dir: this.cfg.manifests, sink: this.cp, logger: this.log, metrics: this.metrics,
         ...(this.policy ? { extra: policyManifestHook(this.policy) } : {}),
+        ...(this.observers.length ? { observers: this.observers } : {}),
       });
     } else {
       // Loaded only here: the client library costs ~0.3 s of start-up a manifest node never needs.
@@ -87,8 +98,13 @@ class ControlPlaneSource implements TableSource {
         kubeConfig.loadFromFile(this.cfg.kubeconfig);
       }
       this.src = new KubeSource({ sink: this.cp, nodeName: this.cfg.nodeName, logger: this.log, metrics: this.metrics, ...(kubeConfig ? { kubeConfig } : {}) });
+      if (this.policy) {
+        const { PolicyKubeSource } = await import('../policy/kube');
+        this.policySrc = new PolicyKubeSource({ sink: this.policy, logger: this.log, onInvalid: () => this.metrics.invalidObjects.inc(), ...(kubeConfig ? { kubeConfig } : {}) });
+      }
     }
     await this.src.start();
+    await this.policySrc?.start();
   }
 
   async reload(): Promise<void> {
@@ -98,12 +114,14 @@ class ControlPlaneSource implements TableSource {
 
   async stop(): Promise<void> {
     await this.src?.stop();
+    await this.policySrc?.stop();
     this.cp.stop();
     this.policy?.stop();
   }
 
   specs(): ServicePortSpec[] { return this.cp.specs(); }
   controlPlane(): ControlPlane { return this.cp; }
+  setPodCIDRs(podCIDRs: string[]): void { this.policy?.setHostAddresses(podCIDRs.map((c) => nthAddress(parseCidr(c), 1))); }
   syncing(timeoutMs: number): boolean { return this.cp.healthy(timeoutMs); }
   lastUpdatedMs(): number { return this.metrics.lastSyncTimestamp.value * 1000; }
 }
@@ -143,8 +161,8 @@ class TablesSource implements TableSource {
 }
 
 export function makeSource(cfg: DaemonConfig, sink: TableSink, metrics: SyncMetrics, log: Logger,
-  policySink?: PolicyTableSink): TableSource {
+  policySink?: PolicyTableSink, observers?: ManifestKindHook[], cpExtra?: ControlPlaneExtra): TableSource {
   if (cfg.tables) return new TablesSource(cfg.tables, sink, log);
   const description = cfg.manifests ? `manifests:${cfg.manifests}` : `kubeconfig:${cfg.kubeconfig}`;
-  return new ControlPlaneSource(description, cfg, sink, metrics, log, policySink);
+  return new ControlPlaneSource(description, cfg, sink, metrics, log, policySink, observers, cpExtra);
 }

@@ -173,13 +173,13 @@ const modes: Record<string, () => void | Promise<void>> = {
     out({ conns: results });
   },
 
-  /** tcp-connect HOST PORT: one connect attempt; prints the outcome and how long it took. */
+  /** tcp-connect HOST PORT [TIMEOUT_MS]: one connect attempt (default 5 s); prints the outcome and how long it took. */
   'tcp-connect': async () => {
-    const [host, port] = args;
+    const [host, port, timeoutMs] = args;
     const t0 = process.hrtime.bigint();
     const result = await new Promise<string>((resolve) => {
       const s = net.connect({ host, port: Number(port) });
-      s.setTimeout(5000, () => { s.destroy(); resolve('TIMEOUT'); });
+      s.setTimeout(Number(timeoutMs ?? 5000), () => { s.destroy(); resolve('TIMEOUT'); });
       s.once('connect', () => { s.destroy(); resolve('CONNECTED'); });
       s.once('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
     });

@@ -1,8 +1,9 @@
 // A multi-node sandbox (issue 9): N node namespaces, each with its own bridge, pods and podnetd,
 // joined by an "underlay" namespace holding one bridge (a top-of-rack switch). One manifest
-// directory holds the v1 Nodes (pod CIDRs + InternalIPs), Services and EndpointSlices; every
-// podnetd watches it, and cross-node routing is programmed from the same Nodes by
-// `dist/src/cluster/main.js` run inside each node (stand-in until podnetd calls syncNodeRoutes).
+// directory holds the v1 Nodes (pod CIDRs + InternalIPs), Services, EndpointSlices and policies;
+// every podnetd watches it with `cluster: {mode, uplink: eth1}` and no podCIDRs of its own, so it
+// takes its pod CIDRs from its Node object and programs cross-node routing from all of them
+// (src/daemon/cluster.ts). `syncRoutesOnce` still runs the one-shot CLI (src/cluster/main.js).
 // Everything lives in the namespaces of one Sandbox (same id, marker, sweep and cleanup); node 1
 // is the Sandbox's own node namespace.
 import { mkdirSync } from 'node:fs';
@@ -14,6 +15,9 @@ import { removeManifest, writeManifest } from './manifests';
 import { distFile } from './paths';
 import { Podnetd, type PodnetdOptions } from './podnetd';
 import { Sandbox, type Pod } from './sandbox';
+
+/** One cross-node routing sync as podnetd logs it ("cross-node routes synced"). */
+export interface RouteSync { added: string[]; removed: string[]; podMtu: number }
 
 export interface ClusterOptions {
   nodes?: number;
@@ -149,17 +153,42 @@ export class ClusterSandbox {
     await Promise.all(this.nodes.map(async (n) => {
       n.podnetd = await Podnetd.startManifests(this.sb, {
         ...opts, ns: n.ns,
-        config: { nodeName: n.name, podCIDRs: [n.podCIDR4, n.podCIDR6], bridge: BRIDGE, manifests: this.manifestDir, ...(opts.config ?? {}) },
+        config: {
+          nodeName: n.name, podCIDRs: [], bridge: BRIDGE, manifests: this.manifestDir,
+          cluster: { mode: this.mode, uplink: UPLINK }, ...(opts.config ?? {}),
+        },
       });
     }));
   }
 
-  /** One cross-node routing sync in `node` (all nodes by default) from the manifest directory. */
-  async syncRoutes(nodes = this.nodes): Promise<{ added: string[]; removed: string[]; podMtu: number }[]> {
+  /** Log lines so far per node's podnetd: pass to waitForRouteSync to see only later syncs. */
+  mark(nodes = this.nodes): number[] { return nodes.map((n) => n.podnetd?.proc.lines.length ?? 0); }
+
+  /**
+   * The first "cross-node routes synced" line of each node's podnetd after `from` (default: the
+   * start) whose report satisfies `pred`.
+   */
+  async waitForRouteSync(nodes = this.nodes, from: number[] = [], pred: (r: RouteSync) => boolean = () => true, timeoutMs = 15_000): Promise<RouteSync[]> {
+    return Promise.all(nodes.map(async (n, i) => {
+      const line = await n.podnetd!.proc.waitForLine((l) => l.includes('"msg":"cross-node routes synced"') && pred(JSON.parse(l) as RouteSync),
+        { from: from[i] ?? 0, timeoutMs });
+      return JSON.parse(line) as RouteSync;
+    }));
+  }
+
+  /** SIGHUP to each node's podnetd: a forced re-sync, whose report is returned. */
+  async resync(nodes = this.nodes): Promise<RouteSync[]> {
+    const from = this.mark(nodes);
+    for (const n of nodes) n.podnetd!.proc.signal('SIGHUP');
+    return this.waitForRouteSync(nodes, from);
+  }
+
+  /** The one-shot CLI (src/cluster/main.js) in each node, as a tool would run it without podnetd. */
+  async syncRoutesOnce(nodes = this.nodes): Promise<RouteSync[]> {
     return Promise.all(nodes.map(async (n) => {
       const { stdout } = await this.sb.exec(n.ns, [process.execPath, distFile('src/cluster/main.js'),
         '--self', n.name, '--manifests', this.manifestDir, '--mode', this.mode, '--uplink', UPLINK]);
-      return JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as { added: string[]; removed: string[]; podMtu: number };
+      return JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as RouteSync;
     }));
   }
 

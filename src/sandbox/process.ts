@@ -104,6 +104,14 @@ export async function startProcess(ns: string | null, argv: string[], opts: Spaw
     child.once('spawn', () => resolve());
     child.once('error', reject);
   });
-  if (opts.readyLine) await p.waitForLine(opts.readyLine, { timeoutMs: opts.timeoutMs });
+  if (opts.readyLine) {
+    try {
+      await p.waitForLine(opts.readyLine, { timeoutMs: opts.timeoutMs });
+    } catch (e) {
+      // Never ready: it must not outlive the caller (nobody else holds its PID).
+      await p.stop(2000).catch(() => undefined);
+      throw e;
+    }
+  }
   return p;
 }

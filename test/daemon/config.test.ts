@@ -1,13 +1,14 @@
 // podnetd's config: YAML with documented defaults, flags override the file, and every wrong value
 // is a ConfigError naming its key, raised before podnetd touches anything. The example config
 // shipped in systemd/ must load as is.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
 import { parseArgs, resolveConfig } from '../../src/daemon/args';
-import { buildConfig, DEFAULTS } from '../../src/daemon/config';
+import { buildConfig, DEFAULTS, restartKeys } from '../../src/daemon/config';
 import { ConfigError } from '../../src/daemon/errors';
+import { egressMasquerade } from '../../src/daemon/external';
 import { runStatus } from '../../src/netns/exec';
 import { repoRoot } from '../../src/sandbox/paths';
 import { isRoot, requires } from '../helpers/privileged';
@@ -17,7 +18,7 @@ const base = { manifests: '/etc/podnet/manifests', podCIDRs: ['10.244.1.0/24'], 
 t.test('defaults', async (t) => {
   const c = buildConfig(base, '/etc/podnet/podnetd.yaml');
   t.equal(c.bridge, 'podnet0');
-  t.same(c.tun, { name: 'podnet-tun', queues: 1, persist: true });
+  t.same(c.tun, { name: 'podnet-tun', queues: 1, busyPollUs: 50, persist: true });
   t.equal(c.stateFile, DEFAULTS.stateFile);
   t.equal(c.controlSocket, '/run/podnet/podnetd.sock');
   t.equal(c.metricsBindAddress, '127.0.0.1:10249', 'metrics on loopback by default');
@@ -36,6 +37,7 @@ t.test('relative paths are relative to the config file', async (t) => {
 t.test('errors name the key', async (t) => {
   const cases: [Record<string, unknown>, string, RegExp][] = [
     [{ ...base, tun: { queues: 0 } }, 'tun.queues', /integer in \[1, 64\]/],
+    [{ ...base, tun: { busyPollUs: -1 } }, 'tun.busyPollUs', /integer in \[0, 10000\]/],
     [{ ...base, tun: { name: 'a-name-that-is-too-long' } }, 'tun.name', /interface name/],
     [{ ...base, podCIDRs: ['10.244.1.0/33'] }, 'podCIDRs[0]', /not a CIDR/],
     [{ ...base, podCIDRs: ['10.244.1.0/24', '10.244.2.0/24'] }, 'podCIDRs[1]', /one per family/],
@@ -104,6 +106,88 @@ t.test('a bad config fails before anything is touched (exit 1, coded line)', req
   t.equal(line.code, 'DAEMON_BAD_CONFIG');
   t.equal(line.key, 'tun.queues');
   t.ok(r.stdout.trim().split('\n').length === 1, 'one line, nothing else happened');
+});
+
+t.test('external and egressMasquerade: defaults', async (t) => {
+  const c = buildConfig(base);
+  t.same(c.external, { uplinks: [], nodePortAddresses: [], nodePortRange: [30000, 32767] }, 'no uplinks: nothing steered');
+  t.same(c.egressMasquerade, { enabled: false, exemptCIDRs: [], portMin: 61000, portMax: 65535 }, 'off by default');
+});
+
+t.test('external and egressMasquerade: values are parsed and canonical', async (t) => {
+  const c = buildConfig({
+    ...base,
+    external: { uplinks: ['eth0', 'eth1'], nodePortAddresses: ['192.168.1.7/24', 'FD00:0:0:0::/64', 'primary'], nodePortRange: '30000 - 30999' },
+    engine: { egressMasquerade: { enabled: true, exemptCIDRs: ['10.0.0.0/8', 'fd00::/8'], sourceIPv4: '192.168.1.7', sourceIPv6: 'fd00::7', portMin: 40000, portMax: 49999 } },
+  });
+  t.same(c.external.uplinks, ['eth0', 'eth1']);
+  t.same(c.external.nodePortAddresses, ['192.168.1.0/24', 'fd00::/64', 'primary'], 'CIDRs canonical, host bits cleared like kube-proxy');
+  t.same(c.external.nodePortRange, [30000, 30999]);
+  t.same(c.egressMasquerade, { enabled: true, exemptCIDRs: ['10.0.0.0/8', 'fd00::/8'], sourceIPv4: '192.168.1.7', sourceIPv6: 'fd00::7', portMin: 40000, portMax: 49999 });
+  t.notOk('egressMasquerade' in c.engine, 'the engine option is built at start from the uplink addresses, not passed raw');
+});
+
+t.test('external and egressMasquerade: errors name the key', async (t) => {
+  const up = { uplinks: ['eth0'] };
+  const cases: [Record<string, unknown>, string, RegExp][] = [
+    [{ ...base, external: 'eth0' }, 'external', /mapping/],
+    [{ ...base, external: { uplink: ['eth0'] } }, 'external.uplink', /unknown key/],
+    [{ ...base, external: { uplinks: 'eth0' } }, 'external.uplinks', /list/],
+    [{ ...base, external: { uplinks: ['eth0', 'way-too-long-name0'] } }, 'external.uplinks[1]', /interface name/],
+    [{ ...base, external: { uplinks: ['eth0', 'eth0'] } }, 'external.uplinks[1]', /twice/],
+    [{ ...base, external: { nodePortAddresses: ['192.168.1.7'] } }, 'external.nodePortAddresses[0]', /CIDR/],
+    [{ ...base, external: { nodePortAddresses: ['10.0.0.0/8', '10.0.0.0/33'] } }, 'external.nodePortAddresses[1]', /prefix/],
+    [{ ...base, external: { nodePortAddresses: [7] } }, 'external.nodePortAddresses[0]', /CIDR/],
+    [{ ...base, external: { nodePortRange: '32767-30000' } }, 'external.nodePortRange', /low-high/],
+    [{ ...base, external: { nodePortRange: 30000 } }, 'external.nodePortRange', /low-high/],
+    [{ ...base, external: { nodePortRange: '0-100' } }, 'external.nodePortRange', /low-high/],
+    [{ ...base, external: { nodePortRange: '30000-70000' } }, 'external.nodePortRange', /low-high/],
+    [{ ...base, engine: { egressMasquerade: true } }, 'engine.egressMasquerade', /mapping/],
+    [{ ...base, engine: { egressMasquerade: { enable: true } } }, 'engine.egressMasquerade.enable', /unknown key/],
+    [{ ...base, external: up, engine: { egressMasquerade: { enabled: 'yes' } } }, 'engine.egressMasquerade.enabled', /true or false/],
+    [{ ...base, engine: { egressMasquerade: { enabled: true } } }, 'engine.egressMasquerade.enabled', /needs external.uplinks/],
+    [{ ...base, external: up, engine: { egressMasquerade: { exemptCIDRs: '10.0.0.0/8' } } }, 'engine.egressMasquerade.exemptCIDRs', /list/],
+    [{ ...base, external: up, engine: { egressMasquerade: { exemptCIDRs: ['10.0.0.0/8', 'nope'] } } }, 'engine.egressMasquerade.exemptCIDRs[1]', /CIDR/],
+    [{ ...base, external: up, engine: { egressMasquerade: { sourceIPv4: 'fd00::1' } } }, 'engine.egressMasquerade.sourceIPv4', /IPv4/],
+    [{ ...base, external: up, engine: { egressMasquerade: { sourceIPv6: '10.0.0.1' } } }, 'engine.egressMasquerade.sourceIPv6', /IPv6/],
+    [{ ...base, external: up, engine: { egressMasquerade: { portMin: 80 } } }, 'engine.egressMasquerade.portMin', /integer in \[1024, 65535\]/],
+    [{ ...base, external: up, engine: { egressMasquerade: { portMax: 70000 } } }, 'engine.egressMasquerade.portMax', /integer/],
+    [{ ...base, external: up, engine: { egressMasquerade: { portMin: 62000, portMax: 61000 } } }, 'engine.egressMasquerade.portMin', /must not exceed/],
+    [{ ...base, external: up, engine: { egressMasquerade: { enabled: true, portMin: 32000, portMax: 40000 } } }, 'engine.egressMasquerade.portMin', /overlaps external.nodePortRange/],
+  ];
+  for (const [raw, key, reason] of cases) {
+    t.throws(() => buildConfig(raw, 'x.yaml'), { code: 'DAEMON_BAD_CONFIG', key, message: reason }, key);
+  }
+});
+
+t.test('engine.egressMasquerade becomes the engine option at start (daemon/external.ts)', async (t) => {
+  const cfg = (em: Record<string, unknown>) => buildConfig({ ...base, podCIDRs: ['10.244.1.0/24', 'fd00:10:244:1::/64'], serviceCIDRs: ['10.96.0.0/16'],
+    external: { uplinks: ['eth0'] }, engine: { egressMasquerade: em } });
+  const uplink = ['192.168.1.7', '192.168.1.8', 'fd00:1::7'];
+  t.equal(egressMasquerade(cfg({}), uplink), undefined, 'off unless enabled');
+  t.same(egressMasquerade(cfg({ enabled: true, exemptCIDRs: ['10.0.0.0/8'] }), uplink), {
+    podCIDRs: ['10.244.1.0/24', 'fd00:10:244:1::/64'],
+    exemptCIDRs: ['10.244.1.0/24', 'fd00:10:244:1::/64', '10.96.0.0/16', '10.0.0.0/8'],
+    sourceIPv4: '192.168.1.7', sourceIPv6: 'fd00:1::7', portMin: 61000, portMax: 65535,
+  }, 'pods and services always exempt; sources: the uplink primary address per family');
+  t.same(egressMasquerade(cfg({ enabled: true, sourceIPv4: '192.168.1.8' }), ['fd00:1::7'])?.sourceIPv4, '192.168.1.8', 'configured source wins');
+  t.equal(egressMasquerade(cfg({ enabled: true }), []), undefined, 'no address at all: off (podnetd warns)');
+});
+
+t.test('external and egressMasquerade changes need a restart', async (t) => {
+  const a = buildConfig({ ...base, external: { uplinks: ['eth0'] } });
+  const b = buildConfig({ ...base, external: { uplinks: ['eth0'], nodePortRange: '30000-31000' } });
+  const c = buildConfig({ ...base, external: { uplinks: ['eth0'] }, engine: { egressMasquerade: { enabled: true } } });
+  t.same(restartKeys(a, b), ['external']);
+  t.same(restartKeys(a, c), ['egressMasquerade']);
+  t.same(restartKeys(a, a), []);
+});
+
+t.test('the example config in systemd/ documents every external key', async (t) => {
+  const text = readFileSync(path.join(repoRoot(), 'systemd/podnetd.yaml'), 'utf8');
+  for (const k of ['external:', 'uplinks:', 'nodePortAddresses:', 'nodePortRange:', 'egressMasquerade:', 'enabled:', 'exemptCIDRs:', 'sourceIPv4:', 'sourceIPv6:', 'portMin:', 'portMax:']) {
+    t.match(text, k, `${k} documented`);
+  }
 });
 
 t.test('ConfigError is a DaemonError with a stable code', async (t) => {

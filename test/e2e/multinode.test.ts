@@ -2,7 +2,13 @@
 // mode: pod-to-pod across nodes (TCP, UDP, ICMP; IPv4 and IPv6) with every packet crossing both
 // engines, a Service whose endpoints sit on all three nodes reached from each node, MTU through
 // VXLAN (a 1400-byte UDP payload and a bulk TCP transfer arrive intact), idempotent re-sync, and
-// a node removed from the manifests (its routes withdrawn).
+// a node removed from the manifests (its routes withdrawn). podnetd programs the routes itself
+// (cluster: {mode, uplink}) from the Nodes in the manifests, which also give each node its pod
+// CIDRs. Also: the Service's spread is even from every node, internalTrafficPolicy Local keeps a
+// client on its own node's endpoint (and drops it on a node without one), and a NetworkPolicy
+// on node 2's pod denies a client on node 1 while a labelled client on node 3 passes.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import t from 'tap';
 import { ClusterSandbox, type ClusterNodeNs } from '../../src/sandbox/cluster';
 import { serviceObjects } from '../../src/sandbox/manifests';
@@ -15,6 +21,9 @@ interface Sent { localHash: string; remoteHash: string; bytes: number; remoteByt
 
 const HTTP = 8080, UDP = 5353, SINK = 9000, BIG = 9001;
 const VIP = { 4: '10.96.0.20', 6: 'fd00:10:96::20' } as const;
+const LOCAL_VIP = { 4: '10.96.0.21', 6: 'fd00:10:96::21' } as const;
+/** Connections per client node for the spread check; each endpoint must get 1/3 of them ±50%. */
+const SPREAD_CONNS = 150;
 
 // A UDP server answering each datagram with "<bytes> <sha256>" of what arrived: proves a
 // full-size datagram crossed intact without the answer itself having to be large.
@@ -41,8 +50,33 @@ function serviceWithNodes(c: ClusterSandbox, pods: { pod: Pod; node: ClusterNode
   return objs;
 }
 
+/** Pod objects (for NetworkPolicy) named after the node they run on, so names are unique. */
+function podObjects(pods: { pod: Pod; node: ClusterNodeNs }[], labels: (i: number) => Record<string, string>): Record<string, unknown>[] {
+  return [
+    { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'default', labels: { 'kubernetes.io/metadata.name': 'default' } } },
+    ...pods.map(({ pod, node }, i) => ({
+      apiVersion: 'v1', kind: 'Pod',
+      metadata: { name: `a-n${node.index}`, namespace: 'default', labels: labels(i), resourceVersion: '1' },
+      spec: { nodeName: node.name, containers: [{ name: 'main', image: 'agent' }] },
+      status: { phase: 'Running', podIP: pod.ip4, podIPs: [{ ip: pod.ip4 }, { ip: pod.ip6 }] },
+    })),
+  ];
+}
+
+/** Ingress to the pod on node 2 only from pods labelled role=frontend. */
+const onlyFrontendToN2 = {
+  apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy',
+  metadata: { name: 'n2-from-frontend', namespace: 'default', resourceVersion: '1' },
+  spec: {
+    podSelector: { matchLabels: { node: 'n2' } }, policyTypes: ['Ingress'],
+    ingress: [{ from: [{ podSelector: { matchLabels: { role: 'frontend' } } }] }],
+  },
+};
+
+// The two modes build separate sandboxes: run them side by side (the time is mostly waiting).
+t.jobs = 2;
 for (const mode of ['routed', 'vxlan'] as const) {
-  t.test(`3 nodes, ${mode}`, async (t) => {
+  t.test(`3 nodes, ${mode}`, { buffered: true }, async (t) => {
     if (!(await privileged(t))) return;
     const c = await ClusterSandbox.create({ mode, nodes: 3 });
     t.teardown(() => c.destroy());
@@ -56,14 +90,28 @@ for (const mode of ['routed', 'vxlan'] as const) {
     }
     const names = pods.map(({ pod }) => pod.name + pod.ns.slice(-2, -1));
     c.writeManifest('web.yaml', serviceWithNodes(c, pods));
+    // internalTrafficPolicy Local, endpoints on nodes 1 and 2 only.
+    const local = serviceWithNodes(c, pods.slice(0, 2)).map((o) => JSON.parse(JSON.stringify(o).replaceAll('"web', '"local')
+      .replaceAll(VIP[4], LOCAL_VIP[4]).replaceAll(VIP[6], LOCAL_VIP[6])) as Record<string, unknown>);
+    (local[0].spec as Record<string, unknown>).internalTrafficPolicy = 'Local';
+    c.writeManifest('local.yaml', local);
+    // Node 3's pod is the frontend; node 1's is not.
+    c.writeManifest('pods.yaml', podObjects(pods, (i) => ({ node: `n${i + 1}`, role: i === 2 ? 'frontend' : 'other' })));
     await c.startPodnetd();
     t.teardown(() => { if (process.env.PODNET_E2E_LOGS) for (const n of c.nodes) t.comment(n.podnetd?.logs() ?? ''); });
 
-    const first = await c.syncRoutes();
-    t.ok(first.every((r) => r.added.length > 0), 'first sync programs every node');
-    const again = await c.syncRoutes();
-    t.same(again.map((r) => [r.added, r.removed]), c.nodes.map(() => [[], []]), 'a second sync changes nothing');
+    // podnetd programs cross-node routing itself, from the Node objects in the manifests.
+    const first = await c.waitForRouteSync();
+    t.ok(first.every((r) => r.added.length > 0), 'podnetd\'s first sync programs every node');
+    const again = await c.resync();
+    t.same(again.map((r) => [r.added, r.removed]), c.nodes.map(() => [[], []]), 'a second sync (SIGHUP) changes nothing');
     t.equal(first[0].podMtu, mode === 'vxlan' ? 1450 : 1500, 'pod MTU');
+    const cli = await c.syncRoutesOnce();
+    t.same(cli.map((r) => [r.added, r.removed]), c.nodes.map(() => [[], []]), 'the one-shot CLI agrees with podnetd');
+    for (const n of c.nodes) {
+      const st = JSON.parse(readFileSync(path.join(path.dirname(n.podnetd!.stateFile), 'node.json'), 'utf8')) as { podCIDRs: string[] };
+      t.same(st.podCIDRs, [n.podCIDR4, n.podCIDR6], `${n.name}: the CNI IPAM gets the pod CIDRs of its Node object`);
+    }
 
     for (const n of c.nodes) await n.podnetd!.waitForServices((s) => s.services.filter((x) => x.backends.length === 3).length >= 4);
 
@@ -92,13 +140,27 @@ for (const mode of ['routed', 'vxlan'] as const) {
 
       await t.test(`IPv${f} Service with endpoints on all three nodes, from each node`, async (t) => {
         for (const { pod, node } of pods) {
-          const r = await c.sb.agentRun<Burst>(pod.ns, 'http-burst', [VIP[f], 80, 60, 4]);
+          // The spread is judged on IPv4 (150 connections from each node); IPv6 checks every endpoint answers.
+          const conns = f === 4 ? SPREAD_CONNS : 60;
+          const r = await c.sb.agentRun<Burst>(pod.ns, 'http-burst', [VIP[f], 80, conns, 4]);
           t.same(r.errors, {}, `from ${node.name}: no errors`);
           t.same(r.remotes, [VIP[f]], 'replies come from the VIP (reverse NAT on the client node)');
           t.same(Object.keys(r.tally).sort(), [...names].sort(), `every endpoint answered: ${JSON.stringify(r.tally)}`);
+          const even = conns / names.length;
+          if (f === 4) t.ok(Object.values(r.tally).every((n) => n >= even * 0.5 && n <= even * 1.5), `even spread (each within ±50% of ${even}): ${JSON.stringify(r.tally)}`);
           const u = await c.sb.agentRun<Ask>(pod.ns, 'udp-ask', [VIP[f], 53, 6]);
           t.equal(u.lost + u.wrongSource, 0, 'UDP through the VIP');
         }
+      });
+
+      await t.test(`IPv${f} internalTrafficPolicy Local: a client reaches only its own node's endpoint`, async (t) => {
+        for (const { pod, node } of pods.slice(0, 2)) {
+          const r = await c.sb.agentRun<Burst>(pod.ns, 'http-burst', [LOCAL_VIP[f], 80, 10, 2]);
+          t.same(r.errors, {}, `from ${node.name}: no errors`);
+          t.same(Object.keys(r.tally), [names[node.index - 1]], `from ${node.name}: only the local endpoint (${JSON.stringify(r.tally)})`);
+        }
+        const r = await c.sb.agentRun<{ result: string }>(pods[2].pod.ns, 'tcp-connect', [LOCAL_VIP[f], 80, 1500]);
+        t.not(r.result, 'CONNECTED', `node 3 has no local endpoint: not served by a remote one (${r.result})`);
       });
 
       await t.test(`IPv${f} MTU: 1400-byte UDP payload and bulk TCP across nodes`, async (t) => {
@@ -113,9 +175,30 @@ for (const mode of ['routed', 'vxlan'] as const) {
       });
     }
 
+    await t.test('a NetworkPolicy on node 2\'s pod: a remote client on node 1 denied, the frontend on node 3 allowed', async (t) => {
+      const [n1, n2, n3] = pods;
+      const from = c.mark([n2.node]);
+      c.writeManifest('policy.yaml', [onlyFrontendToN2]);
+      await n2.node.podnetd!.proc.waitForLine(/"msg":"policy tables published"/, { from: from[0], timeoutMs: 10_000 });
+      for (const f of FAMILIES) {
+        let denied = '';
+        for (let i = 0; i < 40 && denied !== 'TIMEOUT'; i++) {
+          denied = (await c.sb.agentRun<{ result: string }>(n1.pod.ns, 'tcp-connect', [podIp(n2.pod, f), HTTP, 1500])).result;
+        }
+        t.not(denied, 'CONNECTED', `IPv${f}: node 1's pod cannot connect to node 2's pod (${denied})`);
+        const ok = await c.sb.agentRun<Burst>(n3.pod.ns, 'http-burst', [podIp(n2.pod, f), HTTP, 5, 1]);
+        t.same(ok.errors, {}, `IPv${f}: the frontend pod on node 3 is allowed`);
+        t.same(Object.keys(ok.tally), [names[1]], 'and answered by node 2\'s pod');
+      }
+      const drops = (await n2.node.podnetd!.stats()).drops;
+      t.ok((drops.policy_ingress ?? 0) > 0, `denied on node 2's engine (policy_ingress ${drops.policy_ingress})`);
+      c.removeManifest('policy.yaml');
+    });
+
     await t.test('a node removed from the manifests: its routes are withdrawn', async (t) => {
+      const from = c.mark(c.nodes.slice(0, 2));
       c.writeNodes(c.nodes.slice(0, 2));
-      const r = await c.syncRoutes(c.nodes.slice(0, 2));
+      const r = await c.waitForRouteSync(c.nodes.slice(0, 2), from, (x) => x.removed.length > 0);
       const gone = c.nodes[2];
       for (const x of r) t.ok(x.removed.some((e) => e.includes(gone.podCIDR4)), `withdrawn: ${JSON.stringify(x.removed)}`);
       const { stdout } = await c.sb.exec(c.nodes[0].ns, ['ip', '-j', 'route', 'show', 'proto', '112']);

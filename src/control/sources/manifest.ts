@@ -27,6 +27,12 @@ export interface ManifestSourceOptions {
   defaultNamespace?: string;
   /** Kinds the service control plane does not use, handed to another consumer (NetworkPolicy, Pod, Namespace). */
   extra?: ManifestKindHook;
+  /**
+   * Consumers that read objects in addition to whoever owns their kind (cross-node routing reads
+   * every v1 Node's podCIDRs and InternalIPs, which the service plane's NodeInfo drops). Each
+   * object they parse becomes an entry of its own (kind as they name it), diffed like the others.
+   */
+  observers?: ManifestKindHook[];
 }
 
 /**
@@ -45,7 +51,7 @@ type Parsed =
   | { kind: 'Service'; key: string; info: ServiceInfo }
   | { kind: 'EndpointSlice'; key: string; info: EndpointSliceInfo | null }
   | { kind: 'Node'; key: string; info: NodeInfo }
-  | { kind: 'extra'; extraKind: string; key: string; info: unknown };
+  | { kind: 'extra'; extraKind: string; key: string; info: unknown; hook?: ManifestKindHook };
 
 interface Entry {
   readonly id: string; // kind + key
@@ -112,6 +118,7 @@ export class ManifestSource {
     const r = await this.reload();
     this.opts.sink.setInitialized();
     this.opts.extra?.setInitialized?.();
+    for (const h of this.opts.observers ?? []) h.setInitialized?.();
     this.watch();
     if (this.rescanMs > 0) {
       this.rescan = setInterval(() => { this.watch(); this.trigger(); }, this.rescanMs);
@@ -241,6 +248,18 @@ export class ManifestSource {
           if (err instanceof InvalidObjectError) bad(doc, o, err, prefix + err.field);
           else bad(doc, o, err as Error);
         }
+        for (const hook of this.opts.observers ?? []) {
+          try {
+            const x = hook.parse(o, this.ns);
+            if (x) entries.push({ id: `${x.kind}:${x.key}`, parsed: { kind: 'extra', extraKind: x.kind, key: x.key, info: x.info, hook }, print: fingerprint(x.info), file: rel });
+          } catch (err) {
+            const e = err as Partial<InvalidObjectError>;
+            bad(doc, o, err as Error, e.field !== undefined ? prefix + e.field : undefined);
+            // Keep the observer's last good version too, not only the owner's.
+            const k = hook.kindOf(o), who = identify(o, this.ns);
+            if (k && who.name) keep.push(`${k}:${who.name}`);
+          }
+        }
       });
     });
     return { state: { text, entries, keep }, invalidCount };
@@ -301,7 +320,7 @@ export class ManifestSource {
       if (p.kind === 'Service') sink.setService(p.key, p.info);
       else if (p.kind === 'EndpointSlice') sink.setEndpointSlice(p.key, p.info ?? undefined);
       else if (p.kind === 'Node') sink.setNode(p.key, p.info);
-      else this.opts.extra?.set(p.extraKind, p.key, p.info);
+      else (p.hook ?? this.opts.extra)?.set(p.extraKind, p.key, p.info);
     }
     for (const [id, e] of this.served) {
       if (merged.has(id)) continue;
@@ -310,7 +329,7 @@ export class ManifestSource {
       if (p.kind === 'Service') sink.setService(p.key, undefined);
       else if (p.kind === 'EndpointSlice') sink.setEndpointSlice(p.key, undefined);
       else if (p.kind === 'Node') sink.setNode(p.key, undefined);
-      else this.opts.extra?.set(p.extraKind, p.key, undefined);
+      else (p.hook ?? this.opts.extra)?.set(p.extraKind, p.key, undefined);
     }
     this.served = merged;
     const r = { files: this.files.size, objects: merged.size, changed, removed, invalid };
