@@ -455,6 +455,7 @@ const char* tcp_state_name(uint8_t s) {
     case podnet::kEstablished: return "ESTABLISHED";
     case podnet::kFinWait: return "FIN_WAIT";
     case podnet::kTimeWait: return "TIME_WAIT";
+    case podnet::kReset: return "RESET";
     default: return "CLOSE";
   }
 }
@@ -731,6 +732,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
       std::memcpy(pkt.Data() + off, r.out, r.out_len);
       o.Set("packet", pkt);
     }
+    if (r.out2_len) o.Set("extra", Napi::Buffer<uint8_t>::Copy(env, r.out2, r.out2_len));
     return o;
   }
 

@@ -3,6 +3,7 @@
 #include "engine.h"
 
 #include <pthread.h>
+#include <sys/uio.h>
 
 #include <chrono>
 #include <unordered_set>
@@ -179,13 +180,14 @@ ApplyResult Engine::apply(const std::vector<ServicePortSpec>& upsert, const std:
 
   table_.store(std::shared_ptr<const ServiceTable>(std::move(next)), std::memory_order_release);
   version_.fetch_add(1, std::memory_order_acq_rel);
-  // Flows whose backend left its service are cut (UDP clients re-balance at once instead of
-  // black-holing; a TCP client gets a RST from wherever its next segment lands).
+  // Flows whose backend left its service are cut: UDP ones removed (clients re-balance at
+  // once instead of black-holing), TCP ones marked so their next segment, either way, turns
+  // into a RST to both ends (the client sees it from the VIP and fails fast).
   size_t purged = 0;
   if (!freed_be.empty()) {
     std::vector<uint8_t> purge(be_capacity(), 0);
     for (uint32_t s : freed_be) purge[s] = 1;
-    purged = flows_.purge_backends(purge);
+    purged = flows_.purge_backends(purge, monotonic_ms());
   }
   if (rebind_pending_) {
     rebind_pending_ = false;
@@ -241,8 +243,9 @@ std::pair<uint64_t, size_t> Engine::set_policy(PolicyTable&& t) {
   auto next = std::make_shared<const PolicyTable>(std::move(t));
   policy_.store(next, std::memory_order_release);
   version_.fetch_add(1, std::memory_order_acq_rel);
-  // Established flows are judged again: one the new policy would not start is cut, so a
-  // policy added mid-connection takes effect at once, not at the connection's end.
+  // Established flows are judged again: one the new policy would not start is cut (TCP: RST
+  // to both ends on its next segment), so a policy added mid-connection takes effect at once,
+  // not at the connection's end.
   size_t cut = 0;
   if (next->active) {
     cut = flows_.cut_if([&](const FlowKey& k, const Translation& x) {
@@ -250,7 +253,7 @@ std::pair<uint64_t, size_t> Engine::set_policy(PolicyTable&& t) {
       const Addr& server = (x.rewrite & kRewriteDst) ? x.dst : k.dst;
       uint16_t port = (x.rewrite & kRewriteDst) ? x.dport : k.dport;
       return !policy_decide(*next, k.family, k.src, server, k.proto, port).allow;
-    });
+    }, monotonic_ms());
   }
   return {next->version, cut};
 }
@@ -268,8 +271,11 @@ void Engine::attach_tun(const TunConfig& cfg) {
   } catch (const std::exception& e) {
     throw EngineError("ENGINE_TUN_OPEN", e.what());
   }
-  auto make_fn = [this]() -> PacketFn {
+  // make_fn runs once per queue, in queue order; `q` picks the fd a thread writes its
+  // second packets to (any queue's fd would do: a TUN write just enters the kernel).
+  auto make_fn = [this, q = size_t(0)]() mutable -> PacketFn {
     auto scratch = std::shared_ptr<uint8_t[]>(new uint8_t[kScratchSize]);
+    int extra_fd = tun_->fds()[q++ % tun_->fds().size()];
     struct Cached {
       std::shared_ptr<const ServiceTable> table;
       std::shared_ptr<const PolicyTable> policy;
@@ -277,7 +283,7 @@ void Engine::attach_tun(const TunConfig& cfg) {
     };
     auto local = std::make_shared<Cached>();
     PipelineEnv e = env();
-    return [this, e, scratch, local](uint8_t* buf, size_t n, const uint8_t** out, uint64_t now) -> size_t {
+    return [this, e, scratch, local, extra_fd](uint8_t* buf, size_t n, const uint8_t** out, uint64_t now) -> size_t {
       if (n < sizeof(VnetHdr)) {
         counters_.drop(Drop::empty);
         return 0;
@@ -294,6 +300,13 @@ void Engine::attach_tun(const TunConfig& cfg) {
       Result r = process_packet(e, Tables{*local->table, *local->policy}, buf + sizeof(VnetHdr), n - sizeof(VnetHdr),
                                 vh, now, scratch.get());
       if (r.verdict == Verdict::kDrop) return 0;
+      if (r.out2_len) {
+        // The one-packet-out PacketFn carries the first; the second (the RST towards the other
+        // end of a cut flow) is written here. Rare, so one extra syscall is fine.
+        VnetHdr none{};
+        iovec iov[2] = {{&none, sizeof none}, {const_cast<uint8_t*>(r.out2), r.out2_len}};
+        if (writev(extra_fd, iov, 2) < 0) counters_.drop(Drop::write_error);
+      }
       *out = r.out == buf + sizeof(VnetHdr) ? buf : r.out;
       return r.out_len + sizeof(VnetHdr);
     };

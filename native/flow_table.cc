@@ -46,6 +46,7 @@ uint8_t next_tcp_state(uint8_t s, Dir dir, uint8_t flags) {
   constexpr uint8_t kFin = 0x01, kSyn = 0x02, kRst = 0x04, kAck = 0x10;
   uint8_t base = s & kStateMask;
   uint8_t fins = s & (kFinFwd | kFinRev);
+  if (base == kReset) return s;  // only removal ends a cut flow
   if (flags & kRst) return kClose;
   if ((flags & kSyn) && !(flags & kAck) && dir == kForward && (base == kTimeWait || base == kClose))
     return kSynSent;  // port reuse after close
@@ -129,7 +130,9 @@ void FlowTable::map_state(const std::string& path) {
 void FlowTable::rebuild_index() {
   for (uint32_t i = capacity_; i-- > 0;) {
     Record& r = records_[i];
-    if (r.in_use.load(std::memory_order_relaxed) == 1) {
+    uint8_t in_use = r.in_use.load(std::memory_order_relaxed);
+    if (in_use == 1 || in_use == 3) {  // 3: killed while marking a cut, which is complete or moot
+      r.in_use.store(1, std::memory_order_relaxed);
       entries_[2 * i].linked = 0;
       entries_[2 * i + 1].linked = 0;
       link(2 * i);
@@ -194,9 +197,12 @@ uint32_t FlowTable::timeout_ms(uint8_t proto, uint8_t state, uint32_t extra) con
 }
 
 bool FlowTable::expired(const Record& r, uint64_t now_ms) const {
+  // State first (acquire, paired with the cut's release): a reader that sees kReset also
+  // sees the cut's last_ms, so the GC never judges a fresh cut by the flow's old idle time.
+  uint8_t state = r.state.load(std::memory_order_acquire);
   uint64_t last = r.last_ms.load(std::memory_order_relaxed);
   return now_ms > last &&
-         now_ms - last > timeout_ms(r.proto.load(std::memory_order_relaxed), r.state.load(std::memory_order_relaxed),
+         now_ms - last > timeout_ms(r.proto.load(std::memory_order_relaxed), state,
                                        r.extra_timeout_ms.load(std::memory_order_relaxed));
 }
 
@@ -371,7 +377,10 @@ void FlowTable::touch(const FlowHit& h, uint8_t tcp_flags, uint64_t now_ms) {
   uint8_t s = h.state, ns = s;
   if (h.proto == kTCP) ns = next_tcp_state(s, h.dir, tcp_flags);
   else if (h.proto == kUDP && h.dir == kReverse) ns = 1;
-  if (ns != s) r.state.store(ns, std::memory_order_relaxed);
+  // A CAS, not a store: a cut (kReset) landing after our lookup must not be overwritten by
+  // the state this packet computed from the older one. Losing a race with another touch
+  // costs one transition, which that packet's flow will see again on its next segment.
+  if (ns != s) r.state.compare_exchange_strong(s, ns, std::memory_order_relaxed);
 }
 
 bool FlowTable::try_release(uint32_t idx, uint32_t gen) {
@@ -410,7 +419,30 @@ size_t FlowTable::expire(uint64_t now_ms) {
   return n;
 }
 
-size_t FlowTable::purge_backends(const std::vector<uint8_t>& be_slots) {
+// Cuts one flow a control-plane scan picked: a TCP flow is marked kReset, any other removed.
+// in_use 1 -> 3 pins the record while it is marked: a release needs 1, so nothing recycles it
+// under us and the gen check stays true; scans skip a 3 as they skip a 2. Marking in place
+// (not unlinking) is what lets the flow's next packet find it. False if the record was
+// recycled since the scan, is being removed, or was cut already (its clock keeps running).
+bool FlowTable::cut(uint32_t idx, uint32_t gen, uint64_t now_ms) {
+  Record& r = records_[idx];
+  uint8_t live = 1;
+  if (!r.in_use.compare_exchange_strong(live, 3, std::memory_order_acq_rel)) return false;
+  bool ok = r.gen.load(std::memory_order_acquire) == gen;
+  bool tcp = r.proto.load(std::memory_order_relaxed) == kTCP;
+  if (ok && tcp) {
+    ok = (r.state.load(std::memory_order_relaxed) & kStateMask) != kReset;
+    if (ok) {
+      r.last_ms.store(now_ms, std::memory_order_relaxed);
+      r.state.store(kReset, std::memory_order_release);  // see expired()
+    }
+  }
+  r.in_use.store(1, std::memory_order_release);
+  if (ok && !tcp) return try_release(idx, gen);
+  return ok;
+}
+
+size_t FlowTable::purge_backends(const std::vector<uint8_t>& be_slots, uint64_t now_ms) {
   size_t n = 0;
   for (uint32_t i = 0; i < capacity_; i++) {
     Record& r = records_[i];
@@ -418,17 +450,16 @@ size_t FlowTable::purge_backends(const std::vector<uint8_t>& be_slots) {
     if (r.in_use.load(std::memory_order_acquire) != 1) continue;
     uint32_t be = r.be_slot.load(std::memory_order_relaxed);
     if (be >= be_slots.size() || !be_slots[be]) continue;
-    if (try_release(i, gen)) n++;
+    if (cut(i, gen, now_ms)) n++;
   }
   return n;
 }
 
-size_t FlowTable::cut_if(const std::function<bool(const FlowKey&, const Translation&)>& fn) {
+size_t FlowTable::cut_if(const std::function<bool(const FlowKey&, const Translation&)>& fn, uint64_t now_ms) {
   // Walks the index, not the records: a linked entry's key is stable under its stripe lock,
   // whereas a record may be recycled (its entries rewritten) by a queue at any moment. The
   // candidates are copied out and judged after the lock is dropped; a record recycled since
-  // then fails try_release's gen check. Control-plane only (policy changes), so the vector
-  // is fine here.
+  // then fails cut's gen check. Control-plane only (policy changes), so the vector is fine.
   struct Candidate { FlowKey k; Translation x; uint32_t idx, gen; };
   std::vector<Candidate> batch;
   size_t n = 0;
@@ -441,7 +472,7 @@ size_t FlowTable::cut_if(const std::function<bool(const FlowKey&, const Translat
     }
     unlock(s);
     for (const Candidate& c : batch) {
-      if (fn(c.k, c.x) && try_release(c.idx, c.gen)) n++;
+      if (fn(c.k, c.x) && cut(c.idx, c.gen, now_ms)) n++;
     }
     batch.clear();
   }

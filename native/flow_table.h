@@ -18,7 +18,11 @@ namespace podnet {
 enum Dir : uint8_t { kForward = 0, kReverse = 1 };
 
 // TCP: base state in the low nibble, FIN-seen bits above it. UDP: 0 unreplied, 1 replied.
-enum TcpState : uint8_t { kSynSent = 0, kEstablished = 1, kFinWait = 2, kTimeWait = 3, kClose = 4 };
+// kReset: the flow was cut (its backend left, or a policy no longer allows it) while the
+// endpoints still think it is open. It stays indexed for tcp_close_ms from the cut so its
+// next packet, from either side, is answered with a RST to both ends (pipeline.cc); the
+// state is sticky: only the cut sets it and nothing but removal leaves it.
+enum TcpState : uint8_t { kSynSent = 0, kEstablished = 1, kFinWait = 2, kTimeWait = 3, kClose = 4, kReset = 5 };
 constexpr uint8_t kFinFwd = 0x10, kFinRev = 0x20, kStateMask = 0x0f;
 
 struct Timeouts {
@@ -88,7 +92,7 @@ class FlowTable {
     std::atomic<uint64_t> last_ms;
     std::atomic<uint32_t> gen;
     std::atomic<uint8_t> state;
-    std::atomic<uint8_t> in_use;  // 0 free, 1 live, 2 being removed
+    std::atomic<uint8_t> in_use;  // 0 free, 1 live, 2 being removed, 3 being cut (live, pinned)
     // Atomic (relaxed) because the GC and eviction scans read records that a queue may be
     // recycling at that moment; the gen check then discards what they read.
     std::atomic<uint8_t> proto;
@@ -116,14 +120,17 @@ class FlowTable {
   // that flow instead. False only when no record could be found even by eviction.
   bool insert(const NewFlow& f, uint64_t now_ms, FlowHit& out);
   // Records activity and advances the TCP/UDP state machine; ignored if the record was reused.
+  // Never moves a flow out of kReset, even when the cut lands between lookup and touch.
   void touch(const FlowHit& h, uint8_t tcp_flags, uint64_t now_ms);
   void remove(uint32_t idx, uint32_t gen);
   // Removes expired records; returns how many.
   size_t expire(uint64_t now_ms);
-  // Removes every flow whose backend slot is flagged in `be_slots` (size = slot capacity).
-  size_t purge_backends(const std::vector<uint8_t>& be_slots);
-  // Removes every flow for which fn(forward key, forward translation) is true.
-  size_t cut_if(const std::function<bool(const FlowKey&, const Translation&)>& fn);
+  // Cuts every flow whose backend slot is flagged in `be_slots` (size = slot capacity).
+  // Cutting: a TCP flow is marked kReset (its endpoints get RSTs on its next packet, the GC
+  // removes it tcp_close_ms after now_ms); any other flow is removed at once. Returns how many.
+  size_t purge_backends(const std::vector<uint8_t>& be_slots, uint64_t now_ms);
+  // Cuts (as above) every flow for which fn(forward key, forward translation) is true.
+  size_t cut_if(const std::function<bool(const FlowKey&, const Translation&)>& fn, uint64_t now_ms);
   FlowTableStats stats() const;
   uint32_t timeout_ms(uint8_t proto, uint8_t state, uint32_t extra) const;
 
@@ -138,6 +145,7 @@ class FlowTable {
   void unlink(uint32_t e);
   bool expired(const Record& r, uint64_t now_ms) const;
   bool try_release(uint32_t idx, uint32_t gen);
+  bool cut(uint32_t idx, uint32_t gen, uint64_t now_ms);
   void lock(uint32_t stripe);
   void unlock(uint32_t stripe);
   // The lock must follow the bucket: every entry of one chain takes the same stripe, or two

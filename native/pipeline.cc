@@ -47,6 +47,29 @@ Result reject(const PipelineEnv& env, const uint8_t* pkt, const Parsed& p, VnetH
   return Result{Verdict::kReply, why, scratch, build_icmp_port_unreachable(pkt, p, scratch)};
 }
 
+// Stage 4 for a cut TCP flow (kReset): both endpoints still believe in the connection, so
+// instead of forwarding the packet from A to B (sequence S, acknowledging K), A gets a RST
+// with sequence K, its own ack, and B a RST with sequence S, addressed as the flow would have
+// translated the packet (a client sees the VIP). Each is what that end expects next, so both
+// close at once instead of waiting out a timeout for replies that will never come right.
+// A RST from either end is passed on translated and never answered.
+Result reset_cut_flow(const PipelineEnv& env, uint8_t* pkt, const Parsed& p, VnetHdr* vh, const FlowHit& hit,
+                      uint8_t* scratch) {
+  if (p.tcp_flags & kTcpRst) {
+    translate(pkt, p, vh, hit.x);
+    return forward(pkt, p.len);
+  }
+  env.counters->drop(Drop::reset_cut_flow);
+  env.counters->reply(Reply::rst);
+  env.counters->reply(Reply::rst);
+  if (vh) *vh = VnetHdr{};
+  uint8_t* onward = scratch + kScratchSize / 2;
+  Result r{Verdict::kReply, Drop::reset_cut_flow, scratch, build_tcp_rst(pkt, p, scratch)};
+  r.out2 = onward;
+  r.out2_len = build_tcp_rst_onward(pkt, p, hit.x, onward);
+  return r;
+}
+
 // Counts a NetworkPolicy decision; false when the flow must not start.
 bool policy_admits(const PipelineEnv& env, const PolicyTable& pt, const PolicyDecision& d) {
   if (d.allow) {
@@ -130,7 +153,7 @@ bool snat_port(const PipelineEnv& env, NewFlow& nf, const Addr& snat, uint64_t n
     FlowHit taken;
     if (!env.flows->lookup(nf.rev, now_ms, taken)) return true;
     uint8_t base = taken.state & kStateMask;
-    if (taken.proto == kTCP && (base == kTimeWait || base == kClose)) {
+    if (taken.proto == kTCP && (base == kTimeWait || base == kClose || base == kReset)) {
       env.flows->remove(taken.idx, taken.gen);
       return true;
     }
@@ -398,10 +421,18 @@ Result process_packet(const PipelineEnv& env, const Tables& t, uint8_t* pkt, siz
   bool trackable = !p.later_fragment && (p.proto == kTCP || p.proto == kUDP || (echo && t.policy.active));
   FlowHit hit;
   if (trackable && env.flows->lookup(p.key, now_ms, hit)) {
-    translate(pkt, p, vh, hit.x);
-    env.flows->touch(hit, p.tcp_flags, now_ms);
-    count(env, hit.svc_slot, hit.be_slot, p.len);
-    return forward(pkt, p.len);
+    if (hit.proto != kTCP || (hit.state & kStateMask) != kReset) {
+      translate(pkt, p, vh, hit.x);
+      env.flows->touch(hit, p.tcp_flags, now_ms);
+      count(env, hit.svc_slot, hit.be_slot, p.len);
+      return forward(pkt, p.len);
+    }
+    // A client reusing the port of a cut flow opens a new connection: judge it afresh (a
+    // new backend, today's policy) rather than reset it. Not touched otherwise: the cut flow
+    // lives tcp_close_ms from the cut, however chatty its ends are.
+    if (hit.dir != kForward || (p.tcp_flags & (kTcpSyn | kTcpAck)) != kTcpSyn)
+      return reset_cut_flow(env, pkt, p, vh, hit, scratch);
+    env.flows->remove(hit.idx, hit.gen);
   }
   if (st.is_vip(p.family, p.key.dst)) return new_flow(env, t, pkt, p, vh, now_ms, scratch);
   bool rst = p.proto == kTCP && (p.tcp_flags & kTcpRst);

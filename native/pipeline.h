@@ -2,7 +2,8 @@
 //   1. parse            packet.cc    headers, lengths, flow key; malformed -> counted drop
 //   2. vnet check       packet.cc    virtio_net_hdr agrees with the packet (GSO, NEEDS_CSUM)
 //   3. ICMP errors      icmp.cc      quoted header of a tracked flow translated (PMTUD works)
-//   4. flow lookup      flow_table   either direction of an existing flow -> rewrite
+//   4. flow lookup      flow_table   either direction of an existing flow -> rewrite; a cut
+//                                    TCP flow (kReset) -> RST to both ends (reply.cc)
 //   5. new flow         here         VIP? service port -> affinity / Maglev -> flow insert
 //   6. reject           reply.cc     VIP with no such port or no backend: RST / ICMP unreachable
 //   7. rewrite          here         DNAT or reverse NAT with incremental checksums (RFC 1624)
@@ -29,6 +30,10 @@ struct Result {
   Drop reason;        // kDrop
   const uint8_t* out; // kForward / kReply: packet to write (after the vnet header, if any)
   size_t out_len;
+  // A second packet to write after `out`, with a zeroed vnet header: the RST towards the
+  // other end of a cut TCP flow (`out` is then the RST back to the sender). In scratch.
+  const uint8_t* out2 = nullptr;
+  size_t out2_len = 0;
 };
 
 // Egress masquerade (EngineOptions.egressMasquerade): pod traffic leaving the cluster gets
@@ -63,6 +68,7 @@ struct Tables {
 };
 
 // Reply buffer a thread owns: the largest generated reply is an ICMPv6 error of 1280 bytes.
+// The two RSTs of a cut flow (60 bytes at most each) take its two halves.
 constexpr size_t kScratchSize = 2048;
 
 // Processes pkt[0..len). `vh` is the packet's virtio_net_hdr (nullptr when absent); it may be
@@ -91,6 +97,10 @@ Result translate_icmp_error(const PipelineEnv& env, const ServiceTable& st, uint
 
 // Stage 6 (reply.cc). Each returns the reply length in `out`.
 size_t build_tcp_rst(const uint8_t* pkt, const Parsed& p, uint8_t* out);
+// The RST a cut flow's packet turns into for its receiver: addressed as the flow would have
+// translated the packet (`x`), carrying the packet's own sequence and acknowledgement
+// numbers, so the receiver accepts it in any state.
+size_t build_tcp_rst_onward(const uint8_t* pkt, const Parsed& p, const Translation& x, uint8_t* out);
 size_t build_icmp_port_unreachable(const uint8_t* pkt, const Parsed& p, uint8_t* out);
 // Turns an echo request into its reply in place; returns its length.
 size_t echo_reply_in_place(uint8_t* pkt, const Parsed& p);

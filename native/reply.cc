@@ -1,6 +1,7 @@
 // Stage 6: replies the engine generates itself: TCP RST and ICMP port unreachable for
 // rejected VIP traffic (RFC 9293 section 3.10.7.1, RFC 1812 section 4.3.2.3 / RFC 4443 section 2.4),
-// and echo replies for pings to a VIP. All with complete checksums.
+// the pair of RSTs that end a cut TCP flow (stage 4), and echo replies for pings to a VIP.
+// All with complete checksums.
 #include "checksum.h"
 #include "pipeline.h"
 
@@ -59,6 +60,29 @@ size_t build_tcp_rst(const uint8_t* pkt, const Parsed& p, uint8_t* out) {
   }
   t[12] = 5 << 4;
   store16(t + 16, l4_checksum(p.family, p.key.dst, p.key.src, kTCP, t, 20));
+  return ih + 20;
+}
+
+// For a segment A -> B with sequence S that B never gets: B's next expected sequence is S
+// (RFC 5961 section 3.2 accepts a RST exactly there; anything else earns a challenge ACK).
+// The segment's ACK (K) goes along: a B still in SYN-SENT (the cut hit a SYN-ACK) ignores a
+// RST unless it acknowledges B's SYN (RFC 9293 section 3.10.7.3); synchronized states
+// judge a RST by its sequence only.
+size_t build_tcp_rst_onward(const uint8_t* pkt, const Parsed& p, const Translation& x, uint8_t* out) {
+  const Addr& src = (x.rewrite & kRewriteSrc) ? x.src : p.key.src;
+  const Addr& dst = (x.rewrite & kRewriteDst) ? x.dst : p.key.dst;
+  uint16_t sport = (x.rewrite & kRewriteSrc) ? x.sport : p.key.sport;
+  uint16_t dport = (x.rewrite & kRewriteDst) ? x.dport : p.key.dport;
+  size_t ih = ip_header(out, p.family, src, dst, kTCP, 20);
+  uint8_t* t = out + ih;
+  std::memset(t, 0, 20);
+  store16(t, sport);
+  store16(t + 2, dport);
+  std::memcpy(t + 4, pkt + p.l4_off + 4, 4);
+  if (p.tcp_flags & kTcpAck) std::memcpy(t + 8, pkt + p.l4_off + 8, 4);
+  t[12] = 5 << 4;
+  t[13] = (p.tcp_flags & kTcpAck) ? (kTcpRst | kTcpAck) : kTcpRst;
+  store16(t + 16, l4_checksum(p.family, src, dst, kTCP, t, 20));
   return ih + 20;
 }
 

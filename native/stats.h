@@ -27,6 +27,7 @@ namespace podnet {
   X(policy_ingress, "policy_ingress")   /* NetworkPolicy: destination isolated, no rule allows */ \
   X(policy_egress, "policy_egress")     /* NetworkPolicy: source isolated, no rule allows */ \
   X(stale_flow, "stale_flow")           /* mid-stream packet for a gone backend */ \
+  X(reset_cut_flow, "reset_cut_flow")   /* packet of a cut TCP flow, turned into RSTs to both ends */ \
   X(write_error, "write_error")         /* TUN write failed */
 
 enum class Drop : uint8_t {

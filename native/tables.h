@@ -16,7 +16,10 @@
 //   value the translation, the flow record (state, last seen, counter slots)
 //   bound flowCapacity records, fixed arrays allocated once; under pressure the clock
 //         hand evicts an expired record, else the oldest of a short scan
-//   owner engine threads insert/update; the GC pass and apply() (purge) remove
+//   owner engine threads insert/update; the GC pass and apply() (purge) remove. A cut
+//         (backend purged, set_policy denies) removes UDP/ICMP flows at once and marks TCP
+//         flows kReset: their next packet becomes a RST to both ends, the GC removes them
+//         tcp_close_ms after the cut
 //
 // Counter slots (stats.h Counter)     fixed arrays indexed by slot
 //   service ports: maxServicePorts; backends: 4 x maxServicePorts

@@ -6,6 +6,13 @@
 // Each worker thread plays one queue. Client c (of kClients) always maps to backend c % 7, so
 // any hit can be checked against the key it was found by: a forward hit must carry that
 // client's backend, a reverse hit must restore the VIP. A wrong hit means a corrupted chain.
+//
+// Purges and cuts mark these TCP flows kReset in place (under a stripe lock, while the
+// queues touch them with hits taken before the cut). A worker that finds a reset flow does
+// what the pipeline does: leaves it alone (its packet becomes RSTs), or, for a SYN, removes
+// it and inserts a fresh flow. Invariant: once any thread has seen a record generation in
+// kReset, no later lookup may see that generation in another state (a touch racing the cut
+// must not undo it).
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -26,6 +33,9 @@ constexpr uint32_t kCapacity = 8192;
 constexpr uint16_t kVipPort = 80;
 std::atomic<uint64_t> g_failures{0};
 std::atomic<uint64_t> g_now{1000};
+std::atomic<uint64_t> g_reset_hits{0}, g_reset_reopened{0};
+// Per client: (record index << 32 | gen) + 1 of the last generation seen in kReset, 0 = none.
+std::atomic<uint64_t> g_reset_seen[kClients];
 
 Addr v4(uint32_t a) {
   Addr x{};
@@ -71,6 +81,23 @@ void check(const FlowHit& h, uint32_t c, Dir expect) {
   if (expect == kReverse && !(h.x.src == kVip && h.x.sport == kVipPort)) fail("reverse hit without the VIP", c);
 }
 
+uint64_t tag(const FlowHit& h) { return (uint64_t(h.idx) << 32 | h.gen) + 1; }
+bool is_reset(const FlowHit& h) { return (h.state & kStateMask) == kReset; }
+
+// A lookup that also checks the reset invariant: the tag is read before the lookup, so a
+// kReset observation it reports happened before this lookup took the stripe lock.
+bool lookup_checked(FlowTable* t, const FlowKey& k, uint32_t c, uint64_t now, FlowHit& h) {
+  uint64_t seen = g_reset_seen[c].load(std::memory_order_acquire);
+  if (!t->lookup(k, now, h)) return false;
+  if (is_reset(h)) {
+    g_reset_hits.fetch_add(1, std::memory_order_relaxed);
+    g_reset_seen[c].store(tag(h), std::memory_order_release);
+  } else if (seen == tag(h)) {
+    fail("a reset flow came back to life", c);
+  }
+  return true;
+}
+
 void worker(FlowTable* t, unsigned seed, std::chrono::steady_clock::time_point end, std::atomic<uint64_t>* ops) {
   std::mt19937 rng(seed);
   uint64_t n = 0;
@@ -80,19 +107,32 @@ void worker(FlowTable* t, unsigned seed, std::chrono::steady_clock::time_point e
       uint64_t now = g_now.load(std::memory_order_relaxed);
       FlowHit h;
       switch (rng() % 8) {
-        case 0: case 1: case 2:  // a SYN: find or create
-          if (t->lookup(fwd_key(c), now, h)) check(h, c, kForward);
-          else if (t->insert(new_flow(c), now, h)) check(h, c, kForward);
+        case 0: case 1: case 2: {  // a SYN: find or create; a SYN on a cut flow's port reopens it
+          bool found = lookup_checked(t, fwd_key(c), c, now, h);
+          if (found) check(h, c, kForward);
+          if (found && is_reset(h)) {
+            t->remove(h.idx, h.gen);
+            found = false;
+            g_reset_reopened.fetch_add(1, std::memory_order_relaxed);
+          }
+          if (!found && t->insert(new_flow(c), now, h)) check(h, c, kForward);
           if (h.idx < kCapacity) t->touch(h, 0x02, now);
           break;
-        case 3: case 4: case 5:  // a reply, on whichever queue
-          if (t->lookup(rev_key(c), now, h)) { check(h, c, kReverse); t->touch(h, 0x12, now); }
+        }
+        case 3: case 4: case 5:  // a reply, on whichever queue; a cut flow's is not touched
+          if (lookup_checked(t, rev_key(c), c, now, h)) {
+            check(h, c, kReverse);
+            // Now and then the queue is descheduled between lookup and touch: the window in
+            // which a cut lands and the touch must not undo it.
+            if ((n & 15) == 0) std::this_thread::yield();
+            if (!is_reset(h)) t->touch(h, 0x12, now);
+          }
           break;
         case 6:  // a FIN from the client
-          if (t->lookup(fwd_key(c), now, h)) { check(h, c, kForward); t->touch(h, 0x11, now); }
+          if (lookup_checked(t, fwd_key(c), c, now, h)) { check(h, c, kForward); t->touch(h, 0x11, now); }
           break;
         case 7:  // an RST: the flow goes
-          if (t->lookup(fwd_key(c), now, h)) { check(h, c, kForward); t->remove(h.idx, h.gen); }
+          if (lookup_checked(t, fwd_key(c), c, now, h)) { check(h, c, kForward); t->remove(h.idx, h.gen); }
           break;
       }
     }
@@ -119,14 +159,21 @@ int main(int argc, char** argv) {
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
     uint64_t now = g_now.fetch_add(5) + 5;
     gc_expired += table.expire(now);
-    if (gc_rounds % 16 == 0) {
+    if (gc_rounds % 4 == 0) {
       std::vector<uint8_t> slots(8, 0);
-      slots[rng() % 7] = 1;
-      purged += table.purge_backends(slots);
+      uint32_t slot = rng() % 7;
+      slots[slot] = 1;
+      purged += table.purge_backends(slots, now);
+      // Observe the cut at once, as the first packet after it would: every flow of that
+      // backend is now kReset, and queues still holding older hits must not revert it.
+      for (uint32_t c = slot; c < kClients; c += 7) {
+        FlowHit h;
+        lookup_checked(&table, fwd_key(c), c, now, h);
+      }
     }
     if (gc_rounds % 16 == 8) {
       uint16_t port = uint16_t(1024 + rng() % 60000);
-      cut += table.cut_if([&](const FlowKey& k, const Translation&) { return k.sport == port; });
+      cut += table.cut_if([&](const FlowKey& k, const Translation&) { return k.sport == port; }, now);
     }
     gc_rounds++;
   }
@@ -143,10 +190,10 @@ int main(int argc, char** argv) {
   FlowTableStats s = table.stats();
   if (s.active > s.capacity) fail("active above capacity", 0);
   if (live > s.active + 0) fail("for_each sees more flows than active", 0);
-  std::printf("ops=%llu threads=%u gc_rounds=%llu created=%llu expired=%llu (gc %llu) evicted=%llu purged=%llu cut=%llu active=%llu live=%llu failures=%llu\n",
+  std::printf("ops=%llu threads=%u gc_rounds=%llu created=%llu expired=%llu (gc %llu) evicted=%llu purged=%llu cut=%llu reset_hits=%llu reopened=%llu active=%llu live=%llu failures=%llu\n",
               (unsigned long long)ops.load(), threads, (unsigned long long)gc_rounds, (unsigned long long)s.created,
               (unsigned long long)s.expired, (unsigned long long)gc_expired, (unsigned long long)s.evicted, (unsigned long long)purged,
-              (unsigned long long)cut, (unsigned long long)s.active, (unsigned long long)live,
-              (unsigned long long)g_failures.load());
+              (unsigned long long)cut, (unsigned long long)g_reset_hits.load(), (unsigned long long)g_reset_reopened.load(),
+              (unsigned long long)s.active, (unsigned long long)live, (unsigned long long)g_failures.load());
   return g_failures.load() == 0 ? 0 : 1;
 }

@@ -158,6 +158,12 @@ export interface ProcessResult {
   reason?: string;
   /** forward: the (possibly rewritten) packet; reply: the generated RST / ICMP / echo reply. */
   packet?: Buffer;
+  /**
+   * A second packet to write (never with a virtio_net_hdr): for a packet of a cut TCP flow
+   * (reason 'reset_cut_flow') `packet` is the RST back to its sender and this the RST to the
+   * other end, addressed as the flow translates (a client sees the VIP).
+   */
+  extra?: Buffer;
 }
 
 export interface CounterSet {
@@ -195,7 +201,11 @@ export interface EngineStats {
   /** The flow table was restored from stateFile. */
   restoredFlows: boolean;
   flows: { active: number; capacity: number; created: number; expired: number; evicted: number };
-  /** Drops by reason: truncated, bad_ip_header, bad_length, ..., no_backend, ... */
+  /**
+   * Drops by reason: truncated, bad_ip_header, bad_length, ..., no_backend, ...;
+   * reset_cut_flow: packets of cut TCP flows (backend gone, policy denies) answered with a
+   * RST to both ends instead of being forwarded.
+   */
   drops: Record<string, number>;
   /** Packets passed through unchanged (not service traffic). */
   passthrough: number;
@@ -212,6 +222,7 @@ export interface FlowInfo {
   backend: string;     // ip:port
   /** The masqueraded source (ip:port) when the flow is SNATed. */
   snat?: string;
+  /** TCP: SYN_SENT, ESTABLISHED, FIN_WAIT, TIME_WAIT, CLOSE, RESET (cut, RSTs pending); UDP: UNREPLIED, REPLIED. */
   state: string;
   idleMs: number;
 }

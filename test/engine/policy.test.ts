@@ -80,7 +80,8 @@ t.test('a policy added mid-connection cuts the flow; counters and trace name the
   t.teardown(() => e2.close());
   e2.process(syn('10.244.1.31', '10.96.0.12', 80));
   t.equal(e2.setPolicy(TABLES).flowsCut, 1, 'an established service flow no longer allowed is cut');
-  t.match(e2.process(ip('10.244.1.31', '10.96.0.12', { proto: 'tcp', sport: 40000, dport: 80, flags: TCP.ACK })), { verdict: 'drop' });
+  t.match(e2.process(ip('10.244.1.31', '10.96.0.12', { proto: 'tcp', sport: 40000, dport: 80, flags: TCP.ACK })),
+    { verdict: 'reply', reason: 'reset_cut_flow' }, 'its next segment is answered with RSTs (see cut-flows.test.ts)');
   t.match(e.trace({ from: C, to: B, port: 8080, protocol: 'TCP', sourcePort: 1 }), { verdict: 'drop', reason: 'policy_ingress', deniedBy: ['y/allow-a'] });
   t.match(e.trace({ from: A, to: '10.96.0.12', port: 80, protocol: 'TCP', sourcePort: 2 }), { verdict: 'forward', allowedBy: 'y/allow-a', backend: '10.244.1.2:8080' });
   t.equal(e.process(syn(A, B, 8080, 42000)).verdict, 'forward');

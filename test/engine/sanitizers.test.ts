@@ -18,7 +18,7 @@ t.test('engine fixtures under ASan+UBSan', requires({
 }), async (t) => {
   const tap = path.join(root, 'node_modules/tap/dist/esm/run.mjs');
   const r = spawnSync(process.execPath, [tap, '-R', 'terse', '--disable-coverage',
-    'test/engine/pipeline.test.ts', 'test/engine/flows.test.ts', 'test/engine/policy.test.ts'], {
+    'test/engine/pipeline.test.ts', 'test/engine/flows.test.ts', 'test/engine/policy.test.ts', 'test/engine/cut-flows.test.ts'], {
     cwd: root,
     encoding: 'utf8',
     timeout: 600_000,
