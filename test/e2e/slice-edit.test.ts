@@ -36,8 +36,8 @@ const one = () => new Promise((resolve) => {
   req.on('timeout', () => req.destroy(new Error('timeout')));
   req.on('error', (err) => { console.log(JSON.stringify({ s, e: Date.now(), err: err.code || err.message })); setTimeout(resolve, 5); });
 });
-// Several loops: a connection cut mid-request at the switch (its reply no longer un-NATed) hangs
-// until its timeout, and must not hide what the connections after it do.
+// Several loops, so the switch lands on connections at every stage. A connection in flight to
+// the endpoint that left is cut: the engine answers its next packet with a reset both ways.
 console.log('started');
 for (let i = 0; i < 4; i++) (async () => { for (;;) await one(); })();
 `;
@@ -93,10 +93,12 @@ t.test('EndpointSlice edits in the manifest directory', async (t) => {
         const late = seen.filter((c) => c.s >= wrote + BUDGET_MS);
         t.ok(late.length > 0, `round ${round}: ${late.length} connections began after the budget`);
         t.same(late.filter((c) => c.n !== to.name), [], `round ${round}: every one of them reached ${to.name}`);
-        // A connection in flight to the endpoint that left is cut (the engine purges its flows);
-        // nothing that began after the budget may fail.
+        // A connection in flight to the endpoint that left is cut, with a reset both ways (the
+        // engine's reset_cut_flow), not left to time out; nothing that began after the budget fails.
         t.same(late.filter((c) => c.err), [], `round ${round}: no connection begun after the budget failed`);
         t.ok(errors.every((c) => c.s < wrote + BUDGET_MS), `round ${round}: only connections in flight at the switch failed: ${JSON.stringify(errors)}`);
+        t.same(errors.filter((c) => c.err !== 'ECONNRESET' && c.err !== 'ECONNREFUSED'), [], `round ${round}: a cut connection is reset, never left hanging`);
+        t.ok(errors.every((c) => c.e - c.s < 700), `round ${round}: cut connections ended within 700 ms: ${JSON.stringify(errors.map((c) => c.e - c.s))}`);
         if (!firstTo || late.length === 0) {
           t.comment(`round ${round} connections: ${JSON.stringify(seen.map((c) => [c.s - wrote, c.e - c.s, c.n ?? c.err]))}`);
           const st = await podnetd.stats();
