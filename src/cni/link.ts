@@ -6,6 +6,7 @@ import { closeSync, openSync, readSync } from 'node:fs';
 // Only the rtnetlink part of the package: its index also loads nl80211, wg and genl (~25 ms).
 import { FlagsNew } from 'netlink/dist/constants';
 import { createRtNetlink, type RtNetlinkSocket } from 'netlink/dist/rt/rt';
+import { cstr, nlattr, u32le } from '../node/nlattr';
 import { NetlinkError } from './errors';
 import { formatIp, ipBytes, parseIp } from './ip';
 
@@ -37,16 +38,7 @@ function errno(e: unknown): string {
 export const isExists = (e: unknown) => errno(e) === 'EEXIST';
 export const isAbsent = (e: unknown) => ['ENOENT', 'ESRCH', 'ENODEV', 'EADDRNOTAVAIL', 'ENXIO'].includes(errno(e));
 
-function nlattr(type: number, payload: Buffer): Buffer {
-  const len = 4 + payload.length;
-  const out = Buffer.alloc((len + 3) & ~3);
-  out.writeUInt16LE(len, 0);
-  out.writeUInt16LE(type, 2);
-  payload.copy(out, 4);
-  return out;
-}
-const u32 = (v: number) => { const b = Buffer.alloc(4); b.writeUInt32LE(v >>> 0); return b; };
-const cstr = (s: string) => Buffer.from(`${s}\0`);
+const u32 = u32le;
 
 export function macString(b: Buffer | undefined): string | undefined {
   return b && b.length === 6 ? [...b].map((x) => x.toString(16).padStart(2, '0')).join(':') : undefined;

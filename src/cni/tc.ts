@@ -8,6 +8,7 @@
 // (linux/pkt_cls.h tc_u32_sel/tc_u32_key, linux/tc_act/tc_mirred.h tc_mirred).
 import { FlagsNew } from 'netlink/dist/constants';
 import type { AntispoofRule, TcProtocol } from '../node/antispoof';
+import { nlattr, nlnest, u32le } from '../node/nlattr';
 import { NetlinkError } from './errors';
 import type { Rtnl } from './link';
 
@@ -23,21 +24,12 @@ const TCA_ACT_OPTIONS = 2;
 const TCA_MIRRED_PARMS = 2;
 const TC_ACT_STOLEN = 4;
 const TCA_EGRESS_REDIR = 1;
-const NLA_F_NESTED = 0x8000;
 const CREATE_EXCL = FlagsNew.CREATE | FlagsNew.EXCL;
 
 const ETH_P: Record<TcProtocol, number> = { ip: 0x0800, ipv6: 0x86dd, arp: 0x0806, '802.1Q': 0x8100, '802.1ad': 0x88a8, all: 0x0003 };
 
-function attr(type: number, payload: Buffer): Buffer {
-  const len = 4 + payload.length;
-  const out = Buffer.alloc((len + 3) & ~3);
-  out.writeUInt16LE(len, 0);
-  out.writeUInt16LE(type, 2);
-  payload.copy(out, 4);
-  return out;
-}
-const nest = (type: number, ...parts: Buffer[]) => attr(type | NLA_F_NESTED, Buffer.concat(parts));
-const u32le = (v: number) => { const b = Buffer.alloc(4); b.writeUInt32LE(v >>> 0); return b; };
+const attr = nlattr;
+const nest = nlnest;
 
 /** tcm_info of a filter: priority in the high half, the ethertype in network order in the low. */
 export function filterInfo(pref: number, protocol: TcProtocol): number {

@@ -73,11 +73,4 @@ export async function setLinkUp(sock: Rtnl, index: number): Promise<void> {
 }
 
 /** One netlink attribute (type + payload), padded to 4 bytes: for hand-built nested attributes. */
-export function nlattr(type: number, payload: Buffer): Buffer {
-  const len = 4 + payload.length;
-  const out = Buffer.alloc((len + 3) & ~3);
-  out.writeUInt16LE(len, 0);
-  out.writeUInt16LE(type, 2);
-  payload.copy(out, 4);
-  return out;
-}
+export { nlattr } from './nlattr';
