@@ -17,16 +17,15 @@ export const CONFIGURATIONS: Configuration[] = [
   iptables,
   ipvs,
   haproxy,
-  podnet('podnet', 'podnet (batch 64, 1 queue)'),
-  podnet('podnet-batch1', 'podnet, batch 1', { batch: 1 }),
+  podnet('podnet', 'podnet (1 queue, busy poll 50 µs: the defaults)'),
+  podnet('podnet-nobp', 'podnet, no busy poll', { busyPollUs: 0 }),
   podnet('podnet-q2', 'podnet, 2 queues', { queues: 2 }),
 ];
 
 /** Diagnostic variants, only on request (`--configs`): not part of a default run. */
 export const EXTRA_CONFIGURATIONS: Configuration[] = [
   podnet('podnet-nice', 'podnet, threads at nice -10', { nice: -10 }),
-  podnet('podnet-bp50', 'podnet, busy poll 50 µs', { busyPollUs: 50 }),
-  podnet('podnet-q2-bp50', 'podnet, 2 queues, busy poll 50 µs', { queues: 2, busyPollUs: 50 }),
+  podnet('podnet-batch1', 'podnet, batch 1', { batch: 1 }),
 ];
 
 /** Scale runs (`--scale`): the same services plus filler, 10 / 1,000 / 10,000 in all. */
