@@ -100,6 +100,56 @@ export interface TraceReply {
   engineTrace: boolean;
 }
 
+/** One direction (ingress or egress) of a pod, as the programmed policy tables isolate it. */
+export interface PolicyDirectionEntry {
+  /** false: no policy selects the pod for this direction; everything passes. */
+  isolated: boolean;
+  /** "namespace/name" of every policy isolating the pod in this direction (empty when not isolated). */
+  isolatedBy: string[];
+  /**
+   * What passes, one line per rule ("ns/policy: peers CIDR[ except CIDR…],… ports PROTO/PORT[-END],…",
+   * src/policy/explain.ts renderRule). Isolated with no rules: every new flow is denied.
+   */
+  rules: string[];
+}
+
+/** One pod on this node and what isolates it. */
+export interface PodPolicyEntry {
+  /** "namespace/name". */
+  name: string;
+  ips: string[];
+  ingress: PolicyDirectionEntry;
+  egress: PolicyDirectionEntry;
+}
+
+/** One NetworkPolicy's engine counters (new flows, since podnetd started). */
+export interface PolicyCounterEntry {
+  policy: string;
+  /** New flows whose first matching rule came from this policy. */
+  allowed: number;
+  /** New flows denied where this policy isolated the denied end, per direction. */
+  denied: { ingress: number; egress: number };
+  /** Listed pods this policy isolates (either direction). */
+  isolates: string[];
+}
+
+/** GET /v1/policies[?pod=NAME|NAMESPACE/NAME|IP] */
+export interface PoliciesReply {
+  apiVersion: typeof API_VERSION;
+  /** false: podnetd has no NetworkPolicy source (tables mode); nothing is enforced and `pods` is empty. */
+  enforcing: boolean;
+  /** Why the list is empty or partial (no policy source, no table yet, no such pod). */
+  note?: string;
+  /** The engine's policy table version (0: unknown or none published). */
+  tableVersion: number;
+  /** Sizes of the whole programmed policy table (src/policy/explain.ts tableSizes), whatever the filter. */
+  summary: { pods: number; isolated: number; ruleSets: number; rules: number; peers: number };
+  /** Pods on this node (matching ?pod=), sorted by name. */
+  pods: PodPolicyEntry[];
+  /** Policies that isolate the listed pods or appear in their rules (all with counters when unfiltered), sorted. */
+  policies: PolicyCounterEntry[];
+}
+
 /** Any non-2xx answer. */
 export interface ErrorReply {
   apiVersion: typeof API_VERSION;

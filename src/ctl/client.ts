@@ -1,7 +1,7 @@
 // Client of podnetd's control API (HTTP over its unix socket). Used by podnetctl and by the
 // sandbox's Podnetd handle; a unix socket path works from any network namespace.
 import http from 'node:http';
-import type { ErrorReply, FlowsReply, ServicesReply, StatusReply, TraceReply } from './api';
+import type { ErrorReply, FlowsReply, PoliciesReply, ServicesReply, StatusReply, TraceReply } from './api';
 
 export const DEFAULT_SOCKET = '/run/podnet/podnetd.sock';
 
@@ -56,4 +56,6 @@ export class ControlClient {
   services(): Promise<ServicesReply> { return this.get('/v1/services'); }
   flows(f: FlowFilter = {}): Promise<FlowsReply> { return this.get('/v1/flows', { ...f }); }
   trace(t: TraceArgs): Promise<TraceReply> { return this.get('/v1/trace', { ...t }); }
+  /** `pod`: a pod's name, namespace/name or IP; absent: every pod on the node. */
+  policies(pod?: string): Promise<PoliciesReply> { return this.get('/v1/policies', { pod }); }
 }

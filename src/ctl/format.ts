@@ -66,6 +66,8 @@ export function formatTrace(r: TraceReply): string {
     `flow      ${x.existingFlow ? 'existing flow' : 'new flow'}`,
     `backend   ${x.backend ?? '-'}${x.snat ? ` (source → ${x.snat})` : ''}`,
     `verdict   ${x.verdict}${x.reason ? ` (${x.reason})` : ''}`,
+    ...(x.deniedBy?.length ? [`policy    denied: isolated by ${x.deniedBy.join(', ')}, no rule allows it`]
+      : x.allowedBy ? [`policy    allowed by ${x.allowedBy}`] : []),
     `why       ${x.explanation}`,
     ...(r.engineTrace ? [] : ['note      the engine has no trace(): derived from the programmed table only']),
   ].join('\n');

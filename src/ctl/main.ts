@@ -1,9 +1,11 @@
 // podnetctl (bin/podnetctl): the operator's view of one node's podnetd, over its control socket.
 //   podnetctl [--socket PATH] [--json] status | services | flows [filters] | trace --from IP --to IP:PORT --proto tcp|udp
+//             | policies [--pod NAME|IP]
 //   podnetctl sandbox up|down|exec|status ...   (src/ctl/sandbox.ts)
 // Exit codes: 0 ok, 1 podnetd unreachable or answered an error, 2 usage.
 import { CtlError, ControlClient, DEFAULT_SOCKET } from './client';
 import { formatFlows, formatServices, formatStatus, formatTrace } from './format';
+import { formatPolicies } from './policies';
 
 export const USAGE = `usage: podnetctl [--socket PATH] [--json] COMMAND
   status                                   engine, queues, sync state, counts
@@ -11,6 +13,8 @@ export const USAGE = `usage: podnetctl [--socket PATH] [--json] COMMAND
   flows [--vip IP[:PORT]] [--client IP[:PORT]] [--backend IP[:PORT]] [--proto tcp|udp] [--limit N]
   trace --from IP --to IP:PORT [--proto tcp|udp] [--sport PORT]
                                            what the engine would do with such a connection (nothing is sent)
+  policies [--pod NAME|NAMESPACE/NAME|IP]  per pod on this node: the NetworkPolicies isolating its ingress/egress
+                                           and the rules that allow traffic; flows allowed/denied per policy
   sandbox up [--name NAME] [--pods N] [--veth]
                                            a virtual node in network namespaces running podnetd;
                                            pods through the podnet CNI plugin (--veth: by hand)
@@ -79,6 +83,7 @@ async function runCommand(p: Parsed, out: (s: string) => void): Promise<void> {
       }), formatFlows);
       return;
     }
+    case 'policies': allowed(p, ['pod']); print(await c.policies(p.opts.get('pod')), formatPolicies); return;
     case 'trace': {
       allowed(p, ['from', 'to', 'proto', 'sport']);
       const from = p.opts.get('from');

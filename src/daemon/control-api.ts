@@ -1,6 +1,6 @@
 // The local control API podnetctl talks to: HTTP/1.1 over a unix socket (default
 // /run/podnet/podnetd.sock, mode 0600, so root only), JSON answers documented in src/ctl/api.ts.
-// Read-only: status, services, flows, trace. A unix socket rather than TCP because the file mode
+// Read-only: status, services, flows, trace, policies. A unix socket rather than TCP because the file mode
 // is the access control and because it is reachable from any network namespace of the machine.
 import { chmodSync, mkdirSync, rmSync } from 'node:fs';
 import http from 'node:http';
@@ -8,9 +8,12 @@ import net from 'node:net';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import {
-  API_VERSION, type ErrorReply, type FlowsReply, type ServiceEntry, type ServicesReply, type StatusReply, type TraceReply,
+  API_VERSION, type ErrorReply, type FlowsReply, type PoliciesReply, type PolicyCounterEntry, type PolicyDirectionEntry,
+  type PodPolicyEntry, type ServiceEntry, type ServicesReply, type StatusReply, type TraceReply,
 } from '../ctl/api';
-import type { EngineStats, FlowInfo, ServicePortSpec, TraceQuery, TraceResult } from '../engine/types';
+import { canonicalIP } from '../control/validate';
+import type { EngineStats, FlowInfo, PolicyStats, PolicyTables, ServicePortSpec, TraceQuery, TraceResult } from '../engine/types';
+import { describePods, tableSizes, type DirectionView } from '../policy/explain';
 import { DaemonError } from './errors';
 
 /** What the control API reads from the running daemon. */
@@ -21,6 +24,16 @@ export interface ControlState {
   flows(limit: number): FlowInfo[];
   /** Engine dry run, or undefined when the engine has none. */
   trace(q: TraceQuery): TraceResult | undefined;
+  /** NetworkPolicy as programmed; undefined (or absent) when podnetd has no policy source (tables mode). */
+  policies?(): PolicyState | undefined;
+}
+
+/** What /v1/policies joins: the tables the engine holds and its counters. */
+export interface PolicyState {
+  /** The last published tables; undefined before the first policy sync. */
+  tables: PolicyTables | undefined;
+  /** undefined when the engine has no policyStats() (an older addon). */
+  stats: PolicyStats | undefined;
 }
 
 const FLOW_LIMIT_MAX = 100_000;
@@ -65,6 +78,74 @@ export function serviceEntries(specs: ServicePortSpec[], st: EngineStats): Servi
   return out.sort((a, b) => a.name.localeCompare(b.name) || a.vip.localeCompare(b.vip) || a.port - b.port);
 }
 
+const NOT_ISOLATED: PolicyDirectionEntry = { isolated: false, isolatedBy: [], rules: [] };
+
+function direction(v: DirectionView | undefined): PolicyDirectionEntry {
+  return v ? { isolated: true, isolatedBy: v.isolatedBy, rules: v.rules } : { ...NOT_ISOLATED };
+}
+
+/** "web", "default/web" or one of its addresses (any spelling of an IPv6 address). */
+function podMatch(filter: string, p: PodPolicyEntry): boolean {
+  if (p.name === filter || p.name.slice(p.name.indexOf('/') + 1) === filter) return true;
+  if (!net.isIP(filter)) return false;
+  const ip = canonicalIP(filter);
+  return p.ips.some((x) => net.isIP(x) && canonicalIP(x) === ip);
+}
+
+/**
+ * /v1/policies: per pod of this node, what isolates it in each direction and with which rules,
+ * joined with the engine's per-policy counters. Pure: tested without a daemon.
+ */
+export function policyEntries(state: PolicyState | undefined, podFilter?: string): PoliciesReply {
+  const base = { apiVersion: API_VERSION as typeof API_VERSION, summary: { pods: 0, isolated: 0, ruleSets: 0, rules: 0, peers: 0 }, pods: [], policies: [] };
+  if (!state) {
+    return { ...base, enforcing: false, tableVersion: 0, note: 'podnetd runs without a NetworkPolicy source (tables mode): no policy is enforced' };
+  }
+  const { tables, stats } = state;
+  const version = stats?.version ?? 0;
+  if (!tables) return { ...base, enforcing: true, tableVersion: version, note: 'no policy table published yet (waiting for the first policy sync)' };
+
+  // describePods keeps tables.pods' order: index i is tables.pods[i], whose rule sets name the rules' policies.
+  const all = describePods(tables).map((v, i) => ({
+    entry: { name: v.pod, ips: v.ips, ingress: direction(v.ingress), egress: direction(v.egress) } as PodPolicyEntry,
+    sets: [tables.pods[i].ingress, tables.pods[i].egress].flatMap((x) => (x === undefined ? [] : [tables.ruleSets[x]])),
+  }));
+  const listed = (podFilter ? all.filter((p) => podMatch(podFilter, p.entry)) : all).sort((a, b) => a.entry.name.localeCompare(b.entry.name));
+  const pods = listed.map((p) => p.entry);
+
+  // Counters per policy: every policy of the listed pods; unfiltered, also those only the engine counted.
+  const counters = new Map<string, PolicyCounterEntry>();
+  const entry = (policy: string): PolicyCounterEntry => {
+    let c = counters.get(policy);
+    if (!c) counters.set(policy, c = { policy, allowed: 0, denied: { ingress: 0, egress: 0 }, isolates: [] });
+    return c;
+  };
+  for (const { entry: p, sets } of listed) {
+    for (const d of [p.ingress, p.egress]) {
+      for (const name of d.isolatedBy) { const c = entry(name); if (!c.isolates.includes(p.name)) c.isolates.push(p.name); }
+    }
+    for (const set of sets) for (const r of set?.rules ?? []) entry(r.policy);
+  }
+  if (!podFilter) {
+    for (const set of tables.ruleSets) for (const name of set.isolatedBy ?? []) entry(name);
+    for (const name of Object.keys(stats?.allowed ?? {})) entry(name);
+    for (const d of stats?.denied ?? []) entry(d.policy);
+  }
+  for (const c of counters.values()) {
+    c.allowed = stats?.allowed[c.policy] ?? 0;
+    for (const d of stats?.denied ?? []) if (d.policy === c.policy) c.denied[d.direction] += d.flows;
+  }
+  const policies = [...counters.values()].sort((a, b) => a.policy.localeCompare(b.policy));
+  const notes = [
+    ...(podFilter && pods.length === 0 ? [`no pod ${JSON.stringify(podFilter)} on this node (name, namespace/name or IP)`] : []),
+    ...(stats ? [] : ['the engine has no policyStats(): counters are zero']),
+  ];
+  return {
+    apiVersion: API_VERSION, enforcing: true, tableVersion: version, summary: tableSizes(tables), pods, policies,
+    ...(notes.length ? { note: notes.join('; ') } : {}),
+  };
+}
+
 /** Without engine.trace(): which service port would match, from the programmed table only. */
 function tableTrace(q: TraceQuery, specs: ServicePortSpec[]): TraceResult {
   const s = specs.find((x) => x.vip === q.to && x.port === q.port && x.protocol === q.protocol);
@@ -79,7 +160,23 @@ function tableTrace(q: TraceQuery, specs: ServicePortSpec[]): TraceResult {
     : { verdict: 'forward', service: false, existingFlow: false };
 }
 
+/** The NetworkPolicy part of a verdict, when an end of the flow is isolated. */
+function policyClause(r: TraceResult): string | undefined {
+  if (r.deniedBy?.length) {
+    const dir = r.reason === 'policy_egress' ? 'egress of the client' : r.reason === 'policy_ingress' ? 'ingress of the destination pod' : 'one end';
+    return `NetworkPolicy denies it: ${r.deniedBy.join(', ')} isolate${r.deniedBy.length > 1 ? '' : 's'} the ${dir} and no rule allows this flow`;
+  }
+  return r.allowedBy ? `allowed by NetworkPolicy ${r.allowedBy}` : undefined;
+}
+
 export function explain(r: TraceResult): string {
+  const policy = policyClause(r);
+  if (r.deniedBy?.length) return policy ?? '';
+  if (policy) return `${explainService(r)}; ${policy}`;
+  return explainService(r);
+}
+
+function explainService(r: TraceResult): string {
   if (!r.service) return 'not a service VIP: passed through unchanged';
   const sp = r.servicePort ? `service port ${r.servicePort}` : 'the VIP';
   if (r.verdict === 'forward') {
@@ -136,6 +233,10 @@ export class ControlApi {
           const match = all.filter((f) => endpointMatch(p.get('vip'), f.vip) && endpointMatch(p.get('client'), f.client)
             && endpointMatch(p.get('backend'), f.backend) && (!proto || f.protocol === proto));
           const r: FlowsReply = { apiVersion: API_VERSION, flows: match.slice(0, limit), active: this.state.stats().flows.active, truncated: match.length > limit };
+          send(200, r); return;
+        }
+        case '/v1/policies': {
+          const r: PoliciesReply = policyEntries(this.state.policies?.(), u.searchParams.get('pod') ?? undefined);
           send(200, r); return;
         }
         case '/v1/trace': {

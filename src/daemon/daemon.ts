@@ -19,7 +19,7 @@ import type { TraceQuery, TraceResult, TunInfo } from '../engine/types';
 import { wireNode, type NodeWiringConfig } from '../node/wiring';
 import { ClusterRouting, clusterManifestHook } from './cluster';
 import { restartKeys, type DaemonConfig } from './config';
-import { ControlApi } from './control-api';
+import { ControlApi, type PolicyState } from './control-api';
 import { ExternalTraffic } from './external';
 import { engineMetrics } from './engine-metrics';
 import { AntispoofMetrics } from './antispoof-metrics';
@@ -85,6 +85,7 @@ export class Daemon {
       stats: () => this.requireEngine().stats(),
       flows: (limit) => this.requireEngine().flows(limit),
       trace: (q) => this.trace(q),
+      policies: () => this.policyState(),
     }, log);
   }
 
@@ -242,6 +243,20 @@ export class Daemon {
       if (/not a function/.test((err as Error).message)) return undefined;
       throw err;
     }
+  }
+
+  /** /v1/policies: undefined when the source has no PolicyControl (tables mode). */
+  private policyState(): PolicyState | undefined {
+    // ControlPlaneSource (manifests, kubeconfig) holds one; TableSource does not declare it.
+    const policy = this.source?.policyControl();
+    if (!policy) return undefined;
+    const e = this.requireEngine() as Engine & { policyStats?: Engine['policyStats'] };
+    let stats: PolicyState['stats'];
+    // An addon built before policyStats() existed: the tables are still shown, counters are not.
+    try { stats = typeof e.policyStats === 'function' ? e.policyStats() : undefined; } catch (err) {
+      if (!/not a function/.test((err as Error).message)) throw err;
+    }
+    return { tables: policy.tables(), stats };
   }
 
   private metricsText(): string {

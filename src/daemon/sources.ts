@@ -48,6 +48,8 @@ export interface TableSource {
   specs(): ServicePortSpec[];
   /** Control plane counts, when there is one. */
   controlPlane(): ControlPlane | undefined;
+  /** NetworkPolicy control, when the source enforces policy (not in tables mode). */
+  policyControl(): PolicyControl | undefined;
   /** Queued changes are synced in time (kube-proxy healthz). */
   syncing(timeoutMs: number): boolean;
   lastUpdatedMs(): number;
@@ -121,6 +123,7 @@ class ControlPlaneSource implements TableSource {
 
   specs(): ServicePortSpec[] { return this.cp.specs(); }
   controlPlane(): ControlPlane { return this.cp; }
+  policyControl(): PolicyControl | undefined { return this.policy; }
   setPodCIDRs(podCIDRs: string[]): void { this.policy?.setHostAddresses(podCIDRs.map((c) => nthAddress(parseCidr(c), 1))); }
   syncing(timeoutMs: number): boolean { return this.cp.healthy(timeoutMs); }
   lastUpdatedMs(): number { return this.metrics.lastSyncTimestamp.value * 1000; }
@@ -156,6 +159,7 @@ class TablesSource implements TableSource {
   async stop(): Promise<void> { /* nothing to stop */ }
   specs(): ServicePortSpec[] { return this.current; }
   controlPlane(): undefined { return undefined; }
+  policyControl(): undefined { return undefined; }
   syncing(): boolean { return true; }
   lastUpdatedMs(): number { return this.lastMs; }
 }
