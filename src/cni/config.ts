@@ -3,6 +3,7 @@
 // key and its value). Unknown keys are ignored, as the spec asks.
 import { ConfigError, DecodeError } from './errors';
 import { validIfname } from './env';
+import { nodePodMtu } from './ipam/node';
 import { parseCidr, parseIp, type Cidr, type Ip } from './ip';
 import { fromAny, type Dns, type Result } from './result';
 import { requireSupported, type CniVersion } from './version';
@@ -152,7 +153,8 @@ export function parseConfig(raw: Buffer): NetConf {
 
   const bridge = o.bridge === undefined ? 'podnet0' : o.bridge;
   if (typeof bridge !== 'string' || validIfname(bridge)) throw new ConfigError('bridge', bridge, validIfname(String(bridge)) ?? 'must be a string');
-  const mtu = o.mtu === undefined ? 1500 : o.mtu;
+  // No mtu in the config: the one podnetd recorded for this node (VXLAN), else Ethernet's.
+  const mtu = o.mtu === undefined ? nodePodMtu() ?? 1500 : o.mtu;
   if (typeof mtu !== 'number' || !Number.isInteger(mtu) || mtu < 68 || mtu > 65535) throw new ConfigError('mtu', mtu, 'must be an integer in 68..65535');
   const isolatePods = o.isolatePods === undefined ? true : o.isolatePods;
   if (typeof isolatePods !== 'boolean') throw new ConfigError('isolatePods', isolatePods, 'must be a boolean');

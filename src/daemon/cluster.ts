@@ -64,6 +64,8 @@ export interface ClusterRoutingOptions {
   debounceMs?: number;
   /** First retry delay after a failed sync. Default 1 s, doubling up to 30 s. */
   retryMs?: number;
+  /** Called when the MTU pods on this node should use changes (VXLAN overhead): the CNI's default. */
+  onPodMtu?: (mtu: number) => void;
 }
 
 /** The last sync, for status and tests. */
@@ -219,6 +221,7 @@ export class ClusterRouting implements ClusterNodeSink {
       };
       const state = desiredClusterRouting(this.cfg.nodeName, nodes, rc);
       const r = await syncNodeRoutes(state, { ...(this.opts.exec ? { exec: this.opts.exec } : {}), allowHostNetns: this.cfg.allowHostNetns, vxlanName: c.vxlan.name });
+      if (state.podMtu && state.podMtu !== this.last?.podMtu) this.opts.onPodMtu?.(state.podMtu);
       this.last = { ...r, at: Date.now(), podMtu: state.podMtu, nodes: nodes.length, skipped: state.skipped };
       this.failures = 0;
       const changed = r.added.length + r.removed.length > 0;

@@ -42,13 +42,13 @@ function withTimeout<T>(p: Promise<T>, ms: number, err: () => Error): Promise<T>
 }
 
 /**
- * Records the node's pod CIDRs where the CNI plugin's IPAM looks when its config names no
- * subnet (src/cni/ipam/node.ts), atomically: a plugin never reads half a file.
+ * Records the node's pod CIDRs (and, with VXLAN, the pod MTU) where the CNI plugin looks when its
+ * config names no subnet or mtu (src/cni/ipam/node.ts), atomically: a plugin never reads half a file.
  */
-function recordNodeState(file: string, podCIDRs: string[]): void {
+function recordNodeState(file: string, podCIDRs: string[], mtu?: number): void {
   mkdirSync(path.dirname(file), { recursive: true, mode: 0o755 });
   const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, `${JSON.stringify({ podCIDRs })}\n`, { mode: 0o644 });
+  writeFileSync(tmp, `${JSON.stringify({ podCIDRs, ...(mtu ? { mtu } : {}) })}\n`, { mode: 0o644 });
   renameSync(tmp, file);
 }
 
@@ -57,6 +57,8 @@ export class Daemon {
   private source: TableSource | undefined;
   private tun: TunInfo | undefined;
   private readonly metrics = new SyncMetrics();
+  /** MTU for pods on this node once the cluster routing computed it (VXLAN); recorded for the CNI. */
+  private podMtu: number | undefined;
   /** Anti-spoofing drops on the pod veths (tc counters, sampled). */
   private antispoof: AntispoofMetrics | undefined;
   private readonly notifier: Notifier;
@@ -129,7 +131,16 @@ export class Daemon {
 
     step('source');
     const sink = new ProgrammedSink(this.engine);
-    if (cfg.cluster.mode !== 'none') this.cluster = new ClusterRouting({ cfg, log: this.log });
+    if (cfg.cluster.mode !== 'none') {
+      this.cluster = new ClusterRouting({
+        cfg, log: this.log,
+        // VXLAN pods need the smaller MTU: the CNI takes it from the node state when its config has none.
+        onPodMtu: (mtu) => {
+          this.podMtu = mtu;
+          if (this.cfg.nodeStateFile && this.cfg.podCIDRs.length) recordNodeState(this.cfg.nodeStateFile, this.cfg.podCIDRs, mtu);
+        },
+      });
+    }
     this.source = makeSource(cfg, sink, this.metrics, this.log, this.engine,
       this.cluster && cfg.manifests ? [clusterManifestHook(this.cluster)] : undefined, this.external?.controlPlaneOptions());
     await this.source.start();
@@ -154,7 +165,7 @@ export class Daemon {
     step('wiring');
     const wiring = await wireNode(wiringConfig(this.cfg), this.log);
     this.log.info({ wiring }, 'node wired');
-    if (cfg.nodeStateFile) recordNodeState(cfg.nodeStateFile, this.cfg.podCIDRs);
+    if (cfg.nodeStateFile) recordNodeState(cfg.nodeStateFile, this.cfg.podCIDRs, this.podMtu);
     if (this.cluster) {
       // After the wiring: the "from other nodes into the engine" rules point into its podnet table.
       // Not awaited: local service comes first; the sync logs its outcome and retries by itself.

@@ -109,8 +109,9 @@ for (const mode of ['routed', 'vxlan'] as const) {
     const cli = await c.syncRoutesOnce();
     t.same(cli.map((r) => [r.added, r.removed]), c.nodes.map(() => [[], []]), 'the one-shot CLI agrees with podnetd');
     for (const n of c.nodes) {
-      const st = JSON.parse(readFileSync(path.join(path.dirname(n.podnetd!.stateFile), 'node.json'), 'utf8')) as { podCIDRs: string[] };
+      const st = JSON.parse(readFileSync(path.join(path.dirname(n.podnetd!.stateFile), 'node.json'), 'utf8')) as { podCIDRs: string[]; mtu?: number };
       t.same(st.podCIDRs, [n.podCIDR4, n.podCIDR6], `${n.name}: the CNI IPAM gets the pod CIDRs of its Node object`);
+      t.equal(st.mtu, mode === 'vxlan' ? 1450 : 1500, `${n.name}: the CNI gets the pod MTU`);
     }
 
     for (const n of c.nodes) await n.podnetd!.waitForServices((s) => s.services.filter((x) => x.backends.length === 3).length >= 4);

@@ -1,6 +1,7 @@
-// The node's pod CIDRs, for an IPAM config that names no subnet. podnetd writes them to
-// /run/podnet/node.json ({"podCIDRs": ["10.244.1.0/24", "fd00:10:244:1::/64"]}) when it learns
-// them (Node.spec.podCIDRs or its config); PODNET_NODE_STATE points elsewhere (tests).
+// The node's pod CIDRs, for an IPAM config that names no subnet, and the pod MTU, for a network
+// config that names none. podnetd writes them to /run/podnet/node.json ({"podCIDRs":
+// ["10.244.1.0/24", "fd00:10:244:1::/64"], "mtu": 1450}) when it learns them (Node.spec.podCIDRs
+// or its config; mtu only with VXLAN); PODNET_NODE_STATE points elsewhere (tests).
 import { readFileSync } from 'node:fs';
 import { ConfigError, IoError } from '../errors';
 import { parseCidr, type Cidr } from '../ip';
@@ -27,4 +28,14 @@ export function nodePodCidrs(file = nodeStatePath()): Cidr[] {
   });
   if (out.length === 0) throw new IoError(`${file} lists no podCIDRs`);
   return out;
+}
+
+/** The pod MTU podnetd recorded (VXLAN), or undefined: no file, no mtu, or not a sane number. */
+export function nodePodMtu(file = nodeStatePath()): number | undefined {
+  try {
+    const o = JSON.parse(readFileSync(file, 'utf8')) as { mtu?: unknown };
+    return typeof o.mtu === 'number' && Number.isInteger(o.mtu) && o.mtu >= 68 && o.mtu <= 65535 ? o.mtu : undefined;
+  } catch {
+    return undefined;
+  }
 }
