@@ -2,23 +2,12 @@
 // API server: every Node is listed (no fieldSelector), additions, changes and deletions arrive as
 // ClusterNodes, an unusable Node is skipped and logged while its last good version stays, and an
 // API restart is survived without losing state.
-import { KubeConfig } from '@kubernetes/client-node';
 import t from 'tap';
 import { NodeInformer } from '../../src/cluster/kube';
 import type { ClusterNode } from '../../src/cluster/nodes';
-import { FakeApiServer, NODES } from '../control/fixtures/fake-apiserver';
+import { FakeApiServer, NODES, fakeKubeConfig as kubeconfig } from '../control/fixtures/fake-apiserver';
 import { captureLogger } from '../control/fixtures/fakes';
 
-function kubeconfig(url: string): KubeConfig {
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [{ name: 'fake', server: url, skipTLSVerify: true }],
-    users: [{ name: 'podnet' }],
-    contexts: [{ name: 'fake', cluster: 'fake', user: 'podnet' }],
-    currentContext: 'fake',
-  });
-  return kc;
-}
 
 const nodeObj = (i: number, podCIDRs = [`10.244.${i}.0/24`]) => ({
   apiVersion: 'v1', kind: 'Node', metadata: { name: `n${i}` },

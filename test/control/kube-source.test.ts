@@ -2,11 +2,10 @@
 // 127.0.0.1. Adds, modifies and deletes reach the engine; watch timeouts, 410 Gone (event and
 // HTTP status) and an API restart recover without losing or duplicating state.
 import t from 'tap';
-import { KubeConfig } from '@kubernetes/client-node';
 import { ControlPlane } from '../../src/control/control-plane';
 import { KubeSource } from '../../src/control/sources/kube';
 import { bumped, node, service, slice } from './fixtures/builders';
-import { FakeApiServer, NODES, SERVICES, SLICES } from './fixtures/fake-apiserver';
+import { FakeApiServer, NODES, SERVICES, SLICES, fakeKubeConfig as kubeconfig } from './fixtures/fake-apiserver';
 import { FakeSink, captureLogger } from './fixtures/fakes';
 
 async function waitFor(cond: () => boolean, ms = 3000, what = 'condition'): Promise<void> {
@@ -18,16 +17,6 @@ async function waitFor(cond: () => boolean, ms = 3000, what = 'condition'): Prom
 }
 const settle = (ms = 100) => new Promise((r) => setTimeout(r, ms));
 
-function kubeconfig(url: string): KubeConfig {
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [{ name: 'fake', server: url, skipTLSVerify: true }],
-    users: [{ name: 'podnet' }],
-    contexts: [{ name: 'fake', cluster: 'fake', user: 'podnet' }],
-    currentContext: 'fake',
-  });
-  return kc;
-}
 
 async function setup(t: Tap.Test, seed?: (api: FakeApiServer) => void) {
   const api = new FakeApiServer();

@@ -3,11 +3,11 @@
 // fake engine. Adds, modifies and deletes of every kind change the published tables; a 410 Gone
 // relists and reconciles what was missed without duplicating objects; pods are cached trimmed.
 import t, { type Test } from 'tap';
-import { KubeConfig } from '@kubernetes/client-node';
 import type { PolicyApplyResult, PolicyTables } from '../../src/engine/types';
 import { PolicyKubeSource, podForPolicy } from '../../src/policy/kube';
 import { PolicyControl } from '../../src/policy/sources';
 import { validatePod } from '../../src/policy/validate';
+import { fakeKubeConfig as kubeconfig } from '../control/fixtures/fake-apiserver';
 import { captureLogger } from '../control/fixtures/fakes';
 import { allowed } from './fixtures/evaluate';
 import { namespace, netpol, pod } from './fixtures/objects';
@@ -31,16 +31,6 @@ async function waitFor(cond: () => boolean, ms = 5000, what = 'condition'): Prom
 }
 const settle = (ms = 150) => new Promise((r) => setTimeout(r, ms));
 
-function kubeconfig(url: string): KubeConfig {
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [{ name: 'fake', server: url, skipTLSVerify: true }],
-    users: [{ name: 'podnet' }],
-    contexts: [{ name: 'fake', cluster: 'fake', user: 'podnet' }],
-    currentContext: 'fake',
-  });
-  return kc;
-}
 
 const WEB = '10.244.0.11';
 const CLI = '10.244.0.5';
