@@ -3,14 +3,13 @@
 // test/daemon/kube-source.test.ts): no podCIDRs in the config, so podnetd takes them from its
 // own Node object, wires the bridge with them and records them for the CNI IPAM; a route to the
 // other Node's pod CIDR appears via its InternalIP, and a Node deleted from the API is withdrawn.
-import { readFileSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
-import { stringify } from 'yaml';
 import { Podnetd, Sandbox, sandboxUnavailable } from '../../src/sandbox';
 import { FakeApiServer, NODES } from '../control/fixtures/fake-apiserver';
 import { daemonEnv } from '../daemon/fixtures';
+import { apiInNode } from '../helpers/api-in-node';
 import { haveCommand, isRoot, requires } from '../helpers/privileged';
 
 const nodeObj = (name: string, podCIDRs: string[], ip: string) => ({
@@ -34,27 +33,7 @@ t.test('podnetd programs cross-node routes from the API\'s Nodes', requires({ ro
   api.put(NODES, nodeObj('other', ['10.244.2.0/24', 'fd00:10:244:2::/64'], '192.168.77.12'));
   await api.listen();
   t.teardown(() => api.close());
-  const relayPath = path.join(sb.dir, 'api.sock');
-  const conns = new Set<net.Socket>();
-  const relay = net.createServer((c) => {
-    const up = net.connect(api.port, '127.0.0.1');
-    conns.add(c).add(up);
-    c.pipe(up).pipe(c);
-    c.on('error', () => up.destroy());
-    up.on('error', () => c.destroy());
-  });
-  await new Promise<void>((r) => relay.listen(relayPath, r));
-  // The watch connections stay open as long as podnetd runs: cut them, or close() waits forever.
-  t.teardown(() => new Promise<void>((r) => { relay.close(() => r()); for (const c of conns) c.destroy(); }));
-  await sb.spawn(sb.nodeNs, ['socat', 'TCP-LISTEN:6443,bind=127.0.0.1,fork,reuseaddr', `UNIX-CONNECT:${relayPath}`]);
-  await new Promise((r) => setTimeout(r, 200));
-  const kubeconfig = path.join(sb.dir, 'kubeconfig');
-  writeFileSync(kubeconfig, stringify({
-    apiVersion: 'v1', kind: 'Config', 'current-context': 'fake',
-    clusters: [{ name: 'fake', cluster: { server: 'http://127.0.0.1:6443', 'insecure-skip-tls-verify': true } }],
-    users: [{ name: 'podnet', user: {} }],
-    contexts: [{ name: 'fake', context: { cluster: 'fake', user: 'podnet' } }],
-  }));
+  const kubeconfig = await apiInNode(t, sb, api.port);
 
   const podnetd = await Podnetd.startManifests(sb, {
     env: daemonEnv(), config: { manifests: null, kubeconfig, podCIDRs: [], cluster: { mode: 'routed', uplink: 'eth1' } },

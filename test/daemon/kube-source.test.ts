@@ -6,13 +6,13 @@
 // and an API outage keeps the last-known state programmed (and /healthz green). Without an API
 // at start, podnetd is alive but not healthy, and gives up after sync.firstSyncTimeoutMs.
 import { writeFileSync } from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import t from 'tap';
 import { stringify } from 'yaml';
 import { repoRoot } from '../../src/sandbox/paths';
 import { Podnetd, Sandbox, sandboxUnavailable, serviceObjects, type Pod } from '../../src/sandbox';
 import { FakeApiServer, SERVICES, SLICES } from '../control/fixtures/fake-apiserver';
+import { apiInNode } from '../helpers/api-in-node';
 import { haveCommand, isRoot, requires } from '../helpers/privileged';
 import { daemonEnv } from './fixtures';
 
@@ -38,27 +38,7 @@ t.test('podnetd on the Kubernetes API', requires({ root: isRoot, socat: () => ha
   await api.listen();
   t.teardown(() => api.close());
 
-  // unix socket (this process) → the API's loopback port
-  const relayPath = path.join(sb.dir, 'api.sock');
-  const relay = net.createServer((c) => {
-    const up = net.connect(api.port, '127.0.0.1');
-    c.pipe(up).pipe(c);
-    c.on('error', () => up.destroy());
-    up.on('error', () => c.destroy());
-  });
-  await new Promise<void>((r) => relay.listen(relayPath, r));
-  t.teardown(() => new Promise<void>((r) => relay.close(() => r())));
-  // node namespace loopback :6443 → the unix socket
-  await sb.spawn(sb.nodeNs, ['socat', 'TCP-LISTEN:6443,bind=127.0.0.1,fork,reuseaddr', `UNIX-CONNECT:${relayPath}`]);
-  await new Promise((r) => setTimeout(r, 200));
-
-  const kubeconfig = path.join(sb.dir, 'kubeconfig');
-  writeFileSync(kubeconfig, stringify({
-    apiVersion: 'v1', kind: 'Config', 'current-context': 'fake',
-    clusters: [{ name: 'fake', cluster: { server: 'http://127.0.0.1:6443', 'insecure-skip-tls-verify': true } }],
-    users: [{ name: 'podnet', user: {} }],
-    contexts: [{ name: 'fake', context: { cluster: 'fake', user: 'podnet' } }],
-  }));
+  const kubeconfig = await apiInNode(t, sb, api.port);
   const podnetd = await Podnetd.startManifests(sb, { env: daemonEnv(), config: { manifests: null, kubeconfig } });
 
   const st = await podnetd.status();

@@ -4,12 +4,10 @@
 // socat (node namespace) and a unix-socket relay (this process), as test/daemon/kube-source.test.ts
 // does. Real HTTP pod to pod: a policy created in the API isolates the web pod, a pod label
 // changed in the API makes another client a peer, and deleting the policy opens everything again.
-import { mkdirSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
-import path from 'node:path';
+import { mkdirSync } from 'node:fs';
 import t from 'tap';
-import { stringify } from 'yaml';
 import { Podnetd, Sandbox, sandboxUnavailable, type Pod } from '../../src/sandbox';
+import { apiInNode } from '../helpers/api-in-node';
 import { haveCommand, isRoot, requires } from '../helpers/privileged';
 import { PolicyApiServer } from './fixtures/policy-apiserver';
 
@@ -50,27 +48,7 @@ t.test('podnetd on the Kubernetes API enforces NetworkPolicy from it', requires(
   await api.listen();
   t.teardown(() => api.close());
 
-  // unix socket (this process) → the API's loopback port
-  const relayPath = path.join(sb.dir, 'api.sock');
-  const relay = net.createServer((c) => {
-    const up = net.connect(api.port, '127.0.0.1');
-    c.pipe(up).pipe(c);
-    c.on('error', () => up.destroy());
-    up.on('error', () => c.destroy());
-  });
-  await new Promise<void>((r) => relay.listen(relayPath, r));
-  t.teardown(() => new Promise<void>((r) => relay.close(() => r())));
-  // node namespace loopback :6443 → the unix socket
-  await sb.spawn(sb.nodeNs, ['socat', 'TCP-LISTEN:6443,bind=127.0.0.1,fork,reuseaddr', `UNIX-CONNECT:${relayPath}`]);
-  await new Promise((r) => setTimeout(r, 200));
-
-  const kubeconfig = path.join(sb.dir, 'kubeconfig');
-  writeFileSync(kubeconfig, stringify({
-    apiVersion: 'v1', kind: 'Config', 'current-context': 'fake',
-    clusters: [{ name: 'fake', cluster: { server: 'http://127.0.0.1:6443', 'insecure-skip-tls-verify': true } }],
-    users: [{ name: 'podnet', user: {} }],
-    contexts: [{ name: 'fake', context: { cluster: 'fake', user: 'podnet' } }],
-  }));
+  const kubeconfig = await apiInNode(t, sb, api.port);
   mkdirSync(Podnetd.paths(sb).manifests, { recursive: true });
   const env = { ...process.env };
   delete env.NOTIFY_SOCKET;
