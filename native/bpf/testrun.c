@@ -196,8 +196,12 @@ static void run(int prog, const struct fields *f, int index)
   ctx.gso_segs = (__u32)num(f, "gso_segs", 0);
   LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = in, .data_size_in = (__u32)n, .data_out = out,
               .data_size_out = sizeof(out), .ctx_in = &ctx, .ctx_size_in = sizeof(ctx), .repeat = 1);
-  if (bpf_prog_test_run_opts(prog, &opts))
-    die("test run: %s", strerror(errno));
+  if (bpf_prog_test_run_opts(prog, &opts)) {
+    /* the kernel refuses some frames before the program runs (e.g. an IPv4 ethertype
+     * without a whole IPv4 header): reported, not fatal, so a test can pin that down */
+    printf("{\"run\":%d,\"error\":\"%s\"}\n", index, strerror(errno));
+    return;
+  }
   printf("{\"run\":%d,\"retval\":%u,\"packet\":\"", index, opts.retval);
   print_hex(out, opts.data_size_out);
   printf("\"}\n");
