@@ -9,7 +9,8 @@
  *        [new_sport=P] [new_dport=P] [action=pass|peer|neigh] [target=N] [nh=A]
  *        [mtu=N] [dmac=M smac=M] [id=N]        (rewrite bits follow from the fields given)
  *   run  if=N [gso_size=N gso_segs=N] pkt=HEX  (HEX: the whole Ethernet frame)
- * Output, one JSON object per line: {"run":i,"retval":R,"packet":"HEX"} for each run, then
+ * Output, one JSON object per line: {"prog":{...}} with the verifier's and JIT's sizes,
+ * {"run":i,"retval":R,"packet":"HEX"} for each run, then
  * {"stats":{...}} summed over CPUs, {"flow":i,...} with each flow's stats tail in input
  * order, and {"spoof":ifindex,...} for each pod.
  */
@@ -274,6 +275,12 @@ int main(int argc, char **argv)
   if (!p)
     die("program podnet_fc_ingress not in the object");
   int prog = bpf_program__fd(p);
+  struct bpf_prog_info info;
+  __u32 info_len = sizeof(info);
+  memset(&info, 0, sizeof(info));
+  if (!bpf_obj_get_info_by_fd(prog, &info, &info_len))
+    printf("{\"prog\":{\"verified_insns\":%u,\"xlated_bytes\":%u,\"jited_bytes\":%u}}\n", info.verified_insns,
+           info.xlated_prog_len, info.jited_prog_len);
   int flows = find_map(obj, PODNET_MAP_FLOWS_NAME), pods_map = find_map(obj, PODNET_MAP_PODS_NAME);
   int stats = find_map(obj, PODNET_MAP_STATS_NAME), spoof = find_map(obj, PODNET_MAP_SPOOF_NAME);
 

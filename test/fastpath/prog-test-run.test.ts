@@ -268,6 +268,12 @@ t.test('kernel flow cache tc program under BPF_PROG_TEST_RUN', requires({
   const b = build();
   t.ok(b.ok, `native/bpf/build.sh builds the object and the harness${b.ok ? '' : `:\n${b.output}`}`);
   if (!b.ok) return;
+  t.test('the verifier accepts the program within a small budget', async (t) => {
+    const r = testRun([], [], []);
+    t.equal(r.status, 0, `loads${r.status ? `:\n${r.stderr.slice(-6000)}` : ''}`);
+    // about 7,500 today; a jump towards the 1M limit means a loop or branch explosion
+    t.ok(r.prog && r.prog.verified_insns > 0 && r.prog.verified_insns < 50000, `verified instructions: ${r.prog?.verified_insns}`);
+  });
   for (const c of CASES) {
     t.test(c.name, async (t) => {
       const r = testRun(c.pods ?? [], c.flows ?? [], c.steps.map((s) => s.run));

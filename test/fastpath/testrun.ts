@@ -48,6 +48,8 @@ export interface RunResult { retval?: number; packet?: Buffer; error?: string }
 export interface FlowStats { id: number; packets: number; bytes: number; tcp_flags: number; last_seen_ns: number; missing?: boolean }
 
 export interface Result {
+  /** Verifier and JIT sizes of the loaded program. */
+  prog?: { verified_insns: number; xlated_bytes: number; jited_bytes: number };
   runs: RunResult[];
   stats: Record<Stat, number>;
   flows: FlowStats[];
@@ -91,7 +93,8 @@ export function testRun(pods: Pod[], flows: Flow[], runs: Run[]): Result {
   };
   for (const line of r.stdout.split('\n').filter(Boolean)) {
     const o = JSON.parse(line);
-    if ('run' in o) res.runs.push({ retval: o.retval, error: o.error, packet: o.packet !== undefined ? Buffer.from(o.packet, 'hex') : undefined });
+    if ('prog' in o) res.prog = o.prog;
+    else if ('run' in o) res.runs.push({ retval: o.retval, error: o.error, packet: o.packet !== undefined ? Buffer.from(o.packet, 'hex') : undefined });
     else if ('stats' in o) res.stats = o.stats;
     else if ('flow' in o) res.flows.push(o);
     else if ('spoof' in o) { const { spoof, ...counts } = o; res.spoof.set(spoof, counts); }
