@@ -384,7 +384,7 @@ static __always_inline int over_mtu(struct __sk_buff *skb, const struct parsed *
 }
 
 SEC("tc")
-int podnet_fc_ingress(struct __sk_buff *skb)
+int podnet_fastpath(struct __sk_buff *skb)
 {
   struct parsed p;
   __builtin_memset(&p, 0, sizeof(p));

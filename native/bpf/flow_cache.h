@@ -61,8 +61,8 @@
 #define PODNET_MAP_PODS_NAME PODNET_FC_STR(PODNET_MAP_PODS)
 #define PODNET_MAP_STATS_NAME PODNET_FC_STR(PODNET_MAP_STATS)
 #define PODNET_MAP_SPOOF_NAME PODNET_FC_STR(PODNET_MAP_SPOOF)
-/* The program's section and function name. */
-#define PODNET_PROG_NAME "podnet_fc_ingress"
+/* The program's function name, which is also its kernel name (15 characters at most). */
+#define PODNET_PROG_NAME "podnet_fastpath"
 
 #define PODNET_FLOWS_MAX 262144
 #define PODNET_PODS_MAX 4096

@@ -271,9 +271,9 @@ int main(int argc, char **argv)
     die("open %s: %s", argv[1], strerror(errno));
   if (bpf_object__load(obj))
     die("load %s: %s (the verifier log is above)", argv[1], strerror(errno));
-  struct bpf_program *p = bpf_object__find_program_by_name(obj, "podnet_fc_ingress");
+  struct bpf_program *p = bpf_object__find_program_by_name(obj, PODNET_PROG_NAME);
   if (!p)
-    die("program podnet_fc_ingress not in the object");
+    die("program %s not in the object", PODNET_PROG_NAME);
   int prog = bpf_program__fd(p);
   struct bpf_prog_info info;
   __u32 info_len = sizeof(info);
