@@ -162,6 +162,17 @@ static __always_inline int icmp4_error(__u8 type)
   return type == 3 || type == 4 || type == 5 || type == 11 || type == 12;
 }
 
+/* The L4 header at `off` with its first `len` bytes linear and in bounds, or NULL. */
+static __always_inline __u8 *l4_header(struct __sk_buff *skb, __u32 off, __u32 len)
+{
+  if (!have(skb, off + len))
+    return 0;
+  __u8 *l4 = (__u8 *)(long)skb->data + off;
+  if ((void *)(l4 + len) > (void *)(long)skb->data_end)
+    return 0;
+  return l4;
+}
+
 /* Parses L4 at p->l4off; returns a stat to punt with, or -1 to go on to the lookup. */
 static __always_inline int parse_l4(struct __sk_buff *skb, struct parsed *p)
 {
@@ -169,10 +180,8 @@ static __always_inline int parse_l4(struct __sk_buff *skb, struct parsed *p)
   /* a constant per family keeps the verifier's packet-range proof trivial */
   __u32 off = p->key.family == 4 ? ETH_LEN + IP4_LEN : ETH_LEN + IP6_LEN;
   if (proto == IPPROTO_TCP) {
-    if (!have(skb, off + 20))
-      return PODNET_STAT_PUNT_TRUNCATED;
-    __u8 *l4 = (__u8 *)(long)skb->data + off;
-    if ((void *)(l4 + 20) > (void *)(long)skb->data_end)
+    __u8 *l4 = l4_header(skb, off, 20);
+    if (!l4)
       return PODNET_STAT_PUNT_TRUNCATED;
     __u8 doff = l4[12] >> 4;
     if (doff < 5)
@@ -188,10 +197,8 @@ static __always_inline int parse_l4(struct __sk_buff *skb, struct parsed *p)
     return -1;
   }
   if (proto == IPPROTO_UDP) {
-    if (!have(skb, off + 8))
-      return PODNET_STAT_PUNT_TRUNCATED;
-    __u8 *l4 = (__u8 *)(long)skb->data + off;
-    if ((void *)(l4 + 8) > (void *)(long)skb->data_end)
+    __u8 *l4 = l4_header(skb, off, 8);
+    if (!l4)
       return PODNET_STAT_PUNT_TRUNCATED;
     p->key.sport = *(__be16 *)l4;
     p->key.dport = *(__be16 *)(l4 + 2);
@@ -199,10 +206,8 @@ static __always_inline int parse_l4(struct __sk_buff *skb, struct parsed *p)
     return -1;
   }
   if (proto == IPPROTO_ICMP || proto == IPPROTO_ICMPV6) {
-    if (!have(skb, off + 8))
-      return PODNET_STAT_PUNT_TRUNCATED;
-    __u8 *l4 = (__u8 *)(long)skb->data + off;
-    if ((void *)(l4 + 8) > (void *)(long)skb->data_end)
+    __u8 *l4 = l4_header(skb, off, 8);
+    if (!l4)
       return PODNET_STAT_PUNT_TRUNCATED;
     __u8 type = l4[0];
     int echo = proto == IPPROTO_ICMP ? (type == 0 || type == 8) : (type == 128 || type == 129);
