@@ -167,7 +167,7 @@ enum podnet_stat {
   PODNET_STAT_HIT_NEIGH = 2,      /* hit, redirect_neigh */
   PODNET_STAT_MISS = 3,           /* cacheable packet without an entry */
   PODNET_STAT_PUNT_NOT_IP = 4,    /* ARP and other non-IP frames (after anti-spoofing) */
-  PODNET_STAT_PUNT_TRUNCATED = 5, /* headers shorter than they claim or than the L4 minimum */
+  PODNET_STAT_PUNT_TRUNCATED = 5, /* header cut short, or malformed (IP version, ihl < 5, doff < 5) */
   PODNET_STAT_PUNT_FRAGMENT = 6,  /* IPv4 MF or fragment offset */
   PODNET_STAT_PUNT_IP_OPTIONS = 7,/* IPv4 ihl != 5 */
   PODNET_STAT_PUNT_IPV6_EXT = 8,  /* IPv6 next header not TCP/UDP/ICMPv6 */
