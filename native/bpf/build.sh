@@ -1,0 +1,14 @@
+#!/bin/sh
+# Builds the kernel flow cache: the tc program (build/bpf/flow_cache.bpf.o) and the
+# BPF_PROG_TEST_RUN harness the fast-path tests drive (build/bpf/testrun).
+# Needs clang (BPF target), libbpf-dev and the kernel UAPI headers.
+set -eu
+root=$(cd "$(dirname "$0")/../.." && pwd)
+out="$root/build/bpf"
+mkdir -p "$out"
+# -mcpu=v3: atomic OR for the flow's accumulated TCP flags.
+clang -O2 -g -target bpf -mcpu=v3 -Wall -Werror -I/usr/include/x86_64-linux-gnu \
+  -c "$root/native/bpf/flow_cache.bpf.c" -o "$out/flow_cache.bpf.o.tmp"
+mv "$out/flow_cache.bpf.o.tmp" "$out/flow_cache.bpf.o"
+cc -O2 -g -std=c11 -Wall -Wextra -Werror -o "$out/testrun.tmp" "$root/native/bpf/testrun.c" -lbpf
+mv "$out/testrun.tmp" "$out/testrun"
