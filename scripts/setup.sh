@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 PACKAGES=(
   iproute2 ethtool iputils-ping curl socat iperf3 sockperf tcpdump
   nftables iptables haproxy conntrack
-  clang libclang-rt-14-dev libgtest-dev libbpf-dev bpftool
+  clang libclang-rt-14-dev libgtest-dev libbpf-dev linux-libc-dev bpftool
   containernetworking-plugins podman runc busybox-static
   systemd util-linux gcc
 )

@@ -7,7 +7,7 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 out="$root/build/bpf"
 mkdir -p "$out"
 # -mcpu=v3: atomic OR for the flow's accumulated TCP flags.
-clang -O2 -g -target bpf -mcpu=v3 -Wall -Werror -I/usr/include/x86_64-linux-gnu \
+clang -O2 -g -target bpf -mcpu=v3 -Wall -Werror -I/usr/include/"$(cc -print-multiarch)" \
   -c "$root/native/bpf/flow_cache.bpf.c" -o "$out/flow_cache.bpf.o.tmp"
 mv "$out/flow_cache.bpf.o.tmp" "$out/flow_cache.bpf.o"
 cc -O2 -g -std=c11 -Wall -Wextra -Werror -o "$out/testrun.tmp" "$root/native/bpf/testrun.c" -lbpf
