@@ -69,6 +69,5 @@ export function formatTrace(r: TraceReply): string {
     ...(x.deniedBy?.length ? [`policy    denied: isolated by ${x.deniedBy.join(', ')}, no rule allows it`]
       : x.allowedBy ? [`policy    allowed by ${x.allowedBy}`] : []),
     `why       ${x.explanation}`,
-    ...(r.engineTrace ? [] : ['note      the engine has no trace(): derived from the programmed table only']),
   ].join('\n');
 }

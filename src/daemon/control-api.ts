@@ -2,17 +2,24 @@
 // /run/podnet/podnetd.sock, mode 0600, so root only), JSON answers documented in src/ctl/api.ts.
 // Read-only: status, services, flows, trace, policies. A unix socket rather than TCP because the file mode
 // is the access control and because it is reachable from any network namespace of the machine.
+// The engine's objects (src/engine/types.ts) never reach the wire as they are: the toWire*
+// functions below copy them field by field onto the podnet/v1 types, so a field the native
+// binding adds or renames shows up here as a type error, not as a silent change of the reply.
 import { chmodSync, mkdirSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import {
-  API_VERSION, type ErrorReply, type FlowsReply, type PoliciesReply, type PolicyCounterEntry, type PolicyDirectionEntry,
-  type PodPolicyEntry, type ServiceEntry, type ServicesReply, type StatusReply, type TraceReply,
+  API_VERSION, type BackendEntry, type EngineStatus, type ErrorReply, type FlowEntry, type FlowsReply, type FlowTableStatus,
+  type PoliciesReply, type PolicyCounterEntry, type PolicyDirectionEntry, type PodPolicyEntry, type QueueStatus,
+  type ServiceEntry, type ServicesReply, type StatusReply, type TraceQueryEntry, type TraceReply, type TraceResultEntry,
 } from '../ctl/api';
 import { canonicalIP } from '../control/validate';
-import type { EngineStats, FlowInfo, PolicyStats, PolicyTables, ServicePortSpec, TraceQuery, TraceResult } from '../engine/types';
+import type {
+  BackendSpec, BackendStats, EngineStats, FlowInfo, PolicyStats, PolicyTables, QueueStats, ServicePortSpec, ServicePortStats,
+  TraceQuery, TraceResult, TunInfo,
+} from '../engine/types';
 import { describePods, tableSizes, type DirectionView } from '../policy/explain';
 import { DaemonError } from './errors';
 
@@ -22,8 +29,8 @@ export interface ControlState {
   specs(): ServicePortSpec[];
   stats(): EngineStats;
   flows(limit: number): FlowInfo[];
-  /** Engine dry run, or undefined when the engine has none. */
-  trace(q: TraceQuery): TraceResult | undefined;
+  /** The engine's dry run of the connection's first packet. */
+  trace(q: TraceQuery): TraceResult;
   /** NetworkPolicy as programmed; undefined (or absent) when podnetd has no policy source (tables mode). */
   policies?(): PolicyState | undefined;
 }
@@ -32,8 +39,8 @@ export interface ControlState {
 export interface PolicyState {
   /** The last published tables; undefined before the first policy sync. */
   tables: PolicyTables | undefined;
-  /** undefined when the engine has no policyStats() (an older addon). */
-  stats: PolicyStats | undefined;
+  /** The engine's per-policy counters and its policy table version. */
+  stats: PolicyStats;
 }
 
 const FLOW_LIMIT_MAX = 100_000;
@@ -55,27 +62,72 @@ function key(s: { vip: string; port: number; protocol: string }): string {
   return `${s.vip}|${s.port}|${s.protocol}`;
 }
 
-/** Programmed specs joined with the engine's counters for the same (VIP, port, protocol). */
+/** One programmed backend with the engine's counters for it (zeros before its first flow). */
+export function toWireBackend(b: BackendSpec, c: BackendStats | undefined): BackendEntry {
+  return {
+    ip: b.ip, port: b.port, ...(b.name ? { name: b.name } : {}), terminating: b.terminating === true,
+    weight: b.terminating ? 0 : 1, packets: c?.packets ?? 0, bytes: c?.bytes ?? 0, flows: c?.flows ?? 0,
+  };
+}
+
+/** One programmed service port with the engine's counters for the same (VIP, port, protocol). */
+export function toWireService(s: ServicePortSpec, c: ServicePortStats | undefined): ServiceEntry {
+  const bc = new Map((c?.backends ?? []).map((b) => [`${b.ip}|${b.port}`, b]));
+  return {
+    name: s.name ?? c?.name ?? key(s), vip: s.vip, port: s.port, protocol: s.protocol,
+    affinityTimeoutSec: s.affinityTimeoutSec ?? 0,
+    ...(s.masquerade ? { masquerade: s.masquerade } : {}),
+    packets: c?.packets ?? 0, bytes: c?.bytes ?? 0, flows: c?.flows ?? 0,
+    backends: s.backends.map((b) => toWireBackend(b, bc.get(`${b.ip}|${b.port}`))),
+  };
+}
+
+/** Programmed specs joined with the engine's counters, sorted by name, VIP, port. */
 export function serviceEntries(specs: ServicePortSpec[], st: EngineStats): ServiceEntry[] {
   const counters = new Map(st.services.map((s) => [key(s), s]));
-  const out = specs.map((s): ServiceEntry => {
-    const c = counters.get(key(s));
-    const bc = new Map((c?.backends ?? []).map((b) => [`${b.ip}|${b.port}`, b]));
-    return {
-      name: s.name ?? c?.name ?? key(s), vip: s.vip, port: s.port, protocol: s.protocol,
-      affinityTimeoutSec: s.affinityTimeoutSec ?? 0,
-      ...(s.masquerade ? { masquerade: s.masquerade } : {}),
-      packets: c?.packets ?? 0, bytes: c?.bytes ?? 0, flows: c?.flows ?? 0,
-      backends: s.backends.map((b) => {
-        const x = bc.get(`${b.ip}|${b.port}`);
-        return {
-          ip: b.ip, port: b.port, ...(b.name ? { name: b.name } : {}), terminating: b.terminating === true,
-          weight: b.terminating ? 0 : 1, packets: x?.packets ?? 0, bytes: x?.bytes ?? 0, flows: x?.flows ?? 0,
-        };
-      }),
-    };
-  });
+  const out = specs.map((s) => toWireService(s, counters.get(key(s))));
   return out.sort((a, b) => a.name.localeCompare(b.name) || a.vip.localeCompare(b.vip) || a.port - b.port);
+}
+
+/** One flow of the engine's table. */
+export function toWireFlow(f: FlowInfo): FlowEntry {
+  return {
+    protocol: f.protocol, client: f.client, vip: f.vip, backend: f.backend,
+    ...(f.snat !== undefined ? { snat: f.snat } : {}), state: f.state, idleMs: f.idleMs,
+  };
+}
+
+export function toWireFlowTable(f: EngineStats['flows']): FlowTableStatus {
+  return { active: f.active, capacity: f.capacity, created: f.created, expired: f.expired, evicted: f.evicted };
+}
+
+export function toWireQueue(q: QueueStats): QueueStatus {
+  return {
+    queue: q.queue, packetsIn: q.packetsIn, packetsOut: q.packetsOut, bytesIn: q.bytesIn, wakeups: q.wakeups,
+    gsoPackets: q.gsoPackets, readErrors: q.readErrors, writeErrors: q.writeErrors, busyPolled: q.busyPolled,
+  };
+}
+
+/** /v1/status's engine part: the engine's stats and its TUN (undefined before it is attached). Only reasons with drops are listed. */
+export function toWireEngineStatus(st: EngineStats, tun: TunInfo | undefined): EngineStatus {
+  return {
+    tun: tun?.name ?? '', offloads: [...(tun?.offloads ?? [])], tableVersion: st.version, restoredFlows: st.restoredFlows,
+    flows: toWireFlowTable(st.flows), drops: Object.fromEntries(Object.entries(st.drops).filter(([, n]) => n > 0)),
+    passthrough: st.passthrough, queues: st.queues.map(toWireQueue),
+  };
+}
+
+/** The engine's dry-run verdict, with the sentence explaining it. */
+export function toWireTrace(r: TraceResult): TraceResultEntry {
+  return {
+    verdict: r.verdict, ...(r.reason !== undefined ? { reason: r.reason } : {}), service: r.service, existingFlow: r.existingFlow,
+    ...(r.servicePort !== undefined ? { servicePort: r.servicePort } : {}),
+    ...(r.backend !== undefined ? { backend: r.backend } : {}),
+    ...(r.snat !== undefined ? { snat: r.snat } : {}),
+    ...(r.deniedBy !== undefined ? { deniedBy: [...r.deniedBy] } : {}),
+    ...(r.allowedBy !== undefined ? { allowedBy: r.allowedBy } : {}),
+    explanation: explain(r),
+  };
 }
 
 const NOT_ISOLATED: PolicyDirectionEntry = { isolated: false, isolatedBy: [], rules: [] };
@@ -102,7 +154,7 @@ export function policyEntries(state: PolicyState | undefined, podFilter?: string
     return { ...base, enforcing: false, tableVersion: 0, note: 'podnetd runs without a NetworkPolicy source (tables mode): no policy is enforced' };
   }
   const { tables, stats } = state;
-  const version = stats?.version ?? 0;
+  const version = stats.version;
   if (!tables) return { ...base, enforcing: true, tableVersion: version, note: 'no policy table published yet (waiting for the first policy sync)' };
 
   // describePods keeps tables.pods' order: index i is tables.pods[i], whose rule sets name the rules' policies.
@@ -128,36 +180,19 @@ export function policyEntries(state: PolicyState | undefined, podFilter?: string
   }
   if (!podFilter) {
     for (const set of tables.ruleSets) for (const name of set.isolatedBy ?? []) entry(name);
-    for (const name of Object.keys(stats?.allowed ?? {})) entry(name);
-    for (const d of stats?.denied ?? []) entry(d.policy);
+    for (const name of Object.keys(stats.allowed)) entry(name);
+    for (const d of stats.denied) entry(d.policy);
   }
   for (const c of counters.values()) {
-    c.allowed = stats?.allowed[c.policy] ?? 0;
-    for (const d of stats?.denied ?? []) if (d.policy === c.policy) c.denied[d.direction] += d.flows;
+    c.allowed = stats.allowed[c.policy] ?? 0;
+    for (const d of stats.denied) if (d.policy === c.policy) c.denied[d.direction] += d.flows;
   }
   const policies = [...counters.values()].sort((a, b) => a.policy.localeCompare(b.policy));
-  const notes = [
-    ...(podFilter && pods.length === 0 ? [`no pod ${JSON.stringify(podFilter)} on this node (name, namespace/name or IP)`] : []),
-    ...(stats ? [] : ['the engine has no policyStats(): counters are zero']),
-  ];
+  const note = podFilter && pods.length === 0 ? `no pod ${JSON.stringify(podFilter)} on this node (name, namespace/name or IP)` : undefined;
   return {
     apiVersion: API_VERSION, enforcing: true, tableVersion: version, summary: tableSizes(tables), pods, policies,
-    ...(notes.length ? { note: notes.join('; ') } : {}),
+    ...(note ? { note } : {}),
   };
-}
-
-/** Without engine.trace(): which service port would match, from the programmed table only. */
-function tableTrace(q: TraceQuery, specs: ServicePortSpec[]): TraceResult {
-  const s = specs.find((x) => x.vip === q.to && x.port === q.port && x.protocol === q.protocol);
-  if (s) {
-    const active = s.backends.filter((b) => !b.terminating);
-    return active.length
-      ? { verdict: 'forward', service: true, servicePort: s.name, existingFlow: false }
-      : { verdict: 'reject', reason: 'no_backend', service: true, servicePort: s.name, existingFlow: false };
-  }
-  const isVip = specs.some((x) => x.vip === q.to);
-  return isVip ? { verdict: 'reject', reason: 'no_service_port', service: true, existingFlow: false }
-    : { verdict: 'forward', service: false, existingFlow: false };
 }
 
 /** The NetworkPolicy part of a verdict, when an end of the flow is isolated. */
@@ -188,7 +223,7 @@ function explainService(r: TraceResult): string {
   return `${r.verdict}${r.reason ? ` (${r.reason})` : ''}`;
 }
 
-function parseTrace(u: URL): TraceQuery & { sourcePort: number } {
+function parseTrace(u: URL): TraceQueryEntry {
   const from = u.searchParams.get('from') ?? '';
   const to = u.searchParams.get('to') ?? '';
   const port = Number(u.searchParams.get('port'));
@@ -201,7 +236,7 @@ function parseTrace(u: URL): TraceQuery & { sourcePort: number } {
   if (!Number.isInteger(port) || port < 1 || port > 65535) bad('port: must be 1-65535');
   if (!Number.isInteger(sourcePort) || sourcePort < 1 || sourcePort > 65535) bad('sourcePort: must be 1-65535');
   if (protocol !== 'TCP' && protocol !== 'UDP') bad('protocol: must be tcp or udp');
-  return { from, to, port, protocol: protocol as 'TCP' | 'UDP', sourcePort };
+  return { from, to, port, protocol: protocol as TraceQueryEntry['protocol'], sourcePort };
 }
 
 export class ControlApi {
@@ -232,7 +267,9 @@ export class ControlApi {
           const all = this.state.flows(filtering ? FLOW_LIMIT_MAX : limit + 1);
           const match = all.filter((f) => endpointMatch(p.get('vip'), f.vip) && endpointMatch(p.get('client'), f.client)
             && endpointMatch(p.get('backend'), f.backend) && (!proto || f.protocol === proto));
-          const r: FlowsReply = { apiVersion: API_VERSION, flows: match.slice(0, limit), active: this.state.stats().flows.active, truncated: match.length > limit };
+          const r: FlowsReply = {
+            apiVersion: API_VERSION, flows: match.slice(0, limit).map(toWireFlow), active: this.state.stats().flows.active, truncated: match.length > limit,
+          };
           send(200, r); return;
         }
         case '/v1/policies': {
@@ -241,9 +278,7 @@ export class ControlApi {
         }
         case '/v1/trace': {
           const q = parseTrace(u);
-          const engineResult = this.state.trace(q);
-          const result = engineResult ?? tableTrace(q, this.state.specs());
-          const r: TraceReply = { apiVersion: API_VERSION, query: q, result: { ...result, explanation: explain(result) }, engineTrace: engineResult !== undefined };
+          const r: TraceReply = { apiVersion: API_VERSION, query: q, result: toWireTrace(this.state.trace(q)), engineTrace: true };
           send(200, r); return;
         }
         default: send(404, { apiVersion: API_VERSION, error: { code: 'DAEMON_BAD_REQUEST', message: `no such endpoint ${u.pathname}` } });

@@ -15,11 +15,11 @@ import type { Logger } from 'pino';
 import { SyncMetrics } from '../control';
 import { API_VERSION, type StatusReply } from '../ctl/api';
 import { Engine, engineVersion } from '../engine';
-import type { TraceQuery, TraceResult, TunInfo } from '../engine/types';
+import type { TunInfo } from '../engine/types';
 import { wireNode, type NodeWiringConfig } from '../node/wiring';
 import { ClusterRouting, clusterManifestHook } from './cluster';
 import { restartKeys, type DaemonConfig } from './config';
-import { ControlApi, type PolicyState } from './control-api';
+import { ControlApi, toWireEngineStatus, type PolicyState } from './control-api';
 import { ExternalTraffic } from './external';
 import { engineMetrics } from './engine-metrics';
 import { AntispoofMetrics } from './antispoof-metrics';
@@ -86,7 +86,7 @@ export class Daemon {
       specs: () => this.source?.specs() ?? [],
       stats: () => this.requireEngine().stats(),
       flows: (limit) => this.requireEngine().flows(limit),
-      trace: (q) => this.trace(q),
+      trace: (q) => this.requireEngine().trace(q),
       policies: () => this.policyState(),
     }, log);
   }
@@ -247,27 +247,12 @@ export class Daemon {
     if (this.engine) this.log.info({ stats: this.engine.stats() }, 'stats');
   }
 
-  private trace(q: TraceQuery): TraceResult | undefined {
-    const e = this.requireEngine() as Engine & { trace?: (q: TraceQuery) => TraceResult };
-    // An addon built before trace() existed has no such method: the API falls back to the table.
-    try { return typeof e.trace === 'function' ? e.trace(q) : undefined; } catch (err) {
-      if (/not a function/.test((err as Error).message)) return undefined;
-      throw err;
-    }
-  }
-
   /** /v1/policies: undefined when the source has no PolicyControl (tables mode). */
   private policyState(): PolicyState | undefined {
     // ControlPlaneSource (manifests, kubeconfig) holds one; TableSource does not declare it.
     const policy = this.source?.policyControl();
     if (!policy) return undefined;
-    const e = this.requireEngine() as Engine & { policyStats?: Engine['policyStats'] };
-    let stats: PolicyState['stats'];
-    // An addon built before policyStats() existed: the tables are still shown, counters are not.
-    try { stats = typeof e.policyStats === 'function' ? e.policyStats() : undefined; } catch (err) {
-      if (!/not a function/.test((err as Error).message)) throw err;
-    }
-    return { tables: policy.tables(), stats };
+    return { tables: policy.tables(), stats: this.requireEngine().policyStats() };
   }
 
   private metricsText(): string {
@@ -290,10 +275,7 @@ export class Daemon {
         startedAt: new Date(this.startedAt).toISOString(), uptimeSec: Math.round((Date.now() - this.startedAt) / 1000),
         ready: this.ready, healthy: this.ready && (this.source?.syncing(this.cfg.sync.healthzTimeoutMs) ?? false),
       },
-      engine: {
-        tun: this.tun?.name ?? '', offloads: this.tun?.offloads ?? [], tableVersion: st.version, restoredFlows: st.restoredFlows,
-        flows: st.flows, drops: Object.fromEntries(Object.entries(st.drops).filter(([, n]) => n > 0)), passthrough: st.passthrough, queues: st.queues,
-      },
+      engine: toWireEngineStatus(st, this.tun),
       sync: {
         initialized: cs?.initialized ?? this.ready,
         services: cs?.services ?? new Set(specs.map((s) => s.name?.split(':')[0])).size,

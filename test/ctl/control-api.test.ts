@@ -1,7 +1,7 @@
 // The control API without root: ControlApi on a temp unix socket over a fake daemon state,
 // queried through ControlClient. Covers the join of programmed specs with engine counters, the
-// flow filters (IPv4 and bracketed IPv6 endpoints, host-only or host:port), the trace fallback
-// for an engine without trace(), coded 400/404 errors and the socket's 0600 mode.
+// flow filters (IPv4 and bracketed IPv6 endpoints, host-only or host:port), the engine's trace
+// verdicts with their explanations, coded 400/404 errors and the socket's 0600 mode.
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -9,7 +9,7 @@ import pino from 'pino';
 import t from 'tap';
 import { CtlError, ControlClient } from '../../src/ctl/client';
 import { ControlApi, type ControlState } from '../../src/daemon/control-api';
-import type { EngineStats, FlowInfo, ServicePortSpec, TraceResult } from '../../src/engine/types';
+import type { EngineStats, FlowInfo, ServicePortSpec, TraceQuery, TraceResult } from '../../src/engine/types';
 
 const specs: ServicePortSpec[] = [
   { name: 'shop/web:http', vip: '10.96.0.10', port: 80, protocol: 'TCP', backends: [{ ip: '10.244.1.2', port: 8080, name: 'a' }, { ip: '10.244.1.3', port: 8080, name: 'b', terminating: true }] },
@@ -33,13 +33,20 @@ const flows: FlowInfo[] = [
 t.test('control API', async (t) => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'podnet-ctlapi-'));
   const sock = path.join(dir, 'podnetd.sock');
-  let engineTrace: ((q: unknown) => TraceResult) | undefined;
+  // A fake engine's dry run: the verdicts the real one gives for a ready backend, a port without
+  // endpoints, a port the VIP does not have and an existing flow.
+  const traces: { match: (q: TraceQuery) => boolean; result: TraceResult }[] = [
+    { match: (q) => q.to === '10.96.0.10' && q.port === 80 && q.sourcePort === 40000, result: { verdict: 'forward', service: true, existingFlow: true, servicePort: 'shop/web:http', backend: '10.244.1.2:8080' } },
+    { match: (q) => q.to === '10.96.0.10' && q.port === 80, result: { verdict: 'forward', service: true, existingFlow: false, servicePort: 'shop/web:http', backend: '10.244.1.2:8080' } },
+    { match: (q) => q.to === '10.96.0.53', result: { verdict: 'reject', reason: 'no_backend', service: true, existingFlow: false, servicePort: 'kube-system/dns:dns' } },
+    { match: (q) => q.to === '10.96.0.10', result: { verdict: 'reject', reason: 'no_service_port', service: true, existingFlow: false } },
+  ];
   const state: ControlState = {
     status: () => { throw new Error('not used'); },
     specs: () => specs,
     stats: () => stats,
     flows: (limit) => flows.slice(0, limit),
-    trace: (q) => engineTrace?.(q),
+    trace: (q) => traces.find((x) => x.match(q))?.result ?? { verdict: 'forward', service: false, existingFlow: false },
   };
   const api = new ControlApi(state, pino({ level: 'silent' }));
   await api.start(sock);
@@ -63,18 +70,21 @@ t.test('control API', async (t) => {
   const lim = await c.flows({ limit: 2 });
   t.same([lim.flows.length, lim.truncated, lim.active], [2, true, 3]);
 
-  let tr = await c.trace({ from: '10.244.1.9', to: '10.96.0.10', port: 80, protocol: 'TCP' });
-  t.equal(tr.engineTrace, false, 'no engine trace: derived from the table');
+  let tr = await c.trace({ from: '10.244.1.9', to: '10.96.0.10', port: 80, protocol: 'TCP', sourcePort: 41000 });
+  t.equal(tr.engineTrace, true, 'the engine answered');
   t.same([tr.result.verdict, tr.result.servicePort], ['forward', 'shop/web:http']);
+  t.match(tr.result.explanation, /a new flow \(Maglev choice\) to backend 10\.244\.1\.2:8080/);
   tr = await c.trace({ from: '10.244.1.9', to: '10.96.0.53', port: 53, protocol: 'UDP' });
   t.same([tr.result.verdict, tr.result.reason], ['reject', 'no_backend']);
   t.match(tr.result.explanation, /no ready backend/);
   tr = await c.trace({ from: '10.244.1.9', to: '10.96.0.10', port: 81, protocol: 'TCP' });
   t.same([tr.result.verdict, tr.result.reason], ['reject', 'no_service_port']);
-  engineTrace = () => ({ verdict: 'forward', service: true, servicePort: 'shop/web:http', existingFlow: true, backend: '10.244.1.2:8080' });
+  t.match(tr.result.explanation, /no such port\/protocol/);
   tr = await c.trace({ from: '10.244.1.9', to: '10.96.0.10', port: 80, protocol: 'TCP', sourcePort: 40000 });
-  t.equal(tr.engineTrace, true);
+  t.same(tr.query, { from: '10.244.1.9', to: '10.96.0.10', port: 80, protocol: 'TCP', sourcePort: 40000 });
   t.match(tr.result.explanation, /existing flow to backend 10\.244\.1\.2:8080/);
+  tr = await c.trace({ from: '10.244.1.9', to: '10.244.1.2', port: 8080, protocol: 'TCP' });
+  t.equal(tr.result.explanation, 'not a service VIP: passed through unchanged');
 
   await t.rejects(c.trace({ from: '10.244.1.9', to: 'fd00::1', port: 80, protocol: 'TCP' }), { code: 'DAEMON_BAD_REQUEST', message: /same family/ });
   await t.rejects(c.get('/v1/nope'), { code: 'DAEMON_BAD_REQUEST' });
