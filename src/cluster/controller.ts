@@ -8,17 +8,17 @@
 // resolved before the node is wired; see waitForPodCIDRs). `cleanupCluster` is `--cleanup`'s part.
 import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
-import { ClusterError } from '../cluster/errors';
-import { desiredClusterRouting, type ClusterRoutingConfig } from '../cluster/model';
-import { clusterNodeFromV1, type ClusterNode } from '../cluster/nodes';
-import { syncNodeRoutes, type Exec, type SyncReport } from '../cluster/program';
-import type { ManifestKindHook } from '../control/sources/manifest';
-import { InvalidObjectError } from '../control/errors';
-import { fingerprint } from '../control/objects';
+import { ClusterError } from './errors';
+import { desiredClusterRouting, type ClusterRoutingConfig } from './model';
+import { clusterNodeFromV1, type ClusterNode } from './nodes';
+import { syncNodeRoutes, type Exec, type SyncReport } from './program';
+import type { ManifestKindHook } from '../kube/manifest';
+import { InvalidObjectError } from '../kube/errors';
+import { fingerprint } from '../services/objects';
 import { run } from '../netns/exec';
 import { parseCidr } from '../node/cidr';
 import { DEFAULT_ROUTE_TABLE } from '../node/wiring';
-import type { DaemonConfig } from './config';
+import type { DaemonConfig } from '../daemon/config';
 
 /** The manifest entry kind of a Node as cross-node routing reads it (distinct from the service plane's "Node"). */
 export const CLUSTER_NODE_KIND = 'ClusterNode';
@@ -35,7 +35,7 @@ function isV1Node(o: unknown): boolean {
   return !!x && typeof x === 'object' && x.kind === 'Node' && x.apiVersion === 'v1';
 }
 
-/** The manifest directory's observer of v1 Nodes (src/control/sources/manifest.ts `observers`). */
+/** The manifest directory's observer of v1 Nodes (src/kube/manifest.ts `observers`). */
 export function clusterManifestHook(sink: ClusterNodeSink): ManifestKindHook {
   return {
     kindOf: (o) => (isV1Node(o) ? CLUSTER_NODE_KIND : undefined),
@@ -149,7 +149,7 @@ export class ClusterRouting implements ClusterNodeSink {
   async startKube(): Promise<void> {
     // Loaded only here, like the service source's client: a manifest node never pays for it.
     const k8s = await import('@kubernetes/client-node');
-    const { NodeInformer } = await import('../cluster/kube');
+    const { NodeInformer } = await import('./kube');
     let kubeConfig: InstanceType<typeof k8s.KubeConfig> | undefined;
     const file = this.cfg.kubeconfig;
     if (file && file !== 'in-cluster') { kubeConfig = new k8s.KubeConfig(); kubeConfig.loadFromFile(file); }

@@ -4,9 +4,9 @@
 //   tables     → a JSON array of ServicePortSpec replaced into the engine as is (legacy: the
 //                benchmark harness drives podnetd this way; no control plane, no Kubernetes objects)
 import type { Logger } from 'pino';
-import { ControlPlane, SyncMetrics, type TableSink } from '../control';
-import type { ControlPlaneOptions } from '../control/control-plane';
-import { ManifestSource, type ManifestKindHook } from '../control/sources/manifest';
+import { ControlPlane, SyncMetrics, type TableSink } from '../services';
+import type { ControlPlaneOptions } from '../services/control-plane';
+import { ManifestSource, type ManifestKindHook } from '../kube/manifest';
 import type { ApplyResult, ServicePortSpec, TableDelta } from '../engine/types';
 import { nthAddress, parseCidr } from '../node/cidr';
 import { PolicyControl, policyManifestHook, type PolicyTableSink } from '../policy/sources';
@@ -34,7 +34,7 @@ export class ProgrammedSink implements TableSink {
   }
 }
 
-/** Control-plane options the daemon adds (external traffic: daemon/external.ts). */
+/** Control-plane options the daemon adds (external traffic: src/external/controller.ts). */
 export type ControlPlaneExtra = Pick<ControlPlaneOptions, 'external' | 'onSynced'>;
 
 /** What the daemon needs from a source, whichever it is. */
@@ -93,7 +93,7 @@ class ControlPlaneSource implements TableSource {
     } else {
       // Loaded only here: the client library costs ~0.3 s of start-up a manifest node never needs.
       const k8s = await import('@kubernetes/client-node');
-      const { KubeSource } = await import('../control/sources/kube');
+      const { KubeSource } = await import('../services/kube');
       let kubeConfig: InstanceType<typeof k8s.KubeConfig> | undefined;
       if (this.cfg.kubeconfig && this.cfg.kubeconfig !== 'in-cluster') {
         kubeConfig = new k8s.KubeConfig();

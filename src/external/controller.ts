@@ -15,13 +15,13 @@
 // The uplink addresses are read once at start: a changed node address needs a restart.
 import { createRtNetlink } from 'netlink';
 import type { Logger } from 'pino';
-import type { ControlPlaneOptions } from '../control/control-plane';
-import { healthChecks, steeringRules, steerKey, type ExternalNodeContext, externalNodeContext, type SteerRule } from '../control/external';
-import type { EndpointSliceInfo, ServiceInfo } from '../control/objects';
+import type { ControlPlaneOptions } from '../services/control-plane';
+import { healthChecks, steeringRules, steerKey, type ExternalNodeContext, externalNodeContext, type SteerRule } from '../services/external';
+import type { EndpointSliceInfo, ServiceInfo } from '../services/objects';
 import type { EgressMasquerade } from '../engine/types';
 import { ipText } from '../node/cidr';
 import { Steering } from '../node/steering';
-import type { DaemonConfig } from './config';
+import type { DaemonConfig } from '../daemon/config';
 import { HealthCheckServers } from './healthcheck';
 
 /** What the control plane exposes for steering and health checks (ControlPlane.externalView). */

@@ -5,7 +5,7 @@
 // The steering passes these ports to the kernel (they sit inside the NodePort range).
 // Fed by external.ts healthChecks() after every control-plane sync.
 import http from 'node:http';
-import type { HealthCheckSpec } from '../control/external';
+import type { HealthCheckSpec } from '../services/external';
 
 export class HealthCheckError extends Error {
   constructor(readonly code: 'HEALTHCHECK_LISTEN', message: string, options?: { cause?: unknown }) {

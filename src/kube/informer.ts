@@ -11,7 +11,7 @@
 //   await group.start();  ...  await group.stop();
 import * as k8s from '@kubernetes/client-node';
 import pino, { type Logger } from 'pino';
-import { InvalidObjectError, SourceError } from '../errors';
+import { InvalidObjectError, SourceError } from './errors';
 
 /** What one informer watches and where its events go. */
 export interface InformerSpec<T extends k8s.KubernetesObject = k8s.KubernetesObject> {

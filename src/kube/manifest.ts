@@ -8,11 +8,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import pino, { type Logger } from 'pino';
 import { parseAllDocuments } from 'yaml';
-import type { ObjectSink } from '../control-plane';
-import { InvalidObjectError, ManifestParseError } from '../errors';
-import type { SyncMetrics } from '../metrics';
-import { type EndpointSliceInfo, fingerprint, type NodeInfo, type ServiceInfo } from '../objects';
-import { objectKind, validateEndpointSlice, validateNode, validateService } from '../validate';
+import type { ObjectSink } from '../services/control-plane';
+import { InvalidObjectError, ManifestParseError } from './errors';
+import type { SyncMetrics } from '../services/metrics';
+import { type EndpointSliceInfo, fingerprint, type NodeInfo, type ServiceInfo } from '../services/objects';
+import { objectKind, validateEndpointSlice, validateNode, validateService } from '../services/validate';
 
 export interface ManifestSourceOptions {
   dir: string;

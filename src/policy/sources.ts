@@ -7,12 +7,12 @@
 // The control plane's ManifestSource reads Services, EndpointSlices and Nodes only; policyManifestHook()
 // is what it needs to call for the other kinds (see the hook's comment), without podnet's
 // service model knowing anything about policy.
-import type { ManifestKindHook } from '../control/sources/manifest';
+import type { ManifestKindHook } from '../kube/manifest';
 import pino, { type Logger } from 'pino';
 import type { PolicyApplyResult, PolicyTables } from '../engine/types';
-import { fingerprint } from '../control/objects';
-import { type Clock, BoundedFrequencyRunner, realClock } from '../control/runner';
-import { ChangeTracker } from '../control/tracker';
+import { fingerprint } from '../services/objects';
+import { type Clock, BoundedFrequencyRunner, realClock } from '../sync/runner';
+import { ChangeTracker } from '../sync/tracker';
 import { compilePolicy } from './compile';
 import { PolicySyncError } from './errors';
 import { tableSizes } from './explain';
@@ -60,7 +60,7 @@ export function deliver(sink: PolicyObjectSink, kind: PolicyKind, key: string, i
 }
 
 /**
- * The manifest directory's hook for the policy kinds (src/control/sources/manifest.ts
+ * The manifest directory's hook for the policy kinds (src/kube/manifest.ts
  * ManifestKindHook): `parse` in its per-document loop (InvalidObjectError is logged like any
  * invalid document; undefined = not a policy kind), `set` in its publish diff (info undefined =
  * the object left the directory), `kindOf` for the keep-last-good identification of invalid documents.

@@ -4,13 +4,13 @@
 // failure (or a node zone change) the next sync recomputes everything and replaces the table.
 import pino, { type Logger } from 'pino';
 import type { ApplyResult, ServicePortKey, ServicePortSpec, TableDelta } from '../engine/types';
-import { SyncError } from './errors';
+import { SyncError } from '../kube/errors';
 import { SyncMetrics } from './metrics';
 import { externalNodeContext, type ExternalNodeContext } from './external';
 import { type ModelNote, type NodeContext, serviceSpecs, specKey, specsEqual } from './model';
 import type { EndpointSliceInfo, NodeInfo, ServiceInfo } from './objects';
-import { BoundedFrequencyRunner, type Clock, realClock } from './runner';
-import { type Change, ChangeTracker } from './tracker';
+import { BoundedFrequencyRunner, type Clock, realClock } from '../sync/runner';
+import { type Change, ChangeTracker } from '../sync/tracker';
 
 /** What the control plane programs: the engine (src/engine Engine) or a fake in tests. */
 export interface TableSink {

@@ -4,7 +4,7 @@
 //   v1 Service spec/status ──validateExternal──▶ ExternalServiceInfo (ServiceInfo.external)
 //   ServiceInfo + slices + node ──externalSpecs──▶ extra ServicePortSpecs (model.ts appends them)
 //   services + node ──steeringRules──▶ what src/node/steering.ts installs on the uplink (tc)
-//   services + slices + node ──healthChecks──▶ what src/daemon/healthcheck.ts serves
+//   services + slices + node ──healthChecks──▶ what src/external/healthcheck.ts serves
 //
 // Semantics (kube-proxy's nftables proxier):
 //   - every external address is a VIP to the engine: a NodePort is {vip: node IP, port: nodePort};
@@ -25,7 +25,7 @@
 import net from 'node:net';
 import type { Protocol, ServicePortSpec } from '../engine/types';
 import { ipBytes, ipText } from '../node/cidr';
-import { InvalidObjectError } from './errors';
+import { InvalidObjectError } from '../kube/errors';
 import type { EndpointSliceInfo, ServiceInfo } from './objects';
 
 export const DEFAULT_NODEPORT_RANGE: readonly [number, number] = [30000, 32767];

@@ -4,10 +4,10 @@
 // programming the last-known state.
 import * as k8s from '@kubernetes/client-node';
 import pino, { type Logger } from 'pino';
-import type { ObjectSink } from '../control-plane';
-import type { SyncMetrics } from '../metrics';
-import { SERVICE_PROXY_NAME_LABEL, validateEndpointSlice, validateNode, validateService } from '../validate';
-import { InformerGroup, type InformerStatus, objectKey } from './informer';
+import type { ObjectSink } from './control-plane';
+import type { SyncMetrics } from './metrics';
+import { SERVICE_PROXY_NAME_LABEL, validateEndpointSlice, validateNode, validateService } from './validate';
+import { InformerGroup, type InformerStatus, objectKey } from '../kube/informer';
 
 export interface KubeSourceOptions {
   sink: ObjectSink;

@@ -1,7 +1,7 @@
 // Change trackers (kube-proxy's ServiceChangeTracker / EndpointsChangeTracker): sources record
 // every object update as {previous, current}; updates that end where they started (or change
 // nothing the model reads) are dropped; the sync drains what is left in one go.
-import { fingerprint } from './objects';
+import { fingerprint } from '../services/objects';
 
 /** One pending change: the object as of the last sync and as of now (undefined = absent). */
 export interface Change<T> {

@@ -1,4 +1,4 @@
-// podnetd's cross-node routing loop (src/daemon/cluster.ts) against a real kernel: a sandbox
+// podnetd's cross-node routing loop (src/cluster/controller.ts) against a real kernel: a sandbox
 // namespace with an uplink, Node objects in a manifest directory read by the real ManifestSource
 // (its `observers` hook), iproute2 run inside the namespace. Node changes are programmed, a
 // removed node is withdrawn, a failed sync is retried until it succeeds, an invalid Node keeps
@@ -9,10 +9,10 @@ import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
 import t from 'tap';
-import { ManifestSource } from '../../src/control/sources/manifest';
-import type { ObjectSink } from '../../src/control/control-plane';
+import { ManifestSource } from '../../src/kube/manifest';
+import type { ObjectSink } from '../../src/services/control-plane';
 import { buildConfig } from '../../src/daemon/config';
-import { ClusterRouting, cleanupCluster, clusterManifestHook } from '../../src/daemon/cluster';
+import { ClusterRouting, cleanupCluster, clusterManifestHook } from '../../src/cluster/controller';
 import { run } from '../../src/netns/exec';
 import { Sandbox, sandboxUnavailable } from '../../src/sandbox';
 import { writeManifest } from '../../src/sandbox/manifests';

@@ -2,7 +2,7 @@
 // ports opened and closed as services come and go. Loopback only, no root.
 import t from 'tap';
 import http from 'node:http';
-import { HealthCheckServers } from '../../src/daemon/healthcheck';
+import { HealthCheckServers } from '../../src/external/healthcheck';
 
 function get(port: number): Promise<{ status: number; body: unknown; weight: string | undefined }> {
   return new Promise((resolve, reject) => {

@@ -4,13 +4,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { stringify } from 'yaml';
-import { ControlPlane } from '../../src/control/control-plane';
-import { ManifestSource } from '../../src/control/sources/manifest';
-import { SyncMetrics } from '../../src/control/metrics';
-import { service, slice } from './fixtures/builders';
-import { FakeSink, captureLogger } from './fixtures/fakes';
+import { ControlPlane } from '../../src/services/control-plane';
+import { ManifestSource } from '../../src/kube/manifest';
+import { SyncMetrics } from '../../src/services/metrics';
+import { service, slice } from '../services/fixtures/builders';
+import { FakeSink, captureLogger } from '../services/fixtures/fakes';
 
-const FIXTURES = path.join(__dirname, 'fixtures', 'manifests');
+const FIXTURES = path.join(__dirname, '..', 'services', 'fixtures', 'manifests');
 
 async function waitFor(cond: () => boolean, ms = 2000): Promise<number> {
   const t0 = Date.now();

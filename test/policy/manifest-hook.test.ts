@@ -4,7 +4,7 @@ import t from 'tap';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ManifestSource } from '../../src/control/sources/manifest';
+import { ManifestSource } from '../../src/kube/manifest';
 import { policyManifestHook } from '../../src/policy/sources';
 
 t.test('policy kinds reach the policy sink; changes and removals are diffed', async (t) => {

@@ -4,7 +4,7 @@
 // parses multi-document YAML of the three kinds.
 import t from 'tap';
 import { parseAllDocuments } from 'yaml';
-import { InvalidObjectError } from '../../src/control/errors';
+import { InvalidObjectError } from '../../src/kube/errors';
 import type { PolicyApplyResult, PolicyTables } from '../../src/engine/types';
 import { type PolicyKind, PolicyControl, policyManifestHook } from '../../src/policy/sources';
 import { validatePod } from '../../src/policy/validate';

@@ -1,9 +1,9 @@
 // ControlPlane: trackers → runner → sync → sink, with a fake sink and a manual clock.
 import t from 'tap';
-import { ControlPlane } from '../../src/control/control-plane';
-import { ChangeTracker } from '../../src/control/tracker';
-import { BoundedFrequencyRunner } from '../../src/control/runner';
-import { validateEndpointSlice, validateNode, validateService } from '../../src/control/validate';
+import { ControlPlane } from '../../src/services/control-plane';
+import { ChangeTracker } from '../../src/sync/tracker';
+import { BoundedFrequencyRunner } from '../../src/sync/runner';
+import { validateEndpointSlice, validateNode, validateService } from '../../src/services/validate';
 import { bumped, node, service, slice } from './fixtures/builders';
 import { FakeSink, ManualClock, captureLogger } from './fixtures/fakes';
 

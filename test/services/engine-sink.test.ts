@@ -6,8 +6,8 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ControlPlane } from '../../src/control/control-plane';
-import { ManifestSource } from '../../src/control/sources/manifest';
+import { ControlPlane } from '../../src/services/control-plane';
+import { ManifestSource } from '../../src/kube/manifest';
 
 // src/engine resolves the addon relative to dist/; from the TS sources point it at the build.
 process.env.PODNET_ADDON ??= path.resolve(__dirname, '../../build/Release/podnet_engine.node');

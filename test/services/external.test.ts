@@ -4,10 +4,10 @@
 //   "VIP:port/PROTO [masq=ADDR] ip:port ... ~ip:port"
 import t from 'tap';
 import type { ServicePortSpec } from '../../src/engine/types';
-import { externalNodeContext, healthChecks, steerKey, steeringRules, validateExternal } from '../../src/control/external';
-import { serviceSpecs } from '../../src/control/model';
-import { validateEndpointSlice, validateNode, validateService } from '../../src/control/validate';
-import type { EndpointSliceInfo } from '../../src/control/objects';
+import { externalNodeContext, healthChecks, steerKey, steeringRules, validateExternal } from '../../src/services/external';
+import { serviceSpecs } from '../../src/services/model';
+import { validateEndpointSlice, validateNode, validateService } from '../../src/services/validate';
+import type { EndpointSliceInfo } from '../../src/services/objects';
 
 const NODE4 = '192.168.50.2';
 const NODE6 = 'fd00:50::2';
@@ -172,7 +172,7 @@ t.test('health checks: eTP Local only, local ready endpoints counted once', asyn
 });
 
 t.test('control plane: external option, Node addresses, onSynced and externalView', async (t) => {
-  const { ControlPlane } = await import('../../src/control/control-plane');
+  const { ControlPlane } = await import('../../src/services/control-plane');
   const tables: ServicePortSpec[][] = [];
   const sink = {
     replace: (s: ServicePortSpec[]) => { tables.push(s); return { version: 1, servicePorts: s.length, flowsPurged: 0 }; },

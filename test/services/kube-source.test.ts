@@ -2,10 +2,10 @@
 // 127.0.0.1. Adds, modifies and deletes reach the engine; watch timeouts, 410 Gone (event and
 // HTTP status) and an API restart recover without losing or duplicating state.
 import t from 'tap';
-import { ControlPlane } from '../../src/control/control-plane';
-import { KubeSource } from '../../src/control/sources/kube';
+import { ControlPlane } from '../../src/services/control-plane';
+import { KubeSource } from '../../src/services/kube';
 import { bumped, node, service, slice } from './fixtures/builders';
-import { FakeApiServer, NODES, SERVICES, SLICES, fakeKubeConfig as kubeconfig } from './fixtures/fake-apiserver';
+import { FakeApiServer, NODES, SERVICES, SLICES, fakeKubeConfig as kubeconfig } from '../helpers/fake-apiserver';
 import { FakeSink, captureLogger } from './fixtures/fakes';
 
 async function waitFor(cond: () => boolean, ms = 3000, what = 'condition'): Promise<void> {

@@ -3,9 +3,9 @@
 //   "VIP:port/PROTO [aff=N] ip:port ... ~ip:port" (~ marks terminating: established flows only).
 import t from 'tap';
 import type { ServicePortSpec } from '../../src/engine/types';
-import { diffSpecs, serviceSpecs, specKey, type ModelNote } from '../../src/control/model';
-import { validateEndpointSlice, validateService } from '../../src/control/validate';
-import type { EndpointSliceInfo } from '../../src/control/objects';
+import { diffSpecs, serviceSpecs, specKey, type ModelNote } from '../../src/services/model';
+import { validateEndpointSlice, validateService } from '../../src/services/validate';
+import type { EndpointSliceInfo } from '../../src/services/objects';
 import { service, slice, type SliceArg, type SvcArg } from './fixtures/builders';
 
 function render(specs: ServicePortSpec[]): string[] {

@@ -2,10 +2,10 @@
 // the EndpointSlice's endpoints.kubernetes.io/last-change-trigger-time when it is usable, else
 // from when the control plane saw the change; one observation per distinct trigger time.
 import t from 'tap';
-import { ControlPlane } from '../../src/control/control-plane';
-import { fingerprint } from '../../src/control/objects';
-import { ChangeTracker } from '../../src/control/tracker';
-import { TRIGGER_TIME_ANNOTATION, validateEndpointSlice, validateService } from '../../src/control/validate';
+import { ControlPlane } from '../../src/services/control-plane';
+import { fingerprint } from '../../src/services/objects';
+import { ChangeTracker } from '../../src/sync/tracker';
+import { TRIGGER_TIME_ANNOTATION, validateEndpointSlice, validateService } from '../../src/services/validate';
 import { bumped, service, slice } from './fixtures/builders';
 import { FakeSink, ManualClock } from './fixtures/fakes';
 

@@ -1,9 +1,9 @@
 // Validation: every invalid object becomes an InvalidObjectError naming the field (never a
 // crash, never a TypeError); irrelevant fields (resourceVersion, annotations) never reach the model.
 import t from 'tap';
-import { InvalidObjectError } from '../../src/control/errors';
-import { fingerprint } from '../../src/control/objects';
-import { objectKind, validateEndpointSlice, validateNode, validateService } from '../../src/control/validate';
+import { InvalidObjectError } from '../../src/kube/errors';
+import { fingerprint } from '../../src/services/objects';
+import { objectKind, validateEndpointSlice, validateNode, validateService } from '../../src/services/validate';
 import { bumped, node, service, slice } from './fixtures/builders';
 
 type Edit = (o: any) => void;
