@@ -1,6 +1,7 @@
-// podnetd's cross-node routing (issue 9), between the sources and the kernel:
+// podnetd's cross-node routing, between the sources and the kernel:
 //   source (manifest directory: clusterManifestHook | API: src/cluster/kube.ts Node informer)
-//     → setNode(name, ClusterNode) → debounce → desiredClusterRouting (pure, src/cluster/model.ts)
+//     → setNode(name, ClusterNode) → bounded-frequency runner (src/sync) → desiredClusterRouting
+//     (pure, src/cluster/model.ts)
 //     → syncNodeRoutes in podnetd's own netns (src/cluster/program.ts) → one log line per change
 // A failed sync is retried with backoff (1 s → 30 s) and never takes podnetd down: the routes
 // already programmed keep carrying traffic. A periodic re-sync repairs what someone removed.
@@ -8,20 +9,18 @@
 // resolved before the node is wired; see waitForPodCIDRs). `cleanupCluster` is `--cleanup`'s part.
 import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
+import { BoundedFrequencyRunner, type Clock, realClock } from '../sync/runner';
 import { ClusterError } from './errors';
 import { desiredClusterRouting, type ClusterRoutingConfig } from './model';
 import { clusterNodeFromV1, type ClusterNode } from './nodes';
 import { syncNodeRoutes, type Exec, type SyncReport } from './program';
-import type { ManifestKindHook } from '../kube/manifest';
+import type { ManifestSubscription } from '../kube/manifest';
 import { InvalidObjectError } from '../kube/errors';
-import { fingerprint } from '../services/objects';
+import { fingerprint } from '../kube/objects';
 import { run } from '../netns/exec';
 import { parseCidr } from '../node/cidr';
 import { DEFAULT_ROUTE_TABLE } from '../node/wiring';
 import type { DaemonConfig } from '../daemon/config';
-
-/** The manifest entry kind of a Node as cross-node routing reads it (distinct from the service plane's "Node"). */
-export const CLUSTER_NODE_KIND = 'ClusterNode';
 
 /** What a Node source feeds: parsed Nodes, undefined meaning deleted. */
 export interface ClusterNodeSink {
@@ -35,15 +34,16 @@ function isV1Node(o: unknown): boolean {
   return !!x && typeof x === 'object' && x.kind === 'Node' && x.apiVersion === 'v1';
 }
 
-/** The manifest directory's observer of v1 Nodes (src/kube/manifest.ts `observers`). */
-export function clusterManifestHook(sink: ClusterNodeSink): ManifestKindHook {
+/** Cross-node routing's subscription to the manifest directory's v1 Nodes (src/kube/manifest.ts). */
+export function clusterManifestHook(sink: ClusterNodeSink): ManifestSubscription {
   return {
-    kindOf: (o) => (isV1Node(o) ? CLUSTER_NODE_KIND : undefined),
+    plane: 'cluster',
+    kinds: [['v1', 'Node']],
     parse: (o) => {
       if (!isV1Node(o)) return undefined;
       try {
         const n = clusterNodeFromV1(o);
-        return { kind: CLUSTER_NODE_KIND, key: n.name, info: n };
+        return { kind: 'Node', key: n.name, info: n };
       } catch (e) {
         // Logged by the manifest source like any invalid document, naming the field.
         const name = String((o as { metadata?: { name?: unknown } }).metadata?.name ?? '');
@@ -60,8 +60,10 @@ export interface ClusterRoutingOptions {
   log: Logger;
   /** iproute2 runner (tests inject one); default: the current netns. */
   exec?: Exec;
-  /** Quiet time after a Node change before syncing. Default 50 ms. */
+  /** Minimum time between two syncs (merges a burst of Node changes). Default 50 ms. */
   debounceMs?: number;
+  /** Timers of the sync runner (tests drive them by hand). */
+  clock?: Clock;
   /** First retry delay after a failed sync. Default 1 s, doubling up to 30 s. */
   retryMs?: number;
   /** Called when the MTU pods on this node should use changes (VXLAN overhead): the CNI's default. */
@@ -83,15 +85,12 @@ export class ClusterRouting implements ClusterNodeSink {
   private readonly nodes = new Map<string, ClusterNode>();
   private readonly prints = new Map<string, string>();
   private readonly exec: Exec;
-  private readonly debounceMs: number;
   private readonly retryMs: number;
+  /** Merges bursts (debounceMs apart at least), re-syncs every resyncIntervalMs, retries with backoff. */
+  private readonly runner: BoundedFrequencyRunner;
   private initialized = false;
   private started = false;
   private stopped = false;
-  private timer: NodeJS.Timeout | undefined;
-  private resync: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
-  private again = false;
   /** The pending sync was asked for (start, SIGHUP): log its outcome even when it changed nothing. */
   private loud = false;
   private failures = 0;
@@ -104,8 +103,12 @@ export class ClusterRouting implements ClusterNodeSink {
   constructor(private readonly opts: ClusterRoutingOptions) {
     this.log = opts.log.child({ component: 'cluster' });
     this.exec = opts.exec ?? (async (argv) => (await run(null, argv)).stdout);
-    this.debounceMs = opts.debounceMs ?? 50;
     this.retryMs = opts.retryMs ?? 1000;
+    this.runner = new BoundedFrequencyRunner(() => this.runSync(), {
+      minIntervalMs: opts.debounceMs ?? 50,
+      maxIntervalMs: opts.cfg.cluster.resyncIntervalMs,
+      clock: opts.clock ?? realClock,
+    });
   }
 
   private get cfg(): DaemonConfig { return this.opts.cfg; }
@@ -140,8 +143,7 @@ export class ClusterRouting implements ClusterNodeSink {
   async start(): Promise<void> {
     this.started = true;
     this.stopped = false;
-    this.resync = setInterval(() => this.trigger(true), this.cfg.cluster.resyncIntervalMs);
-    this.resync.unref();
+    this.runner.start();
     await this.syncNow();
   }
 
@@ -161,34 +163,26 @@ export class ClusterRouting implements ClusterNodeSink {
   stop(): void {
     this.stopped = true;
     void this.informer?.stop().catch(() => undefined);
-    clearTimeout(this.timer);
-    clearInterval(this.resync);
+    this.runner.stop();
   }
 
   /** Runs a sync now (start, SIGHUP), after any running one; its outcome is logged at info. */
   async syncNow(loud = true): Promise<void> {
     if (!this.started) return; // before the node is wired (a SIGHUP during start-up)
-    clearTimeout(this.timer);
-    this.again = true;
     this.loud ||= loud;
-    this.running ??= this.loop().finally(() => { this.running = undefined; });
-    await this.running;
+    await this.runner.runNow();
   }
 
-  private trigger(quiet = false): void {
+  private trigger(): void {
     if (!this.started || this.stopped || !this.initialized) return;
-    clearTimeout(this.timer);
-    this.timer = setTimeout(() => { void this.syncNow(false); }, quiet ? 0 : this.debounceMs);
-    this.timer.unref();
+    this.runner.run();
   }
 
-  private async loop(): Promise<void> {
-    while (this.again && !this.stopped) {
-      this.again = false;
-      const loud = this.loud;
-      this.loud = false;
-      await this.syncOnce(loud);
-    }
+  /** The runner's sync function. */
+  private runSync(): Promise<void> {
+    const loud = this.loud;
+    this.loud = false;
+    return this.syncOnce(loud);
   }
 
   private async uplinkMtu(): Promise<number> {
@@ -236,11 +230,7 @@ export class ClusterRouting implements ClusterNodeSink {
       const delay = Math.min(30_000, this.retryMs * 2 ** Math.min(this.failures - 1, 5));
       this.last = { added: [], removed: [], at: Date.now(), nodes: nodes.length, skipped: [], error: { code: err.code ?? 'CLUSTER_ERROR', message: err.message } };
       this.log[err.code === 'CLUSTER_NO_SELF' ? 'warn' : 'error']({ code: err.code, err: err.message, retryInMs: delay }, 'cross-node routing sync failed; retrying');
-      if (!this.stopped) {
-        clearTimeout(this.timer);
-        this.timer = setTimeout(() => { void this.syncNow(false); }, delay);
-        this.timer.unref();
-      }
+      if (!this.stopped) this.runner.retryAfter(delay);
     }
   }
 }

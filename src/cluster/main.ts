@@ -16,7 +16,7 @@ function arg(name: string, def?: string): string {
 }
 
 async function main(): Promise<void> {
-  const nodes = nodesFromManifestDir(arg('manifests'));
+  const nodes = await nodesFromManifestDir(arg('manifests'));
   const state = desiredClusterRouting(arg('self'), nodes, {
     mode: arg('mode') as ClusterMode, uplink: arg('uplink'),
     uplinkMtu: Number(arg('uplink-mtu', '1500')), podTable: Number(arg('table', String(DEFAULT_ROUTE_TABLE))),

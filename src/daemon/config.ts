@@ -31,7 +31,7 @@ export interface SyncConfig {
   firstSyncTimeoutMs: number;
 }
 
-/** Cross-node pod routing (issue 9; src/cluster/controller.ts): programmed from the Node objects of the source. */
+/** Cross-node pod routing (src/cluster/controller.ts): programmed from the Node objects of the source. */
 export interface ClusterConfig {
   /** none: podnetd programs nothing between nodes (another component does, or one node). */
   mode: 'none' | 'routed' | 'vxlan';
@@ -44,7 +44,7 @@ export interface ClusterConfig {
   resyncIntervalMs: number;
 }
 
-/** Traffic from outside (issue 8): where it arrives and which node addresses take NodePorts. */
+/** Traffic from outside: where it arrives and which node addresses take NodePorts. */
 export interface ExternalConfig {
   /** Links external traffic arrives on, steered into the TUN by tc; [] = no steering, no external specs. */
   uplinks: string[];
@@ -98,7 +98,7 @@ export interface DaemonConfig {
   allowHostNetns: boolean;
   /** Cross-node routing; mode none by default. */
   cluster: ClusterConfig;
-  /** NodePort / LoadBalancer / externalIPs steering, health check node ports (issue 8). */
+  /** NodePort / LoadBalancer / externalIPs steering, health check node ports. */
   external: ExternalConfig;
   /** Pod egress masquerade (the reference bridge plugin's ipMasq), done by the engine. */
   egressMasquerade: EgressMasqueradeConfig;

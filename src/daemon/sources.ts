@@ -6,7 +6,8 @@
 import type { Logger } from 'pino';
 import { ControlPlane, SyncMetrics, type TableSink } from '../services';
 import type { ControlPlaneOptions } from '../services/control-plane';
-import { ManifestSource, type ManifestKindHook } from '../kube/manifest';
+import { ManifestSource, type ManifestSubscription } from '../kube/manifest';
+import { servicesManifestSubscription } from '../services/manifest';
 import type { ApplyResult, ServicePortSpec, TableDelta } from '../engine/types';
 import { nthAddress, parseCidr } from '../node/cidr';
 import { PolicyControl, policyManifestHook, type PolicyTableSink } from '../policy/sources';
@@ -68,7 +69,7 @@ class ControlPlaneSource implements TableSource {
 
   constructor(readonly description: string, private readonly cfg: DaemonConfig, sink: TableSink,
     private readonly metrics: SyncMetrics, private readonly log: Logger, policySink?: PolicyTableSink,
-    private readonly observers: ManifestKindHook[] = [], cpExtra: ControlPlaneExtra = {}) {
+    private readonly observers: ManifestSubscription[] = [], cpExtra: ControlPlaneExtra = {}) {
     this.cp = new ControlPlane({
       ...cpExtra,
       sink, nodeName: cfg.nodeName, logger: log, metrics,
@@ -86,9 +87,8 @@ class ControlPlaneSource implements TableSource {
     this.policy?.start();
     if (this.cfg.manifests) {
       this.src = new ManifestSource({
-        dir: this.cfg.manifests, sink: this.cp, logger: this.log, metrics: this.metrics,
-        ...(this.policy ? { extra: policyManifestHook(this.policy) } : {}),
-        ...(this.observers.length ? { observers: this.observers } : {}),
+        dir: this.cfg.manifests, logger: this.log, onInvalid: () => this.metrics.invalidObjects.inc(),
+        subscriptions: [servicesManifestSubscription(this.cp), ...(this.policy ? [policyManifestHook(this.policy)] : []), ...this.observers],
       });
     } else {
       // Loaded only here: the client library costs ~0.3 s of start-up a manifest node never needs.
@@ -165,7 +165,7 @@ class TablesSource implements TableSource {
 }
 
 export function makeSource(cfg: DaemonConfig, sink: TableSink, metrics: SyncMetrics, log: Logger,
-  policySink?: PolicyTableSink, observers?: ManifestKindHook[], cpExtra?: ControlPlaneExtra): TableSource {
+  policySink?: PolicyTableSink, observers?: ManifestSubscription[], cpExtra?: ControlPlaneExtra): TableSource {
   if (cfg.tables) return new TablesSource(cfg.tables, sink, log);
   const description = cfg.manifests ? `manifests:${cfg.manifests}` : `kubeconfig:${cfg.kubeconfig}`;
   return new ControlPlaneSource(description, cfg, sink, metrics, log, policySink, observers, cpExtra);

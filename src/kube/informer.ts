@@ -12,6 +12,7 @@
 import * as k8s from '@kubernetes/client-node';
 import pino, { type Logger } from 'pino';
 import { InvalidObjectError, SourceError } from './errors';
+import { objectKey } from './objects';
 
 /** What one informer watches and where its events go. */
 export interface InformerSpec<T extends k8s.KubernetesObject = k8s.KubernetesObject> {
@@ -51,12 +52,6 @@ export interface InformerGroupOptions {
 }
 
 type AnyObj = { metadata?: { name?: string; namespace?: string; resourceVersion?: string } };
-
-/** "namespace/name" for namespaced objects, "name" for cluster-scoped ones. */
-export function objectKey(o: k8s.KubernetesObject): string {
-  const md = (o as AnyObj).metadata ?? {};
-  return md.namespace ? `${md.namespace}/${md.name ?? ''}` : (md.name ?? '');
-}
 
 /** A watch that hands transformed objects to ListWatch (which caches what it is handed). */
 function transformingWatch(inner: k8s.Watch, transform: (o: never) => unknown): k8s.Watch {

@@ -1,67 +1,67 @@
-// Manifest-directory source (podnetd's embedded default): multi-document YAML/JSON files of
-// Services, EndpointSlices and Nodes in their API shape → validated → ObjectSink. The directory
-// is watched (debounced); a reload sends only the objects that changed. An invalid document is
-// logged once (file, document index, field, reason) and skipped; if it still names an object
-// that was served before, that object's last good version stays (as the API server keeps the
-// old object when an update is rejected). Everything else keeps working.
+// Manifest-directory source (podnetd's embedded default): YAML/JSON files of Kubernetes objects
+// in their API shape → each object handed to every plane subscribed to its kind → trimmed and
+// validated by that plane → diffed → the plane's sink. The directory is watched (debounced); a
+// reload sends only the objects that changed. An invalid document is logged once (file,
+// document index, field, reason) and skipped; if it still names an object that was served
+// before, that object's last good version stays (as the API server keeps the old object when an
+// update is rejected). Everything else keeps working.
+//
+// Memory: files are read one at a time and parsed one document at a time (documents.ts); a
+// List (`kubectl get -o json|yaml`) is taken item by item; only what each plane's parse keeps
+// (its normalized objects) outlives the file, never the parsed documents or the file's text.
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import pino, { type Logger } from 'pino';
-import { parseAllDocuments } from 'yaml';
-import type { ObjectSink } from '../services/control-plane';
+import { forEachObject } from './documents';
 import { InvalidObjectError, ManifestParseError } from './errors';
-import type { SyncMetrics } from '../services/metrics';
-import { type EndpointSliceInfo, fingerprint, type NodeInfo, type ServiceInfo } from '../services/objects';
-import { objectKind, validateEndpointSlice, validateNode, validateService } from '../services/validate';
+import { claimedKey, fingerprint } from './objects';
+
+/**
+ * A plane's subscription to the manifest directory: the kinds it reads, how it trims and
+ * validates one of them (throwing InvalidObjectError for a bad one) and where the changes go.
+ */
+export interface ManifestSubscription {
+  /** Names the plane in logs and keeps its entries apart from another plane's of the same kind. */
+  readonly plane: string;
+  /** The [apiVersion, kind] pairs it reads. */
+  readonly kinds: ReadonlyArray<readonly [apiVersion: string, kind: string]>;
+  /** Trims and validates one object of a subscribed kind; undefined = not for this plane after all. */
+  parse(o: unknown, defaultNamespace: string): { kind: string; key: string; info: unknown } | undefined;
+  /** An object appeared or changed (info) or left the directory (undefined). */
+  set(kind: string, key: string, info: unknown): void;
+  /** Called once after the first load. */
+  setInitialized?(): void;
+}
 
 export interface ManifestSourceOptions {
   dir: string;
-  sink: ObjectSink;
+  /** The planes reading the directory, in the order they are told about changes. */
+  subscriptions: readonly ManifestSubscription[];
   logger?: Logger;
-  metrics?: SyncMetrics;
+  /** Called once per invalid document (a metrics counter). */
+  onInvalid?: () => void;
   /** Quiet time after the last file event before reloading. Default 100 ms. */
   debounceMs?: number;
   /** Full rescan even without events (missed events, directory created later). Default 30 s; 0 = off. */
   rescanIntervalMs?: number;
   /** Namespace for objects that name none, as kubectl apply does. Default "default". */
   defaultNamespace?: string;
-  /** Kinds the service control plane does not use, handed to another consumer (NetworkPolicy, Pod, Namespace). */
-  extra?: ManifestKindHook;
-  /**
-   * Consumers that read objects in addition to whoever owns their kind (cross-node routing reads
-   * every v1 Node's podCIDRs and InternalIPs, which the service plane's NodeInfo drops). Each
-   * object they parse becomes an entry of its own (kind as they name it), diffed like the others.
-   */
-  observers?: ManifestKindHook[];
 }
-
-/**
- * Another consumer of the manifest directory: it recognises and validates its own kinds
- * (throwing InvalidObjectError for a bad one) and receives their changes, diffed like ours.
- */
-export interface ManifestKindHook {
-  kindOf(o: unknown): string | undefined;
-  parse(o: unknown, defaultNamespace: string): { kind: string; key: string; info: unknown } | undefined;
-  set(kind: string, key: string, info: unknown): void;
-  /** Called once after the first load, like ObjectSink.setInitialized. */
-  setInitialized?(): void;
-}
-
-type Parsed =
-  | { kind: 'Service'; key: string; info: ServiceInfo }
-  | { kind: 'EndpointSlice'; key: string; info: EndpointSliceInfo | null }
-  | { kind: 'Node'; key: string; info: NodeInfo }
-  | { kind: 'extra'; extraKind: string; key: string; info: unknown; hook?: ManifestKindHook };
 
 interface Entry {
-  readonly id: string; // kind + key
-  readonly parsed: Parsed;
+  readonly id: string; // plane + kind + key
+  readonly sub: ManifestSubscription;
+  readonly kind: string;
+  readonly key: string;
+  readonly info: unknown;
   readonly print: string;
   readonly file: string;
 }
 
 interface FileState {
-  text: string;
+  /** Digest of the text: an unchanged file is not parsed again (and its text is not kept). */
+  digest: string;
   entries: Entry[];
   /** Ids named by invalid documents: their last good version is kept. */
   keep: string[];
@@ -78,24 +78,14 @@ export interface ReloadReport {
 
 const MANIFEST_EXT = /\.(ya?ml|json)$/i;
 
-/** Reads the kind and "namespace/name" an object claims, without validating it (for error logs and keep-last-good). */
-function identify(o: unknown, defaultNamespace: string, extra?: ManifestKindHook): { kind?: string; id?: string; name?: string } {
-  if (!o || typeof o !== 'object') return {};
-  const { kind, metadata } = o as { kind?: unknown; metadata?: { name?: unknown; namespace?: unknown } };
-  const name = typeof metadata?.name === 'string' ? metadata.name : undefined;
-  const k = objectKind(o) ?? extra?.kindOf(o);
-  if (!k || !name) return { kind: typeof kind === 'string' ? kind : undefined, name };
-  const clusterScoped = k === 'Node' || k === 'Namespace';
-  const key = clusterScoped ? name : `${typeof metadata?.namespace === 'string' ? metadata.namespace : defaultNamespace}/${name}`;
-  return { kind: k, id: `${k}:${key}`, name: key };
-}
-
-/** Watches a directory of manifests and feeds what it finds into an ObjectSink. */
+/** Watches a directory of manifests and feeds what it finds to the subscribed planes. */
 export class ManifestSource {
   private readonly log: Logger;
   private readonly debounceMs: number;
   private readonly rescanMs: number;
   private readonly ns: string;
+  /** "apiVersion kind" → the subscriptions reading it. */
+  private readonly byKind = new Map<string, ManifestSubscription[]>();
   private files = new Map<string, FileState>();
   private served = new Map<string, Entry>();
   private watcher: fs.FSWatcher | undefined;
@@ -110,15 +100,20 @@ export class ManifestSource {
     this.debounceMs = opts.debounceMs ?? 100;
     this.rescanMs = opts.rescanIntervalMs ?? 30_000;
     this.ns = opts.defaultNamespace ?? 'default';
+    for (const sub of opts.subscriptions) {
+      for (const [apiVersion, kind] of sub.kinds) {
+        const k = `${apiVersion} ${kind}`;
+        const list = this.byKind.get(k);
+        if (list) list.push(sub); else this.byKind.set(k, [sub]);
+      }
+    }
   }
 
-  /** Loads the directory once, marks the sink initialized, then watches for changes. */
+  /** Loads the directory once, tells every plane the first load is complete, then watches for changes. */
   async start(): Promise<ReloadReport> {
     this.stopped = false;
     const r = await this.reload();
-    this.opts.sink.setInitialized();
-    this.opts.extra?.setInitialized?.();
-    for (const h of this.opts.observers ?? []) h.setInitialized?.();
+    for (const sub of this.opts.subscriptions) sub.setInitialized?.();
     this.watch();
     if (this.rescanMs > 0) {
       this.rescan = setInterval(() => { this.watch(); this.trigger(); }, this.rescanMs);
@@ -159,7 +154,7 @@ export class ManifestSource {
     this.debounce.unref();
   }
 
-  /** Re-reads the directory and sends the differences to the sink. Concurrent calls merge. */
+  /** Re-reads the directory and sends the differences to the planes. Concurrent calls merge. */
   reload(): Promise<ReloadReport> {
     if (this.reloading) {
       this.again = true;
@@ -195,9 +190,10 @@ export class ManifestSource {
       } catch {
         continue; // removed between readdir and read; the next event reloads again
       }
+      const digest = createHash('sha256').update(text).digest('base64');
       const old = this.files.get(file);
-      if (old && old.text === text) { next.set(file, old); continue; }
-      const st = this.parseFile(file, text);
+      if (old && old.digest === digest) { next.set(file, old); continue; }
+      const st = this.parseFile(file, text, digest);
       invalid += st.invalidCount;
       next.set(file, st.state);
     }
@@ -205,89 +201,55 @@ export class ManifestSource {
     return this.publish(invalid);
   }
 
-  /** Parses one file into entries; logs one line per invalid document. */
-  private parseFile(file: string, text: string): { state: FileState; invalidCount: number } {
+  /** The subscriptions reading an object's apiVersion and kind. */
+  private subsOf(o: unknown): ManifestSubscription[] | undefined {
+    if (!o || typeof o !== 'object') return undefined;
+    const { apiVersion, kind } = o as { apiVersion?: unknown; kind?: unknown };
+    return this.byKind.get(`${String(apiVersion)} ${String(kind)}`);
+  }
+
+  /** Parses one file into entries; logs one line per invalid document (and plane). */
+  private parseFile(file: string, text: string, digest: string): { state: FileState; invalidCount: number } {
     const rel = path.basename(file);
     const entries: Entry[] = [];
     const keep: string[] = [];
     let invalidCount = 0;
-    const bad = (doc: number, obj: unknown, err: Error, field?: string) => {
+    /** An invalid document: counted, logged, and the ids it names keep their last good version. */
+    const bad = (doc: number, obj: unknown, err: Error, field: string | undefined, subs: readonly ManifestSubscription[] | undefined) => {
       invalidCount++;
-      this.opts.metrics?.invalidObjects.inc();
-      const who = identify(obj, this.ns, this.opts.extra);
-      if (who.id) keep.push(who.id);
+      this.opts.onInvalid?.();
+      const who = claimedKey(obj, this.ns);
+      const ids = who ? (subs ?? []).map((s) => `${s.plane}:${who.kind}:${who.key}`) : [];
+      keep.push(...ids);
       const e = err as Partial<InvalidObjectError>;
       this.log.warn({
-        file: rel, doc, code: (err as { code?: string }).code, kind: who.kind, object: who.name,
-        field: field ?? e.field, reason: e.reason ?? err.message, keptLastGood: who.id ? this.served.has(who.id) : false,
+        file: rel, doc, code: (err as { code?: string }).code, kind: who?.kind ?? kindOf(obj), object: who?.key ?? nameOf(obj),
+        field: field ?? e.field, reason: e.reason ?? err.message, keptLastGood: ids.some((id) => this.served.has(id)),
       }, 'invalid manifest document skipped');
     };
-    const docs = parseAllDocuments(text);
-    const list = Array.isArray(docs) ? docs : [];
-    list.forEach((d, doc) => {
-      let obj: unknown;
-      try { obj = d.toJS(); } catch { obj = undefined; }
-      if (d.errors.length) {
-        const e = d.errors[0];
-        const line = e.linePos?.[0]?.line;
-        bad(doc, obj, new ManifestParseError(rel, doc, e.message.split('\n')[0]), line ? `line ${line}` : '(syntax)');
+    forEachObject(text, rel.toLowerCase().endsWith('.json'), (item) => {
+      if (item.error) {
+        const { line } = item.error;
+        bad(item.doc, item.object, new ManifestParseError(rel, item.doc, item.error.message), line ? `line ${line}` : '(syntax)', this.subsOf(item.object));
         return;
       }
-      if (obj === null || obj === undefined) return; // empty document between ---
-      const items = this.expandList(obj);
-      items.forEach(({ o, prefix }) => {
+      const o = item.object;
+      const subs = this.subsOf(o);
+      if (!subs) {
+        this.log.debug({ file: rel, doc: item.doc, kind: kindOf(o) }, 'document kind not used by podnet; ignored');
+        return;
+      }
+      for (const sub of subs) {
         try {
-          const p = this.parseObject(o);
-          if (!p) {
-            this.log.debug({ file: rel, doc, kind: (o as { kind?: unknown })?.kind }, 'document kind not used by podnet; ignored');
-            return;
-          }
-          const kind = p.kind === 'extra' ? p.extraKind : p.kind;
-          entries.push({ id: `${kind}:${p.key}`, parsed: p, print: fingerprint(p.info), file: rel });
+          const p = sub.parse(o, this.ns);
+          if (p) entries.push({ id: `${sub.plane}:${p.kind}:${p.key}`, sub, kind: p.kind, key: p.key, info: p.info, print: fingerprint(p.info), file: rel });
         } catch (err) {
-          if (err instanceof InvalidObjectError) bad(doc, o, err, prefix + err.field);
-          else bad(doc, o, err as Error);
+          const e = err as Partial<InvalidObjectError>;
+          bad(item.doc, o, err as Error, e.field !== undefined ? item.prefix + e.field : undefined, [sub]);
         }
-        for (const hook of this.opts.observers ?? []) {
-          try {
-            const x = hook.parse(o, this.ns);
-            if (x) entries.push({ id: `${x.kind}:${x.key}`, parsed: { kind: 'extra', extraKind: x.kind, key: x.key, info: x.info, hook }, print: fingerprint(x.info), file: rel });
-          } catch (err) {
-            const e = err as Partial<InvalidObjectError>;
-            bad(doc, o, err as Error, e.field !== undefined ? prefix + e.field : undefined);
-            // Keep the observer's last good version too, not only the owner's.
-            const k = hook.kindOf(o), who = identify(o, this.ns);
-            if (k && who.name) keep.push(`${k}:${who.name}`);
-          }
-        }
-      });
+      }
     });
-    return { state: { text, entries, keep }, invalidCount };
-  }
-
-  /** A List (kubectl get -o yaml) expands to its items; anything else is one object. */
-  private expandList(o: unknown): Array<{ o: unknown; prefix: string }> {
-    const r = o as { kind?: unknown; items?: unknown };
-    if (typeof r === 'object' && typeof r.kind === 'string' && r.kind.endsWith('List') && Array.isArray(r.items)) {
-      return r.items.map((x, i) => ({ o: x, prefix: `items[${i}].` }));
-    }
-    return [{ o, prefix: '' }];
-  }
-
-  private parseObject(o: unknown): Parsed | undefined {
-    switch (objectKind(o)) {
-      case 'Service': { const info = validateService(o, this.ns); return { kind: 'Service', key: info.key, info }; }
-      case 'EndpointSlice': {
-        const info = validateEndpointSlice(o, this.ns);
-        const md = (o as { metadata: { name: string; namespace?: string } }).metadata;
-        return { kind: 'EndpointSlice', key: `${md.namespace ?? this.ns}/${md.name}`, info };
-      }
-      case 'Node': { const info = validateNode(o); return { kind: 'Node', key: info.name, info }; }
-      default: {
-        const x = this.opts.extra?.parse(o, this.ns);
-        return x ? { kind: 'extra', extraKind: x.kind, key: x.key, info: x.info } : undefined;
-      }
-    }
+    return { state: { digest, entries, keep }, invalidCount };
   }
 
   /** Merges all files (first file in name order wins a duplicate) and sends the difference. */
@@ -311,29 +273,30 @@ export class ManifestSource {
     }
     let changed = 0;
     let removed = 0;
-    const sink = this.opts.sink;
     for (const [id, e] of merged) {
       const old = this.served.get(id);
       if (old && old.print === e.print) continue;
       changed++;
-      const p = e.parsed;
-      if (p.kind === 'Service') sink.setService(p.key, p.info);
-      else if (p.kind === 'EndpointSlice') sink.setEndpointSlice(p.key, p.info ?? undefined);
-      else if (p.kind === 'Node') sink.setNode(p.key, p.info);
-      else (p.hook ?? this.opts.extra)?.set(p.extraKind, p.key, p.info);
+      e.sub.set(e.kind, e.key, e.info);
     }
     for (const [id, e] of this.served) {
       if (merged.has(id)) continue;
       removed++;
-      const p = e.parsed;
-      if (p.kind === 'Service') sink.setService(p.key, undefined);
-      else if (p.kind === 'EndpointSlice') sink.setEndpointSlice(p.key, undefined);
-      else if (p.kind === 'Node') sink.setNode(p.key, undefined);
-      else (p.hook ?? this.opts.extra)?.set(p.extraKind, p.key, undefined);
+      e.sub.set(e.kind, e.key, undefined);
     }
     this.served = merged;
     const r = { files: this.files.size, objects: merged.size, changed, removed, invalid };
     if (changed || removed || invalid) this.log.info(r, 'manifests reloaded');
     return r;
   }
+}
+
+function kindOf(o: unknown): string | undefined {
+  const k = (o as { kind?: unknown } | null)?.kind;
+  return typeof k === 'string' ? k : undefined;
+}
+
+function nameOf(o: unknown): string | undefined {
+  const n = (o as { metadata?: { name?: unknown } } | null)?.metadata?.name;
+  return typeof n === 'string' ? n : undefined;
 }

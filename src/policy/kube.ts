@@ -6,7 +6,8 @@
 // While the API is away the last-known objects stay compiled, as for services.
 import * as k8s from '@kubernetes/client-node';
 import pino, { type Logger } from 'pino';
-import { InformerGroup, type InformerStatus, objectKey } from '../kube/informer';
+import { InformerGroup, type InformerStatus } from '../kube/informer';
+import { objectKey } from '../kube/objects';
 import type { PolicyObjectSink } from './sources';
 import { validateNamespace, validateNetworkPolicy, validatePod } from './validate';
 

@@ -1,7 +1,8 @@
-// The control plane's one owner of the truth: sources → (set*) → change trackers → bounded-
-// frequency runner → sync() → model → engine sink. A sync drains the trackers, recomputes only
-// the services they touched and applies the difference as one atomic TableDelta; after any
-// failure (or a node zone change) the next sync recomputes everything and replaces the table.
+// The services plane's one owner of the truth: sources → (set*) → change trackers → bounded-
+// frequency runner → sync() → caches.update(tracker) → model → engine sink. A sync recomputes
+// only the services the changes touched and applies the difference as one atomic TableDelta;
+// after any failure (or a node zone change) the next sync recomputes everything and replaces
+// the table. Both decide who owns a (VIP, port, protocol) with the same plan().
 import pino, { type Logger } from 'pino';
 import type { ApplyResult, ServicePortKey, ServicePortSpec, TableDelta } from '../engine/types';
 import { SyncError } from '../kube/errors';
@@ -9,8 +10,10 @@ import { SyncMetrics } from './metrics';
 import { externalNodeContext, type ExternalNodeContext } from './external';
 import { type ModelNote, type NodeContext, serviceSpecs, specKey, specsEqual } from './model';
 import type { EndpointSliceInfo, NodeInfo, ServiceInfo } from './objects';
+import { fingerprint } from '../kube/objects';
+import { Cache } from '../sync/cache';
 import { BoundedFrequencyRunner, type Clock, realClock } from '../sync/runner';
-import { type Change, ChangeTracker } from '../sync/tracker';
+import { ChangeTracker } from '../sync/tracker';
 
 /** What the control plane programs: the engine (src/engine Engine) or a fake in tests. */
 export interface TableSink {
@@ -61,6 +64,9 @@ export interface SyncReport {
   error?: SyncError;
 }
 
+/** The key of this node's Node in its cache (only this node's is kept). */
+const NODE_KEY = 'node';
+
 /** Sources feed it objects; it keeps the engine's service table equal to the model of those objects. */
 export class ControlPlane implements ObjectSink {
   readonly metrics: SyncMetrics;
@@ -73,14 +79,15 @@ export class ControlPlane implements ObjectSink {
   private readonly externalOpts: ControlPlaneOptions['external'];
   private readonly onSynced: (() => void) | undefined;
 
-  // Latest objects as the sources last reported them.
-  private readonly services = new Map<string, ServiceInfo>();
-  private readonly slices = new Map<string, EndpointSliceInfo>();
+  // Objects as of the last sync; the sources' newer versions wait in the trackers.
+  private readonly services = new Cache<ServiceInfo>();
+  private readonly slices = new Cache<EndpointSliceInfo>();
+  /** This node's Node, under the key NODE_KEY. */
+  private readonly nodes = new Cache<NodeInfo>();
   private readonly slicesBySvc = new Map<string, Map<string, EndpointSliceInfo>>();
-  private readonly svcTracker = new ChangeTracker<ServiceInfo>();
-  private readonly sliceTracker = new ChangeTracker<EndpointSliceInfo>((s) => s.triggerTime);
-  private readonly nodeTracker = new ChangeTracker<NodeInfo>();
-  private nodeObj: NodeInfo | undefined;
+  private readonly svcTracker: ChangeTracker<ServiceInfo>;
+  private readonly sliceTracker: ChangeTracker<EndpointSliceInfo>;
+  private readonly nodeTracker: ChangeTracker<NodeInfo>;
 
   // What the engine holds, as of the last successful sync.
   private programmed = new Map<string, ServicePortSpec>();
@@ -95,11 +102,9 @@ export class ControlPlane implements ObjectSink {
   private initialized = false;
   private needFullSync = true;
   private pendingSince: number[] = [];
-  /** Upstream trigger times (wall, epoch ms) of the changes in this sync; see programmingStarts(). */
+  /** Upstream trigger times (wall, epoch ms) of the changes in this sync (ChangeTracker.checkout). */
   private pendingTriggers: number[] = [];
   private readonly wallNow: () => number;
-  /** kube-proxy's trackerStartTime: trigger times before it belong to changes made before we ran. */
-  private readonly startedWall: number;
   private lastSyncWall = 0;
   private lastQueuedWall = 0;
   private lastReport: SyncReport | undefined;
@@ -113,7 +118,10 @@ export class ControlPlane implements ObjectSink {
     this.metrics = opts.metrics ?? new SyncMetrics();
     this.clock = opts.clock ?? realClock;
     this.wallNow = opts.wallNow ?? Date.now;
-    this.startedWall = this.wallNow();
+    const clocks = { now: () => this.clock.now(), wallNow: this.wallNow };
+    this.svcTracker = new ChangeTracker<ServiceInfo>({ ...clocks, print: fingerprint });
+    this.sliceTracker = new ChangeTracker<EndpointSliceInfo>({ ...clocks, print: fingerprint, triggerTime: (s) => s.triggerTime });
+    this.nodeTracker = new ChangeTracker<NodeInfo>({ ...clocks, print: fingerprint });
     this.retryMs = opts.retryIntervalMs ?? 1000;
     this.runner = new BoundedFrequencyRunner(() => { this.sync(); }, {
       minIntervalMs: opts.minSyncIntervalMs ?? 20,
@@ -133,50 +141,36 @@ export class ControlPlane implements ObjectSink {
   }
 
   setService(key: string, svc: ServiceInfo | undefined): void {
-    const prev = this.services.get(key);
-    if (svc) this.services.set(key, svc); else this.services.delete(key);
-    if (this.svcTracker.update(key, prev, svc, this.clock.now())) this.queued();
+    if (this.services.record(this.svcTracker, key, svc)) this.queued();
     this.metrics.serviceChangesPending.set(this.svcTracker.pending);
   }
 
   setEndpointSlice(key: string, slice: EndpointSliceInfo | undefined): void {
-    const prev = this.slices.get(key);
-    if (prev) this.slicesBySvc.get(prev.serviceKey)?.delete(key);
-    if (slice) {
-      this.slices.set(key, slice);
-      let m = this.slicesBySvc.get(slice.serviceKey);
-      if (!m) this.slicesBySvc.set(slice.serviceKey, (m = new Map()));
-      m.set(key, slice);
-    } else {
-      this.slices.delete(key);
-    }
-    if (prev && this.slicesBySvc.get(prev.serviceKey)?.size === 0) this.slicesBySvc.delete(prev.serviceKey);
-    if (this.sliceTracker.update(key, prev, slice, this.clock.now())) this.queued();
+    if (this.slices.record(this.sliceTracker, key, slice)) this.queued();
     this.metrics.endpointChangesPending.set(this.sliceTracker.pending);
   }
 
   setNode(name: string, node: NodeInfo | undefined): void {
     if (name !== this.node.nodeName) return;
-    const prev = this.nodeObj;
-    this.nodeObj = node;
-    if (this.nodeTracker.update('node', prev, node, this.clock.now())) this.queued();
+    if (this.nodes.record(this.nodeTracker, NODE_KEY, node)) this.queued();
   }
 
   setInitialized(): void {
     if (this.initialized) return;
     this.initialized = true;
-    this.log.info({ services: this.services.size, endpointSlices: this.slices.size }, 'initial state received, first sync queued');
+    // Nothing was synced yet: every object the sources delivered is a pending add.
+    this.log.info({ services: this.svcTracker.pending, endpointSlices: this.sliceTracker.pending }, 'initial state received, first sync queued');
     this.runner.run();
   }
 
   private queued(): void {
-    this.lastQueuedWall = Date.now();
+    this.lastQueuedWall = this.wallNow();
     this.metrics.lastQueuedTimestamp.set(this.lastQueuedWall / 1000);
     if (this.initialized) this.runner.run();
   }
 
   /** kube-proxy healthz semantics: unhealthy when a queued change waited more than `timeoutMs` for a sync. */
-  healthy(timeoutMs = 10_000, nowWall = Date.now()): boolean {
+  healthy(timeoutMs = 10_000, nowWall = this.wallNow()): boolean {
     if (!this.initialized) return true; // still listing: liveness, not readiness
     return !(this.lastQueuedWall > this.lastSyncWall && nowWall - this.lastQueuedWall > timeoutMs);
   }
@@ -211,22 +205,24 @@ export class ControlPlane implements ObjectSink {
     const t0 = performance.now();
     const affected = new Set<string>();
     const collect = !this.needFullSync; // a full sync recomputes everything anyway
-    const svcChanges = this.svcTracker.drain();
-    const sliceChanges = this.sliceTracker.drain();
-    this.metrics.serviceChangesTotal.inc(svcChanges.size);
-    this.metrics.endpointChangesTotal.inc(sliceChanges.size);
-    for (const [k, c] of svcChanges) { if (collect) affected.add(k); this.pendingSince.push(c.since); }
-    for (const c of sliceChanges.values()) {
+    const svcUp = this.services.update(this.svcTracker);
+    const sliceUp = this.slices.update(this.sliceTracker);
+    this.metrics.serviceChangesTotal.inc(svcUp.changes.size);
+    this.metrics.endpointChangesTotal.inc(sliceUp.changes.size);
+    if (collect) for (const k of svcUp.changes.keys()) affected.add(k);
+    for (const [k, c] of sliceUp.changes) {
+      this.indexSlice(k, c.previous, c.current);
       if (collect && c.previous) affected.add(c.previous.serviceKey);
       if (collect && c.current) affected.add(c.current.serviceKey);
-      this.programmingStarts(c);
     }
-    const nodeChanges = this.nodeTracker.drain();
-    if (nodeChanges.size) {
-      const n = this.nodeObj;
-      this.node = this.nodeContext(this.node.nodeName, n);
-      for (const c of nodeChanges.values()) this.pendingSince.push(c.since);
+    const nodeUp = this.nodes.update(this.nodeTracker);
+    if (nodeUp.changes.size) {
+      this.node = this.nodeContext(this.node.nodeName, this.nodes.get(NODE_KEY));
       this.needFullSync = true; // the zone feeds every service's topology decision
+    }
+    for (const u of [svcUp, sliceUp, nodeUp]) {
+      for (const t of u.since) this.pendingSince.push(t);
+      for (const t of u.triggers) this.pendingTriggers.push(t);
     }
     this.metrics.serviceChangesPending.set(0);
     this.metrics.endpointChangesPending.set(0);
@@ -259,7 +255,7 @@ export class ControlPlane implements ObjectSink {
     report.durationMs = secs * 1000;
     this.metrics.syncDuration.observe(secs);
     (full ? this.metrics.fullSyncDuration : this.metrics.partialSyncDuration).observe(secs);
-    this.lastSyncWall = Date.now();
+    this.lastSyncWall = this.wallNow();
     this.metrics.lastSyncTimestamp.set(this.lastSyncWall / 1000);
     this.metrics.services.set(this.serviceCount);
     this.metrics.servicePorts.set(this.programmed.size);
@@ -272,20 +268,18 @@ export class ControlPlane implements ObjectSink {
     return report;
   }
 
-  /**
-   * Where network programming latency starts for one EndpointSlice change: kube-proxy counts
-   * from the slice's last-change-trigger-time (each distinct one since the last sync), ignoring
-   * those from before this control plane started (an initial list would report days); without
-   * a usable one, from when podnetd saw the change.
-   */
-  private programmingStarts(c: Change<EndpointSliceInfo>): void {
-    let used = false;
-    for (const t of c.triggers) {
-      if (t < this.startedWall) continue;
-      this.pendingTriggers.push(t);
-      used = true;
+  /** Moves a slice in the by-service index from its previous service to its current one. */
+  private indexSlice(key: string, previous: EndpointSliceInfo | undefined, current: EndpointSliceInfo | undefined): void {
+    if (previous) {
+      const m = this.slicesBySvc.get(previous.serviceKey);
+      m?.delete(key);
+      if (m?.size === 0) this.slicesBySvc.delete(previous.serviceKey);
     }
-    if (!used) this.pendingSince.push(c.since);
+    if (current) {
+      let m = this.slicesBySvc.get(current.serviceKey);
+      if (!m) this.slicesBySvc.set(current.serviceKey, (m = new Map()));
+      m.set(key, current);
+    }
   }
 
   /** What external.ts steeringRules/healthChecks read: the services, their slices, this node. */
@@ -330,40 +324,23 @@ export class ControlPlane implements ObjectSink {
   }
 
   /**
-   * Everything recomputed in one pass over the services in key order: the first service to claim
-   * a (VIP, port, protocol) keeps it, as plan() decides with no owners yet, but without plan's
-   * per-service maps (a full sync at 30k services is all about not making garbage).
+   * Everything recomputed and the table replaced: plan() over every service in key order with no
+   * owners yet, so the first service to claim a (VIP, port, protocol) keeps it.
    */
   private fullSync(): SyncReport {
-    const keys = [...this.services.keys()].sort();
+    const { next, conflicted } = this.plan([...this.services.keys()].sort(), new Map(), new Map());
     const programmed = new Map<string, ServicePortSpec>();
     const owner = new Map<string, string>();
     const bySvc = new Map<string, Set<string>>();
-    const conflicted = new Set<string>();
-    const notes: ModelNote[] = [];
     let backends = 0;
-    for (const k of keys) {
-      const specs = serviceSpecs(this.services.get(k) as ServiceInfo, this.slicesOf(k), this.node, notes);
-      this.logNotes(k, notes);
-      notes.length = 0;
-      let mine: Set<string> | undefined;
-      for (const s of specs) {
-        const sk = specKey(s);
-        const o = owner.get(sk);
-        if (o === k) { // the same key twice in one service: the later spec wins, as in plan()
-          backends += s.backends.length - (programmed.get(sk) as ServicePortSpec).backends.length;
-          programmed.set(sk, s);
-        } else if (o !== undefined) {
-          conflicted.add(k);
-          this.log.warn({ service: k, owner: o, servicePort: sk }, 'service port already programmed for another service; skipped');
-        } else {
-          owner.set(sk, k);
-          programmed.set(sk, s);
-          backends += s.backends.length;
-          (mine ??= new Set()).add(sk);
-        }
+    for (const [k, m] of next) {
+      if (m.size === 0) continue;
+      bySvc.set(k, new Set(m.keys()));
+      for (const [sk, s] of m) {
+        programmed.set(sk, s);
+        owner.set(sk, k);
+        backends += s.backends.length;
       }
-      if (mine) bySvc.set(k, mine);
     }
     const all = [...programmed.values()];
     this.sink.replace(all);

@@ -7,7 +7,8 @@ import pino, { type Logger } from 'pino';
 import type { ObjectSink } from './control-plane';
 import type { SyncMetrics } from './metrics';
 import { SERVICE_PROXY_NAME_LABEL, validateEndpointSlice, validateNode, validateService } from './validate';
-import { InformerGroup, type InformerStatus, objectKey } from '../kube/informer';
+import { InformerGroup, type InformerStatus } from '../kube/informer';
+import { objectKey } from '../kube/objects';
 
 export interface KubeSourceOptions {
   sink: ObjectSink;

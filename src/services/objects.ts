@@ -3,9 +3,10 @@
 // serves them) into these; fields the data plane never reads (resourceVersion, managedFields,
 // status, annotations) are dropped so that updates touching only those are no-ops.
 
+import type { L4Protocol } from '../kube/objects';
 import type { ExternalServiceInfo } from './external';
 
-export type L4Protocol = 'TCP' | 'UDP' | 'SCTP';
+export type { L4Protocol };
 
 /** Why a service gets no data-plane entries at all (undefined = it is programmed). */
 export type SkipReason = 'headless' | 'external-name' | 'service-proxy-name' | 'no-cluster-ip';
@@ -98,18 +99,4 @@ export interface NodeInfo {
   readonly zone?: string;
   /** status.addresses InternalIP + ExternalIP, canonical (NodePort addresses, masquerade source). */
   readonly addresses?: readonly string[];
-}
-
-/**
- * Stable string form for no-op detection: normalized objects are built with a fixed key order.
- * An EndpointSlice's triggerTime is left out: it only says when a change happened, so an update
- * touching nothing else is still a no-op.
- */
-export function fingerprint(o: unknown): string {
-  if (o === undefined) return '';
-  if (o !== null && typeof o === 'object' && (o as { triggerTime?: unknown }).triggerTime !== undefined) {
-    const { triggerTime: _ignored, ...rest } = o as { triggerTime?: unknown };
-    return JSON.stringify(rest);
-  }
-  return JSON.stringify(o);
 }

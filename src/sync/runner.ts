@@ -1,6 +1,7 @@
 // Bounded-frequency runner (kube-proxy's async.BoundedFrequencyRunner): runs the sync function
 // when asked, but never more often than minInterval and at least every maxInterval; a failed
-// run asks for a retry. Requests that arrive in a burst merge into one run.
+// run asks for a retry. Requests that arrive in a burst merge into one run. The function may be
+// async (cross-node routing shells out to iproute2): the next run waits until it settled.
 
 /** Timers, injectable so tests can drive time by hand. */
 export interface Clock {
@@ -36,8 +37,10 @@ export class BoundedFrequencyRunner {
   private stopped = true;
   private running = false;
   private rerun = false;
+  /** runNow() callers waiting for the next run to finish. */
+  private waiters: Array<() => void> = [];
 
-  constructor(private readonly fn: () => void, private readonly opts: RunnerOptions) {
+  constructor(private readonly fn: () => void | Promise<void>, private readonly opts: RunnerOptions) {
     this.clock = opts.clock ?? realClock;
   }
 
@@ -53,6 +56,7 @@ export class BoundedFrequencyRunner {
     if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
     this.timer = undefined;
     this.timerAt = Infinity;
+    for (const w of this.waiters.splice(0)) w();
   }
 
   /** Asks for a run as soon as minInterval allows. */
@@ -64,6 +68,18 @@ export class BoundedFrequencyRunner {
   /** Asks for a run after `ms` (used after a failed sync); an earlier scheduled run still wins. */
   retryAfter(ms: number): void {
     this.schedule(Math.max(this.clock.now() + ms, this.lastRun + this.opts.minIntervalMs));
+  }
+
+  /**
+   * Runs now, ignoring minInterval (start-up, SIGHUP), after a run in progress; resolves once a
+   * run that started after this call finished (at once when stopped).
+   */
+  runNow(): Promise<void> {
+    if (this.stopped) return Promise.resolve();
+    const done = new Promise<void>((resolve) => this.waiters.push(resolve));
+    if (this.running) this.rerun = true;
+    else this.schedule(this.clock.now());
+    return done;
   }
 
   private schedule(at: number): void {
@@ -79,12 +95,25 @@ export class BoundedFrequencyRunner {
     if (this.stopped) return;
     this.lastRun = this.clock.now();
     this.running = true;
+    const waiters = this.waiters.splice(0);
+    let result: void | Promise<void>;
     try {
-      this.fn();
-    } finally {
-      this.running = false;
-      this.schedule(this.lastRun + this.opts.maxIntervalMs);
-      if (this.rerun) { this.rerun = false; this.run(); }
+      result = this.fn();
+    } catch (err) {
+      this.finished(waiters);
+      throw err;
+    }
+    if (result instanceof Promise) result.then(() => this.finished(waiters), () => this.finished(waiters));
+    else this.finished(waiters);
+  }
+
+  private finished(waiters: Array<() => void>): void {
+    this.running = false;
+    for (const w of waiters) w();
+    this.schedule(this.lastRun + this.opts.maxIntervalMs);
+    if (this.rerun) {
+      this.rerun = false;
+      if (this.waiters.length) this.schedule(this.clock.now()); else this.run();
     }
   }
 }

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { stringify } from 'yaml';
 import { ControlPlane } from '../../src/services/control-plane';
 import { ManifestSource } from '../../src/kube/manifest';
+import { servicesManifestSubscription } from '../../src/services/manifest';
 import { SyncMetrics } from '../../src/services/metrics';
 import { service, slice } from '../services/fixtures/builders';
 import { FakeSink, captureLogger } from '../services/fixtures/fakes';
@@ -28,7 +29,7 @@ function setup(t: Tap.Test) {
   const { logger, lines } = captureLogger();
   const metrics = new SyncMetrics();
   const cp = new ControlPlane({ sink, nodeName: 'node-a', logger, metrics, minSyncIntervalMs: 10 });
-  const src = new ManifestSource({ dir, sink: cp, logger, metrics, debounceMs: 30, rescanIntervalMs: 0 });
+  const src = new ManifestSource({ dir, subscriptions: [servicesManifestSubscription(cp)], logger, onInvalid: () => metrics.invalidObjects.inc(), debounceMs: 30, rescanIntervalMs: 0 });
   cp.start();
   t.teardown(() => { src.stop(); cp.stop(); fs.rmSync(dir, { recursive: true, force: true }); });
   return { dir, sink, cp, src, lines, metrics };
@@ -136,7 +137,7 @@ t.test('missing directory: served empty, picked up when it appears', async (t) =
   const dir = path.join(base, 'manifests');
   const sink = new FakeSink();
   const cp = new ControlPlane({ sink, nodeName: 'node-a', minSyncIntervalMs: 10 });
-  const src = new ManifestSource({ dir, sink: cp, debounceMs: 20, rescanIntervalMs: 50 });
+  const src = new ManifestSource({ dir, subscriptions: [servicesManifestSubscription(cp)], debounceMs: 20, rescanIntervalMs: 50 });
   cp.start();
   t.teardown(() => { src.stop(); cp.stop(); });
   const r = await src.start();

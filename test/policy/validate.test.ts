@@ -4,7 +4,7 @@
 // Kubernetes semantics.
 import t from 'tap';
 import { InvalidObjectError } from '../../src/kube/errors';
-import { fingerprint } from '../../src/services/objects';
+import { fingerprint } from '../../src/kube/objects';
 import { cidrContains, formatCidr, parseCidr } from '../../src/policy/cidr';
 import type { LabelSelector } from '../../src/policy/objects';
 import { selectorMatches } from '../../src/policy/selector';

@@ -1,8 +1,6 @@
 // ControlPlane: trackers → runner → sync → sink, with a fake sink and a manual clock.
 import t from 'tap';
 import { ControlPlane } from '../../src/services/control-plane';
-import { ChangeTracker } from '../../src/sync/tracker';
-import { BoundedFrequencyRunner } from '../../src/sync/runner';
 import { validateEndpointSlice, validateNode, validateService } from '../../src/services/validate';
 import { bumped, node, service, slice } from './fixtures/builders';
 import { FakeSink, ManualClock, captureLogger } from './fixtures/fakes';
@@ -17,47 +15,6 @@ function setup(opts: { nodeName?: string; min?: number } = {}) {
   cp.start();
   return { sink, clock, cp, lines, svc, sl };
 }
-
-t.test('change tracker: {previous, current}, no-ops dropped, revert cancels', async (t) => {
-  const tr = new ChangeTracker<{ v: number }>();
-  t.equal(tr.update('a', undefined, { v: 1 }, 0), true);
-  t.equal(tr.update('a', { v: 1 }, { v: 2 }, 5), true);
-  t.equal(tr.update('b', { v: 1 }, { v: 1 }, 5), false, 'no-op update');
-  t.equal(tr.pending, 1);
-  const d = tr.drain();
-  t.match(d.get('a'), { previous: undefined, current: { v: 2 }, since: 0, triggers: [] }, 'previous kept from the first change');
-  t.equal(tr.pending, 0);
-  tr.update('c', { v: 1 }, { v: 2 }, 10);
-  t.equal(tr.update('c', { v: 2 }, { v: 1 }, 11), false, 'reverted before the sync');
-  t.equal(tr.pending, 0);
-  tr.update('d', undefined, { v: 1 }, 12);
-  tr.update('d', { v: 1 }, undefined, 13);
-  t.equal(tr.pending, 0, 'added then deleted');
-});
-
-t.test('runner: bursts merge, min interval respected, max interval periodic, retry', async (t) => {
-  const clock = new ManualClock();
-  const runs: number[] = [];
-  const r = new BoundedFrequencyRunner(() => runs.push(clock.now()), { minIntervalMs: 100, maxIntervalMs: 1000, clock });
-  r.start();
-  r.run(); r.run(); r.run();
-  clock.advance(0);
-  t.same(runs, [0], 'a burst is one run');
-  r.run();
-  clock.advance(50);
-  t.same(runs, [0], 'not before minInterval');
-  clock.advance(50);
-  t.same(runs, [0, 100]);
-  clock.advance(1000);
-  t.same(runs, [0, 100, 1100], 'periodic after maxInterval');
-  r.retryAfter(300);
-  clock.advance(300);
-  t.same(runs, [0, 100, 1100, 1400]);
-  r.stop();
-  r.run();
-  clock.advance(5000);
-  t.equal(runs.length, 4, 'stopped');
-});
 
 t.test('nothing is programmed before the sources are initialized; first sync is full', async (t) => {
   const { sink, clock, cp, svc, sl } = setup();

@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { ControlPlane } from '../../src/services/control-plane';
 import { ManifestSource } from '../../src/kube/manifest';
+import { servicesManifestSubscription } from '../../src/services/manifest';
 
 // src/engine resolves the addon relative to dist/; from the TS sources point it at the build.
 process.env.PODNET_ADDON ??= path.resolve(__dirname, '../../build/Release/podnet_engine.node');
@@ -31,7 +32,7 @@ t.test('model output programs the real engine', { skip: Engine ? false : 'engine
   const fixtures = path.join(__dirname, 'fixtures', 'manifests');
   for (const f of fs.readdirSync(fixtures)) fs.copyFileSync(path.join(fixtures, f), path.join(dir, f));
   const cp = new ControlPlane({ sink: engine, nodeName: 'node-a' });
-  const src = new ManifestSource({ dir, sink: cp, rescanIntervalMs: 0 });
+  const src = new ManifestSource({ dir, subscriptions: [servicesManifestSubscription(cp)], rescanIntervalMs: 0 });
   await src.start();
   src.stop();
   const rep = cp.sync();

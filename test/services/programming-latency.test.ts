@@ -3,8 +3,7 @@
 // from when the control plane saw the change; one observation per distinct trigger time.
 import t from 'tap';
 import { ControlPlane } from '../../src/services/control-plane';
-import { fingerprint } from '../../src/services/objects';
-import { ChangeTracker } from '../../src/sync/tracker';
+import { fingerprint } from '../../src/kube/objects';
 import { TRIGGER_TIME_ANNOTATION, validateEndpointSlice, validateService } from '../../src/services/validate';
 import { bumped, service, slice } from './fixtures/builders';
 import { FakeSink, ManualClock } from './fixtures/fakes';
@@ -43,18 +42,6 @@ t.test('validation reads the trigger time; it never makes an update a change', a
     t.equal(v?.triggerTime, undefined, `unparseable ${JSON.stringify(bad)} is ignored`);
   }
   t.equal(fingerprint(validateEndpointSlice(withTrigger(base, START))), fingerprint(validateEndpointSlice(withTrigger(base, START + 1))));
-});
-
-t.test('tracker keeps each distinct trigger time of a pending change', async (t) => {
-  const tr = new ChangeTracker<{ v: number; at?: number }>((o) => o.at);
-  tr.update('a', { v: 1 }, { v: 2, at: 10 }, 0);
-  tr.update('a', { v: 2, at: 10 }, { v: 3, at: 10 }, 1);
-  tr.update('a', { v: 3, at: 10 }, { v: 4, at: 20 }, 2);
-  tr.update('b', undefined, { v: 1 }, 3);
-  const d = tr.drain();
-  t.same(d.get('a')?.triggers, [10, 20]);
-  t.equal(d.get('a')?.since, 0);
-  t.same(d.get('b')?.triggers, [], 'no trigger time: empty');
 });
 
 t.test('latency counts from the trigger time when the slice carries one', async (t) => {

@@ -2,7 +2,7 @@
 // crash, never a TypeError); irrelevant fields (resourceVersion, annotations) never reach the model.
 import t from 'tap';
 import { InvalidObjectError } from '../../src/kube/errors';
-import { fingerprint } from '../../src/services/objects';
+import { fingerprint } from '../../src/kube/objects';
 import { objectKind, validateEndpointSlice, validateNode, validateService } from '../../src/services/validate';
 import { bumped, node, service, slice } from './fixtures/builders';
 
