@@ -170,8 +170,7 @@ export class PolicyControl implements PolicyObjectSink {
   setInitialized(): void {
     if (this.initialized) return;
     this.initialized = true;
-    // Nothing was synced yet: every object the sources delivered is a pending add.
-    this.log.info({ policies: this.policyTracker.pending, pods: this.podTracker.pending, namespaces: this.nsTracker.pending }, 'initial policy state received, first sync queued');
+    this.log.info({ policies: this.policies.sizeWith(this.policyTracker), pods: this.pods.sizeWith(this.podTracker), namespaces: this.namespaces.sizeWith(this.nsTracker) }, 'initial policy state received, first sync queued');
     this.runner.run();
   }
 
@@ -190,7 +189,9 @@ export class PolicyControl implements PolicyObjectSink {
 
   status(): { initialized: boolean; policies: number; pods: number; namespaces: number; pending: number; lastSync?: PolicySyncReport } {
     return {
-      initialized: this.initialized, policies: this.policies.size, pods: this.pods.size, namespaces: this.namespaces.size,
+      // As the sources last reported them (synced or not).
+      initialized: this.initialized, policies: this.policies.sizeWith(this.policyTracker), pods: this.pods.sizeWith(this.podTracker),
+      namespaces: this.namespaces.sizeWith(this.nsTracker),
       pending: this.policyTracker.pending + this.podTracker.pending + this.nsTracker.pending,
       ...(this.lastReport ? { lastSync: this.lastReport } : {}),
     };

@@ -158,8 +158,7 @@ export class ControlPlane implements ObjectSink {
   setInitialized(): void {
     if (this.initialized) return;
     this.initialized = true;
-    // Nothing was synced yet: every object the sources delivered is a pending add.
-    this.log.info({ services: this.svcTracker.pending, endpointSlices: this.sliceTracker.pending }, 'initial state received, first sync queued');
+    this.log.info({ services: this.services.sizeWith(this.svcTracker), endpointSlices: this.slices.sizeWith(this.sliceTracker) }, 'initial state received, first sync queued');
     this.runner.run();
   }
 
@@ -183,7 +182,8 @@ export class ControlPlane implements ObjectSink {
   /** Counts for status output. */
   status(): { initialized: boolean; services: number; endpointSlices: number; servicePorts: number; backends: number; pending: number; lastSync?: SyncReport } {
     return {
-      initialized: this.initialized, services: this.services.size, endpointSlices: this.slices.size,
+      // Objects as the sources last reported them (synced or not); the rest as programmed.
+      initialized: this.initialized, services: this.services.sizeWith(this.svcTracker), endpointSlices: this.slices.sizeWith(this.sliceTracker),
       servicePorts: this.programmed.size, backends: this.backendCount,
       pending: this.svcTracker.pending + this.sliceTracker.pending + this.nodeTracker.pending,
       ...(this.lastReport ? { lastSync: this.lastReport } : {}),

@@ -24,6 +24,9 @@ export class Cache<T> {
   keys(): IterableIterator<string> { return this.items.keys(); }
   values(): IterableIterator<T> { return this.items.values(); }
 
+  /** The number of objects once `tracker`'s pending changes are applied (the sources' view). */
+  sizeWith(tracker: ChangeTracker<T>): number { return this.items.size + tracker.sizeDelta(); }
+
   /** Applies every pending change of `tracker` (leaving it empty) and returns them. */
   update(tracker: ChangeTracker<T>): CacheUpdate<T> {
     const out = tracker.checkout();

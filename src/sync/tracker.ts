@@ -115,6 +115,16 @@ export class ChangeTracker<T> {
     return item ? item.current : synced.get(key);
   }
 
+  /** How many objects the pending changes add (adds minus deletes; updates count 0). */
+  sizeDelta(): number {
+    let d = 0;
+    for (const e of this.items.values()) {
+      if (e.previous === undefined) d++;
+      else if (e.current === undefined) d--;
+    }
+    return d;
+  }
+
   /** Number of objects with a pending change. */
   get pending(): number {
     return this.items.size;
