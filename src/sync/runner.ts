@@ -77,8 +77,9 @@ export class BoundedFrequencyRunner {
   runNow(): Promise<void> {
     if (this.stopped) return Promise.resolve();
     const done = new Promise<void>((resolve) => this.waiters.push(resolve));
+    // Run at once rather than through a timer: the clock's timers do not keep the process alive.
     if (this.running) this.rerun = true;
-    else this.schedule(this.clock.now());
+    else this.runAtOnce();
     return done;
   }
 
@@ -87,6 +88,11 @@ export class BoundedFrequencyRunner {
     if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
     this.timerAt = at;
     this.timer = this.clock.setTimeout(() => this.fire(), Math.max(0, at - this.clock.now()));
+  }
+
+  private runAtOnce(): void {
+    if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
+    this.fire();
   }
 
   private fire(): void {
@@ -113,7 +119,7 @@ export class BoundedFrequencyRunner {
     this.schedule(this.lastRun + this.opts.maxIntervalMs);
     if (this.rerun) {
       this.rerun = false;
-      if (this.waiters.length) this.schedule(this.clock.now()); else this.run();
+      if (this.waiters.length) this.runAtOnce(); else this.run();
     }
   }
 }
