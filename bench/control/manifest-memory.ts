@@ -3,7 +3,7 @@
 // heap kept once loaded, and the time from start to the first compiled policy tables. Each
 // size runs in its own child process so peaks do not mix.
 //
-//   node --expose-gc dist/bench/control/manifest-memory.js [--pods 10000,50000] [--old DIST]
+//   node --expose-gc dist/bench/control/manifest-memory.js [--pods 10000,50000] [--indent 4] [--old DIST]
 //
 // --old DIST also loads the same dump through an older build's manifest source (the dist/
 // directory of a checkout from before src/kube existed: src/control/sources/manifest.js and
@@ -71,12 +71,15 @@ function pod(i: number): Record<string, unknown> {
   };
 }
 
-/** Writes the dump as kubectl prints it (a List, 4-space indent); returns its size in bytes. */
-function writeDump(file: string, n: number): number {
+/**
+ * Writes the dump as kubectl prints it (a List; --indent 4 is kubectl's layout, default 0 keeps
+ * a 50k-pod dump under V8's largest string); returns its size in bytes.
+ */
+function writeDump(file: string, n: number, indent: number): number {
   const fd = fs.openSync(file, 'w');
   fs.writeSync(fd, '{\n    "apiVersion": "v1",\n    "items": [\n');
   for (let i = 0; i < n; i++) {
-    const text = JSON.stringify(pod(i), null, 4).replace(/^/gm, '        ');
+    const text = indent ? JSON.stringify(pod(i), null, indent).replace(/^/gm, '        ') : JSON.stringify(pod(i));
     fs.writeSync(fd, text + (i + 1 < n ? ',\n' : '\n'));
   }
   fs.writeSync(fd, '    ],\n    "kind": "List",\n    "metadata": {\n        "resourceVersion": ""\n    }\n}\n');
@@ -143,7 +146,7 @@ async function main(): Promise<void> {
   for (const n of sizes) {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'podnet-manifest-bench-'));
     try {
-      const bytes = writeDump(path.join(dir, 'pods.json'), n);
+      const bytes = writeDump(path.join(dir, 'pods.json'), n, Number(arg('indent') ?? 0));
       process.stderr.write(`${n} pods: ${(bytes / 2 ** 20).toFixed(1)} MB dump\n`);
       for (const impl of oldDist ? ['old', 'new'] : ['new']) {
         const r = spawnSync(process.execPath, ['--expose-gc', '--max-old-space-size=8192', __filename, '--child', impl, '--dir', dir, '--n', String(n), ...(oldDist ? ['--old', oldDist] : [])], { encoding: 'utf8', maxBuffer: 1 << 20 });
