@@ -12,9 +12,9 @@
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import type { ApplyResult, ServicePortSpec, TableDelta } from '../../src/engine/types';
-import { ControlPlane, type TableSink } from '../../src/control/control-plane';
-import { specKey } from '../../src/control/model';
-import { validateEndpointSlice, validateService } from '../../src/control/validate';
+import { ControlPlane, type TableSink } from '../../src/services/control-plane';
+import { specKey } from '../../src/services/model';
+import { validateEndpointSlice, validateService } from '../../src/services/validate';
 
 type Obj = Record<string, any>;
 

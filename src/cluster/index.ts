@@ -1,4 +1,4 @@
-// Cross-node routing (issue 9): Node objects → desired state (model.ts) → current netns (program.ts).
+// Cross-node routing: Node objects → desired state (model.ts) → current netns (program.ts).
 export { ClusterError, type ClusterErrorCode } from './errors';
 export { clusterNodeFromV1, type ClusterNode } from './nodes';
 export { nodesFromManifestDir } from './manifests';

@@ -4,7 +4,7 @@
 // are the informer's (control/sources/informer.ts); while the API is away nothing is withdrawn.
 import * as k8s from '@kubernetes/client-node';
 import pino, { type Logger } from 'pino';
-import { InformerGroup, type InformerStatus } from '../control/sources/informer';
+import { InformerGroup, type InformerStatus } from '../kube/informer';
 import { clusterNodeFromV1, type ClusterNode } from './nodes';
 
 export interface NodeInformerSink {

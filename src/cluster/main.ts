@@ -1,7 +1,7 @@
 // `node dist/src/cluster/main.js --self NODE --manifests DIR --mode routed|vxlan --uplink DEV
 //  [--table N] [--uplink-mtu N]`: one sync of cross-node routing in the CURRENT netns from the
 // Node objects of a manifest directory; prints one JSON line {added, removed, podMtu, skipped}.
-// A tool: podnetd itself programs the same state on every Node change (src/daemon/cluster.ts,
+// A tool: podnetd itself programs the same state on every Node change (src/cluster/controller.ts,
 // config key `cluster`); run after podnetd it reports no change (test/e2e/multinode.test.ts).
 import { DEFAULT_ROUTE_TABLE } from '../node/wiring';
 import { nodesFromManifestDir } from './manifests';
@@ -16,7 +16,7 @@ function arg(name: string, def?: string): string {
 }
 
 async function main(): Promise<void> {
-  const nodes = nodesFromManifestDir(arg('manifests'));
+  const nodes = await nodesFromManifestDir(arg('manifests'));
   const state = desiredClusterRouting(arg('self'), nodes, {
     mode: arg('mode') as ClusterMode, uplink: arg('uplink'),
     uplinkMtu: Number(arg('uplink-mtu', '1500')), podTable: Number(arg('table', String(DEFAULT_ROUTE_TABLE))),

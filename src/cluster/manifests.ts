@@ -1,18 +1,24 @@
 // Node objects from a manifest directory (the sandbox's one directory of Nodes, Services,
-// EndpointSlices and policies): every *.yaml/*.yml/*.json file, multi-document, v1 Nodes kept.
-import { readdirSync, readFileSync } from 'node:fs';
-import path from 'node:path';
-import { parseAllDocuments } from 'yaml';
-import { clusterNodeFromV1, type ClusterNode } from './nodes';
+// EndpointSlices and policies), read once through the manifest source (src/kube/manifest.ts)
+// with cross-node routing's subscription, as podnetd reads them. For the one-shot CLI (main.ts).
+import pino from 'pino';
+import { ManifestSource } from '../kube/manifest';
+import { clusterManifestHook } from './controller';
+import { ClusterError } from './errors';
+import type { ClusterNode } from './nodes';
 
-export function nodesFromManifestDir(dir: string): ClusterNode[] {
-  const out: ClusterNode[] = [];
-  for (const f of readdirSync(dir).sort()) {
-    if (f.startsWith('.') || !/\.(ya?ml|json)$/.test(f)) continue;
-    for (const doc of parseAllDocuments(readFileSync(path.join(dir, f), 'utf8'))) {
-      const o = doc.toJS() as Record<string, unknown> | null;
-      if (o && o.kind === 'Node' && o.apiVersion === 'v1') out.push(clusterNodeFromV1(o));
-    }
-  }
-  return out;
+/** The directory's v1 Nodes; an invalid one is logged on stderr and fails the read. */
+export async function nodesFromManifestDir(dir: string): Promise<ClusterNode[]> {
+  const nodes = new Map<string, ClusterNode>();
+  const src = new ManifestSource({
+    dir, rescanIntervalMs: 0, logger: pino({ level: 'warn' }, pino.destination(2)),
+    subscriptions: [clusterManifestHook({
+      setNode: (name, n) => { if (n) nodes.set(name, n); else nodes.delete(name); },
+      setInitialized: () => undefined,
+    })],
+  });
+  const r = await src.reload();
+  src.stop();
+  if (r.invalid) throw new ClusterError('CLUSTER_BAD_NODE', `${r.invalid} invalid manifest document(s) in ${dir}`);
+  return [...nodes.values()];
 }

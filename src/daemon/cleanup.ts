@@ -8,7 +8,7 @@ import { rmSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { closeRtnl, linkIndex, openRtnl } from '../node';
 import { unwireNode } from '../node/wiring';
-import { cleanupCluster, cleanupConfig } from './cluster';
+import { cleanupCluster, cleanupConfig } from '../cluster/controller';
 import type { DaemonConfig } from './config';
 import { wiringConfig } from './daemon';
 

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { EngineOptions, EngineTimeouts, ServicePortSpec } from '../engine/types';
 import { parseCidr } from '../node/cidr';
-import { canonicalCidr } from '../control/external';
+import { canonicalCidr } from '../services/external';
 import { ConfigError, DaemonError } from './errors';
 
 export interface TunConfig {
@@ -31,7 +31,7 @@ export interface SyncConfig {
   firstSyncTimeoutMs: number;
 }
 
-/** Cross-node pod routing (issue 9; src/daemon/cluster.ts): programmed from the Node objects of the source. */
+/** Cross-node pod routing (src/cluster/controller.ts): programmed from the Node objects of the source. */
 export interface ClusterConfig {
   /** none: podnetd programs nothing between nodes (another component does, or one node). */
   mode: 'none' | 'routed' | 'vxlan';
@@ -44,7 +44,7 @@ export interface ClusterConfig {
   resyncIntervalMs: number;
 }
 
-/** Traffic from outside (issue 8): where it arrives and which node addresses take NodePorts. */
+/** Traffic from outside: where it arrives and which node addresses take NodePorts. */
 export interface ExternalConfig {
   /** Links external traffic arrives on, steered into the TUN by tc; [] = no steering, no external specs. */
   uplinks: string[];
@@ -54,7 +54,7 @@ export interface ExternalConfig {
   nodePortRange: [number, number];
 }
 
-/** engine.egressMasquerade as configured; the engine's EgressMasquerade is built from it at start (daemon/external.ts). */
+/** engine.egressMasquerade as configured; the engine's EgressMasquerade is built from it at start (src/external/controller.ts). */
 export interface EgressMasqueradeConfig {
   enabled: boolean;
   /** Destinations that keep the pod address, besides podCIDRs and serviceCIDRs (always exempt). */
@@ -98,7 +98,7 @@ export interface DaemonConfig {
   allowHostNetns: boolean;
   /** Cross-node routing; mode none by default. */
   cluster: ClusterConfig;
-  /** NodePort / LoadBalancer / externalIPs steering, health check node ports (issue 8). */
+  /** NodePort / LoadBalancer / externalIPs steering, health check node ports. */
   external: ExternalConfig;
   /** Pod egress masquerade (the reference bridge plugin's ipMasq), done by the engine. */
   egressMasquerade: EgressMasqueradeConfig;

@@ -12,15 +12,15 @@
 import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { SyncMetrics } from '../control';
+import { SyncMetrics } from '../services';
 import { API_VERSION, type StatusReply } from '../ctl/api';
 import { Engine, engineVersion } from '../engine';
 import type { TunInfo } from '../engine/types';
 import { wireNode, type NodeWiringConfig } from '../node/wiring';
-import { ClusterRouting, clusterManifestHook } from './cluster';
+import { ClusterRouting, clusterManifestHook } from '../cluster/controller';
 import { restartKeys, type DaemonConfig } from './config';
 import { ControlApi, toWireEngineStatus, type PolicyState } from './control-api';
-import { ExternalTraffic } from './external';
+import { ExternalTraffic } from '../external/controller';
 import { engineMetrics } from './engine-metrics';
 import { AntispoofMetrics } from './antispoof-metrics';
 import { DaemonError } from './errors';

@@ -1,5 +1,5 @@
 // The engine's counters in the Prometheus text format (0.0.4), appended by /metrics to the
-// control plane's sync metrics (src/control/metrics.ts). Rendered from one engine.stats()
+// control plane's sync metrics (src/services/metrics.ts). Rendered from one engine.stats()
 // snapshot per scrape: the engine keeps the counters, nothing is accumulated here.
 import type { EngineStats } from '../engine/types';
 

@@ -4,9 +4,10 @@
 //   tables     → a JSON array of ServicePortSpec replaced into the engine as is (legacy: the
 //                benchmark harness drives podnetd this way; no control plane, no Kubernetes objects)
 import type { Logger } from 'pino';
-import { ControlPlane, SyncMetrics, type TableSink } from '../control';
-import type { ControlPlaneOptions } from '../control/control-plane';
-import { ManifestSource, type ManifestKindHook } from '../control/sources/manifest';
+import { ControlPlane, SyncMetrics, type TableSink } from '../services';
+import type { ControlPlaneOptions } from '../services/control-plane';
+import { ManifestSource, type ManifestSubscription } from '../kube/manifest';
+import { servicesManifestSubscription } from '../services/manifest';
 import type { ApplyResult, ServicePortSpec, TableDelta } from '../engine/types';
 import { nthAddress, parseCidr } from '../node/cidr';
 import { PolicyControl, policyManifestHook, type PolicyTableSink } from '../policy/sources';
@@ -34,7 +35,7 @@ export class ProgrammedSink implements TableSink {
   }
 }
 
-/** Control-plane options the daemon adds (external traffic: daemon/external.ts). */
+/** Control-plane options the daemon adds (external traffic: src/external/controller.ts). */
 export type ControlPlaneExtra = Pick<ControlPlaneOptions, 'external' | 'onSynced'>;
 
 /** What the daemon needs from a source, whichever it is. */
@@ -68,7 +69,7 @@ class ControlPlaneSource implements TableSource {
 
   constructor(readonly description: string, private readonly cfg: DaemonConfig, sink: TableSink,
     private readonly metrics: SyncMetrics, private readonly log: Logger, policySink?: PolicyTableSink,
-    private readonly observers: ManifestKindHook[] = [], cpExtra: ControlPlaneExtra = {}) {
+    private readonly observers: ManifestSubscription[] = [], cpExtra: ControlPlaneExtra = {}) {
     this.cp = new ControlPlane({
       ...cpExtra,
       sink, nodeName: cfg.nodeName, logger: log, metrics,
@@ -86,14 +87,13 @@ class ControlPlaneSource implements TableSource {
     this.policy?.start();
     if (this.cfg.manifests) {
       this.src = new ManifestSource({
-        dir: this.cfg.manifests, sink: this.cp, logger: this.log, metrics: this.metrics,
-        ...(this.policy ? { extra: policyManifestHook(this.policy) } : {}),
-        ...(this.observers.length ? { observers: this.observers } : {}),
+        dir: this.cfg.manifests, logger: this.log, onInvalid: () => this.metrics.invalidObjects.inc(),
+        subscriptions: [servicesManifestSubscription(this.cp), ...(this.policy ? [policyManifestHook(this.policy)] : []), ...this.observers],
       });
     } else {
       // Loaded only here: the client library costs ~0.3 s of start-up a manifest node never needs.
       const k8s = await import('@kubernetes/client-node');
-      const { KubeSource } = await import('../control/sources/kube');
+      const { KubeSource } = await import('../services/kube');
       let kubeConfig: InstanceType<typeof k8s.KubeConfig> | undefined;
       if (this.cfg.kubeconfig && this.cfg.kubeconfig !== 'in-cluster') {
         kubeConfig = new k8s.KubeConfig();
@@ -165,7 +165,7 @@ class TablesSource implements TableSource {
 }
 
 export function makeSource(cfg: DaemonConfig, sink: TableSink, metrics: SyncMetrics, log: Logger,
-  policySink?: PolicyTableSink, observers?: ManifestKindHook[], cpExtra?: ControlPlaneExtra): TableSource {
+  policySink?: PolicyTableSink, observers?: ManifestSubscription[], cpExtra?: ControlPlaneExtra): TableSource {
   if (cfg.tables) return new TablesSource(cfg.tables, sink, log);
   const description = cfg.manifests ? `manifests:${cfg.manifests}` : `kubeconfig:${cfg.kubeconfig}`;
   return new ControlPlaneSource(description, cfg, sink, metrics, log, policySink, observers, cpExtra);

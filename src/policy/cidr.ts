@@ -2,7 +2,7 @@
 // containment, so "10.0.0.1/24" and "10.0.0.0/24" are one peer and an `except` outside its
 // `cidr` is caught at validation. Addresses are BigInts: small, exact, and off the hot path.
 import net from 'node:net';
-import { canonicalIP } from '../control/validate';
+import { canonicalIP } from '../services/validate';
 
 export interface Cidr {
   readonly family: 4 | 6;

@@ -13,7 +13,7 @@
 // A rule that can match nothing (a selector matching no pod, a named port no pod has) is left out
 // rather than emitted with empty peers/ports, which the engine reads as "any".
 import type { PolicyPeer, PolicyPod, PolicyPort, PolicyRule, PolicyRuleSet, PolicyTables } from '../engine/types';
-import { canonicalIP, ipFamily } from '../control/validate';
+import { canonicalIP, ipFamily } from '../services/validate';
 import { cidrContains, hostCidr, ipToBigInt, parseCidr, type Cidr } from './cidr';
 import {
   NAMESPACE_NAME_LABEL, type NamespaceInfo, type NetworkPolicyInfo, type PeerInfo, type PodInfo,

@@ -1,4 +1,4 @@
-// Policy's API source: informers (src/control/sources/informer.ts) for NetworkPolicies, Pods and
+// Policy's API source: informers (src/kube/informer.ts) for NetworkPolicies, Pods and
 // Namespaces of the whole cluster → validate.ts → a PolicyObjectSink (PolicyControl). Every pod is
 // watched, not only this node's: peers select pods in any namespace. At 5,000+ pods a full v1 Pod
 // is tens of KiB (managedFields, status conditions, env, volumes), so the informer keeps only the
@@ -6,7 +6,8 @@
 // While the API is away the last-known objects stay compiled, as for services.
 import * as k8s from '@kubernetes/client-node';
 import pino, { type Logger } from 'pino';
-import { InformerGroup, type InformerStatus, objectKey } from '../control/sources/informer';
+import { InformerGroup, type InformerStatus } from '../kube/informer';
+import { objectKey } from '../kube/objects';
 import type { PolicyObjectSink } from './sources';
 import { validateNamespace, validateNetworkPolicy, validatePod } from './validate';
 

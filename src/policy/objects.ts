@@ -2,7 +2,7 @@
 // v1 Pod and v1 Namespace objects, and what compile.ts reads. Fields the policy never reads
 // (status conditions, annotations, resourceVersion) are dropped, so updates touching only those
 // are no-ops for the change trackers; objects are built with a fixed key order (fingerprint()).
-import type { L4Protocol } from '../control/objects';
+import type { L4Protocol } from '../kube/objects';
 
 export type { L4Protocol };
 

@@ -4,15 +4,15 @@
 // recompiles the tables (compile.ts) and publishes them with engine.setPolicy() only when they
 // differ from what the engine holds. A failed publish is retried with the next sync.
 //
-// The control plane's ManifestSource reads Services, EndpointSlices and Nodes only; policyManifestHook()
-// is what it needs to call for the other kinds (see the hook's comment), without podnet's
-// service model knowing anything about policy.
-import type { ManifestKindHook } from '../control/sources/manifest';
+// policyManifestHook() subscribes policy to the manifest directory's NetworkPolicies, Pods and
+// Namespaces (src/kube/manifest.ts); the API side is kube.ts.
+import type { ManifestSubscription } from '../kube/manifest';
 import pino, { type Logger } from 'pino';
 import type { PolicyApplyResult, PolicyTables } from '../engine/types';
-import { fingerprint } from '../control/objects';
-import { type Clock, BoundedFrequencyRunner, realClock } from '../control/runner';
-import { ChangeTracker } from '../control/tracker';
+import { fingerprint } from '../kube/objects';
+import { Cache } from '../sync/cache';
+import { type Clock, BoundedFrequencyRunner, realClock } from '../sync/runner';
+import { ChangeTracker } from '../sync/tracker';
 import { compilePolicy } from './compile';
 import { PolicySyncError } from './errors';
 import { tableSizes } from './explain';
@@ -60,14 +60,14 @@ export function deliver(sink: PolicyObjectSink, kind: PolicyKind, key: string, i
 }
 
 /**
- * The manifest directory's hook for the policy kinds (src/control/sources/manifest.ts
- * ManifestKindHook): `parse` in its per-document loop (InvalidObjectError is logged like any
- * invalid document; undefined = not a policy kind), `set` in its publish diff (info undefined =
- * the object left the directory), `kindOf` for the keep-last-good identification of invalid documents.
+ * Policy's subscription to the manifest directory (src/kube/manifest.ts): `parse` trims and
+ * validates each object of the three kinds (InvalidObjectError is logged like any invalid
+ * document), `set` receives the diff (info undefined = the object left the directory).
  */
-export function policyManifestHook(sink: PolicyObjectSink & { setInitialized?(): void }): ManifestKindHook {
+export function policyManifestHook(sink: PolicyObjectSink & { setInitialized?(): void }): ManifestSubscription {
   return {
-    kindOf: policyObjectKind,
+    plane: 'policy',
+    kinds: [['networking.k8s.io/v1', 'NetworkPolicy'], ['v1', 'Pod'], ['v1', 'Namespace']],
     parse: parsePolicyObject,
     set: (kind, key, info) => deliver(sink, kind as PolicyKind, key, info as PolicyObject['info'] | undefined),
     setInitialized: () => sink.setInitialized?.(),
@@ -88,6 +88,8 @@ export interface PolicyControlOptions {
   /** Default 1 s: retry delay after a failed publish. */
   retryIntervalMs?: number;
   clock?: Clock;
+  /** Wall clock (epoch ms) of the change trackers; default Date.now. */
+  wallNow?: () => number;
 }
 
 export interface PolicySyncReport {
@@ -107,12 +109,13 @@ export class PolicyControl implements PolicyObjectSink {
   private readonly clock: Clock;
   private readonly runner: BoundedFrequencyRunner;
   private readonly retryMs: number;
-  private readonly policies = new Map<string, NetworkPolicyInfo>();
-  private readonly pods = new Map<string, PodInfo>();
-  private readonly namespaces = new Map<string, NamespaceInfo>();
-  private readonly policyTracker = new ChangeTracker<NetworkPolicyInfo>();
-  private readonly podTracker = new ChangeTracker<PodInfo>();
-  private readonly nsTracker = new ChangeTracker<NamespaceInfo>();
+  // Objects as of the last sync; the sources' newer versions wait in the trackers.
+  private readonly policies = new Cache<NetworkPolicyInfo>();
+  private readonly pods = new Cache<PodInfo>();
+  private readonly namespaces = new Cache<NamespaceInfo>();
+  private readonly policyTracker: ChangeTracker<NetworkPolicyInfo>;
+  private readonly podTracker: ChangeTracker<PodInfo>;
+  private readonly nsTracker: ChangeTracker<NamespaceInfo>;
   private hostAddresses: string[];
   private initialized = false;
   private dirty = true;
@@ -125,6 +128,10 @@ export class PolicyControl implements PolicyObjectSink {
     this.clock = opts.clock ?? realClock;
     this.retryMs = opts.retryIntervalMs ?? 1000;
     this.hostAddresses = [...(opts.hostAddresses ?? [])];
+    const t = { now: () => this.clock.now(), print: fingerprint, ...(opts.wallNow ? { wallNow: opts.wallNow } : {}) };
+    this.policyTracker = new ChangeTracker<NetworkPolicyInfo>(t);
+    this.podTracker = new ChangeTracker<PodInfo>(t);
+    this.nsTracker = new ChangeTracker<NamespaceInfo>(t);
     this.runner = new BoundedFrequencyRunner(() => { this.sync(); }, {
       minIntervalMs: opts.minSyncIntervalMs ?? 20,
       maxIntervalMs: opts.maxSyncIntervalMs ?? 60_000,
@@ -163,7 +170,7 @@ export class PolicyControl implements PolicyObjectSink {
   setInitialized(): void {
     if (this.initialized) return;
     this.initialized = true;
-    this.log.info({ policies: this.policies.size, pods: this.pods.size, namespaces: this.namespaces.size }, 'initial policy state received, first sync queued');
+    this.log.info({ policies: this.policies.sizeWith(this.policyTracker), pods: this.pods.sizeWith(this.podTracker), namespaces: this.namespaces.sizeWith(this.nsTracker) }, 'initial policy state received, first sync queued');
     this.runner.run();
   }
 
@@ -182,7 +189,9 @@ export class PolicyControl implements PolicyObjectSink {
 
   status(): { initialized: boolean; policies: number; pods: number; namespaces: number; pending: number; lastSync?: PolicySyncReport } {
     return {
-      initialized: this.initialized, policies: this.policies.size, pods: this.pods.size, namespaces: this.namespaces.size,
+      // As the sources last reported them (synced or not).
+      initialized: this.initialized, policies: this.policies.sizeWith(this.policyTracker), pods: this.pods.sizeWith(this.podTracker),
+      namespaces: this.namespaces.sizeWith(this.nsTracker),
       pending: this.policyTracker.pending + this.podTracker.pending + this.nsTracker.pending,
       ...(this.lastReport ? { lastSync: this.lastReport } : {}),
     };
@@ -198,7 +207,8 @@ export class PolicyControl implements PolicyObjectSink {
   /** The sync function. Never throws; a failed publish schedules a retry. Public for tests and benchmarks. */
   sync(): PolicySyncReport | undefined {
     if (!this.initialized) return undefined;
-    const changes = this.policyTracker.drain().size + this.podTracker.drain().size + this.nsTracker.drain().size;
+    const changes = this.policies.update(this.policyTracker).changes.size + this.pods.update(this.podTracker).changes.size
+      + this.namespaces.update(this.nsTracker).changes.size;
     if (!changes && !this.dirty) return (this.lastReport = { compiled: false, published: false, compileMs: 0 });
     const t0 = performance.now();
     const tables = compilePolicy({
@@ -228,9 +238,7 @@ export class PolicyControl implements PolicyObjectSink {
     }
   }
 
-  private track<T>(map: Map<string, T>, tracker: ChangeTracker<T>, key: string, v: T | undefined): void {
-    const prev = map.get(key);
-    if (v) map.set(key, v); else map.delete(key);
-    if (tracker.update(key, prev, v, this.clock.now()) && this.initialized) this.runner.run();
+  private track<T>(cache: Cache<T>, tracker: ChangeTracker<T>, key: string, v: T | undefined): void {
+    if (cache.record(tracker, key, v) && this.initialized) this.runner.run();
   }
 }

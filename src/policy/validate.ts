@@ -3,7 +3,7 @@
 // returns its normalized form (objects.ts) or throws InvalidObjectError naming the field, with
 // the API server's own rules (peer exclusivity, except inside cidr, endPort only with a numeric
 // port, selector operators and their values). Nothing here throws anything else.
-import { Checker, canonicalIP, ipFamily, type Obj } from '../control/checker';
+import { Checker, canonicalIP, ipFamily, type Obj } from '../kube/checker';
 import { cidrContains, formatCidr, parseCidr } from './cidr';
 import {
   type L4Protocol, type LabelSelector, NAMESPACE_NAME_LABEL, type NamedPortInfo, type NamespaceInfo,

@@ -3,7 +3,7 @@
 // directory holds the v1 Nodes (pod CIDRs + InternalIPs), Services, EndpointSlices and policies;
 // every podnetd watches it with `cluster: {mode, uplink: eth1}` and no podCIDRs of its own, so it
 // takes its pod CIDRs from its Node object and programs cross-node routing from all of them
-// (src/daemon/cluster.ts). `syncRoutesOnce` still runs the one-shot CLI (src/cluster/main.js).
+// (src/cluster/controller.ts). `syncRoutesOnce` still runs the one-shot CLI (src/cluster/main.js).
 // Everything lives in the namespaces of one Sandbox (same id, marker, sweep and cleanup); node 1
 // is the Sandbox's own node namespace.
 import { mkdirSync } from 'node:fs';

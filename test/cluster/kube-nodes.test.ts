@@ -5,8 +5,8 @@
 import t from 'tap';
 import { NodeInformer } from '../../src/cluster/kube';
 import type { ClusterNode } from '../../src/cluster/nodes';
-import { FakeApiServer, NODES, fakeKubeConfig as kubeconfig } from '../control/fixtures/fake-apiserver';
-import { captureLogger } from '../control/fixtures/fakes';
+import { FakeApiServer, NODES, fakeKubeConfig as kubeconfig } from '../helpers/fake-apiserver';
+import { captureLogger } from '../services/fixtures/fakes';
 
 
 const nodeObj = (i: number, podCIDRs = [`10.244.${i}.0/24`]) => ({

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { Podnetd, Sandbox, sandboxUnavailable } from '../../src/sandbox';
-import { FakeApiServer, NODES } from '../control/fixtures/fake-apiserver';
+import { FakeApiServer, NODES } from '../helpers/fake-apiserver';
 import { daemonEnv } from '../daemon/fixtures';
 import { apiInNode } from '../helpers/api-in-node';
 import { haveCommand, isRoot, requires } from '../helpers/privileged';

@@ -1,6 +1,6 @@
-// podnetd's cross-node routing loop (src/daemon/cluster.ts) against a real kernel: a sandbox
+// podnetd's cross-node routing loop (src/cluster/controller.ts) against a real kernel: a sandbox
 // namespace with an uplink, Node objects in a manifest directory read by the real ManifestSource
-// (its `observers` hook), iproute2 run inside the namespace. Node changes are programmed, a
+// (its manifest subscription), iproute2 run inside the namespace. Node changes are programmed, a
 // removed node is withdrawn, a failed sync is retried until it succeeds, an invalid Node keeps
 // its last good version, a mode change replaces the VXLAN device by routes, and cleanupCluster
 // (`podnetd --cleanup`) leaves nothing of ours behind.
@@ -9,10 +9,11 @@ import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
 import t from 'tap';
-import { ManifestSource } from '../../src/control/sources/manifest';
-import type { ObjectSink } from '../../src/control/control-plane';
+import { ManifestSource } from '../../src/kube/manifest';
+import { servicesManifestSubscription } from '../../src/services/manifest';
+import type { ObjectSink } from '../../src/services/control-plane';
 import { buildConfig } from '../../src/daemon/config';
-import { ClusterRouting, cleanupCluster, clusterManifestHook } from '../../src/daemon/cluster';
+import { ClusterRouting, cleanupCluster, clusterManifestHook } from '../../src/cluster/controller';
 import { run } from '../../src/netns/exec';
 import { Sandbox, sandboxUnavailable } from '../../src/sandbox';
 import { writeManifest } from '../../src/sandbox/manifests';
@@ -61,7 +62,7 @@ t.test('cross-node routing from a manifest directory, in a real netns', requires
   const log = pino({ level: 'silent' });
   const cfg = buildConfig({ nodeName: 'n1', manifests: dir, serviceCIDRs: ['10.96.0.0/16'], cluster: { mode: 'vxlan', uplink: 'eth1' } });
   const cr = new ClusterRouting({ cfg, log, exec, debounceMs: 20, retryMs: 100 });
-  const src = new ManifestSource({ dir, sink: nullSink, logger: log, debounceMs: 20, rescanIntervalMs: 0, observers: [clusterManifestHook(cr)] });
+  const src = new ManifestSource({ dir, subscriptions: [servicesManifestSubscription(nullSink), clusterManifestHook(cr)], logger: log, debounceMs: 20, rescanIntervalMs: 0 });
   t.teardown(() => { cr.stop(); src.stop(); });
   await src.start();
   t.same(await cr.waitForPodCIDRs(), ['10.244.1.0/24', 'fd00:10:244:1::/64'], 'this node\'s pod CIDRs come from its Node object');
@@ -101,7 +102,7 @@ t.test('cross-node routing from a manifest directory, in a real netns', requires
     cr.stop();
     const routed = new ClusterRouting({ cfg: { ...cfg, cluster: { ...cfg.cluster, mode: 'routed' } }, log, exec });
     writeManifest(dir, 'nodes.yaml', [nodeObj(1), nodeObj(2)]);
-    const src2 = new ManifestSource({ dir, sink: nullSink, logger: log, rescanIntervalMs: 0, observers: [clusterManifestHook(routed)] });
+    const src2 = new ManifestSource({ dir, subscriptions: [servicesManifestSubscription(nullSink), clusterManifestHook(routed)], logger: log, rescanIntervalMs: 0 });
     await src2.start();
     await routed.start();
     src2.stop();

@@ -80,7 +80,7 @@ t.test('the example config in systemd/ documents the cluster key with its defaul
 t.test('--cleanup takes pod CIDRs from the node state file when they came from the Node', async (t) => {
   const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
   const os = await import('node:os');
-  const { cleanupConfig } = await import('../../src/daemon/cluster');
+  const { cleanupConfig } = await import('../../src/cluster/controller');
   const dir = mkdtempSync(`${os.tmpdir()}/podnet-cc-`);
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const file = `${dir}/node.json`;

@@ -8,7 +8,7 @@ import t from 'tap';
 import { parseArgs, resolveConfig } from '../../src/daemon/args';
 import { buildConfig, DEFAULTS, restartKeys } from '../../src/daemon/config';
 import { ConfigError } from '../../src/daemon/errors';
-import { egressMasquerade } from '../../src/daemon/external';
+import { egressMasquerade } from '../../src/external/controller';
 import { runStatus } from '../../src/netns/exec';
 import { repoRoot } from '../../src/sandbox/paths';
 import { isRoot, requires } from '../helpers/privileged';
@@ -160,7 +160,7 @@ t.test('external and egressMasquerade: errors name the key', async (t) => {
   }
 });
 
-t.test('engine.egressMasquerade becomes the engine option at start (daemon/external.ts)', async (t) => {
+t.test('engine.egressMasquerade becomes the engine option at start (src/external/controller.ts)', async (t) => {
   const cfg = (em: Record<string, unknown>) => buildConfig({ ...base, podCIDRs: ['10.244.1.0/24', 'fd00:10:244:1::/64'], serviceCIDRs: ['10.96.0.0/16'],
     external: { uplinks: ['eth0'] }, engine: { egressMasquerade: em } });
   const uplink = ['192.168.1.7', '192.168.1.8', 'fd00:1::7'];

@@ -1,5 +1,5 @@
 // podnetd --kubeconfig: the API source end to end. The fake list+watch API server
-// (test/control/fixtures) listens on the test process's loopback; podnetd runs in the sandbox's
+// (test/helpers/fake-apiserver.ts) listens on the test process's loopback; podnetd runs in the sandbox's
 // node namespace and reaches it as http://127.0.0.1:6443 through socat (node namespace) and a
 // unix-socket relay (this process): no traffic leaves loopback and the socket file. The Service
 // and its EndpointSlice come from the API, traffic flows, an EndpointSlice update moves it,
@@ -11,7 +11,7 @@ import t from 'tap';
 import { stringify } from 'yaml';
 import { repoRoot } from '../../src/sandbox/paths';
 import { Podnetd, Sandbox, sandboxUnavailable, serviceObjects, type Pod } from '../../src/sandbox';
-import { FakeApiServer, SERVICES, SLICES } from '../control/fixtures/fake-apiserver';
+import { FakeApiServer, SERVICES, SLICES } from '../helpers/fake-apiserver';
 import { apiInNode } from '../helpers/api-in-node';
 import { haveCommand, isRoot, requires } from '../helpers/privileged';
 import { daemonEnv } from './fixtures';

@@ -9,10 +9,10 @@
 // test/e2e/external-podnetd.test.ts.
 import t from 'tap';
 import { Podnetd, Sandbox, type Pod } from '../../src/sandbox';
-import { externalNodeContext, healthChecks, steeringRules } from '../../src/control/external';
-import { serviceSpecs } from '../../src/control/model';
-import { validateEndpointSlice, validateService } from '../../src/control/validate';
-import type { EndpointSliceInfo, ServiceInfo } from '../../src/control/objects';
+import { externalNodeContext, healthChecks, steeringRules } from '../../src/services/external';
+import { serviceSpecs } from '../../src/services/model';
+import { validateEndpointSlice, validateService } from '../../src/services/validate';
+import type { EndpointSliceInfo, ServiceInfo } from '../../src/services/objects';
 import type { ServicePortSpec } from '../../src/engine/types';
 import { Steering } from '../../src/node/steering';
 import { BACKEND_HTTP, BACKEND_UDP, privileged } from './fixtures/helpers';

@@ -1,10 +1,11 @@
 // The manifest directory hands NetworkPolicies, Pods and Namespaces to the policy side through
-// its ManifestKindHook, diffed like its own kinds; invalid policy documents are logged and skipped.
+// its subscription, diffed like any plane's kinds; invalid policy documents are logged and skipped.
 import t from 'tap';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ManifestSource } from '../../src/control/sources/manifest';
+import { ManifestSource } from '../../src/kube/manifest';
+import { servicesManifestSubscription } from '../../src/services/manifest';
 import { policyManifestHook } from '../../src/policy/sources';
 
 t.test('policy kinds reach the policy sink; changes and removals are diffed', async (t) => {
@@ -34,7 +35,7 @@ kind: NetworkPolicy
 metadata: {name: broken, namespace: x}
 spec: {podSelector: {}, ingress: [{ports: [{port: 80, endPort: 10}]}]}
 `);
-  const src = new ManifestSource({ dir, sink: objects as never, extra: policyManifestHook(sink), rescanIntervalMs: 0 });
+  const src = new ManifestSource({ dir, subscriptions: [servicesManifestSubscription(objects), policyManifestHook(sink)], rescanIntervalMs: 0 });
   const r = await src.start();
   t.teardown(() => src.stop());
   t.equal(r.invalid, 1, 'the broken policy is counted invalid');

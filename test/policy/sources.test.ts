@@ -4,10 +4,10 @@
 // parses multi-document YAML of the three kinds.
 import t from 'tap';
 import { parseAllDocuments } from 'yaml';
-import { InvalidObjectError } from '../../src/control/errors';
+import { InvalidObjectError } from '../../src/kube/errors';
 import type { PolicyApplyResult, PolicyTables } from '../../src/engine/types';
 import { type PolicyKind, PolicyControl, policyManifestHook } from '../../src/policy/sources';
-import { validatePod } from '../../src/policy/validate';
+import { policyObjectKind, validatePod } from '../../src/policy/validate';
 import { allowed } from './fixtures/evaluate';
 import { namespace, netpol, pod } from './fixtures/objects';
 
@@ -159,7 +159,7 @@ spec:
     try {
       const p = hook.parse(o, 'ops');
       if (p) hook.set(p.kind, p.key, p.info);
-      else t.equal(hook.kindOf(o), undefined, 'declined kinds are not policy kinds');
+      else t.equal(policyObjectKind(o), undefined, 'declined kinds are not policy kinds');
     } catch (e) {
       errors.push(`${(e as InvalidObjectError).code} ${(e as InvalidObjectError).field}`);
     }

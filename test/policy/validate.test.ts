@@ -3,8 +3,8 @@
 // server defaults them (policyTypes, protocol, namespace name label); selectors and CIDRs follow
 // Kubernetes semantics.
 import t from 'tap';
-import { InvalidObjectError } from '../../src/control/errors';
-import { fingerprint } from '../../src/control/objects';
+import { InvalidObjectError } from '../../src/kube/errors';
+import { fingerprint } from '../../src/kube/objects';
 import { cidrContains, formatCidr, parseCidr } from '../../src/policy/cidr';
 import type { LabelSelector } from '../../src/policy/objects';
 import { selectorMatches } from '../../src/policy/selector';
