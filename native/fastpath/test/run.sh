@@ -13,6 +13,14 @@ src="$root/native/fastpath"
 lib="$src/loader.cc $src/attach.cc $src/maps.cc"
 tests="$src/test/test_env.cc $src/test/loader_test.cc $src/test/attach_test.cc $src/test/maps_test.cc"
 flags="-std=c++20 -Wall -Wextra -Werror -g"
+# Up to date when every output exists and no source is newer than the oldest of them.
+fresh=yes
+for o in fastpath_test fastpath_test_asan fpctl; do
+  if [ ! -f "$out/$o" ] || [ -n "$(find "$src" "$root/native/bpf/flow_cache.h" -newer "$out/$o" -name '*.[ch]*' | head -1)" ]; then
+    fresh=no
+  fi
+done
+if [ $fresh = no ]; then
 g++ $flags -O2 -o "$out/fastpath_test.tmp" $lib $tests -lbpf -lgtest -lpthread
 mv "$out/fastpath_test.tmp" "$out/fastpath_test"
 g++ $flags -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all \
@@ -20,6 +28,7 @@ g++ $flags -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitiz
 mv "$out/fastpath_test_asan.tmp" "$out/fastpath_test_asan"
 g++ $flags -O2 -o "$out/fpctl.tmp" $lib "$src/test/fpctl.cc" -lbpf
 mv "$out/fpctl.tmp" "$out/fpctl"
+fi
 [ "${1:-}" = "--build-only" ] && exit 0
 # A named namespace of our own (the binaries check they run in it); `ip netns exec` gives the
 # command a private mount namespace, so the bpffs mounted there disappears with it.
