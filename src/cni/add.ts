@@ -7,7 +7,8 @@ import { closeSync, openSync } from 'node:fs';
 import type { NetConf } from './config';
 import type { CniEnv } from './env';
 import { EnvironmentError } from './errors';
-import { parseCidr, parseIp } from './ip';
+import { tryParseCidr } from '../net/cidr';
+import { parseIp } from '../net/ip';
 import { openIpam, type IpamResult } from './ipam/index';
 import {
   addProxyNeigh, closeRtnl, createVeth, delProxyNeigh, deleteLink, ensureAddress, ensureBridge, hostVethName,
@@ -30,7 +31,7 @@ export function podRoutes(alloc: IpamResult): { dst: string; gw?: string }[] {
   const gwOf = (fam: number) => alloc.ips.find((i) => i.family === fam && i.gateway)?.gateway;
   const out = [];
   for (const r of alloc.routes) {
-    const dst = parseCidr(r.dst);
+    const dst = tryParseCidr(r.dst, 'keep');
     if (!dst || !alloc.ips.some((i) => i.family === dst.family)) continue; // ::/0 on a v4-only pod
     out.push({ dst: r.dst, gw: r.gw ?? gwOf(dst.family) });
   }
@@ -119,7 +120,7 @@ export function buildResult(conf: NetConf, env: CniEnv, alloc: IpamResult, iface
       address: i.address, ...(i.gateway && parseIp(i.gateway) ? { gateway: i.gateway } : {}), interface: sandboxIndex,
     }))],
     // Only routes of a family the pod has (a v4-only range set with a "::/0" route in ipam).
-    routes: [...(prev?.routes ?? []), ...alloc.routes.filter((r) => alloc.ips.some((i) => i.family === parseCidr(r.dst)?.family))],
+    routes: [...(prev?.routes ?? []), ...alloc.routes.filter((r) => alloc.ips.some((i) => i.family === tryParseCidr(r.dst, 'keep')?.family))],
     dns: alloc.dns && Object.keys(alloc.dns).length ? alloc.dns : (conf.dns ?? prev?.dns ?? {}),
   };
 }

@@ -5,7 +5,7 @@
 import type { NetConf } from './config';
 import type { CniEnv } from './env';
 import { openIpam } from './ipam/index';
-import { canonicalIp } from './ip';
+import { canonicalIp } from '../net/ip';
 import { aliasAddresses, closeRtnl, deleteLink, delProxyNeigh, getLink, hostVethName, openRtnl } from './link';
 import type { Log } from './log';
 

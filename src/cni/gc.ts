@@ -10,7 +10,7 @@
 import type { NetConf } from './config';
 import type { CniEnv } from './env';
 import { ConfigError, IncompatibleVersionError } from './errors';
-import { canonicalIp } from './ip';
+import { canonicalIp } from '../net/ip';
 import { isBuiltin, openIpam } from './ipam/index';
 import type { BuiltinIpam } from './ipam/builtin';
 import { aliasAddresses, bridgePorts, closeRtnl, deleteLink, delProxyNeigh, getLink, hostVethName, listProxyNeighs, openRtnl } from './link';

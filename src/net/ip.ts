@@ -1,18 +1,13 @@
-// IPv4/IPv6 address arithmetic for IPAM and results, on bigints. Small on purpose: the plugin's
-// start-up time matters (every pod pays it), and ip6addr lacks iteration and host-bit checks.
+// IP addresses: parse, canonical text, family and raw bytes, for every part of podnet (the CNI
+// plugin, node wiring, the planes). Values are bigints. Import-free and hand-written on purpose:
+// the CNI plugin loads this at every ADD, and node:net's IPv6 regex alone costs ~10-40 ms to
+// compile on first use. CIDRs build on it in cidr.ts, MACs live in mac.ts.
 
 export type Family = 4 | 6;
 
 export interface Ip {
   family: Family;
   value: bigint;
-}
-
-export interface Cidr {
-  family: Family;
-  /** The address as written (host bits kept: "10.244.1.5/24" is an interface address). */
-  ip: bigint;
-  prefix: number;
 }
 
 const BITS: Record<Family, number> = { 4: 32, 6: 128 };
@@ -84,45 +79,83 @@ export function formatIp(ip: Ip): string {
   return `${hex.slice(0, bestAt).join(':')}::${hex.slice(bestAt + bestLen).join(':')}`;
 }
 
-/** Canonical text form ("fd00:0::1" → "fd00::1"); the input when it is not an address. */
+/** A malformed address or CIDR given to a function that cannot return "not one". */
+export class AddressError extends Error {
+  constructor(readonly code: 'NET_BAD_ADDRESS' | 'NET_BAD_CIDR', message: string) {
+    super(message);
+    this.name = 'AddressError';
+  }
+}
+
+/**
+ * True for a dotted quad exactly as parseIp accepts it (no leading zeros, each part <= 255),
+ * without allocating: a full sync canonicalizes every VIP and endpoint address.
+ */
+function isDottedQuad(s: string): boolean {
+  const n = s.length;
+  if (n < 7 || n > 15) return false;
+  let parts = 0;
+  let val = 0;
+  let digits = 0;
+  for (let i = 0; i <= n; i++) {
+    const ch = i < n ? s.charCodeAt(i) : 46;
+    if (ch === 46) {
+      if (digits === 0 || val > 255) return false;
+      parts++;
+      val = 0;
+      digits = 0;
+      continue;
+    }
+    if (ch < 48 || ch > 57 || (digits === 1 && val === 0) || digits === 3) return false;
+    val = val * 10 + (ch - 48);
+    digits++;
+  }
+  return parts === 4;
+}
+
+/** Canonical IPv6 forms already computed: the same few thousand addresses recur on every relist. */
+const canonical6 = new Map<string, string>();
+const CANONICAL6_MAX = 65536;
+
+/**
+ * Canonical text form (RFC 5952: "FD00:0::0A" → "fd00::a", an IPv4-mapped tail as hex groups),
+ * so one address is one VIP, one backend, one key; the input itself when it is not an address.
+ */
 export function canonicalIp(s: string): string {
+  if (isDottedQuad(s)) return s;
+  let c = canonical6.get(s);
+  if (c !== undefined) return c;
   const ip = parseIp(s);
-  return ip ? formatIp(ip) : s;
+  if (!ip) return s;
+  c = formatIp(ip);
+  if (canonical6.size >= CANONICAL6_MAX) canonical6.clear(); // bounded: garbage input must not grow it
+  canonical6.set(s, c);
+  return c;
 }
 
-export function parseCidr(s: string): Cidr | undefined {
-  if (typeof s !== 'string') return undefined;
-  const slash = s.indexOf('/');
-  if (slash < 0) return undefined;
-  const ip = parseIp(s.slice(0, slash));
-  const pstr = s.slice(slash + 1);
-  if (!ip || !/^\d{1,3}$/.test(pstr)) return undefined;
-  const prefix = Number(pstr);
-  if (prefix > BITS[ip.family]) return undefined;
-  return { family: ip.family, ip: ip.value, prefix };
+/** 4, 6, or 0 when `s` is not an address. */
+export function ipFamily(s: string): Family | 0 {
+  if (isDottedQuad(s)) return 4;
+  return parseIp(s)?.family ?? 0;
 }
 
-export function hostMask(c: { family: Family; prefix: number }): bigint {
-  return (1n << BigInt(BITS[c.family] - c.prefix)) - 1n;
+/** 4 or 6; throws AddressError when `s` is not an address. */
+export function familyOf(s: string): Family {
+  const f = ipFamily(s);
+  if (f === 0) throw new AddressError('NET_BAD_ADDRESS', `not an IP address: ${s}`);
+  return f;
 }
 
-export function networkOf(c: Cidr): bigint { return c.ip & ~hostMask(c); }
-export function broadcastOf(c: Cidr): bigint { return networkOf(c) | hostMask(c); }
-
-export function contains(c: Cidr, ip: Ip): boolean {
-  return c.family === ip.family && (ip.value & ~hostMask(c)) === networkOf(c);
+/** Parses an address or throws AddressError. */
+export function mustParseIp(s: string): Ip {
+  const ip = parseIp(s);
+  if (!ip) throw new AddressError('NET_BAD_ADDRESS', `not an IP address: ${s}`);
+  return ip;
 }
 
-export function formatCidr(c: Cidr): string {
-  return `${formatIp({ family: c.family, value: c.ip })}/${c.prefix}`;
-}
-
-/** "10.244.1.0/24" form: host bits cleared. */
-export function formatNetwork(c: Cidr): string {
-  return `${formatIp({ family: c.family, value: networkOf(c) })}/${c.prefix}`;
-}
-
-export function ipBytes(ip: Ip): Buffer {
+/** Raw network-order bytes (4 or 16) of an address or an address literal (AddressError if not one). */
+export function ipBytes(addr: Ip | string): Buffer {
+  const ip = typeof addr === 'string' ? mustParseIp(addr) : addr;
   const n = ip.family === 4 ? 4 : 16;
   const b = Buffer.alloc(n);
   let v = ip.value;
@@ -130,9 +163,15 @@ export function ipBytes(ip: Ip): Buffer {
   return b;
 }
 
-export function overlaps(a: Cidr, b: Cidr): boolean {
-  if (a.family !== b.family) return false;
-  const p = Math.min(a.prefix, b.prefix);
-  const m = ~hostMask({ family: a.family, prefix: p });
-  return (a.ip & m) === (b.ip & m);
+/** The address in raw bytes (4: IPv4, 16: IPv6). */
+export function ipFromBytes(b: Uint8Array): Ip {
+  if (b.length !== 4 && b.length !== 16) throw new AddressError('NET_BAD_ADDRESS', `an address has 4 or 16 bytes, not ${b.length}`);
+  let v = 0n;
+  for (const byte of b) v = (v << 8n) | BigInt(byte);
+  return { family: b.length === 4 ? 4 : 6, value: v };
+}
+
+/** Canonical text of raw address bytes. */
+export function ipText(b: Uint8Array): string {
+  return formatIp(ipFromBytes(b));
 }
