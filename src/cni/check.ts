@@ -7,7 +7,9 @@ import { CheckError, ConfigError, IncompatibleVersionError } from './errors';
 import { tryParseCidr } from '../net/cidr';
 import { canonicalIp } from '../net/ip';
 import { openIpam } from './ipam/index';
-import { closeRtnl, getLink, hostVethName, openRtnl } from './link';
+import { getLink } from '../netlink/link';
+import { closeRtnl, openRtnl } from '../netlink/socket';
+import { hostVethName } from './host-link';
 import { inspectContainer } from './netns';
 import { allowsCheck } from './version';
 

@@ -6,7 +6,10 @@ import type { NetConf } from './config';
 import type { CniEnv } from './env';
 import { openIpam } from './ipam/index';
 import { canonicalIp } from '../net/ip';
-import { aliasAddresses, closeRtnl, deleteLink, delProxyNeigh, getLink, hostVethName, openRtnl } from './link';
+import { deleteLink, getLink } from '../netlink/link';
+import { delProxyNeigh } from '../netlink/neigh';
+import { closeRtnl, openRtnl } from '../netlink/socket';
+import { aliasAddresses, hostVethName } from './host-link';
 import type { Log } from './log';
 
 export async function cmdDel(conf: NetConf, env: CniEnv, log: Log): Promise<void> {

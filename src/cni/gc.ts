@@ -13,7 +13,10 @@ import { ConfigError, IncompatibleVersionError } from './errors';
 import { canonicalIp } from '../net/ip';
 import { isBuiltin, openIpam } from './ipam/index';
 import type { BuiltinIpam } from './ipam/builtin';
-import { aliasAddresses, bridgePorts, closeRtnl, deleteLink, delProxyNeigh, getLink, hostVethName, listProxyNeighs, openRtnl } from './link';
+import { bridgePorts, deleteLink, getLink } from '../netlink/link';
+import { delProxyNeigh, listProxyNeighs } from '../netlink/neigh';
+import { closeRtnl, openRtnl } from '../netlink/socket';
+import { aliasAddresses, hostVethName } from './host-link';
 import type { Log } from './log';
 import { allowsGcStatus } from './version';
 

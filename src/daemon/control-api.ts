@@ -11,7 +11,7 @@ import {
   API_VERSION, type ErrorReply, type FlowsReply, type PoliciesReply, type PolicyCounterEntry, type PolicyDirectionEntry,
   type PodPolicyEntry, type ServiceEntry, type ServicesReply, type StatusReply, type TraceReply,
 } from '../ctl/api';
-import { canonicalIP } from '../control/validate';
+import { canonicalIp as canonicalIP } from '../net/ip';
 import type { EngineStats, FlowInfo, PolicyStats, PolicyTables, ServicePortSpec, TraceQuery, TraceResult } from '../engine/types';
 import { describePods, tableSizes, type DirectionView } from '../policy/explain';
 import { DaemonError } from './errors';

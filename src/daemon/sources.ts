@@ -8,7 +8,7 @@ import { ControlPlane, SyncMetrics, type TableSink } from '../control';
 import type { ControlPlaneOptions } from '../control/control-plane';
 import { ManifestSource, type ManifestKindHook } from '../control/sources/manifest';
 import type { ApplyResult, ServicePortSpec, TableDelta } from '../engine/types';
-import { nthAddress, parseCidr } from '../node/cidr';
+import { nthAddress, parseNetwork as parseCidr } from '../net/cidr';
 import { PolicyControl, policyManifestHook, type PolicyTableSink } from '../policy/sources';
 import { loadTables, type DaemonConfig } from './config';
 

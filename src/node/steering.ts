@@ -15,7 +15,7 @@
 // and the sandbox, in a named namespace through `ip netns exec`.
 import { run } from '../netns/exec';
 import { assertSandboxedNetns } from '../netns/current';
-import { steerKey, type SteerRule } from '../control/external';
+import { steerKey, type SteerRule } from './steer-rule';
 import { DROP_DEV, ensureDropSink } from './drop-sink';
 import { NodeWiringError } from './errors';
 

@@ -8,8 +8,8 @@
 // is the Sandbox's own node namespace.
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { bridgeMac } from '../node/bridge';
-import { nthAddress, parseCidr } from '../node/cidr';
+import { nthAddress, parseNetwork as parseCidr } from '../net/cidr';
+import { bridgeMac } from '../net/mac';
 import type { ClusterMode } from '../cluster/model';
 import { removeManifest, writeManifest } from './manifests';
 import { distFile } from './paths';
