@@ -17,7 +17,7 @@ export async function cmdDel(conf: NetConf, env: CniEnv, log: Log): Promise<void
   const sock = openRtnl();
   try {
     // The store knows the pod's addresses; a delegated IPAM does not, but runtimes pass the
-    // cached ADD result as prevResult, and the host veth's alias carries them (link.ts podAlias).
+    // cached ADD result as prevResult, and the host veth's alias carries them (host-link.ts podAlias).
     const held = ipam.held();
     const fromPrev = (conf.prevResult?.ips ?? []).map((i) => i.address.split('/')[0]);
     const hostName = hostVethName(env.containerId, env.ifname);

@@ -2,7 +2,7 @@
 // cni.dev/valid-attachments goes: IPAM reservations, host veths on the bridge (named "pn…" from
 // container ID + ifname, so a crash between veth and reservation is covered) and proxy-NDP
 // entries of addresses no longer attached. Which addresses are attached: those written on the
-// remaining host veths' aliases at ADD (link.ts podAlias; works for a delegated IPAM too), and
+// remaining host veths' aliases at ADD (host-link.ts podAlias; works for a delegated IPAM too), and
 // with the built-in IPAM also every reservation in its store. Only entries this plugin added
 // (NDA_PROTOCOL PROXY_PROTO) are removed, plus, with the built-in IPAM, unmarked ones it does
 // not hold (entries of pods attached before the mark existed); anything else on the bridge is

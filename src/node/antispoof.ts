@@ -1,4 +1,4 @@
-// Anti-spoofing at the pod's door (issue 7): tc u32 filters on the ingress (clsact) of the pod's
+// Anti-spoofing at the pod's door: tc u32 filters on the ingress (clsact) of the pod's
 // host-side veth, installed by the CNI plugin at ADD (src/cni/antispoof.ts). The engine cannot
 // do this itself: it reads pod packets from the TUN, after the node has routed them, and the TUN
 // has lost which veth a packet came in by. The veth has not: a filter on it knows the one pod
@@ -265,7 +265,7 @@ export function parseStats(veth: string, json: string): AntispoofStats {
   return s;
 }
 
-/** Host veths of CNI pods ("pn" + 11 hex, src/cni/link.ts hostVethName). */
+/** Host veths of CNI pods ("pn" + 11 hex, src/cni/host-link.ts hostVethName). */
 export const POD_VETH = /^pn[0-9a-f]{11}$/;
 
 /**
