@@ -9,7 +9,8 @@
 // It cannot loop: what the engine writes back arrives with iif <tun>, which the rule never matches,
 // and the main table then delivers it to the bridge.
 import { createHash } from 'node:crypto';
-import { familyOf, parseCidr, type Family } from '../node/cidr';
+import { parseNetwork as parseCidr } from '../net/cidr';
+import { familyOf, type Family } from '../net/ip';
 import { ClusterError } from './errors';
 import type { ClusterNode } from './nodes';
 

@@ -1,8 +1,8 @@
 // v1 Node → ClusterNode: the three things cross-node routing reads from a Node object — its name,
 // spec.podCIDRs (spec.podCIDR as fallback, as older API servers serve it) and its InternalIP
 // addresses (status.addresses). Host bits in a pod CIDR are an error, not silently dropped.
-import { isIPv4, isIPv6 } from 'node:net';
-import { parseCidr, type Family } from '../node/cidr';
+import { formatCidr, parseNetwork as parseCidr } from '../net/cidr';
+import { canonicalIp, ipFamily, type Family } from '../net/ip';
 import { ClusterError } from './errors';
 
 /** A node as cross-node routing sees it. */
@@ -21,7 +21,7 @@ function bad(name: string, why: string): never {
 }
 
 function familyOfIp(ip: string): Family | undefined {
-  return isIPv4(ip) ? 4 : isIPv6(ip) ? 6 : undefined;
+  return ipFamily(ip) || undefined;
 }
 
 /** Parses one v1 Node. Throws ClusterError CLUSTER_BAD_NODE when it is unusable. */
@@ -39,7 +39,7 @@ export function clusterNodeFromV1(input: unknown): ClusterNode {
     let p;
     try { p = parseCidr(c); } catch (e) { bad(name, `spec.podCIDRs: ${(e as Error).message}`); }
     if (byFamily.has(p.family)) bad(name, `spec.podCIDRs has two IPv${p.family} CIDRs`);
-    byFamily.set(p.family, p.text);
+    byFamily.set(p.family, formatCidr(p));
   }
   const addrs = ((o.status as Obj | undefined)?.addresses ?? []) as unknown[];
   const ips = new Map<Family, string>();
@@ -48,7 +48,7 @@ export function clusterNodeFromV1(input: unknown): ClusterNode {
     if (type !== 'InternalIP' || typeof address !== 'string') continue;
     const f = familyOfIp(address);
     if (!f) bad(name, `InternalIP ${address} is not an IP address`);
-    if (!ips.has(f)) ips.set(f, parseCidr(`${address}/${f === 4 ? 32 : 128}`).text.split('/')[0]);
+    if (!ips.has(f)) ips.set(f, canonicalIp(address));
   }
   const sorted = <T>(m: Map<Family, T>) => [...m.entries()].sort((a, b) => a[0] - b[0]).map(([, v]) => v);
   return { name, podCIDRs: sorted(byFamily), internalIPs: sorted(ips) };

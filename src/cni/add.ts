@@ -7,17 +7,20 @@ import { closeSync, openSync } from 'node:fs';
 import type { NetConf } from './config';
 import type { CniEnv } from './env';
 import { EnvironmentError } from './errors';
-import { parseCidr, parseIp } from './ip';
+import { tryParseCidr } from '../net/cidr';
+import { parseIp } from '../net/ip';
 import { openIpam, type IpamResult } from './ipam/index';
-import {
-  addProxyNeigh, closeRtnl, createVeth, delProxyNeigh, deleteLink, ensureAddress, ensureBridge, hostVethName,
-  isolatePort, makeMac, openRtnl, podAlias, setLinkAlias,
-} from './link';
+import { randomMac } from '../net/mac';
+import { ensureAddress } from '../netlink/addr';
+import { createVeth, deleteLink, isolatePort, setLinkAlias } from '../netlink/link';
+import { addProxyNeigh, delProxyNeigh } from '../netlink/neigh';
+import { closeRtnl, openRtnl } from '../netlink/socket';
+import { ensureBridge, hostVethName, podAlias } from './host-link';
 import type { Log } from './log';
 import { configureContainer } from './netns';
 import type { Interface, Result } from './result';
 import { Steps } from './steps';
-import { bridgeSysctls, enableForwarding, isolationSysctls } from './sysctl';
+import { bridgeSysctls, enableForwarding, isolationSysctls } from './sysctls';
 
 export function openNetns(path: string): number {
   try { return openSync(path, 'r'); } catch (e) {
@@ -30,7 +33,7 @@ export function podRoutes(alloc: IpamResult): { dst: string; gw?: string }[] {
   const gwOf = (fam: number) => alloc.ips.find((i) => i.family === fam && i.gateway)?.gateway;
   const out = [];
   for (const r of alloc.routes) {
-    const dst = parseCidr(r.dst);
+    const dst = tryParseCidr(r.dst, 'keep');
     if (!dst || !alloc.ips.some((i) => i.family === dst.family)) continue; // ::/0 on a v4-only pod
     out.push({ dst: r.dst, gw: r.gw ?? gwOf(dst.family) });
   }
@@ -53,7 +56,7 @@ export async function cmdAdd(conf: NetConf, env: CniEnv, log: Log): Promise<Resu
     fd = await steps.run('open-netns', () => openNetns(env.netns));
     const { link: bridge } = await steps.run('ensure-bridge', () => ensureBridge(sock, conf.bridge, conf.mtu, () => bridgeSysctls(conf.bridge)));
     const hostName = hostVethName(env.containerId, env.ifname);
-    const peerMac = conf.mac ?? argsMac(env) ?? makeMac();
+    const peerMac = conf.mac ?? argsMac(env) ?? randomMac();
     const host = await steps.run('setup-veth',
       () => createVeth(sock, { hostName, peerName: env.ifname, netnsFd: fd!, mtu: conf.mtu, peerMac, bridgeIndex: bridge.index }),
       () => deleteLink(sock, hostName));
@@ -76,7 +79,7 @@ export async function cmdAdd(conf: NetConf, env: CniEnv, log: Log): Promise<Resu
     });
 
     // Filters on the host veth before configure-netns brings the pod's interface up: no window
-    // in which it can lie. Netlink on our socket (tc.ts), no exec: 2-5 ms on a loaded node.
+    // in which it can lie. Netlink on our socket (netlink/tc.ts), no exec: 2-5 ms on a loaded node.
     if (conf.antiSpoofing) {
       const { installAntispoof, removeAntispoof } = require('./antispoof') as typeof import('./antispoof');
       const addrs = alloc.ips.map((i) => i.address);
@@ -119,7 +122,7 @@ export function buildResult(conf: NetConf, env: CniEnv, alloc: IpamResult, iface
       address: i.address, ...(i.gateway && parseIp(i.gateway) ? { gateway: i.gateway } : {}), interface: sandboxIndex,
     }))],
     // Only routes of a family the pod has (a v4-only range set with a "::/0" route in ipam).
-    routes: [...(prev?.routes ?? []), ...alloc.routes.filter((r) => alloc.ips.some((i) => i.family === parseCidr(r.dst)?.family))],
+    routes: [...(prev?.routes ?? []), ...alloc.routes.filter((r) => alloc.ips.some((i) => i.family === tryParseCidr(r.dst, 'keep')?.family))],
     dns: alloc.dns && Object.keys(alloc.dns).length ? alloc.dns : (conf.dns ?? prev?.dns ?? {}),
   };
 }

@@ -1,15 +1,16 @@
 // The CNI side of anti-spoofing (config `antiSpoofing`, default true): at ADD, the pod's host
 // veth gets the u32 filters of src/node/antispoof.ts on a clsact ingress, over the rtnetlink
-// socket ADD already holds (tc.ts; no exec); CHECK reads them back with `tc filter show` (the
+// socket ADD already holds (netlink/tc.ts; no exec); CHECK reads them back with `tc filter show` (the
 // reader is shared with podnetd's counters). DEL has nothing to do:
 // the qdisc and its filters go with the veth. Runs in the plugin's own namespace (the node's),
-// like link.ts; in podnetd's CNI server the same code runs inside the daemon.
+// like the rest of ADD; in podnetd's CNI server the same code runs inside the daemon.
 import { spawn } from 'node:child_process';
 import { antispoofRules, diffInstalled, parseFilterShow, type PodAddresses } from '../node/antispoof';
 import { DROP_DEV, DROP_PEER } from '../node/drop-sink';
 import { CheckError, IoError } from './errors';
-import { ensureDropSink, type Rtnl } from './link';
-import { installU32, removeClsact } from './tc';
+import { ensureDownVeth } from '../netlink/link';
+import type { Rtnl } from '../netlink/socket';
+import { installU32, removeClsact } from '../netlink/tc';
 
 /** Runs tc in this namespace; asynchronous so podnetd's event loop never blocks on it. */
 function tc(argv: string[], input?: string): Promise<string> {
@@ -34,14 +35,14 @@ export function podAddresses(addresses: string[], mac?: string): PodAddresses {
   return { ipv4: bare.filter((a) => !a.includes(':')), ipv6: bare.filter((a) => a.includes(':')), ...(mac ? { mac: mac.toLowerCase() } : {}) };
 }
 
-/** ADD step: the sink, then clsact + every filter on the veth, over rtnetlink (tc.ts). */
+/** ADD step: the sink, then clsact + every filter on the veth, over rtnetlink (netlink/tc.ts). */
 export async function installAntispoof(sock: Rtnl, veth: { index: number }, addresses: string[], mac: string): Promise<void> {
   let rules;
   try { rules = antispoofRules(podAddresses(addresses, mac)); } catch (e) {
     // An address the rules cannot express (e.g. more than 10 of a family from a delegated IPAM).
     throw new IoError(`anti-spoofing: ${(e as Error).message}`, { cause: e });
   }
-  await installU32(sock, veth.index, rules, await ensureDropSink(sock, DROP_DEV, DROP_PEER));
+  await installU32(sock, veth.index, rules, await ensureDownVeth(sock, DROP_DEV, DROP_PEER));
 }
 
 /** Undo of the ADD step (the veth's own undo removes it too; this covers a veth that stays). */

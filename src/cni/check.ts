@@ -4,14 +4,17 @@
 import type { NetConf } from './config';
 import type { CniEnv } from './env';
 import { CheckError, ConfigError, IncompatibleVersionError } from './errors';
-import { canonicalIp, parseCidr } from './ip';
+import { tryParseCidr } from '../net/cidr';
+import { canonicalIp } from '../net/ip';
 import { openIpam } from './ipam/index';
-import { closeRtnl, getLink, hostVethName, openRtnl } from './link';
+import { getLink } from '../netlink/link';
+import { closeRtnl, openRtnl } from '../netlink/socket';
+import { hostVethName } from './host-link';
 import { inspectContainer } from './netns';
 import { allowsCheck } from './version';
 
 const sameCidr = (a: string, b: string) => {
-  const x = parseCidr(a); const y = parseCidr(b);
+  const x = tryParseCidr(a, 'keep'); const y = tryParseCidr(b, 'keep');
   return !!x && !!y && x.family === y.family && x.prefix === y.prefix && canonicalIp(a.split('/')[0]) === canonicalIp(b.split('/')[0]);
 };
 
@@ -49,8 +52,8 @@ export async function cmdCheck(conf: NetConf, env: CniEnv): Promise<void> {
     if (!st.addresses.some((a) => sameCidr(a, ip.address))) throw new CheckError(`interface ${env.ifname} lacks address ${ip.address}`);
   }
   for (const r of prev.routes ?? []) {
-    const dst = parseCidr(r.dst);
-    if (!dst || !ips.some((i) => parseCidr(i.address)?.family === dst.family)) continue;
+    const dst = tryParseCidr(r.dst, 'keep');
+    if (!dst || !ips.some((i) => tryParseCidr(i.address, 'keep')?.family === dst.family)) continue;
     const ok = st.routes.some((x) => sameCidr(x.dst, r.dst) && (!r.gw || (x.gw !== undefined && canonicalIp(x.gw) === canonicalIp(r.gw))));
     if (!ok) throw new CheckError(`route ${r.dst}${r.gw ? ` via ${r.gw}` : ''} is missing in ${env.netns}`);
   }

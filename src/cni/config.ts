@@ -4,7 +4,8 @@
 import { ConfigError, DecodeError } from './errors';
 import { validIfname } from './env';
 import { nodePodMtu } from './ipam/node';
-import { parseCidr, parseIp, type Cidr, type Ip } from './ip';
+import { tryParseCidr, type Cidr } from '../net/cidr';
+import { parseIp, type Ip } from '../net/ip';
 import { fromAny, type Dns, type Result } from './result';
 import { requireSupported, type CniVersion } from './version';
 
@@ -80,7 +81,7 @@ function parseRange(o: unknown, path: string): RangeConf {
   const r: RangeConf = {};
   const subnet = optString(o, 'subnet', `${path}.`);
   if (subnet !== undefined && subnet !== '') {
-    const c = parseCidr(subnet);
+    const c = tryParseCidr(subnet, 'keep');
     if (!c) throw new ConfigError(`${path}.subnet`, subnet, 'not a CIDR');
     const maxPrefix = c.family === 4 ? 30 : 126;
     if (c.prefix > maxPrefix) throw new ConfigError(`${path}.subnet`, subnet, 'too small to allocate from');
@@ -97,7 +98,7 @@ function parseRoutes(v: unknown, path: string): RouteConf[] {
   if (!Array.isArray(v)) throw new ConfigError(path, v, 'must be an array');
   return v.map((x, i) => {
     if (!isObj(x)) throw new ConfigError(`${path}[${i}]`, x, 'must be an object');
-    const dst = parseCidr(String(x.dst));
+    const dst = tryParseCidr(String(x.dst), 'keep');
     if (!dst) throw new ConfigError(`${path}[${i}].dst`, x.dst, 'not a CIDR');
     return { dst, gw: optIp(x, 'gw', `${path}[${i}].`) };
   });

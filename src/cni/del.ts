@@ -5,8 +5,11 @@
 import type { NetConf } from './config';
 import type { CniEnv } from './env';
 import { openIpam } from './ipam/index';
-import { canonicalIp } from './ip';
-import { aliasAddresses, closeRtnl, deleteLink, delProxyNeigh, getLink, hostVethName, openRtnl } from './link';
+import { canonicalIp } from '../net/ip';
+import { deleteLink, getLink } from '../netlink/link';
+import { delProxyNeigh } from '../netlink/neigh';
+import { closeRtnl, openRtnl } from '../netlink/socket';
+import { aliasAddresses, hostVethName } from './host-link';
 import type { Log } from './log';
 
 export async function cmdDel(conf: NetConf, env: CniEnv, log: Log): Promise<void> {
@@ -14,7 +17,7 @@ export async function cmdDel(conf: NetConf, env: CniEnv, log: Log): Promise<void
   const sock = openRtnl();
   try {
     // The store knows the pod's addresses; a delegated IPAM does not, but runtimes pass the
-    // cached ADD result as prevResult, and the host veth's alias carries them (link.ts podAlias).
+    // cached ADD result as prevResult, and the host veth's alias carries them (host-link.ts podAlias).
     const held = ipam.held();
     const fromPrev = (conf.prevResult?.ips ?? []).map((i) => i.address.split('/')[0]);
     const hostName = hostVethName(env.containerId, env.ifname);

@@ -2,6 +2,7 @@
 // stable `code` string (PODNET_CNI_*) and the CNI spec's numeric code it maps to; main.ts prints
 // it as the spec's error object on stdout and exits non-zero. Anything else that escapes is an
 // internal bug and is reported as code 999 ("plugin-specific") with its message.
+import { NetlinkError as KernelError } from '../netlink/errors';
 
 /** Numeric codes from the CNI spec (SPEC.md "Error"). */
 export const SpecCode = {
@@ -131,16 +132,23 @@ export class DelegateError extends CniError {
 
 /** Netlink or `ip` failed while wiring the pod. Spec code 5 with the kernel's reason. */
 export class NetlinkError extends CniError {
-  constructor(what: string, cause: unknown) {
+  /** `cause` undefined: `what` is the whole message (a src/netlink error, passed as `wrapped`). */
+  constructor(what: string, cause: unknown, wrapped?: Error) {
     super('PODNET_CNI_NETLINK', SpecCode.IoFailure,
-      `${what}: ${cause instanceof Error ? cause.message : String(cause)}`, undefined, { cause });
+      cause === undefined ? what : `${what}: ${cause instanceof Error ? cause.message : String(cause)}`, undefined, { cause: cause ?? wrapped });
     this.name = 'NetlinkError';
   }
 }
 
-/** Turns anything thrown into a CniError (unknown errors become code 999). */
+/**
+ * Turns anything thrown into a CniError: a failed kernel request (src/netlink) is an I/O failure
+ * (IoError for a sysctl, NetlinkError for the rest); unknown errors become code 999.
+ */
 export function toCniError(e: unknown): CniError {
   if (e instanceof CniError) return e;
+  if (e instanceof KernelError) {
+    return e.code === 'SYSCTL_FAILED' ? new IoError(e.message, { cause: e }) : new NetlinkError(e.message, undefined, e);
+  }
   const msg = e instanceof Error ? e.message : String(e);
   return new CniError('PODNET_CNI_INTERNAL', SpecCode.Internal, msg);
 }

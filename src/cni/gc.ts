@@ -2,7 +2,7 @@
 // cni.dev/valid-attachments goes: IPAM reservations, host veths on the bridge (named "pn…" from
 // container ID + ifname, so a crash between veth and reservation is covered) and proxy-NDP
 // entries of addresses no longer attached. Which addresses are attached: those written on the
-// remaining host veths' aliases at ADD (link.ts podAlias; works for a delegated IPAM too), and
+// remaining host veths' aliases at ADD (host-link.ts podAlias; works for a delegated IPAM too), and
 // with the built-in IPAM also every reservation in its store. Only entries this plugin added
 // (NDA_PROTOCOL PROXY_PROTO) are removed, plus, with the built-in IPAM, unmarked ones it does
 // not hold (entries of pods attached before the mark existed); anything else on the bridge is
@@ -10,10 +10,13 @@
 import type { NetConf } from './config';
 import type { CniEnv } from './env';
 import { ConfigError, IncompatibleVersionError } from './errors';
-import { canonicalIp } from './ip';
+import { canonicalIp } from '../net/ip';
 import { isBuiltin, openIpam } from './ipam/index';
 import type { BuiltinIpam } from './ipam/builtin';
-import { aliasAddresses, bridgePorts, closeRtnl, deleteLink, delProxyNeigh, getLink, hostVethName, listProxyNeighs, openRtnl } from './link';
+import { bridgePorts, deleteLink, getLink } from '../netlink/link';
+import { delProxyNeigh, listProxyNeighs } from '../netlink/neigh';
+import { closeRtnl, openRtnl } from '../netlink/socket';
+import { aliasAddresses, hostVethName } from './host-link';
 import type { Log } from './log';
 import { allowsGcStatus } from './version';
 

@@ -2,7 +2,7 @@
 // setns(2) and the `netlink` package cannot either, so instead of switching this thread we start
 // one short child already in the namespace: `nsenter --net=CNI_NETNS ip -batch -` (~5 ms, one
 // exec for every address and route). Reads (CHECK) use `ip -j` the same way. Nothing else in
-// podnet's CNI code enters a namespace: the veth peer is created in place by link.ts.
+// podnet's CNI code enters a namespace: the veth peer is created in place by src/netlink/link.ts createVeth.
 import { spawn } from 'node:child_process';
 import { NetlinkError } from './errors';
 

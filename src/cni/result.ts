@@ -1,7 +1,7 @@
 // The ADD result: one internal shape (the 1.x one) and its conversion to and from each
 // supported cniVersion. 0.3.x and 0.4.0 carry `version: "4"|"6"` on every IP; 1.x dropped it.
 import { DecodeError } from './errors';
-import { parseCidr } from './ip';
+import { tryParseCidr } from '../net/cidr';
 import { compareVersions, requireSupported } from './version';
 
 export interface Interface {
@@ -56,7 +56,7 @@ export function toVersion(r: Result, version: string): Record<string, unknown> {
     out.interfaces = r.interfaces.map((i) => { const o = { ...i }; if (!v11) delete o.mtu; return o; });
   }
   out.ips = (r.ips ?? []).map((ip) => {
-    const c = parseCidr(ip.address);
+    const c = tryParseCidr(ip.address, 'keep');
     const o: Record<string, unknown> = {};
     if (legacy) o.version = c?.family === 6 ? '6' : '4';
     if (ip.interface !== undefined) o.interface = ip.interface;
@@ -97,7 +97,7 @@ export function fromAny(raw: unknown, what = 'prevResult'): Result {
     if (!Array.isArray(o.ips)) fail(`${what}.ips`, o.ips);
     r.ips = o.ips.map((i) => {
       const ip = i as Record<string, unknown>;
-      if (!ip || typeof ip.address !== 'string' || !parseCidr(ip.address)) fail(`${what}.ips[]`, i);
+      if (!ip || typeof ip.address !== 'string' || !tryParseCidr(ip.address, 'keep')) fail(`${what}.ips[]`, i);
       const c: IpConfig = { address: ip.address as string };
       if (typeof ip.gateway === 'string') c.gateway = ip.gateway;
       if (typeof ip.interface === 'number') c.interface = ip.interface;
@@ -108,7 +108,7 @@ export function fromAny(raw: unknown, what = 'prevResult'): Result {
     if (!Array.isArray(o.routes)) fail(`${what}.routes`, o.routes);
     r.routes = o.routes.map((x) => {
       const rt = x as Record<string, unknown>;
-      if (!rt || typeof rt.dst !== 'string' || !parseCidr(rt.dst)) fail(`${what}.routes[]`, x);
+      if (!rt || typeof rt.dst !== 'string' || !tryParseCidr(rt.dst, 'keep')) fail(`${what}.routes[]`, x);
       return { ...(rt as unknown as Route) };
     });
   }

@@ -6,7 +6,8 @@
 // other software on a node may rely on them.
 import { rmSync } from 'node:fs';
 import type { Logger } from 'pino';
-import { closeRtnl, linkIndex, openRtnl } from '../node';
+import { linkIndex } from '../netlink/link';
+import { closeRtnl, openRtnl } from '../netlink/socket';
 import { unwireNode } from '../node/wiring';
 import { cleanupCluster, cleanupConfig } from '../cluster/controller';
 import type { DaemonConfig } from './config';

@@ -7,8 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { EngineOptions, EngineTimeouts, ServicePortSpec } from '../engine/types';
-import { parseCidr } from '../node/cidr';
-import { canonicalCidr } from '../services/external';
+import { canonicalCidr, parseNetwork as parseCidr } from '../net/cidr';
 import { ConfigError, DaemonError } from './errors';
 
 export interface TunConfig {

@@ -15,7 +15,7 @@ import {
   type PoliciesReply, type PolicyCounterEntry, type PolicyDirectionEntry, type PodPolicyEntry, type QueueStatus,
   type ServiceEntry, type ServicesReply, type StatusReply, type TraceQueryEntry, type TraceReply, type TraceResultEntry,
 } from '../ctl/api';
-import { canonicalIP } from '../services/validate';
+import { canonicalIp as canonicalIP } from '../net/ip';
 import type {
   BackendSpec, BackendStats, EngineStats, FlowInfo, PolicyStats, PolicyTables, QueueStats, ServicePortSpec, ServicePortStats,
   TraceQuery, TraceResult, TunInfo,

@@ -9,7 +9,7 @@ import type { ControlPlaneOptions } from '../services/control-plane';
 import { ManifestSource, type ManifestSubscription } from '../kube/manifest';
 import { servicesManifestSubscription } from '../services/manifest';
 import type { ApplyResult, ServicePortSpec, TableDelta } from '../engine/types';
-import { nthAddress, parseCidr } from '../node/cidr';
+import { nthAddress, parseNetwork as parseCidr } from '../net/cidr';
 import { PolicyControl, policyManifestHook, type PolicyTableSink } from '../policy/sources';
 import { loadTables, type DaemonConfig } from './config';
 

@@ -19,7 +19,7 @@ import type { ControlPlaneOptions } from '../services/control-plane';
 import { healthChecks, steeringRules, steerKey, type ExternalNodeContext, externalNodeContext, type SteerRule } from '../services/external';
 import type { EndpointSliceInfo, ServiceInfo } from '../services/objects';
 import type { EgressMasquerade } from '../engine/types';
-import { ipText } from '../node/cidr';
+import { ipText } from '../net/ip';
 import { Steering } from '../node/steering';
 import type { DaemonConfig } from '../daemon/config';
 import { HealthCheckServers } from './healthcheck';

@@ -1,58 +1,9 @@
 // Field-by-field checks for Kubernetes objects as they arrive (manifests, API): each failure is an
 // InvalidObjectError naming the object and the field. Shared by the service and policy validators.
-import net from 'node:net';
+import { canonicalIp as canonicalIP, ipFamily } from '../net/ip';
 import { InvalidObjectError } from './errors';
 
 export type Obj = Record<string, unknown>;
-
-/**
- * True for a dotted quad exactly as net.isIPv4 accepts it (no leading zeros, each part <= 255).
- * A full sync checks every VIP and endpoint address; node's regexes (and canonicalIP's IPv6 test
- * on every IPv4 address) were a visible share of it. Only ever a shortcut: a false here falls
- * back to node's own checks.
- */
-function isDottedQuad(s: string): boolean {
-  const n = s.length;
-  if (n < 7 || n > 15) return false;
-  let parts = 0;
-  let val = 0;
-  let digits = 0;
-  for (let i = 0; i <= n; i++) {
-    const ch = i < n ? s.charCodeAt(i) : 46;
-    if (ch === 46) {
-      if (digits === 0 || val > 255) return false;
-      parts++;
-      val = 0;
-      digits = 0;
-      continue;
-    }
-    if (ch < 48 || ch > 57 || (digits === 1 && val === 0) || digits === 3) return false;
-    val = val * 10 + (ch - 48);
-    digits++;
-  }
-  return parts === 4;
-}
-
-/** Canonical IPv6 forms already computed: the same few thousand addresses recur on every relist. */
-const canonical6 = new Map<string, string>();
-const CANONICAL6_MAX = 65536;
-
-/** Canonical textual form, so "FD00::0A" and "fd00::a" are the same VIP and the same backend. */
-export function canonicalIP(ip: string): string {
-  if (isDottedQuad(ip)) return ip;
-  let c = canonical6.get(ip);
-  if (c !== undefined) return c;
-  if (!net.isIPv6(ip)) return ip;
-  c = new URL(`http://[${ip}]/`).hostname.slice(1, -1);
-  if (canonical6.size >= CANONICAL6_MAX) canonical6.clear(); // bounded: garbage input must not grow it
-  canonical6.set(ip, c);
-  return c;
-}
-
-/** 4, 6 or 0 for a canonical IP literal. */
-export function ipFamily(ip: string): 4 | 6 | 0 {
-  return isDottedQuad(ip) ? 4 : net.isIP(ip) as 4 | 6 | 0;
-}
 
 /** Collects the kind and name so every error names the object as well as the field. */
 export class Checker {

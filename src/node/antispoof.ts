@@ -1,4 +1,4 @@
-// Anti-spoofing at the pod's door (issue 7): tc u32 filters on the ingress (clsact) of the pod's
+// Anti-spoofing at the pod's door: tc u32 filters on the ingress (clsact) of the pod's
 // host-side veth, installed by the CNI plugin at ADD (src/cni/antispoof.ts). The engine cannot
 // do this itself: it reads pod packets from the TUN, after the node has routed them, and the TUN
 // has lost which veth a packet came in by. The veth has not: a filter on it knows the one pod
@@ -36,26 +36,21 @@
 //   bridge learns from every frame, whatever its ethertype). Without a MAC: passes.
 // Limits (u32 matches fixed offsets): the NA target check reads an NA right after the fixed
 // IPv6 header; the ext-header rules above make that the only way an NA can arrive.
-import { ipBytes, parseIp } from '../cni/ip';
+import { ipBytes, parseIp } from '../net/ip';
+import type { TcProtocol, U32Filter, U32Key } from '../netlink/tc';
 import { DROP_DEV } from './drop-sink';
+
+export type { TcProtocol, U32Key };
+
 
 export type SpoofFamily = 'arp' | 'ipv4' | 'ipv6' | 'vlan' | 'other';
 /** ipv4-source / ipv6-source: the IP source, or the Ethernet source MAC, was not the pod's. */
 export type SpoofReason = 'arp-sender' | 'ipv4-source' | 'ipv6-na-target' | 'ipv6-ext-header' | 'ipv6-source' | 'vlan-tagged' | 'mac-source';
-export type TcProtocol = 'arp' | 'ip' | 'ipv6' | '802.1Q' | '802.1ad' | 'all';
-
-/** One 32-bit u32 key at a 4-byte aligned offset from the network header (how tc stores it). */
-export interface U32Key { off: number; value: number; mask: number }
-
-export interface AntispoofRule {
-  pref: number;
-  protocol: TcProtocol;
+/** One u32 filter on the pod veth's ingress (keys all match; empty: every packet of the protocol). */
+export interface AntispoofRule extends U32Filter {
   family: SpoofFamily;
-  verdict: 'pass' | 'drop';
   /** Drops only: what the packet lied about. */
   reason?: SpoofReason;
-  /** All must match (empty: every packet of the protocol). */
-  keys: U32Key[];
 }
 
 export interface PodAddresses {
@@ -270,7 +265,7 @@ export function parseStats(veth: string, json: string): AntispoofStats {
   return s;
 }
 
-/** Host veths of CNI pods ("pn" + 11 hex, src/cni/link.ts hostVethName). */
+/** Host veths of CNI pods ("pn" + 11 hex, src/cni/host-link.ts hostVethName). */
 export const POD_VETH = /^pn[0-9a-f]{11}$/;
 
 /**

@@ -1,10 +1,7 @@
-// Errors raised while wiring a node (bridge, sysctls, routes, rules). Stable `code` strings.
+// Errors raised by node wiring's own steps (tc steering). Stable `code` strings. Kernel requests
+// fail with src/netlink's NetlinkError, malformed addresses with src/net's AddressError.
 
 export type NodeWiringCode =
-  | 'NODE_BAD_ADDRESS'
-  | 'NODE_BAD_CIDR'
-  | 'NODE_LINK_MISSING'
-  | 'NODE_NETLINK'
   | 'NODE_SYSCTL'
   | 'NODE_IPROUTE';
 

@@ -1,7 +1,4 @@
-// Node wiring's public surface: podnetd (wire/unwire) and the CNI plugin (bridge, proxy NDP).
+// Node wiring's public surface for podnetd (wire/unwire, the bridge); the kernel requests are src/netlink/'s.
 export { wireNode, unwireNode, gatewayAddrs, DEFAULT_ROUTE_TABLE, type NodeWiringConfig, type WiringResult } from './wiring';
-export { ensureBridge, deleteBridge, bridgeMac } from './bridge';
-export { ensureProxyNdp, deleteProxyNdp } from './proxy-ndp';
-export { openRtnl, closeRtnl, linkIndex } from './rtnl';
-export { parseCidr, nthAddress, type Cidr, type Family } from './cidr';
+export { ensureBridge, deleteBridge } from './bridge';
 export { NodeWiringError, type NodeWiringCode } from './errors';

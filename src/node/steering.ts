@@ -1,9 +1,9 @@
-// Steering of external traffic into the TUN (issue 8), without iptables/nftables: a clsact qdisc
-// on each uplink and tc u32 filters on its ingress (external.ts steeringRules), each
+// Steering of external traffic into the TUN, without iptables/nftables: a clsact qdisc
+// on each uplink and tc u32 filters on its ingress (steer-rule.ts; the services plane computes them), each
 //   redirect: action mirred egress redirect dev <tun>   (the engine reads it like pod traffic)
 //   pass:     a match with no action (TC_ACT_OK: the kernel stack; health check ports)
 //   drop:     mirred redirect to DROP_DEV, a veth left down (loadBalancerSourceRanges)
-// This kernel has neither cls_flower nor act_gact (FIELD-NOTES): u32 + mirred is what there is.
+// This kernel has neither cls_flower nor act_gact: u32 + mirred is what there is.
 // mirred drops a packet redirected to a down device (and logs a rate-limited notice).
 // mirred at ingress hands the TUN the packet from its network header on, which is what an L3
 // TUN expects. The engine's answers with the node's own address as source (NodePort replies)
@@ -15,7 +15,7 @@
 // and the sandbox, in a named namespace through `ip netns exec`.
 import { run } from '../netns/exec';
 import { assertSandboxedNetns } from '../netns/current';
-import { steerKey, type SteerRule } from '../services/external';
+import { steerKey, type SteerRule } from './steer-rule';
 import { DROP_DEV, ensureDropSink } from './drop-sink';
 import { NodeWiringError } from './errors';
 
@@ -60,7 +60,7 @@ export function portBlocks(lo: number, hi: number): [number, number][] {
 /**
  * tc argv lists (each after `tc filter add dev X ingress`) of one rule: u32 filters sharing the
  * rule's pref, one per port block. u32 because this kernel has no flower (CONFIG_NET_CLS_FLOWER
- * unset, FIELD-NOTES); its `ip dport` / `ip6 dport` assume no IP options / extension headers.
+ * unset); its `ip dport` / `ip6 dport` assume no IP options / extension headers.
  */
 export function u32Args(r: SteerRule, pref: number, tun: string): string[][] {
   const ipv = r.family === 4 ? 'ip' : 'ip6';

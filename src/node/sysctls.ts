@@ -1,7 +1,7 @@
-// The sysctls a TUN-based engine needs on a node (FIELD-NOTES.md "Data path"):
-// forwarding, routed (not bridged) pod-to-pod traffic, and no reverse-path or redirect surprises.
-import type { Family } from './cidr';
-import { confKey, writeSysctl } from './sysctl';
+// The sysctls a TUN-based engine needs on a node: forwarding, routed (not bridged) pod-to-pod
+// traffic, and no reverse-path or redirect surprises. netlink/sysctl.ts writes them.
+import type { Family } from '../net/ip';
+import { confKey, writeSysctl } from '../netlink/sysctl';
 
 /** Global forwarding for the families in use. */
 export function enableForwarding(families: Family[]): void {

@@ -3,7 +3,10 @@
 // pod rules → local rule moved. `unwireNode` undoes it for `podnetd --cleanup`.
 import pino from 'pino';
 import { assertSandboxedNetns } from '../netns/current';
-import { parseCidr, nthAddress, type Family } from './cidr';
+import { nthAddress, parseNetwork } from '../net/cidr';
+import type { Family } from '../net/ip';
+import { requireLinkIndex, linkIndex, setLinkUp } from '../netlink/link';
+import { closeRtnl, openRtnl, type Rtnl } from '../netlink/socket';
 import { deleteBridge, ensureBridge } from './bridge';
 import { configureBridgeSysctls, configureTunSysctls, disableEarlyDemux, enableForwarding } from './sysctls';
 import {
@@ -11,7 +14,6 @@ import {
   ensureNdpBypassRule, ensurePodRule, ensurePodTableDefault, ensureServiceRoute, moveLocalRule,
   restoreLocalRule, type RulePrefs,
 } from './routing';
-import { closeRtnl, linkIndex, openRtnl, requireLinkIndex, setLinkUp, type Rtnl } from './rtnl';
 import { removeSteering } from './steering';
 
 export interface NodeWiringConfig {
@@ -42,13 +44,13 @@ type Logger = pino.Logger;
 
 function familiesOf(cfg: NodeWiringConfig): Family[] {
   const fams = new Set<Family>();
-  for (const c of [...cfg.podCIDRs, ...cfg.serviceCIDRs]) fams.add(parseCidr(c).family);
+  for (const c of [...cfg.podCIDRs, ...cfg.serviceCIDRs]) fams.add(parseNetwork(c).family);
   return [...fams].sort();
 }
 
 /** "10.244.1.1/24" for "10.244.1.0/24". */
 export function gatewayAddrs(podCIDRs: string[]): string[] {
-  return podCIDRs.map((c) => { const p = parseCidr(c); return `${nthAddress(p, 1)}/${p.prefix}`; });
+  return podCIDRs.map((c) => { const p = parseNetwork(c); return `${nthAddress(p, 1)}/${p.prefix}`; });
 }
 
 async function withRtnl<T>(fn: (sock: Rtnl) => Promise<T>): Promise<T> {
@@ -81,7 +83,7 @@ export async function wireNode(cfg: NodeWiringConfig, log?: Logger): Promise<Wir
 
     for (const c of cfg.serviceCIDRs) { step('service-route', { cidr: c }); await ensureServiceRoute(sock, tunIndex, c); }
 
-    const podFamilies = [...new Set(cfg.podCIDRs.map((c) => parseCidr(c).family))];
+    const podFamilies = [...new Set(cfg.podCIDRs.map((c) => parseNetwork(c).family))];
     for (const f of podFamilies) { step('podnet-table', { family: f, table }); await ensurePodTableDefault(sock, tunIndex, f, table); }
     for (const c of cfg.podCIDRs) {
       step('pod-rule', { cidr: c });
@@ -105,7 +107,7 @@ export async function unwireNode(cfg: NodeWiringConfig, opts: UnwireOptions = {}
   const table = cfg.routeTable ?? DEFAULT_ROUTE_TABLE;
   const prefs = { ...DEFAULT_PREFS, ...cfg.prefs };
   await withRtnl(async (sock) => {
-    const podFamilies = [...new Set(cfg.podCIDRs.map((c) => parseCidr(c).family))];
+    const podFamilies = [...new Set(cfg.podCIDRs.map((c) => parseNetwork(c).family))];
     for (const f of podFamilies) await restoreLocalRule(sock, f, prefs.local);
     for (const c of cfg.podCIDRs) {
       await deletePodRule(sock, c, cfg.bridge, table, prefs.pod);

@@ -13,8 +13,8 @@
 // A rule that can match nothing (a selector matching no pod, a named port no pod has) is left out
 // rather than emitted with empty peers/ports, which the engine reads as "any".
 import type { PolicyPeer, PolicyPod, PolicyPort, PolicyRule, PolicyRuleSet, PolicyTables } from '../engine/types';
-import { canonicalIP, ipFamily } from '../services/validate';
-import { cidrContains, hostCidr, ipToBigInt, parseCidr, type Cidr } from './cidr';
+import { cidrContains, hostCidr, parseCidr, type Cidr } from '../net/cidr';
+import { canonicalIp as canonicalIP, ipFamily, parseIp } from '../net/ip';
 import {
   NAMESPACE_NAME_LABEL, type NamespaceInfo, type NetworkPolicyInfo, type PeerInfo, type PodInfo,
   type PolicyPortInfo, type PolicyRuleInfo,
@@ -163,7 +163,7 @@ class Compiler {
       const peers: PolicyPeer[] = [];
       for (const p of rule.peers) {
         if (p.kind === 'ipBlock') {
-          blocks.push({ cidr: parseCidr(p.cidr) as Cidr, except: p.except.map((x) => parseCidr(x) as Cidr) });
+          blocks.push({ cidr: parseCidr(p.cidr, 'clear'), except: p.except.map((x) => parseCidr(x, 'clear')) });
           peers.push(p.except.length ? { cidr: p.cidr, except: [...p.except] } : { cidr: p.cidr });
           continue;
         }
@@ -339,14 +339,14 @@ function resolveNamed(pod: Pod, p: PolicyPortInfo): number | undefined {
 }
 
 function inBlocks(cidr: string, blocks: Resolved['blocks']): boolean {
-  const host = parseCidr(cidr) as Cidr;
+  const host = parseCidr(cidr, 'clear');
   return blocks.some((b) => cidrContains(b.cidr, host) && !b.except.some((x) => cidrContains(x, host)));
 }
 
 function inBlock(pod: Pod, b: Resolved['blocks'][number]): boolean {
   return pod.info.ips.some((ip) => {
-    const v = ipToBigInt(ip)!;
-    const host: Cidr = { family: v.family, base: v.value, prefix: v.family === 4 ? 32 : 128 };
+    const v = parseIp(ip)!;
+    const host: Cidr = { family: v.family, ip: v.value, prefix: v.family === 4 ? 32 : 128 };
     return cidrContains(b.cidr, host) && !b.except.some((x) => cidrContains(x, host));
   });
 }

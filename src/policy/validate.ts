@@ -3,8 +3,9 @@
 // returns its normalized form (objects.ts) or throws InvalidObjectError naming the field, with
 // the API server's own rules (peer exclusivity, except inside cidr, endPort only with a numeric
 // port, selector operators and their values). Nothing here throws anything else.
-import { Checker, canonicalIP, ipFamily, type Obj } from '../kube/checker';
-import { cidrContains, formatCidr, parseCidr } from './cidr';
+import { Checker, type Obj } from '../kube/checker';
+import { cidrContains, formatCidr, readCidr } from '../net/cidr';
+import { canonicalIp as canonicalIP, ipFamily } from '../net/ip';
 import {
   type L4Protocol, type LabelSelector, NAMESPACE_NAME_LABEL, type NamedPortInfo, type NamespaceInfo,
   type NetworkPolicyInfo, type PeerInfo, type PodInfo, type PodSkipReason, type PolicyPortInfo,
@@ -55,11 +56,11 @@ function peer(c: Checker, v: unknown, f: string): PeerInfo {
   if (ib) {
     if (podSelector || namespaceSelector) c.fail(f, 'may not specify both ipBlock and another peer');
     const raw = c.str(ib.cidr, `${f}.ipBlock.cidr`) as string;
-    const cidr = parseCidr(raw);
+    const cidr = readCidr(raw, 'clear');
     if (typeof cidr === 'string') return c.fail(`${f}.ipBlock.cidr`, cidr);
     const except = c.arr(ib.except, `${f}.ipBlock.except`).map((rx, i) => {
       const xf = `${f}.ipBlock.except[${i}]`;
-      const x = parseCidr(c.str(rx, xf) as string);
+      const x = readCidr(c.str(rx, xf) as string, 'clear');
       if (typeof x === 'string') return c.fail(xf, x);
       if (!cidrContains(cidr, x) || x.prefix === cidr.prefix) c.fail(xf, `must be a strict subset of ${formatCidr(cidr)}`);
       return formatCidr(x);

@@ -1,4 +1,4 @@
-// A multi-node sandbox (issue 9): N node namespaces, each with its own bridge, pods and podnetd,
+// A multi-node sandbox: N node namespaces, each with its own bridge, pods and podnetd,
 // joined by an "underlay" namespace holding one bridge (a top-of-rack switch). One manifest
 // directory holds the v1 Nodes (pod CIDRs + InternalIPs), Services, EndpointSlices and policies;
 // every podnetd watches it with `cluster: {mode, uplink: eth1}` and no podCIDRs of its own, so it
@@ -8,8 +8,8 @@
 // is the Sandbox's own node namespace.
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { bridgeMac } from '../node/bridge';
-import { nthAddress, parseCidr } from '../node/cidr';
+import { nthAddress, parseNetwork as parseCidr } from '../net/cidr';
+import { bridgeMac, macText } from '../net/mac';
 import type { ClusterMode } from '../cluster/model';
 import { removeManifest, writeManifest } from './manifests';
 import { distFile } from './paths';
@@ -44,10 +44,6 @@ export interface ClusterNodeNs {
 export const UPLINK = 'eth1';
 const BRIDGE = 'podnet0';
 const UNDERLAY_MTU = 1500;
-
-function hexMac(b: Buffer): string {
-  return [...b].map((x) => x.toString(16).padStart(2, '0')).join(':');
-}
 
 export class ClusterSandbox {
   readonly nodes: ClusterNodeNs[] = [];
@@ -88,7 +84,7 @@ export class ClusterSandbox {
       ip4: `192.168.77.${10 + i}`, ip6: `fd00:77::${10 + i}`, pods: [],
     };
     if (i !== 1) {
-      await sb.exec(ns, ['ip', 'link', 'add', BRIDGE, 'address', hexMac(bridgeMac(BRIDGE)), 'type', 'bridge']);
+      await sb.exec(ns, ['ip', 'link', 'add', BRIDGE, 'address', macText(bridgeMac(BRIDGE))!, 'type', 'bridge']);
       await sb.exec(ns, ['ip', 'link', 'set', BRIDGE, 'up']);
     }
     const ulPort = `${sb.id}u${i}`;

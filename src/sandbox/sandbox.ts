@@ -6,8 +6,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { run, type RunOptions, type RunResult } from '../netns/exec';
-import { bridgeMac } from '../node/bridge';
-import { nthAddress, parseCidr } from '../node/cidr';
+import { nthAddress, parseNetwork as parseCidr } from '../net/cidr';
+import { bridgeMac, macText } from '../net/mac';
 import { delNetnsSync, killSync, register, unregister, type Cleanable } from './cleanup';
 import { SandboxError } from './errors';
 import { claimSandboxId, removeMarker, sweepStale } from './naming';
@@ -149,7 +149,7 @@ export class Sandbox implements Cleanable {
 
   /** The bridge as a CNI plugin would create it; podnetd adds gateway addresses and sysctls. */
   private async ensureBridge(): Promise<void> {
-    const mac = [...bridgeMac(this.bridge)].map((b) => b.toString(16).padStart(2, '0')).join(':');
+    const mac = macText(bridgeMac(this.bridge))!;
     await this.ipNode('link', 'add', this.bridge, 'address', mac, 'type', 'bridge');
     await this.ipNode('link', 'set', this.bridge, 'up');
   }

@@ -1,4 +1,4 @@
-// Traffic from outside the cluster (issue 8): NodePort, LoadBalancer ingress IPs, externalIPs,
+// Traffic from outside the cluster: NodePort, LoadBalancer ingress IPs, externalIPs,
 // externalTrafficPolicy, healthCheckNodePort and loadBalancerSourceRanges, as pure functions.
 //
 //   v1 Service spec/status ──validateExternal──▶ ExternalServiceInfo (ServiceInfo.external)
@@ -22,11 +22,14 @@
 //     (kubelet, a host-network server, the health check port) is rejected instead of passed;
 //   - pod clients of an eTP Local LB IP / externalIP should be treated as cluster traffic
 //     (kube-proxy short-circuits them); the engine cannot tell pod from outside sources.
-import net from 'node:net';
 import type { Protocol, ServicePortSpec } from '../engine/types';
-import { ipBytes, ipText } from '../node/cidr';
+import { cidrHasIp as cidrContains, canonicalCidr } from '../net/cidr';
+import { canonicalIp as canonical, ipFamily as family } from '../net/ip';
+import { steerKey, type SteerProto, type SteerRule } from '../node/steer-rule';
 import { InvalidObjectError } from '../kube/errors';
 import type { EndpointSliceInfo, ServiceInfo } from './objects';
+
+export { canonicalCidr, steerKey, type SteerProto, type SteerRule };
 
 export const DEFAULT_NODEPORT_RANGE: readonly [number, number] = [30000, 32767];
 
@@ -57,42 +60,6 @@ export interface ExternalNodeContext {
 }
 
 type Obj = Record<string, unknown>;
-
-function canonical(ip: string): string {
-  return net.isIPv6(ip) ? new URL(`http://[${ip}]/`).hostname.slice(1, -1) : ip;
-}
-
-function family(ip: string): 4 | 6 | 0 {
-  return net.isIP(ip) as 4 | 6 | 0;
-}
-
-/** "10.0.0.0/8" canonical, or throws via `fail`. A bare address becomes /32 or /128. */
-export function canonicalCidr(s: string, fail: (why: string) => never): string {
-  const [ip, len, ...rest] = s.trim().split('/');
-  const f = family(ip);
-  if (f === 0 || rest.length) fail(`not a CIDR: ${JSON.stringify(s)}`);
-  const max = f === 4 ? 32 : 128;
-  const n = len === undefined ? max : Number(len);
-  if (!Number.isInteger(n) || n < 0 || n > max || (len !== undefined && !/^\d+$/.test(len))) fail(`bad prefix length: ${JSON.stringify(s)}`);
-  return `${canonical(maskAddress(ip, n))}/${n}`;
-}
-
-/** The address with host bits cleared (so "10.1.2.3/8" and "10.0.0.0/8" are one range). */
-function maskAddress(ip: string, prefix: number): string {
-  const b = Buffer.from(ipBytes(ip));
-  for (let i = 0; i < b.length; i++) {
-    const keep = Math.max(0, Math.min(8, prefix - i * 8));
-    b[i] &= keep === 0 ? 0 : (0xff << (8 - keep)) & 0xff;
-  }
-  return ipText(b);
-}
-
-/** Whether `ip` lies in canonical `cidr`. */
-export function cidrContains(cidr: string, ip: string): boolean {
-  const [base, len] = cidr.split('/');
-  if (family(base) !== family(ip)) return false;
-  return maskAddress(ip, Number(len)) === maskAddress(base, Number(len));
-}
 
 /**
  * The external part of a v1 Service, or undefined when it has none (plain ClusterIP without
@@ -234,32 +201,11 @@ export function externalSpecs(svc: ServiceInfo, node: ExternalNodeContext, backe
 
 // ── steering: what the uplink must send into the TUN ────────────────────────────────────────
 
-export type SteerProto = 'tcp' | 'udp';
-
-/** One tc rule on the uplink's ingress, in priority order (first match wins). */
-export interface SteerRule {
-  /** redirect: into the TUN; pass: leave to the kernel stack; drop: discard. */
-  readonly action: 'redirect' | 'pass' | 'drop';
-  readonly family: 4 | 6;
-  readonly dst: string;
-  readonly proto?: SteerProto;
-  /** One port or an inclusive range. */
-  readonly dstPort?: number | readonly [number, number];
-  /** Source CIDR (loadBalancerSourceRanges). */
-  readonly src?: string;
-}
-
 export interface SteeringOptions {
   /** NodePort range; default 30000-32767. */
   nodePortRange?: readonly [number, number];
   /** Egress masquerade: its source addresses and port range, whose replies come back on the uplink. */
   egressMasquerade?: { sources: readonly string[]; portMin?: number; portMax?: number };
-}
-
-/** Stable identity of a rule (the steering's diff key). */
-export function steerKey(r: SteerRule): string {
-  const p = r.dstPort === undefined ? '' : typeof r.dstPort === 'number' ? String(r.dstPort) : `${r.dstPort[0]}-${r.dstPort[1]}`;
-  return `${r.action} ${r.family} ${r.src ?? '*'} > ${r.dst} ${r.proto ?? '*'}/${p}`;
 }
 
 /**

@@ -24,7 +24,7 @@
 import type { BackendSpec, Protocol, ServicePortKey, ServicePortSpec, TableDelta } from '../engine/types';
 import { externalSpecs, type ExternalNodeContext } from './external';
 import type { EndpointInfo, EndpointSliceInfo, ServiceInfo, ServicePortInfo } from './objects';
-import { ipFamily } from './validate';
+import { ipFamily } from '../net/ip';
 
 /** Where this node sits: needed for internalTrafficPolicy Local and topology hints. */
 export interface NodeContext {

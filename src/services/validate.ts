@@ -1,7 +1,8 @@
 // Validation: the only door from "whatever a manifest file or the API sent" into the model.
 // Each function takes an unknown object in the real API shape and returns its normalized form
 // (objects.ts) or throws InvalidObjectError naming the field. Nothing here throws anything else.
-import { Checker, canonicalIP, ipFamily, type Obj } from '../kube/checker';
+import { canonicalIp as canonicalIP, ipFamily } from '../net/ip';
+import { Checker, type Obj } from '../kube/checker';
 import { nodeAddressesOf, validateExternal } from './external';
 import type {
   AddressType, EndpointInfo, EndpointPortInfo, EndpointSliceInfo, L4Protocol, NodeInfo,
@@ -14,8 +15,6 @@ export const ZONE_LABEL = 'topology.kubernetes.io/zone';
 const DEFAULT_AFFINITY_TIMEOUT_SEC = 10800;
 const MAX_AFFINITY_TIMEOUT_SEC = 86400;
 
-
-export { canonicalIP, ipFamily } from '../kube/checker';
 
 function metadata(c: Checker, o: Obj, defaultNamespace: string | undefined): { name: string; namespace: string; labels: Record<string, string> } {
   const md = c.obj(o.metadata, 'metadata') as Obj;

@@ -4,7 +4,8 @@
 // address honoured exactly or refused.
 import { ConfigError, ExhaustedError, RequestedIpError } from '../errors';
 import type { RangeConf } from '../config';
-import { broadcastOf, contains, formatCidr, formatIp, formatNetwork, networkOf, parseIp, type Cidr, type Family } from '../ip';
+import { broadcastOf, contains, formatCidr, formatNetwork, networkOf, type Cidr } from '../../net/cidr';
+import { formatIp, parseIp, type Family } from '../../net/ip';
 import type { Store } from './store';
 
 export interface Range {

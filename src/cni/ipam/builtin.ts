@@ -3,7 +3,8 @@
 import type { Attachment, BuiltinIpamConf, NetConf } from '../config';
 import type { CniEnv } from '../env';
 import { CheckError, NotAvailableError, toCniError } from '../errors';
-import { canonicalIp, formatIp, formatNetwork } from '../ip';
+import { formatNetwork } from '../../net/cidr';
+import { canonicalIp, formatIp } from '../../net/ip';
 import { allocate, resolveRangeSets, type Range } from './allocator';
 import { requestedIps, type Ipam, type IpamResult } from './index';
 import { nodePodCidrs } from './node';

@@ -7,7 +7,7 @@ import path from 'node:path';
 import type { Attachment, NetConf } from '../config';
 import type { CniEnv, Command } from '../env';
 import { DelegateError, EnvironmentError, NotAvailableError, SpecCode } from '../errors';
-import { parseCidr } from '../ip';
+import { tryParseCidr } from '../../net/cidr';
 import { fromAny } from '../result';
 import type { Ipam, IpamResult } from './index';
 
@@ -62,7 +62,7 @@ export class DelegatedIpam implements Ipam {
   async add(): Promise<IpamResult> {
     const r = fromAny(await execPlugin(this.plugin, this.env, 'ADD', this.conf.raw), `${this.plugin} result`);
     return {
-      ips: (r.ips ?? []).map((ip) => ({ address: ip.address, gateway: ip.gateway, family: parseCidr(ip.address)!.family })),
+      ips: (r.ips ?? []).map((ip) => ({ address: ip.address, gateway: ip.gateway, family: tryParseCidr(ip.address, 'keep')!.family })),
       routes: r.routes ?? [],
       dns: r.dns,
     };

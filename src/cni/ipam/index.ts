@@ -3,7 +3,7 @@
 import type { NetConf, BuiltinIpamConf, Attachment } from '../config';
 import type { CniEnv } from '../env';
 import type { Dns, Route } from '../result';
-import type { Family } from '../ip';
+import type { Family } from '../../net/ip';
 
 export interface IpamAddress {
   /** "10.244.1.5/24" */

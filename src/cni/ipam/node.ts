@@ -4,7 +4,7 @@
 // or its config; mtu only with VXLAN); PODNET_NODE_STATE points elsewhere (tests).
 import { readFileSync } from 'node:fs';
 import { ConfigError, IoError } from '../errors';
-import { parseCidr, type Cidr } from '../ip';
+import { tryParseCidr, type Cidr } from '../../net/cidr';
 
 export const NODE_STATE_PATH = '/run/podnet/node.json';
 
@@ -22,7 +22,7 @@ export function nodePodCidrs(file = nodeStatePath()): Cidr[] {
   try { o = JSON.parse(text); } catch (e) { throw new IoError(`${file} is not JSON: ${(e as Error).message}`, { cause: e }); }
   const list = Array.isArray(o.podCIDRs) ? o.podCIDRs : [];
   const out = list.map((s) => {
-    const c = parseCidr(String(s));
+    const c = tryParseCidr(String(s), 'keep');
     if (!c) throw new ConfigError(`${file}:podCIDRs`, s, 'not a CIDR');
     return c;
   });

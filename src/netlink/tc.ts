@@ -1,16 +1,26 @@
-// tc over rtnetlink, for the ADD path: the clsact qdisc and the u32 filters of anti-spoofing
-// (src/node/antispoof.ts) sent on the socket ADD already holds, instead of exec'ing `tc -batch`.
+// tc over rtnetlink: the clsact qdisc and u32 filters on its ingress (what anti-spoofing,
+// src/node/antispoof.ts, installs on every pod veth at ADD), instead of exec'ing `tc -batch`.
 // An exec from podnetd's CNI server cost +17 ms per ADD on a loaded 2-vCPU node (a fork of a
 // big process, then tc's own start); the ~26 requests here, pipelined, 3-10 ms at load 8-10.
 // The messages are what `tc qdisc add dev X clsact` and `tc filter add dev X ingress pref P
 // protocol PROTO u32 match u32 V M at O … (flowid 1:1 | action mirred egress redirect dev SINK)`
 // send (iproute2 tc/f_u32.c, tc/m_mirred.c); the layouts are the kernel's uapi structs
 // (linux/pkt_cls.h tc_u32_sel/tc_u32_key, linux/tc_act/tc_mirred.h tc_mirred).
-import { FlagsNew } from 'netlink/dist/constants';
-import type { AntispoofRule, TcProtocol } from '../node/antispoof';
-import { nlattr, nlnest, u32le } from '../node/nlattr';
-import { NetlinkError } from './errors';
-import type { Rtnl } from './link';
+import { nlattr, nlnest, u32le } from './attrs';
+import { CREATE_EXCL, request, type Rtnl } from './socket';
+
+export type TcProtocol = 'arp' | 'ip' | 'ipv6' | '802.1Q' | '802.1ad' | 'all';
+
+/** One 32-bit u32 key at a 4-byte aligned offset from the network header (how tc stores it). */
+export interface U32Key { off: number; value: number; mask: number }
+
+/** One u32 filter: all keys match (none: every packet of the protocol) → pass, or drop via mirred. */
+export interface U32Filter {
+  pref: number;
+  protocol: TcProtocol;
+  verdict: 'pass' | 'drop';
+  keys: U32Key[];
+}
 
 const TC_H_CLSACT = 0xfffffff1; // parent of the clsact qdisc (== TC_H_INGRESS)
 const TC_H_CLSACT_HANDLE = 0xffff0000;
@@ -24,7 +34,6 @@ const TCA_ACT_OPTIONS = 2;
 const TCA_MIRRED_PARMS = 2;
 const TC_ACT_STOLEN = 4;
 const TCA_EGRESS_REDIR = 1;
-const CREATE_EXCL = FlagsNew.CREATE | FlagsNew.EXCL;
 
 const ETH_P: Record<TcProtocol, number> = { ip: 0x0800, ipv6: 0x86dd, arp: 0x0806, '802.1Q': 0x8100, '802.1ad': 0x88a8, all: 0x0003 };
 
@@ -38,7 +47,7 @@ export function filterInfo(pref: number, protocol: TcProtocol): number {
 }
 
 /** TCA_OPTIONS of one u32 filter: selector (+ classid for pass, + mirred for drop). */
-export function u32Options(r: AntispoofRule, sinkIndex: number): Buffer {
+export function u32Options(r: U32Filter, sinkIndex: number): Buffer {
   const keys = r.keys.length ? r.keys : [{ off: 0, value: 0, mask: 0 }];
   const sel = Buffer.alloc(16 + 16 * keys.length); // struct tc_u32_sel + tc_u32_key[]
   sel.writeUInt8(TC_U32_TERMINAL, 0);
@@ -64,19 +73,16 @@ export function u32Options(r: AntispoofRule, sinkIndex: number): Buffer {
 }
 
 /** `tc qdisc add dev X clsact` then every rule's filter on its ingress, in order. */
-export async function installU32(s: Rtnl, ifindex: number, rules: AntispoofRule[], sinkIndex: number): Promise<void> {
-  try {
-    await s.newQdisc({ ifindex, handle: TC_H_CLSACT_HANDLE, parent: TC_H_CLSACT }, { kind: 'clsact' }, { flags: CREATE_EXCL });
-  } catch (e) { throw new NetlinkError(`clsact qdisc on ifindex ${ifindex}`, e); }
+export async function installU32(s: Rtnl, ifindex: number, rules: U32Filter[], sinkIndex: number): Promise<void> {
+  await request(s.newQdisc({ ifindex, handle: TC_H_CLSACT_HANDLE, parent: TC_H_CLSACT }, { kind: 'clsact' }, { flags: CREATE_EXCL }),
+    `clsact qdisc on ifindex ${ifindex}`);
   // All in flight at once (the kernel answers them in order, by sequence number): one wake-up
   // instead of one per filter, which is what costs on a loaded node. Their order does not matter:
   // the prefs order the rules, and the pod's interface is not up yet.
-  await Promise.all(rules.map(async (r) => {
-    try {
-      await s.newTrafficFilter({ ifindex, handle: 0, parent: TC_H_CLSACT_INGRESS, info: filterInfo(r.pref, r.protocol) },
-        { kind: 'u32', options: u32Options(r, sinkIndex) }, { flags: CREATE_EXCL });
-    } catch (e) { throw new NetlinkError(`u32 filter pref ${r.pref} on ifindex ${ifindex}`, e); }
-  }));
+  await Promise.all(rules.map((r) => request(
+    s.newTrafficFilter({ ifindex, handle: 0, parent: TC_H_CLSACT_INGRESS, info: filterInfo(r.pref, r.protocol) },
+      { kind: 'u32', options: u32Options(r, sinkIndex) }, { flags: CREATE_EXCL }),
+    `u32 filter pref ${r.pref} on ifindex ${ifindex}`)));
 }
 
 /** `tc qdisc del dev X clsact` (its filters go with it); absent is success. */
