@@ -20,7 +20,7 @@ import { fingerprint } from '../kube/objects';
 import { run } from '../netns/exec';
 import { formatCidr, parseNetwork as parseCidr } from '../net/cidr';
 import { DEFAULT_ROUTE_TABLE } from '../node/wiring';
-import type { DaemonConfig } from '../daemon/config';
+import type { ClusterNodeConfig } from './config';
 
 /** What a Node source feeds: parsed Nodes, undefined meaning deleted. */
 export interface ClusterNodeSink {
@@ -56,7 +56,7 @@ export function clusterManifestHook(sink: ClusterNodeSink): ManifestSubscription
 }
 
 export interface ClusterRoutingOptions {
-  cfg: DaemonConfig;
+  cfg: ClusterNodeConfig;
   log: Logger;
   /** iproute2 runner (tests inject one); default: the current netns. */
   exec?: Exec;
@@ -111,7 +111,7 @@ export class ClusterRouting implements ClusterNodeSink {
     });
   }
 
-  private get cfg(): DaemonConfig { return this.opts.cfg; }
+  private get cfg(): ClusterNodeConfig { return this.opts.cfg; }
 
   setNode(name: string, node: ClusterNode | undefined): void {
     const print = node ? fingerprint(node) : undefined;
@@ -239,7 +239,7 @@ export class ClusterRouting implements ClusterNodeSink {
  * `podnetd --cleanup`'s share: every route with our protocol, our rules at their pref and the
  * VXLAN device (which takes its FDB and neighbour entries with it). Safe to repeat.
  */
-export async function cleanupCluster(cfg: DaemonConfig, log: Logger, exec?: Exec): Promise<SyncReport> {
+export async function cleanupCluster(cfg: ClusterNodeConfig, log: Logger, exec?: Exec): Promise<SyncReport> {
   const empty = { mode: 'routed' as const, routes: [], neighbours: [], fdb: [], rules: [], podMtu: 0, skipped: [] };
   const r = await syncNodeRoutes(empty, { ...(exec ? { exec } : {}), allowHostNetns: cfg.allowHostNetns, vxlanName: cfg.cluster.vxlan.name });
   log.info({ removed: r.removed }, 'cross-node routes removed');
@@ -250,7 +250,7 @@ export async function cleanupCluster(cfg: DaemonConfig, log: Logger, exec?: Exec
  * The config for `--cleanup` when podCIDRs came from the Node object: the ones recorded in
  * nodeStateFile at start (the wiring to undo was built from them). Otherwise cfg unchanged.
  */
-export function cleanupConfig(cfg: DaemonConfig): DaemonConfig {
+export function cleanupConfig<C extends ClusterNodeConfig>(cfg: C): C {
   if (cfg.podCIDRs.length || !cfg.nodeStateFile) return cfg;
   try {
     const st = JSON.parse(readFileSync(cfg.nodeStateFile, 'utf8')) as { podCIDRs?: unknown };

@@ -8,6 +8,8 @@ import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { EngineOptions, EngineTimeouts, ServicePortSpec } from '../engine/types';
 import { canonicalCidr, parseNetwork as parseCidr } from '../net/cidr';
+import type { ClusterConfig } from '../cluster/config';
+import type { EgressMasqueradeConfig, ExternalConfig } from '../external/config';
 import { ConfigError, DaemonError } from './errors';
 
 export interface TunConfig {
@@ -30,40 +32,7 @@ export interface SyncConfig {
   firstSyncTimeoutMs: number;
 }
 
-/** Cross-node pod routing (src/cluster/controller.ts): programmed from the Node objects of the source. */
-export interface ClusterConfig {
-  /** none: podnetd programs nothing between nodes (another component does, or one node). */
-  mode: 'none' | 'routed' | 'vxlan';
-  /** The underlay link carrying the Nodes' InternalIPs (routed next hops, VXLAN lower device). */
-  uplink: string;
-  /** MTU of the uplink, which the VXLAN device's MTU is derived from; default: read from the uplink at each sync. */
-  uplinkMtu?: number;
-  vxlan: { name: string; vni: number; port: number };
-  /** Full re-sync even without Node changes (repairs routes someone deleted). */
-  resyncIntervalMs: number;
-}
-
-/** Traffic from outside: where it arrives and which node addresses take NodePorts. */
-export interface ExternalConfig {
-  /** Links external traffic arrives on, steered into the TUN by tc; [] = no steering, no external specs. */
-  uplinks: string[];
-  /** kube-proxy's nodePortAddresses: canonical CIDRs, or "primary"; [] = the uplinks' primary address per family. */
-  nodePortAddresses: string[];
-  /** Inclusive NodePort range steered into the TUN (kube-apiserver's --service-node-port-range). */
-  nodePortRange: [number, number];
-}
-
-/** engine.egressMasquerade as configured; the engine's EgressMasquerade is built from it at start (src/external/controller.ts). */
-export interface EgressMasqueradeConfig {
-  enabled: boolean;
-  /** Destinations that keep the pod address, besides podCIDRs and serviceCIDRs (always exempt). */
-  exemptCIDRs: string[];
-  /** Masquerade sources; default: the uplinks' primary address of each family. */
-  sourceIPv4?: string;
-  sourceIPv6?: string;
-  portMin: number;
-  portMax: number;
-}
+export type { ClusterConfig, EgressMasqueradeConfig, ExternalConfig };
 
 export interface DaemonConfig {
   /** The file it came from ("" when built from flags only). */

@@ -21,7 +21,7 @@ import type { EndpointSliceInfo, ServiceInfo } from '../services/objects';
 import type { EgressMasquerade } from '../engine/types';
 import { ipText } from '../net/ip';
 import { Steering } from '../node/steering';
-import type { DaemonConfig } from '../daemon/config';
+import type { ExternalNodeConfig } from './config';
 import { HealthCheckServers } from './healthcheck';
 
 /** What the control plane exposes for steering and health checks (ControlPlane.externalView). */
@@ -71,7 +71,7 @@ export async function uplinkAddresses(uplinks: readonly string[]): Promise<{ add
 }
 
 /** The engine's EgressMasquerade from the config and the uplink addresses; undefined when off or without any source. */
-export function egressMasquerade(cfg: DaemonConfig, addresses: readonly string[]): EgressMasquerade | undefined {
+export function egressMasquerade(cfg: ExternalNodeConfig, addresses: readonly string[]): EgressMasquerade | undefined {
   const em = cfg.egressMasquerade;
   if (!em.enabled) return undefined;
   const sourceIPv4 = em.sourceIPv4 ?? addresses.find((a) => !a.includes(':'));
@@ -90,7 +90,7 @@ export function egressMasquerade(cfg: DaemonConfig, addresses: readonly string[]
 }
 
 export interface ExternalTrafficOptions {
-  cfg: DaemonConfig;
+  cfg: ExternalNodeConfig;
   log: Logger;
   /** The uplinks' addresses (uplinkAddresses), primary first. */
   addresses: readonly string[];
@@ -118,7 +118,7 @@ export class ExternalTraffic {
   readonly counts = { reconciles: 0, steeringErrors: 0, rules: 0, healthChecks: 0 };
 
   /** Reads the uplinks' addresses and builds the glue (nothing is programmed yet). */
-  static async create(cfg: DaemonConfig, log: Logger): Promise<ExternalTraffic> {
+  static async create(cfg: ExternalNodeConfig, log: Logger): Promise<ExternalTraffic> {
     const { addresses, missing } = await uplinkAddresses(cfg.external.uplinks);
     if (missing.length) log.warn({ uplinks: missing }, 'external.uplinks: no such link; steering on it fails until it exists (retried)');
     if (addresses.length === 0) log.warn({ uplinks: cfg.external.uplinks }, 'the uplinks have no global address: no NodePort addresses, no default masquerade source');

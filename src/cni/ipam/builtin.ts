@@ -6,7 +6,7 @@ import { CheckError, NotAvailableError, toCniError } from '../errors';
 import { formatNetwork } from '../../net/cidr';
 import { canonicalIp, formatIp } from '../../net/ip';
 import { allocate, resolveRangeSets, type Range } from './allocator';
-import { requestedIps, type Ipam, type IpamResult } from './index';
+import { requestedIps, type Ipam, type IpamResult } from './ipam';
 import { nodePodCidrs } from './node';
 import { DiskStore } from './store';
 

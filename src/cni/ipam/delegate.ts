@@ -9,7 +9,7 @@ import type { CniEnv, Command } from '../env';
 import { DelegateError, EnvironmentError, NotAvailableError, SpecCode } from '../errors';
 import { tryParseCidr } from '../../net/cidr';
 import { fromAny } from '../result';
-import type { Ipam, IpamResult } from './index';
+import type { Ipam, IpamResult } from './ipam';
 
 export function findPlugin(name: string, dirs: string[]): string {
   for (const d of dirs) {

@@ -1,45 +1,10 @@
 // IPAM front: the built-in host-local-style allocator (`ipam.type: "podnet"`) or any other IPAM
-// plugin found in CNI_PATH, behind one interface so cmdAdd/cmdDel/... do not care which.
-import type { NetConf, BuiltinIpamConf, Attachment } from '../config';
+// plugin found in CNI_PATH, behind one interface (ipam.ts) so cmdAdd/cmdDel/... do not care which.
+import type { NetConf } from '../config';
 import type { CniEnv } from '../env';
-import type { Dns, Route } from '../result';
-import type { Family } from '../../net/ip';
+import { isBuiltin, type Ipam } from './ipam';
 
-export interface IpamAddress {
-  /** "10.244.1.5/24" */
-  address: string;
-  gateway?: string;
-  family: Family;
-}
-
-export interface IpamResult {
-  ips: IpamAddress[];
-  routes: Route[];
-  dns?: Dns;
-}
-
-/** Built-in methods are synchronous (one short locked section); delegated ones spawn a plugin. */
-export interface Ipam {
-  add(): IpamResult | Promise<IpamResult>;
-  /** Idempotent: nothing reserved is success. */
-  del(): void | Promise<void>;
-  /** Addresses held for this attachment, when the backend can tell (built-in only). */
-  held(): string[];
-  /** Throws unless every address of `ips` is reserved for this attachment. */
-  check(ips: string[]): void | Promise<void>;
-  gc(valid: Attachment[]): void | Promise<void>;
-  status(): void | Promise<void>;
-}
-
-export function isBuiltin(ipam: NetConf['ipam']): ipam is BuiltinIpamConf {
-  return ipam.type === 'podnet';
-}
-
-/** Requested addresses: runtimeConfig/args first, then CNI_ARGS IP=a,b. */
-export function requestedIps(conf: NetConf, env: CniEnv): string[] {
-  const fromArgs = (env.args.get('IP') ?? '').split(',').map((s) => s.trim()).filter(Boolean);
-  return [...conf.ips, ...fromArgs].map((s) => s.split('/')[0]);
-}
+export { isBuiltin, requestedIps, type Ipam, type IpamAddress, type IpamResult } from './ipam';
 
 export function openIpam(conf: NetConf, env: CniEnv): Ipam {
   // Lazy: a delegated config never loads the store, a built-in one never loads child_process.
