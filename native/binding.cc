@@ -363,7 +363,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     c.max_service_ports = get_uint(o, "maxServicePorts", c.max_service_ports, 1, 1u << 22, "");
     auto hairpin = [&](const char* key, uint8_t want, podnet::Addr& out) {
       Napi::Value v = o.Get(key);
-      if (v.IsUndefined() || v.IsNull()) return;
+      if (absent(v)) return;
       uint8_t fam = 0;
       if (!v.IsString() || !podnet::parse_ip(v.As<Napi::String>().Utf8Value(), out, fam) || fam != want)
         throw coded(env, "ENGINE_BAD_OPTION", std::string(key) + ": not an IPv" + (want == 4 ? "4" : "6") + " address");
@@ -372,24 +372,19 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     hairpin("hairpinIPv6", 6, c.hairpin6);
     Napi::Value mv = o.Get("egressMasquerade");
     if (mv.IsObject()) parse_masq(env, mv.As<Napi::Object>(), c.masq);
-    else if (!mv.IsUndefined() && !mv.IsNull()) throw coded(env, "ENGINE_BAD_OPTION", "egressMasquerade: not an object");
+    else if (!absent(mv)) throw coded(env, "ENGINE_BAD_OPTION", "egressMasquerade: not an object");
     Napi::Value sf = o.Get("stateFile");
     if (sf.IsString()) c.state_file = sf.As<Napi::String>().Utf8Value();
-    else if (!sf.IsUndefined() && !sf.IsNull()) throw coded(env, "ENGINE_BAD_OPTION", "stateFile: not a string");
+    else if (!absent(sf)) throw coded(env, "ENGINE_BAD_OPTION", "stateFile: not a string");
     Napi::Value tv = o.Get("timeouts");
     if (tv.IsObject()) {
       Napi::Object t = tv.As<Napi::Object>();
-      auto ms = [&](const char* k, uint32_t& field) {
-        field = get_uint(t, k, field / 1000, 1, 30 * 86400, "timeouts.") * 1000;
-      };
-      ms("tcpSynSec", c.timeouts.tcp_syn_ms);
-      ms("tcpEstablishedSec", c.timeouts.tcp_established_ms);
-      ms("tcpFinSec", c.timeouts.tcp_fin_ms);
-      ms("tcpTimeWaitSec", c.timeouts.tcp_time_wait_ms);
-      ms("tcpCloseSec", c.timeouts.tcp_close_ms);
-      ms("udpSec", c.timeouts.udp_ms);
-      ms("udpStreamSec", c.timeouts.udp_stream_ms);
-      ms("icmpSec", c.timeouts.icmp_ms);
+      using T = podnet::Timeouts;
+      static const std::pair<const char*, uint32_t T::*> kSec[] = {
+          {"tcpSynSec", &T::tcp_syn_ms}, {"tcpEstablishedSec", &T::tcp_established_ms}, {"tcpFinSec", &T::tcp_fin_ms},
+          {"tcpTimeWaitSec", &T::tcp_time_wait_ms}, {"tcpCloseSec", &T::tcp_close_ms}, {"udpSec", &T::udp_ms},
+          {"udpStreamSec", &T::udp_stream_ms}, {"icmpSec", &T::icmp_ms}};
+      for (auto [k, field] : kSec) c.timeouts.*field = get_uint(t, k, c.timeouts.*field / 1000, 1, 30 * 86400, "timeouts.") * 1000;
     }
     try {
       engine_ = std::make_unique<podnet::Engine>(c);
@@ -541,14 +536,12 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     for (uint32_t q = 0; q < qc.size(); q++) {
       Napi::Object o = Napi::Object::New(env);
       o.Set("queue", q);
-      o.Set("packetsIn", double(qc[q]->packets_in.load()));
-      o.Set("packetsOut", double(qc[q]->packets_out.load()));
-      o.Set("bytesIn", double(qc[q]->bytes_in.load()));
-      o.Set("wakeups", double(qc[q]->wakeups.load()));
-      o.Set("gsoPackets", double(qc[q]->gso_packets.load()));
-      o.Set("readErrors", double(qc[q]->read_errors.load()));
-      o.Set("writeErrors", double(qc[q]->write_errors.load()));
-      o.Set("busyPolled", double(qc[q]->busy_polled.load()));
+      using Q = podnet::QueueCounters;
+      static const std::pair<const char*, std::atomic<uint64_t> Q::*> kQueue[] = {
+          {"packetsIn", &Q::packets_in}, {"packetsOut", &Q::packets_out}, {"bytesIn", &Q::bytes_in},
+          {"wakeups", &Q::wakeups}, {"gsoPackets", &Q::gso_packets}, {"readErrors", &Q::read_errors},
+          {"writeErrors", &Q::write_errors}, {"busyPolled", &Q::busy_polled}};
+      for (auto [k, field] : kQueue) o.Set(k, double((qc[q]->*field).load()));
       qs.Set(q, o);
     }
     s.Set("queues", qs);
