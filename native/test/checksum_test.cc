@@ -1,23 +1,18 @@
 // Checksum helpers (checksum.h) and the rewrite stage that uses them (rewrite.cc): every
 // incremental update must equal a checksum computed from scratch over the rewritten packet,
 // including the CHECKSUM_PARTIAL seed (virtio_net_hdr NEEDS_CSUM) the kernel completes later.
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
 
 #include <vector>
 
 #include "../checksum.h"
 #include "../pipeline.h"
+#include "addr.h"
 
 using namespace podnet;
+using podnet::test::ip;
 
 namespace {
-
-Addr ip(const char* s) {
-  Addr a{};
-  if (inet_pton(AF_INET, s, a.b) != 1) inet_pton(AF_INET6, s, a.b);
-  return a;
-}
 
 // A TCP or UDP packet with complete checksums and a payload of `payload` bytes.
 std::vector<uint8_t> packet(uint8_t fam, uint8_t proto, const char* src, const char* dst, size_t payload) {

@@ -2,20 +2,15 @@
 // must name exactly what the packet path then does (the plan committed), for Maglev,
 // ClientIP affinity, hairpin and service masquerade, egress masquerade, rejections and
 // NetworkPolicy denials, and trace must create nothing.
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
 
 #include "../engine.h"
+#include "addr.h"
 
 using namespace podnet;
+using podnet::test::ip;
 
 namespace {
-
-Addr ip(const char* s) {
-  Addr a{};
-  if (inet_pton(AF_INET, s, a.b) != 1) inet_pton(AF_INET6, s, a.b);
-  return a;
-}
 
 ServicePortSpec svc(const char* vip, uint32_t affinity, std::vector<const char*> backends, const char* masq = nullptr) {
   ServicePortSpec s;

@@ -1,22 +1,18 @@
 // NetworkPolicy compile (policy_build.cc) and decision (policy.cc): a table of flows and the
 // verdict each must get, per direction, port, port range, protocol and ipBlock.
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
 
 #include <cctype>
 #include <cstring>
 
 #include "../policy.h"
+#include "addr.h"
 
 using namespace podnet;
+using podnet::test::ip;
 
 namespace {
 
-Addr ip(const char* s) {
-  Addr a{};
-  if (inet_pton(AF_INET, s, a.b) != 1) inet_pton(AF_INET6, s, a.b);
-  return a;
-}
 VipKey key(const char* s) { return VipKey{ip(s), uint8_t(std::strchr(s, ':') ? 6 : 4)}; }
 
 PolicyPeerSpec peer(const char* base, uint32_t prefix, std::vector<std::pair<const char*, uint32_t>> except = {}) {

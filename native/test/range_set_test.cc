@@ -1,18 +1,13 @@
 // Address range sets (range_set.h): CIDR minus exceptions, merging, and lookup at the edges.
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
 
 #include "../range_set.h"
+#include "addr.h"
 
 using namespace podnet;
+using podnet::test::ip;
 
 namespace {
-
-Addr ip(const char* s) {
-  Addr a{};
-  if (inet_pton(AF_INET, s, a.b) != 1) inet_pton(AF_INET6, s, a.b);
-  return a;
-}
 
 std::vector<IpRange> cidr(uint8_t fam, const char* base, uint32_t prefix,
                           std::vector<std::pair<Addr, uint32_t>> except = {}) {
