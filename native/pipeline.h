@@ -31,7 +31,7 @@ enum class Verdict : uint8_t { kForward, kReply, kDrop };
 
 struct Result {
   Verdict verdict;
-  Drop reason;        // kDrop
+  Drop reason;        // why it was dropped or rejected (kDrop, kReply); Drop::none otherwise
   const uint8_t* out; // kForward / kReply: packet to write (after the vnet header, if any)
   size_t out_len;
   // A second packet to write after `out`, with a zeroed vnet header: the RST towards the
