@@ -15,7 +15,13 @@
         "native/tun.cc",
         "native/engine.cc",
         "native/sd_notify.cc",
-        "native/policy.cc"
+        "native/policy.cc",
+        "native/policy_build.cc",
+        "native/range_set.cc",
+        "native/new_flow.cc",
+        "native/rewrite.cc",
+        "native/state_file.cc",
+        "native/addr_text.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED", "NAPI_CPP_EXCEPTIONS"],

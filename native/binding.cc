@@ -1,15 +1,15 @@
-// The N-API binding: the only file that includes napi.h. Validates everything that comes
-// from JavaScript (a bad spec is a coded error naming the field, never a crash) and
-// converts engine state into plain JS objects. Engine threads never call into JS.
-#include <arpa/inet.h>
+// The N-API binding: the only file that includes napi.h. It converts and nothing else:
+// validates everything that comes from JavaScript (a bad spec is a coded error naming the
+// field, never a crash) into the engine's plain C++ specs, and engine state into plain JS
+// objects. Engine threads never call into JS.
 #include <napi.h>
 
+#include <cmath>
 #include <cstring>
-#include <map>
 #include <memory>
 #include <tuple>
-#include <unordered_map>
 
+#include "addr_text.h"
 #include "engine.h"
 #include "sd_notify.h"
 
@@ -17,64 +17,43 @@ using podnet::Addr;
 
 namespace {
 
-bool parse_cidr(const std::string& s, Addr& a, uint8_t& family, uint32_t& prefix);
-
-// Sorts and merges range lists (the policy compiler's merge, reused).
-void merge_ranges(std::vector<podnet::IpRange>& v4, std::vector<podnet::IpRange>& v6) {
-  podnet::RuleSet rs;
-  podnet::PortClass pc{};
-  pc.v4 = std::move(v4);
-  pc.v6 = std::move(v6);
-  rs.classes.push_back(std::move(pc));
-  podnet::finish_rule_set(rs);
-  v4 = std::move(rs.classes[0].v4);
-  v6 = std::move(rs.classes[0].v6);
-}
-
 Napi::Error coded(Napi::Env env, const std::string& code, const std::string& msg) {
   Napi::Error e = Napi::Error::New(env, msg);
   e.Set("code", Napi::String::New(env, code));
   return e;
 }
 
-[[noreturn]] void bad(Napi::Env env, const std::string& where, const std::string& why) {
-  throw coded(env, "ENGINE_BAD_SPEC", where + ": " + why);
+[[noreturn]] void bad(Napi::Env env, const std::string& where, const std::string& why,
+                      const char* code = "ENGINE_BAD_SPEC") {
+  throw coded(env, code, where + ": " + why);
 }
 
-bool parse_ip(const char* s, Addr& a, uint8_t& family) {
-  a = Addr{};
-  if (inet_pton(AF_INET, s, a.b) == 1) { family = 4; return true; }
-  if (inet_pton(AF_INET6, s, a.b) == 1) { family = 6; return true; }
-  return false;
-}
+bool absent(const Napi::Value& v) { return v.IsUndefined() || v.IsNull(); }
 
-bool parse_ip(const std::string& s, Addr& a, uint8_t& family) { return parse_ip(s.c_str(), a, family); }
-
-std::string format_ip(uint8_t family, const Addr& a) {
-  char buf[INET6_ADDRSTRLEN];
-  inet_ntop(family == 4 ? AF_INET : AF_INET6, a.b, buf, sizeof buf);
-  return buf;
-}
-
-std::string format_endpoint(uint8_t family, const Addr& a, uint16_t port) {
-  return family == 4 ? format_ip(family, a) + ":" + std::to_string(port)
-                     : "[" + format_ip(family, a) + "]:" + std::to_string(port);
+// v as an integer in [lo, hi], else a coded error "where: range".
+double int_in(Napi::Value v, const std::string& where, double lo, double hi, const std::string& range,
+              const char* code = "ENGINE_BAD_SPEC") {
+  if (!v.IsNumber()) bad(v.Env(), where, "not a number", code);
+  double d = v.As<Napi::Number>().DoubleValue();
+  if (d < lo || d > hi || d != std::floor(d)) bad(v.Env(), where, range, code);
+  return d;
 }
 
 uint32_t get_uint(Napi::Object o, const char* key, uint32_t def, uint32_t min, uint32_t max, const std::string& where) {
   Napi::Value v = o.Get(key);
-  if (v.IsUndefined() || v.IsNull()) return def;
-  if (!v.IsNumber()) throw coded(o.Env(), "ENGINE_BAD_OPTION", where + key + ": not a number");
-  double d = v.As<Napi::Number>().DoubleValue();
-  if (d != double(uint64_t(d)) || d < min || d > max)
-    throw coded(o.Env(), "ENGINE_BAD_OPTION",
-                where + key + ": must be an integer in [" + std::to_string(min) + ", " + std::to_string(max) + "]");
-  return uint32_t(d);
+  if (absent(v)) return def;
+  return uint32_t(int_in(v, where + key, min, max,
+                         "must be an integer in [" + std::to_string(min) + ", " + std::to_string(max) + "]",
+                         "ENGINE_BAD_OPTION"));
+}
+
+uint16_t port_of(Napi::Value v, const std::string& where) {
+  return uint16_t(int_in(v, where + ".port", 1, 65535, "must be an integer in [1, 65535]"));
 }
 
 std::string get_string(Napi::Object o, const char* key, const std::string& where, bool required) {
   Napi::Value v = o.Get(key);
-  if (v.IsUndefined() || v.IsNull()) {
+  if (absent(v)) {
     if (required) bad(o.Env(), where + "." + key, "required");
     return "";
   }
@@ -82,12 +61,44 @@ std::string get_string(Napi::Object o, const char* key, const std::string& where
   return v.As<Napi::String>().Utf8Value();
 }
 
-uint16_t get_port(Napi::Object o, const std::string& where) {
-  Napi::Value v = o.Get("port");
-  if (!v.IsNumber()) bad(o.Env(), where + ".port", "not a number");
-  double d = v.As<Napi::Number>().DoubleValue();
-  if (d != double(int64_t(d)) || d < 1 || d > 65535) bad(o.Env(), where + ".port", "must be an integer in [1, 65535]");
-  return uint16_t(d);
+Napi::Array get_array(Napi::Object o, const char* key, const std::string& where, bool required) {
+  Napi::Value v = o.Get(key);
+  if (absent(v)) {
+    if (required) bad(o.Env(), where + "." + key, "required");
+    return Napi::Array::New(o.Env());
+  }
+  if (!v.IsArray()) bad(o.Env(), where + "." + key, "not an array");
+  return v.As<Napi::Array>();
+}
+
+// a[i] as an object, else a coded error naming it.
+Napi::Object object_at(Napi::Array a, uint32_t i, const std::string& where) {
+  Napi::Value v = a.Get(i);
+  if (!v.IsObject()) bad(a.Env(), where, "not an object");
+  return v.As<Napi::Object>();
+}
+
+std::string string_at(Napi::Array a, uint32_t i, const std::string& where) {
+  Napi::Value v = a.Get(i);
+  if (!v.IsString()) bad(a.Env(), where, "not a string");
+  return v.As<Napi::String>().Utf8Value();
+}
+
+std::string at(const std::string& where, uint32_t i) { return where + "[" + std::to_string(i) + "]"; }
+
+// CIDR strings into merged range sets by family (sourceRanges, egress-masquerade CIDRs).
+template <typename Fail>
+void cidr_list(Napi::Array a, std::vector<podnet::IpRange>& v4, std::vector<podnet::IpRange>& v6, Fail&& fail) {
+  for (uint32_t i = 0; i < a.Length(); i++) {
+    std::string c = a.Get(i).IsString() ? a.Get(i).As<Napi::String>().Utf8Value() : "";
+    Addr base{};
+    uint8_t fam = 0;
+    uint32_t prefix = 0;
+    if (!podnet::parse_cidr(c, base, fam, prefix)) fail(i, c);
+    podnet::cidr_ranges(fam, base, prefix, {}, 0, fam == 4 ? v4 : v6);
+  }
+  podnet::merge_ranges(v4, 4);
+  podnet::merge_ranges(v6, 6);
 }
 
 // Property names of a spec, made once per replace()/apply(): Get("name") builds and
@@ -104,140 +115,104 @@ struct SpecKeys {
         ip(Napi::String::New(env, "ip")), terminating(Napi::String::New(env, "terminating")) {}
 };
 
-// o[key] with a cached name, or o.Get(name) without the cache.
-Napi::Value prop(Napi::Object o, const SpecKeys* k, Napi::String SpecKeys::*key, const char* name) {
-  return k ? o.Get(k->*key) : o.Get(name);
-}
-
-// A short string property (an address, a protocol) copied into `buf` without a heap string:
-// 1, or 0 when absent, -1 when not a string. Values longer than the buffer are no address or
-// protocol: truncation marks them invalid.
-int short_string(Napi::Object o, const SpecKeys* k, Napi::String SpecKeys::*key, const char* name, char (&buf)[64]) {
-  Napi::Value v = prop(o, k, key, name);
-  if (v.IsUndefined() || v.IsNull()) return 0;
-  size_t len = 0;
-  if (!v.IsString() || napi_get_value_string_utf8(o.Env(), v, buf, sizeof buf, &len) != napi_ok) return -1;
-  if (len >= sizeof buf - 1) buf[0] = '?';
-  return 1;
-}
-
-// short_string for a required field, failing with the field's path.
+// A short string property (an address, a protocol) copied into `buf` without a heap string,
+// failing with the field's path when absent or not a string. Values longer than the buffer
+// are no address or protocol: truncation marks them invalid.
 template <typename Where>
-void required_string(Napi::Object o, const SpecKeys* k, Napi::String SpecKeys::*key, const char* name, char (&buf)[64],
-                     Where&& where) {
-  int r = short_string(o, k, key, name, buf);
-  if (r == 0) bad(o.Env(), where() + "." + name, "required");
-  if (r < 0) bad(o.Env(), where() + "." + name, "not a string");
+void required_string(Napi::Object o, const Napi::String& key, const char* name, char (&buf)[64], Where&& where) {
+  Napi::Value v = o.Get(key);
+  if (absent(v)) bad(o.Env(), where() + "." + name, "required");
+  size_t len = 0;
+  if (!v.IsString() || napi_get_value_string_utf8(o.Env(), v, buf, sizeof buf, &len) != napi_ok)
+    bad(o.Env(), where() + "." + name, "not a string");
+  if (len >= sizeof buf - 1) buf[0] = '?';
 }
 
-uint16_t get_port(Napi::Object o, const SpecKeys* k, const std::string& where) {
-  if (!k) return get_port(o, where);
-  Napi::Value v = o.Get(k->port);
-  if (!v.IsNumber()) bad(o.Env(), where + ".port", "not a number");
-  double d = v.As<Napi::Number>().DoubleValue();
-  if (d != double(int64_t(d)) || d < 1 || d > 65535) bad(o.Env(), where + ".port", "must be an integer in [1, 65535]");
-  return uint16_t(d);
+// An optional string property; false when absent.
+bool opt_string(Napi::Object o, const Napi::String& key, const std::string& where, std::string& out) {
+  Napi::Value v = o.Get(key);
+  if (absent(v)) return false;
+  if (!v.IsString()) bad(o.Env(), where, "not a string");
+  out = v.As<Napi::String>().Utf8Value();
+  return true;
 }
 
-podnet::SvcKey parse_key(Napi::Object o, const std::string& where, const SpecKeys* keys = nullptr) {
+podnet::SvcKey parse_key(Napi::Object o, const std::string& where, const SpecKeys& keys) {
   podnet::SvcKey k{};
   char vip[64], proto[64];
   auto w = [&] { return where; };
-  required_string(o, keys, &SpecKeys::vip, "vip", vip, w);
-  if (!parse_ip(vip, k.vip, k.family)) bad(o.Env(), where + ".vip", "not an IP address: '" + std::string(vip) + "'");
-  k.port = get_port(o, keys, where);
-  required_string(o, keys, &SpecKeys::protocol, "protocol", proto, w);
+  required_string(o, keys.vip, "vip", vip, w);
+  if (!podnet::parse_ip(vip, k.vip, k.family)) bad(o.Env(), where + ".vip", "not an IP address: '" + std::string(vip) + "'");
+  k.port = port_of(o.Get(keys.port), where);
+  required_string(o, keys.protocol, "protocol", proto, w);
   if (std::strcmp(proto, "TCP") == 0) k.proto = podnet::kTCP;
   else if (std::strcmp(proto, "UDP") == 0) k.proto = podnet::kUDP;
   else bad(o.Env(), where + ".protocol", "must be TCP or UDP, got '" + std::string(proto) + "'");
   return k;
 }
 
-podnet::ServicePortSpec parse_spec(Napi::Value v, const std::string& where, const SpecKeys* keys = nullptr) {
+podnet::BackendSpec parse_backend(Napi::Value bv, uint8_t family, const SpecKeys& keys, uint32_t i,
+                                  const std::string& where) {
+  // The path is only spelled out for an error message.
+  auto bw = [&] { return where + ".backends[" + std::to_string(i) + "]"; };
+  if (!bv.IsObject()) bad(bv.Env(), bw(), "not an object");
+  Napi::Object bo = bv.As<Napi::Object>();
+  podnet::BackendSpec b{};
+  char ip[64];
+  required_string(bo, keys.ip, "ip", ip, bw);
+  uint8_t fam = 0;
+  if (!podnet::parse_ip(ip, b.addr, fam)) bad(bo.Env(), bw() + ".ip", "not an IP address: '" + std::string(ip) + "'");
+  if (fam != family) bad(bo.Env(), bw() + ".ip", "family differs from the VIP's: '" + std::string(ip) + "'");
+  b.port = port_of(bo.Get(keys.port), bw());
+  b.terminating = bo.Get(keys.terminating).ToBoolean().Value();
+  opt_string(bo, keys.name, bw() + ".name", b.name);
+  return b;
+}
+
+podnet::ServicePortSpec parse_spec(Napi::Value v, const std::string& where, const SpecKeys& keys) {
   if (!v.IsObject()) bad(v.Env(), where, "not an object");
   Napi::Object o = v.As<Napi::Object>();
+  Napi::Env env = o.Env();
   podnet::ServicePortSpec s;
   s.key = parse_key(o, where, keys);
-  Napi::Value nm = prop(o, keys, &SpecKeys::name, "name");
-  if (!nm.IsUndefined() && !nm.IsNull()) {
-    if (!nm.IsString()) bad(o.Env(), where + ".name", "not a string");
-    s.name = nm.As<Napi::String>().Utf8Value();
-  }
-  if (s.name.empty()) s.name = format_endpoint(s.key.family, s.key.vip, s.key.port) + (s.key.proto == podnet::kTCP ? "/TCP" : "/UDP");
-  Napi::Value aff = prop(o, keys, &SpecKeys::affinity, "affinityTimeoutSec");
-  if (!aff.IsUndefined() && !aff.IsNull()) {
-    if (!aff.IsNumber()) bad(o.Env(), where + ".affinityTimeoutSec", "not a number");
-    double d = aff.As<Napi::Number>().DoubleValue();
-    if (d != double(int64_t(d)) || d < 0 || d > 86400) bad(o.Env(), where + ".affinityTimeoutSec", "must be an integer in [0, 86400]");
-    s.affinity_timeout_s = uint32_t(d);
-  }
-  Napi::Value mq = prop(o, keys, &SpecKeys::masquerade, "masquerade");
-  if (!mq.IsUndefined() && !mq.IsNull()) {
-    if (!mq.IsString()) bad(o.Env(), where + ".masquerade", "not a string");
-    std::string m = mq.As<Napi::String>().Utf8Value();
+  opt_string(o, keys.name, where + ".name", s.name);
+  if (s.name.empty())
+    s.name = podnet::format_endpoint(s.key.family, s.key.vip, s.key.port) + (s.key.proto == podnet::kTCP ? "/TCP" : "/UDP");
+  Napi::Value aff = o.Get(keys.affinity);
+  if (!absent(aff)) s.affinity_timeout_s = uint32_t(int_in(aff, where + ".affinityTimeoutSec", 0, 86400, "must be an integer in [0, 86400]"));
+  std::string m;
+  if (opt_string(o, keys.masquerade, where + ".masquerade", m)) {
     uint8_t fam = 0;
-    if (!parse_ip(m, s.masquerade_addr, fam)) bad(o.Env(), where + ".masquerade", "not an IP address: '" + m + "'");
-    if (fam != s.key.family) bad(o.Env(), where + ".masquerade", "family differs from the VIP's: '" + m + "'");
+    if (!podnet::parse_ip(m, s.masquerade_addr, fam)) bad(env, where + ".masquerade", "not an IP address: '" + m + "'");
+    if (fam != s.key.family) bad(env, where + ".masquerade", "family differs from the VIP's: '" + m + "'");
     s.masquerade = true;
   }
-  s.shared_address = prop(o, keys, &SpecKeys::shared, "sharedAddress").ToBoolean().Value();
-  Napi::Value ne = prop(o, keys, &SpecKeys::no_endpoints, "noEndpoints");
-  if (!ne.IsUndefined() && !ne.IsNull()) {
+  s.shared_address = o.Get(keys.shared).ToBoolean().Value();
+  Napi::Value ne = o.Get(keys.no_endpoints);
+  if (!absent(ne)) {
     std::string v = ne.IsString() ? ne.As<Napi::String>().Utf8Value() : "";
-    if (v != "reject" && v != "drop") bad(o.Env(), where + ".noEndpoints", "must be 'reject' or 'drop'");
+    if (v != "reject" && v != "drop") bad(env, where + ".noEndpoints", "must be 'reject' or 'drop'");
     s.drop_without_backends = v == "drop";
   }
-  Napi::Value sr = prop(o, keys, &SpecKeys::source_ranges, "sourceRanges");
-  if (!sr.IsUndefined() && !sr.IsNull()) {
-    if (!sr.IsArray()) bad(o.Env(), where + ".sourceRanges", "not an array");
-    Napi::Array a = sr.As<Napi::Array>();
-    for (uint32_t i = 0; i < a.Length(); i++) {
-      std::string c = a.Get(i).IsString() ? a.Get(i).As<Napi::String>().Utf8Value() : "";
-      Addr base{};
-      uint8_t fam = 0;
-      uint32_t prefix = 0;
-      if (!parse_cidr(c, base, fam, prefix))
-        bad(o.Env(), where + ".sourceRanges[" + std::to_string(i) + "]", "not a CIDR: '" + c + "'");
-      podnet::cidr_ranges(fam, base, prefix, {}, 0, fam == 4 ? s.source4 : s.source6);
-    }
-    merge_ranges(s.source4, s.source6);
+  Napi::Value sr = o.Get(keys.source_ranges);
+  if (!absent(sr)) {
+    if (!sr.IsArray()) bad(env, where + ".sourceRanges", "not an array");
+    cidr_list(sr.As<Napi::Array>(), s.source4, s.source6, [&](uint32_t i, const std::string& c) {
+      bad(env, at(where + ".sourceRanges", i), "not a CIDR: '" + c + "'");
+    });
   }
-  Napi::Value bs = prop(o, keys, &SpecKeys::backends, "backends");
-  if (!bs.IsArray()) bad(o.Env(), where + ".backends", "not an array");
+  Napi::Value bs = o.Get(keys.backends);
+  if (!bs.IsArray()) bad(env, where + ".backends", "not an array");
   Napi::Array arr = bs.As<Napi::Array>();
   uint32_t n = arr.Length();
   s.backends.reserve(n);
-  for (uint32_t i = 0; i < n; i++) {
-    // The path is only spelled out for an error message.
-    auto bw = [&] { return where + ".backends[" + std::to_string(i) + "]"; };
-    Napi::Value bv = arr.Get(i);
-    if (!bv.IsObject()) bad(o.Env(), bw(), "not an object");
-    Napi::Object bo = bv.As<Napi::Object>();
-    podnet::BackendSpec b{};
-    char ip[64];
-    required_string(bo, keys, &SpecKeys::ip, "ip", ip, bw);
-    uint8_t fam = 0;
-    if (!parse_ip(ip, b.addr, fam)) bad(o.Env(), bw() + ".ip", "not an IP address: '" + std::string(ip) + "'");
-    if (fam != s.key.family) bad(o.Env(), bw() + ".ip", "family differs from the VIP's: '" + std::string(ip) + "'");
-    Napi::Value pv = prop(bo, keys, &SpecKeys::port, "port");
-    if (!pv.IsNumber()) bad(o.Env(), bw() + ".port", "not a number");
-    double pd = pv.As<Napi::Number>().DoubleValue();
-    if (pd != double(int64_t(pd)) || pd < 1 || pd > 65535) bad(o.Env(), bw() + ".port", "must be an integer in [1, 65535]");
-    b.port = uint16_t(pd);
-    b.terminating = prop(bo, keys, &SpecKeys::terminating, "terminating").ToBoolean().Value();
-    Napi::Value bn = prop(bo, keys, &SpecKeys::name, "name");
-    if (!bn.IsUndefined() && !bn.IsNull()) {
-      if (!bn.IsString()) bad(o.Env(), bw() + ".name", "not a string");
-      b.name = bn.As<Napi::String>().Utf8Value();
-    }
-    s.backends.push_back(std::move(b));
-  }
+  for (uint32_t i = 0; i < n; i++) s.backends.push_back(parse_backend(arr.Get(i), s.key.family, keys, i, where));
   return s;
 }
 
 std::vector<podnet::ServicePortSpec> parse_specs(Napi::Value v, const std::string& where) {
   std::vector<podnet::ServicePortSpec> out;
-  if (v.IsUndefined() || v.IsNull()) return out;
+  if (absent(v)) return out;
   if (!v.IsArray()) bad(v.Env(), where, "not an array");
   Napi::Array a = v.As<Napi::Array>();
   uint32_t n = a.Length();
@@ -246,218 +221,124 @@ std::vector<podnet::ServicePortSpec> parse_specs(Napi::Value v, const std::strin
   for (uint32_t i = 0; i < n; i++) {
     // One scope per spec: a full sync would otherwise pile up ~20 handles × 30k specs.
     Napi::HandleScope scope(v.Env());
-    out.push_back(parse_spec(a.Get(i), where + "[" + std::to_string(i) + "]", &keys));
+    out.push_back(parse_spec(a.Get(i), at(where, i), keys));
   }
   return out;
 }
 
-bool parse_cidr(const std::string& s, Addr& a, uint8_t& family, uint32_t& prefix) {
-  size_t slash = s.find('/');
-  std::string ip = slash == std::string::npos ? s : s.substr(0, slash);
-  if (!parse_ip(ip, a, family)) return false;
-  uint32_t max = family == 4 ? 32 : 128;
-  if (slash == std::string::npos) {
-    prefix = max;
-    return true;
+// One rule of a PolicyTables rule set (src/engine/types.ts).
+podnet::PolicyRuleSpec parse_rule(Napi::Object ro, const std::string& rw) {
+  Napi::Env env = ro.Env();
+  podnet::PolicyRuleSpec rule;
+  rule.policy = get_string(ro, "policy", rw, true);
+  Napi::Array pa = get_array(ro, "ports", rw, false);
+  for (uint32_t k = 0; k < pa.Length(); k++) {
+    std::string pw = at(rw + ".ports", k);
+    Napi::Object po = object_at(pa, k, pw);
+    std::string proto = get_string(po, "protocol", pw, true);
+    podnet::PolicyPortSpec port{};
+    port.proto = proto == "TCP" ? podnet::kTCP : proto == "UDP" ? podnet::kUDP : proto == "SCTP" ? 132 : 0;
+    if (!port.proto) bad(env, pw + ".protocol", "must be TCP, UDP or SCTP, got '" + proto + "'");
+    if (!absent(po.Get("port"))) {
+      port.lo = port.hi = port_of(po.Get("port"), pw);
+      Napi::Value ep = po.Get("endPort");
+      if (!absent(ep)) port.hi = uint16_t(int_in(ep, pw + ".endPort", port.lo, 65535, "must be an integer in [port, 65535]"));
+    }
+    rule.ports.push_back(port);
   }
-  std::string p = s.substr(slash + 1);
-  if (p.empty() || p.size() > 3 || p.find_first_not_of("0123456789") != std::string::npos) return false;
-  prefix = uint32_t(std::stoul(p));
-  return prefix <= max;
+  Napi::Array peers = get_array(ro, "peers", rw, false);
+  for (uint32_t k = 0; k < peers.Length(); k++) {
+    std::string pw = at(rw + ".peers", k);
+    Napi::Object po = object_at(peers, k, pw);
+    std::string cidr = get_string(po, "cidr", pw, true);
+    podnet::PolicyPeerSpec peer{};
+    if (!podnet::parse_cidr(cidr, peer.base, peer.family, peer.prefix)) bad(env, pw + ".cidr", "not a CIDR: '" + cidr + "'");
+    Napi::Array ex = get_array(po, "except", pw, false);
+    for (uint32_t x = 0; x < ex.Length(); x++) {
+      std::string xw = at(pw + ".except", x);
+      std::string xs = string_at(ex, x, xw);
+      Addr xa{};
+      uint8_t xf = 0;
+      uint32_t xp = 0;
+      if (!podnet::parse_cidr(xs, xa, xf, xp) || xf != peer.family) bad(env, xw, "not a CIDR of the block's family: '" + xs + "'");
+      peer.except.emplace_back(xa, xp);
+    }
+    rule.peers.push_back(std::move(peer));
+  }
+  return rule;
 }
 
-Napi::Array get_array(Napi::Object o, const char* key, const std::string& where, bool required) {
-  Napi::Value v = o.Get(key);
-  if (v.IsUndefined() || v.IsNull()) {
-    if (required) bad(o.Env(), where + "." + key, "required");
-    return Napi::Array::New(o.Env());
-  }
-  if (!v.IsArray()) bad(o.Env(), where + "." + key, "not an array");
-  return v.As<Napi::Array>();
+podnet::VipKey ip_at(Napi::Array a, uint32_t i, const std::string& w) {
+  std::string s = string_at(a, i, w);
+  podnet::VipKey key{};
+  if (!podnet::parse_ip(s, key.addr, key.family)) bad(a.Env(), w, "not an IP address: '" + s + "'");
+  return key;
 }
 
-// PolicyTables (src/engine/types.ts) -> the compiled native table (policy.h).
-podnet::PolicyTable parse_policy(Napi::Env env, Napi::Value v) {
+// PolicyTables (src/engine/types.ts) -> PolicySpec, compiled by policy_build.cc.
+podnet::PolicySpec parse_policy(Napi::Env env, Napi::Value v) {
   if (!v.IsObject()) bad(env, "policy", "not an object");
   Napi::Object o = v.As<Napi::Object>();
-  podnet::PolicyTable t;
-  std::unordered_map<std::string, uint32_t> names;
-  auto policy_index = [&](const std::string& n) {
-    auto [it, fresh] = names.emplace(n, uint32_t(t.policies.size()));
-    if (fresh) t.policies.push_back(n);
-    return it->second;
-  };
+  podnet::PolicySpec spec;
   Napi::Array sets = get_array(o, "ruleSets", "policy", true);
   for (uint32_t i = 0; i < sets.Length(); i++) {
-    std::string w = "ruleSets[" + std::to_string(i) + "]";
-    if (!sets.Get(i).IsObject()) bad(env, w, "not an object");
-    Napi::Object so = sets.Get(i).As<Napi::Object>();
-    podnet::RuleSet rs;
+    std::string w = at("ruleSets", i);
+    Napi::Object so = object_at(sets, i, w);
+    podnet::RuleSetSpec rs;
     Napi::Array iso = get_array(so, "isolatedBy", w, false);
-    for (uint32_t k = 0; k < iso.Length(); k++) {
-      if (!iso.Get(k).IsString()) bad(env, w + ".isolatedBy[" + std::to_string(k) + "]", "not a string");
-      rs.isolated_by.push_back(policy_index(iso.Get(k).As<Napi::String>().Utf8Value()));
-    }
-    std::map<std::tuple<uint8_t, uint16_t, uint16_t>, size_t> classes;
+    for (uint32_t k = 0; k < iso.Length(); k++) rs.isolated_by.push_back(string_at(iso, k, at(w + ".isolatedBy", k)));
     Napi::Array rules = get_array(so, "rules", w, true);
     for (uint32_t r = 0; r < rules.Length(); r++) {
-      std::string rw = w + ".rules[" + std::to_string(r) + "]";
-      if (!rules.Get(r).IsObject()) bad(env, rw, "not an object");
-      Napi::Object ro = rules.Get(r).As<Napi::Object>();
-      uint32_t pol = policy_index(get_string(ro, "policy", rw, true));
-      std::vector<std::tuple<uint8_t, uint16_t, uint16_t>> ports;
-      Napi::Array pa = get_array(ro, "ports", rw, false);
-      for (uint32_t k = 0; k < pa.Length(); k++) {
-        std::string pw = rw + ".ports[" + std::to_string(k) + "]";
-        if (!pa.Get(k).IsObject()) bad(env, pw, "not an object");
-        Napi::Object po = pa.Get(k).As<Napi::Object>();
-        std::string proto = get_string(po, "protocol", pw, true);
-        uint8_t pr = proto == "TCP" ? podnet::kTCP : proto == "UDP" ? podnet::kUDP : proto == "SCTP" ? 132 : 0;
-        if (!pr) bad(env, pw + ".protocol", "must be TCP, UDP or SCTP, got '" + proto + "'");
-        uint16_t lo = 0, hi = 65535;
-        if (!po.Get("port").IsUndefined() && !po.Get("port").IsNull()) {
-          lo = hi = get_port(po, pw);
-          Napi::Value ep = po.Get("endPort");
-          if (!ep.IsUndefined() && !ep.IsNull()) {
-            if (!ep.IsNumber()) bad(env, pw + ".endPort", "not a number");
-            double d = ep.As<Napi::Number>().DoubleValue();
-            if (d != double(int64_t(d)) || d < lo || d > 65535) bad(env, pw + ".endPort", "must be an integer in [port, 65535]");
-            hi = uint16_t(d);
-          }
-        }
-        ports.emplace_back(pr, lo, hi);
-      }
-      if (ports.empty()) ports.emplace_back(0, 0, 65535);
-      // Peers once per rule, added to each of its port classes.
-      std::vector<podnet::IpRange> r4, r6;
-      bool any = false;
-      Napi::Array peers = get_array(ro, "peers", rw, false);
-      if (peers.Length() == 0) any = true;
-      for (uint32_t k = 0; k < peers.Length(); k++) {
-        std::string pw = rw + ".peers[" + std::to_string(k) + "]";
-        if (!peers.Get(k).IsObject()) bad(env, pw, "not an object");
-        Napi::Object po = peers.Get(k).As<Napi::Object>();
-        std::string cidr = get_string(po, "cidr", pw, true);
-        Addr base{};
-        uint8_t fam = 0;
-        uint32_t prefix = 0;
-        if (!parse_cidr(cidr, base, fam, prefix)) bad(env, pw + ".cidr", "not a CIDR: '" + cidr + "'");
-        std::vector<std::pair<Addr, uint32_t>> except;
-        Napi::Array ex = get_array(po, "except", pw, false);
-        for (uint32_t x = 0; x < ex.Length(); x++) {
-          std::string xw = pw + ".except[" + std::to_string(x) + "]";
-          if (!ex.Get(x).IsString()) bad(env, xw, "not a string");
-          std::string xs = ex.Get(x).As<Napi::String>().Utf8Value();
-          Addr xa{};
-          uint8_t xf = 0;
-          uint32_t xp = 0;
-          if (!parse_cidr(xs, xa, xf, xp) || xf != fam) bad(env, xw, "not a CIDR of the block's family: '" + xs + "'");
-          except.emplace_back(xa, xp);
-        }
-        podnet::cidr_ranges(fam, base, prefix, except, pol, fam == 4 ? r4 : r6);
-      }
-      for (const auto& key : ports) {
-        auto [it, fresh] = classes.emplace(key, rs.classes.size());
-        if (fresh) {
-          podnet::PortClass c{};
-          c.proto = std::get<0>(key);
-          c.lo = std::get<1>(key);
-          c.hi = std::get<2>(key);
-          rs.classes.push_back(std::move(c));
-        }
-        podnet::PortClass& c = rs.classes[it->second];
-        if (any && !c.any_peer) {
-          c.any_peer = true;
-          c.any_peer_policy = pol;
-        }
-        c.v4.insert(c.v4.end(), r4.begin(), r4.end());
-        c.v6.insert(c.v6.end(), r6.begin(), r6.end());
-      }
+      std::string rw = at(w + ".rules", r);
+      rs.rules.push_back(parse_rule(object_at(rules, r, rw), rw));
     }
-    podnet::finish_rule_set(rs);
-    t.sets.push_back(std::move(rs));
+    spec.rule_sets.push_back(std::move(rs));
   }
   Napi::Array pods = get_array(o, "pods", "policy", true);
   for (uint32_t i = 0; i < pods.Length(); i++) {
-    std::string w = "pods[" + std::to_string(i) + "]";
-    if (!pods.Get(i).IsObject()) bad(env, w, "not an object");
-    Napi::Object po = pods.Get(i).As<Napi::Object>();
-    podnet::PodPolicy pp;
-    pp.name = uint32_t(t.pod_names.size());
-    t.pod_names.push_back(get_string(po, "name", w, false));
+    std::string w = at("pods", i);
+    Napi::Object po = object_at(pods, i, w);
+    podnet::PodPolicySpec pod;
+    pod.name = get_string(po, "name", w, false);
     for (const char* dir : {"ingress", "egress"}) {
       Napi::Value dv = po.Get(dir);
-      if (dv.IsUndefined() || dv.IsNull()) continue;
-      if (!dv.IsNumber()) bad(env, w + "." + dir, "not a number");
-      double d = dv.As<Napi::Number>().DoubleValue();
-      if (d != double(int64_t(d)) || d < 0 || d >= t.sets.size()) bad(env, w + "." + dir, "not an index into ruleSets");
-      (std::string(dir) == "ingress" ? pp.ingress : pp.egress) = int32_t(d);
-      t.active = true;
+      if (absent(dv)) continue;
+      int32_t d = int32_t(int_in(dv, w + "." + dir, 0, double(spec.rule_sets.size()) - 1, "not an index into ruleSets"));
+      (std::string(dir) == "ingress" ? pod.ingress : pod.egress) = d;
     }
     Napi::Array ips = get_array(po, "ips", w, true);
-    for (uint32_t k = 0; k < ips.Length(); k++) {
-      std::string iw = w + ".ips[" + std::to_string(k) + "]";
-      if (!ips.Get(k).IsString()) bad(env, iw, "not a string");
-      std::string s = ips.Get(k).As<Napi::String>().Utf8Value();
-      podnet::VipKey key{};
-      if (!parse_ip(s, key.addr, key.family)) bad(env, iw, "not an IP address: '" + s + "'");
-      t.pods[key] = pp;
-    }
+    for (uint32_t k = 0; k < ips.Length(); k++) pod.ips.push_back(ip_at(ips, k, at(w + ".ips", k)));
+    spec.pods.push_back(std::move(pod));
   }
   Napi::Array hosts = get_array(o, "hostAddresses", "policy", false);
-  for (uint32_t i = 0; i < hosts.Length(); i++) {
-    std::string w = "hostAddresses[" + std::to_string(i) + "]";
-    if (!hosts.Get(i).IsString()) bad(env, w, "not a string");
-    std::string s = hosts.Get(i).As<Napi::String>().Utf8Value();
-    podnet::VipKey key{};
-    if (!parse_ip(s, key.addr, key.family)) bad(env, w, "not an IP address: '" + s + "'");
-    t.hosts.insert(key);
-  }
-  return t;
+  for (uint32_t i = 0; i < hosts.Length(); i++) spec.hosts.push_back(ip_at(hosts, i, at("hostAddresses", i)));
+  return spec;
 }
 
 void parse_masq(Napi::Env env, Napi::Object o, podnet::MasqConfig& m) {
   auto opt = [&](const std::string& k) { return coded(env, "ENGINE_BAD_OPTION", "egressMasquerade." + k); };
   auto cidrs = [&](const char* key, std::vector<podnet::IpRange>& v4, std::vector<podnet::IpRange>& v6) {
     Napi::Value v = o.Get(key);
-    if (v.IsUndefined() || v.IsNull()) return;
+    if (absent(v)) return;
     if (!v.IsArray()) throw opt(std::string(key) + ": not an array");
-    Napi::Array a = v.As<Napi::Array>();
-    for (uint32_t i = 0; i < a.Length(); i++) {
-      Addr base{};
-      uint8_t fam = 0;
-      uint32_t prefix = 0;
-      std::string s = a.Get(i).IsString() ? a.Get(i).As<Napi::String>().Utf8Value() : "";
-      if (!parse_cidr(s, base, fam, prefix)) throw opt(std::string(key) + "[" + std::to_string(i) + "]: not a CIDR: '" + s + "'");
-      podnet::cidr_ranges(fam, base, prefix, {}, 0, fam == 4 ? v4 : v6);
-    }
-    merge_ranges(v4, v6);
+    cidr_list(v.As<Napi::Array>(), v4, v6, [&](uint32_t i, const std::string& s) {
+      throw opt(std::string(key) + "[" + std::to_string(i) + "]: not a CIDR: '" + s + "'");
+    });
   };
   cidrs("podCIDRs", m.pods4, m.pods6);
   cidrs("exemptCIDRs", m.exempt4, m.exempt6);
   for (auto [key, want, addr, on] : {std::tuple<const char*, uint8_t, Addr*, bool*>{"sourceIPv4", 4, &m.src4, &m.v4},
                                      std::tuple<const char*, uint8_t, Addr*, bool*>{"sourceIPv6", 6, &m.src6, &m.v6}}) {
     Napi::Value v = o.Get(key);
-    if (v.IsUndefined() || v.IsNull()) continue;
+    if (absent(v)) continue;
     uint8_t fam = 0;
-    if (!v.IsString() || !parse_ip(v.As<Napi::String>().Utf8Value(), *addr, fam) || fam != want)
+    if (!v.IsString() || !podnet::parse_ip(v.As<Napi::String>().Utf8Value(), *addr, fam) || fam != want)
       throw opt(std::string(key) + ": not an IPv" + (want == 4 ? "4" : "6") + " address");
     *on = true;
   }
   m.port_lo = uint16_t(get_uint(o, "portMin", m.port_lo, 1024, 65535, "egressMasquerade."));
   m.port_hi = uint16_t(get_uint(o, "portMax", m.port_hi, 1024, 65535, "egressMasquerade."));
   if (m.port_hi < m.port_lo) throw opt("portMax: below portMin");
-}
-
-const char* tcp_state_name(uint8_t s) {
-  switch (s & podnet::kStateMask) {
-    case podnet::kSynSent: return "SYN_SENT";
-    case podnet::kEstablished: return "ESTABLISHED";
-    case podnet::kFinWait: return "FIN_WAIT";
-    case podnet::kTimeWait: return "TIME_WAIT";
-    case podnet::kReset: return "RESET";
-    default: return "CLOSE";
-  }
 }
 
 class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
@@ -482,33 +363,28 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     c.max_service_ports = get_uint(o, "maxServicePorts", c.max_service_ports, 1, 1u << 22, "");
     auto hairpin = [&](const char* key, uint8_t want, podnet::Addr& out) {
       Napi::Value v = o.Get(key);
-      if (v.IsUndefined() || v.IsNull()) return;
+      if (absent(v)) return;
       uint8_t fam = 0;
-      if (!v.IsString() || !parse_ip(v.As<Napi::String>().Utf8Value(), out, fam) || fam != want)
+      if (!v.IsString() || !podnet::parse_ip(v.As<Napi::String>().Utf8Value(), out, fam) || fam != want)
         throw coded(env, "ENGINE_BAD_OPTION", std::string(key) + ": not an IPv" + (want == 4 ? "4" : "6") + " address");
     };
     hairpin("hairpinIPv4", 4, c.hairpin4);
     hairpin("hairpinIPv6", 6, c.hairpin6);
     Napi::Value mv = o.Get("egressMasquerade");
     if (mv.IsObject()) parse_masq(env, mv.As<Napi::Object>(), c.masq);
-    else if (!mv.IsUndefined() && !mv.IsNull()) throw coded(env, "ENGINE_BAD_OPTION", "egressMasquerade: not an object");
+    else if (!absent(mv)) throw coded(env, "ENGINE_BAD_OPTION", "egressMasquerade: not an object");
     Napi::Value sf = o.Get("stateFile");
     if (sf.IsString()) c.state_file = sf.As<Napi::String>().Utf8Value();
-    else if (!sf.IsUndefined() && !sf.IsNull()) throw coded(env, "ENGINE_BAD_OPTION", "stateFile: not a string");
+    else if (!absent(sf)) throw coded(env, "ENGINE_BAD_OPTION", "stateFile: not a string");
     Napi::Value tv = o.Get("timeouts");
     if (tv.IsObject()) {
       Napi::Object t = tv.As<Napi::Object>();
-      auto ms = [&](const char* k, uint32_t& field) {
-        field = get_uint(t, k, field / 1000, 1, 30 * 86400, "timeouts.") * 1000;
-      };
-      ms("tcpSynSec", c.timeouts.tcp_syn_ms);
-      ms("tcpEstablishedSec", c.timeouts.tcp_established_ms);
-      ms("tcpFinSec", c.timeouts.tcp_fin_ms);
-      ms("tcpTimeWaitSec", c.timeouts.tcp_time_wait_ms);
-      ms("tcpCloseSec", c.timeouts.tcp_close_ms);
-      ms("udpSec", c.timeouts.udp_ms);
-      ms("udpStreamSec", c.timeouts.udp_stream_ms);
-      ms("icmpSec", c.timeouts.icmp_ms);
+      using T = podnet::Timeouts;
+      static const std::pair<const char*, uint32_t T::*> kSec[] = {
+          {"tcpSynSec", &T::tcp_syn_ms}, {"tcpEstablishedSec", &T::tcp_established_ms}, {"tcpFinSec", &T::tcp_fin_ms},
+          {"tcpTimeWaitSec", &T::tcp_time_wait_ms}, {"tcpCloseSec", &T::tcp_close_ms}, {"udpSec", &T::udp_ms},
+          {"udpStreamSec", &T::udp_stream_ms}, {"icmpSec", &T::icmp_ms}};
+      for (auto [k, field] : kSec) c.timeouts.*field = get_uint(t, k, c.timeouts.*field / 1000, 1, 30 * 86400, "timeouts.") * 1000;
     }
     try {
       engine_ = std::make_unique<podnet::Engine>(c);
@@ -542,14 +418,11 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     auto up = parse_specs(d.Get("upsert"), "upsert");
     std::vector<podnet::SvcKey> rm;
     Napi::Value rv = d.Get("remove");
-    if (!rv.IsUndefined() && !rv.IsNull()) {
+    if (!absent(rv)) {
       if (!rv.IsArray()) bad(env, "remove", "not an array");
       Napi::Array a = rv.As<Napi::Array>();
-      for (uint32_t i = 0; i < a.Length(); i++) {
-        std::string w = "remove[" + std::to_string(i) + "]";
-        if (!a.Get(i).IsObject()) bad(env, w, "not an object");
-        rm.push_back(parse_key(a.Get(i).As<Napi::Object>(), w));
-      }
+      SpecKeys keys(env);
+      for (uint32_t i = 0; i < a.Length(); i++) rm.push_back(parse_key(object_at(a, i, at("remove", i)), at("remove", i), keys));
     }
     return Run(env, up, rm, false);
   }
@@ -638,7 +511,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     uint32_t i = 0;
     t->ports.for_each([&](const podnet::SvcKey& k, const std::shared_ptr<const podnet::ServicePort>& sp) {
       Napi::Object o = Napi::Object::New(env);
-      o.Set("vip", format_ip(k.family, k.vip));
+      o.Set("vip", podnet::format_ip(k.family, k.vip));
       o.Set("port", k.port);
       o.Set("protocol", k.proto == podnet::kTCP ? "TCP" : "UDP");
       o.Set("name", sp->name);
@@ -647,7 +520,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
       for (uint32_t j = 0; j < sp->backends.size(); j++) {
         const podnet::Backend& b = sp->backends[j];
         Napi::Object bo = Napi::Object::New(env);
-        bo.Set("ip", format_ip(k.family, b.addr));
+        bo.Set("ip", podnet::format_ip(k.family, b.addr));
         bo.Set("port", b.port);
         bo.Set("terminating", b.terminating);
         if (!b.name.empty()) bo.Set("name", b.name);
@@ -663,14 +536,12 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     for (uint32_t q = 0; q < qc.size(); q++) {
       Napi::Object o = Napi::Object::New(env);
       o.Set("queue", q);
-      o.Set("packetsIn", double(qc[q]->packets_in.load()));
-      o.Set("packetsOut", double(qc[q]->packets_out.load()));
-      o.Set("bytesIn", double(qc[q]->bytes_in.load()));
-      o.Set("wakeups", double(qc[q]->wakeups.load()));
-      o.Set("gsoPackets", double(qc[q]->gso_packets.load()));
-      o.Set("readErrors", double(qc[q]->read_errors.load()));
-      o.Set("writeErrors", double(qc[q]->write_errors.load()));
-      o.Set("busyPolled", double(qc[q]->busy_polled.load()));
+      using Q = podnet::QueueCounters;
+      static const std::pair<const char*, std::atomic<uint64_t> Q::*> kQueue[] = {
+          {"packetsIn", &Q::packets_in}, {"packetsOut", &Q::packets_out}, {"bytesIn", &Q::bytes_in},
+          {"wakeups", &Q::wakeups}, {"gsoPackets", &Q::gso_packets}, {"readErrors", &Q::read_errors},
+          {"writeErrors", &Q::write_errors}, {"busyPolled", &Q::busy_polled}};
+      for (auto [k, field] : kQueue) o.Set(k, double((qc[q]->*field).load()));
       qs.Set(q, o);
     }
     s.Set("queues", qs);
@@ -689,11 +560,11 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
       if (n >= limit || single) return;
       Napi::Object o = Napi::Object::New(env);
       o.Set("protocol", proto == podnet::kTCP ? "TCP" : proto == podnet::kUDP ? "UDP" : "ICMP");
-      o.Set("client", format_endpoint(k.family, k.src, k.sport));
-      o.Set("vip", format_endpoint(k.family, k.dst, k.dport));
-      o.Set("backend", format_endpoint(k.family, x.dst, x.dport));
-      if (x.rewrite & podnet::kRewriteSrc) o.Set("snat", format_endpoint(k.family, x.src, x.sport));
-      o.Set("state", proto == podnet::kTCP ? tcp_state_name(state) : state ? "REPLIED" : "UNREPLIED");
+      o.Set("client", podnet::format_endpoint(k.family, k.src, k.sport));
+      o.Set("vip", podnet::format_endpoint(k.family, k.dst, k.dport));
+      o.Set("backend", podnet::format_endpoint(k.family, x.dst, x.dport));
+      if (x.rewrite & podnet::kRewriteSrc) o.Set("snat", podnet::format_endpoint(k.family, x.src, x.sport));
+      o.Set("state", podnet::flow_state_name(proto, state));
       o.Set("idleMs", double(now > last ? now - last : 0));
       out.Set(n++, o);
     });
@@ -725,7 +596,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     podnet::Result r = e.process(buf.data() + off, buf.size() - off, vnet ? &vh : nullptr, now);
     Napi::Object o = Napi::Object::New(env);
     o.Set("verdict", r.verdict == podnet::Verdict::kForward ? "forward" : r.verdict == podnet::Verdict::kReply ? "reply" : "drop");
-    if (r.reason != podnet::Drop::count) o.Set("reason", podnet::drop_name(r.reason));
+    if (r.reason != podnet::Drop::none) o.Set("reason", podnet::drop_name(r.reason));
     if (r.verdict != podnet::Verdict::kDrop) {
       auto pkt = Napi::Buffer<uint8_t>::New(env, r.out_len + off);
       if (vnet) std::memcpy(pkt.Data(), &vh, sizeof vh);
@@ -743,58 +614,32 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     podnet::Engine& e = engine(env);
     if (info.Length() < 1 || !info[0].IsObject()) bad(env, "trace", "options required");
     Napi::Object o = info[0].As<Napi::Object>();
-    Addr src{}, dst{};
-    uint8_t fs = 0, fd = 0;
+    podnet::Engine::TraceQuery q{};
+    uint8_t fd = 0;
     std::string from = get_string(o, "from", "trace", true), to = get_string(o, "to", "trace", true);
-    if (!parse_ip(from, src, fs)) bad(env, "trace.from", "not an IP address: '" + from + "'");
-    if (!parse_ip(to, dst, fd)) bad(env, "trace.to", "not an IP address: '" + to + "'");
-    if (fs != fd) bad(env, "trace.to", "family differs from trace.from");
-    uint16_t dport = get_port(o, "trace");
+    if (!podnet::parse_ip(from, q.src, q.family)) bad(env, "trace.from", "not an IP address: '" + from + "'");
+    if (!podnet::parse_ip(to, q.dst, fd)) bad(env, "trace.to", "not an IP address: '" + to + "'");
+    if (q.family != fd) bad(env, "trace.to", "family differs from trace.from");
+    q.dport = port_of(o.Get("port"), "trace");
     std::string proto = get_string(o, "protocol", "trace", true);
-    uint8_t pr = proto == "TCP" ? podnet::kTCP : proto == "UDP" ? podnet::kUDP : 0;
-    if (!pr) bad(env, "trace.protocol", "must be TCP or UDP, got '" + proto + "'");
-    uint16_t sport = uint16_t(get_uint(o, "sourcePort", 40000, 1, 65535, "trace."));
-    uint8_t pkt[80] = {};
-    size_t ih = fs == 4 ? 20 : 40, l4 = pr == podnet::kTCP ? 20 : 8;
-    if (fs == 4) {
-      pkt[0] = 0x45;
-      podnet::store16(pkt + 2, uint16_t(ih + l4));
-      pkt[8] = 64;
-      pkt[9] = pr;
-      std::memcpy(pkt + 12, src.b, 4);
-      std::memcpy(pkt + 16, dst.b, 4);
-    } else {
-      pkt[0] = 0x60;
-      podnet::store16(pkt + 4, uint16_t(l4));
-      pkt[6] = pr;
-      pkt[7] = 64;
-      std::memcpy(pkt + 8, src.b, 16);
-      std::memcpy(pkt + 24, dst.b, 16);
-    }
-    uint8_t* t = pkt + ih;
-    podnet::store16(t, sport);
-    podnet::store16(t + 2, dport);
-    if (pr == podnet::kTCP) {
-      t[12] = 5 << 4;
-      t[13] = podnet::kTcpSyn;
-    } else {
-      podnet::store16(t + 4, uint16_t(l4));
-    }
+    q.proto = proto == "TCP" ? podnet::kTCP : proto == "UDP" ? podnet::kUDP : 0;
+    if (!q.proto) bad(env, "trace.protocol", "must be TCP or UDP, got '" + proto + "'");
+    q.sport = uint16_t(get_uint(o, "sourcePort", 40000, 1, 65535, "trace."));
     podnet::TraceInfo ti;
     std::shared_ptr<const podnet::ServiceTable> hold;
-    e.trace(pkt, ih + l4, ti, hold);
+    std::shared_ptr<const podnet::PolicyTable> pol;
+    e.trace(q, ti, hold, pol);
     Napi::Object r = Napi::Object::New(env);
     const char* verdict = ti.verdict == podnet::Verdict::kDrop ? "drop"
                         : ti.verdict == podnet::Verdict::kReply ? "reject" : "forward";
-    if (ti.verdict == podnet::Verdict::kReply && ti.reason == podnet::Drop::count) verdict = "reply";
+    if (ti.verdict == podnet::Verdict::kReply && ti.reason == podnet::Drop::none) verdict = "reply";
     r.Set("verdict", verdict);
-    if (ti.reason != podnet::Drop::count) r.Set("reason", podnet::drop_name(ti.reason));
+    if (ti.reason != podnet::Drop::none) r.Set("reason", podnet::drop_name(ti.reason));
     r.Set("service", ti.service);
     r.Set("existingFlow", ti.existing_flow);
     if (ti.svc) r.Set("servicePort", ti.svc->name);
-    if (ti.x.rewrite & podnet::kRewriteDst) r.Set("backend", format_endpoint(fs, ti.x.dst, ti.x.dport));
-    if (ti.x.rewrite & podnet::kRewriteSrc) r.Set("snat", format_endpoint(fs, ti.x.src, ti.x.sport));
-    auto pol = e.policy();
+    if (ti.x.rewrite & podnet::kRewriteDst) r.Set("backend", podnet::format_endpoint(q.family, ti.x.dst, ti.x.dport));
+    if (ti.x.rewrite & podnet::kRewriteSrc) r.Set("snat", podnet::format_endpoint(q.family, ti.x.src, ti.x.sport));
     if (!ti.policy.allow && ti.policy.deny_set >= 0 && size_t(ti.policy.deny_set) < pol->sets.size()) {
       Napi::Array by = Napi::Array::New(env);
       uint32_t k = 0;
@@ -810,7 +655,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     Napi::Env env = info.Env();
     podnet::Engine& e = engine(env);
     if (info.Length() < 1) bad(env, "policy", "required");
-    auto [version, cut] = e.set_policy(parse_policy(env, info[0]));
+    auto [version, cut] = e.set_policy(podnet::build_policy_table(parse_policy(env, info[0])));
     Napi::Object r = Napi::Object::New(env);
     r.Set("version", double(version));
     r.Set("flowsCut", double(cut));

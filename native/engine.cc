@@ -218,10 +218,13 @@ size_t Engine::rebind_restored_flows(const ServiceTable& t) {
   });
 }
 
-void Engine::trace(const uint8_t* pkt, size_t len, TraceInfo& out, std::shared_ptr<const ServiceTable>& table) {
+void Engine::trace(const TraceQuery& q, TraceInfo& out, std::shared_ptr<const ServiceTable>& table,
+                   std::shared_ptr<const PolicyTable>& policy) {
+  uint8_t pkt[64];
+  size_t len = build_first_packet(q.family, q.src, q.dst, q.proto, q.sport, q.dport, pkt);
   table = table_.load(std::memory_order_acquire);
-  auto pol = policy_.load(std::memory_order_acquire);
-  trace_packet(env(), Tables{*table, *pol}, pkt, len, monotonic_ms(), out);
+  policy = policy_.load(std::memory_order_acquire);
+  trace_packet(env(), Tables{*table, *policy}, pkt, len, monotonic_ms(), out);
 }
 
 std::pair<uint64_t, size_t> Engine::set_policy(PolicyTable&& t) {

@@ -84,8 +84,16 @@ class Engine {
   void detach_tun();
   const TunDevice* tun() const { return tun_.get(); }
 
-  // Dry run of one packet (podnetctl trace); holds the table it used in `table`.
-  void trace(const uint8_t* pkt, size_t len, TraceInfo& out, std::shared_ptr<const ServiceTable>& table);
+  // Dry run of the first packet of a connection (podnetctl trace): a TCP SYN or a UDP
+  // datagram from src:sport to dst:dport. Holds the tables it used in `table` and `policy`.
+  struct TraceQuery {
+    uint8_t family;
+    Addr src, dst;
+    uint8_t proto;
+    uint16_t sport, dport;
+  };
+  void trace(const TraceQuery& q, TraceInfo& out, std::shared_ptr<const ServiceTable>& table,
+             std::shared_ptr<const PolicyTable>& policy);
 
   // Test entry point: runs one packet on the calling thread.
   Result process(uint8_t* pkt, size_t len, VnetHdr* vh, uint64_t now_ms);

@@ -1,12 +1,10 @@
 // Connection tracking; see flow_table.h and tables.h.
 #include "flow_table.h"
 
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
+#include "state_file.h"
 
-#include <cerrno>
+#include <sys/mman.h>
+
 #include <cstring>
 
 #include <new>
@@ -60,6 +58,18 @@ uint8_t next_tcp_state(uint8_t s, Dir dir, uint8_t flags) {
 
 }  // namespace
 
+const char* flow_state_name(uint8_t proto, uint8_t s) {
+  if (proto != kTCP) return s == kReplied ? "REPLIED" : "UNREPLIED";
+  switch (s & kStateMask) {
+    case kSynSent: return "SYN_SENT";
+    case kEstablished: return "ESTABLISHED";
+    case kFinWait: return "FIN_WAIT";
+    case kTimeWait: return "TIME_WAIT";
+    case kReset: return "RESET";
+    default: return "CLOSE";
+  }
+}
+
 FlowTable::FlowTable(uint32_t capacity, const Timeouts& t, const std::string& state_path)
     : capacity_(capacity), t_(t) {
   if (capacity == 0 || capacity > (1u << 30)) throw std::invalid_argument("flowCapacity out of range");
@@ -69,7 +79,12 @@ FlowTable::FlowTable(uint32_t capacity, const Timeouts& t, const std::string& st
     entries_ = map_array<Entry>(size_t(capacity) * 2);
     records_ = map_array<Record>(capacity);
   } else {
-    map_state(state_path);
+    StateFile f = map_state_file(state_path, capacity, sizeof(Record), sizeof(Entry));
+    state_map_ = f.base;
+    state_bytes_ = f.bytes;
+    records_ = static_cast<Record*>(f.records);
+    entries_ = static_cast<Entry*>(f.entries);
+    restored_ = f.restored;
   }
   buckets_ = map_array<std::atomic<uint32_t>>(nb);
   locks_ = map_array<std::atomic<uint8_t>>(kStripes);
@@ -78,68 +93,19 @@ FlowTable::FlowTable(uint32_t capacity, const Timeouts& t, const std::string& st
   rebuild_index();
 }
 
-// The state file holds the records and both entries of every flow; the hash index, the
-// locks and the free list are rebuilt from it, so a process killed in the middle of an
-// insert or a removal leaves nothing half-linked behind.
-struct StateHeader {
-  char magic[8];
-  uint32_t layout;
-  uint32_t capacity;
-  uint32_t entry_size;
-  uint32_t record_size;
-};
-
-void FlowTable::map_state(const std::string& path) {
-  constexpr char kMagic[8] = {'P', 'O', 'D', 'N', 'E', 'T', 'F', 'T'};
-  size_t rec_bytes = size_t(capacity_) * sizeof(Record);
-  size_t ent_bytes = size_t(capacity_) * 2 * sizeof(Entry);
-  size_t hdr_bytes = 4096;
-  size_t total = hdr_bytes + rec_bytes + ent_bytes;
-  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (fd < 0) throw std::runtime_error("open " + path + ": " + std::strerror(errno));
-  struct stat st{};
-  fstat(fd, &st);
-  StateHeader want{};
-  std::memcpy(want.magic, kMagic, 8);
-  want.layout = 2;
-  want.capacity = capacity_;
-  want.entry_size = sizeof(Entry);
-  want.record_size = sizeof(Record);
-  StateHeader have{};
-  bool reuse = size_t(st.st_size) == total && pread(fd, &have, sizeof have, 0) == ssize_t(sizeof have) &&
-               std::memcmp(&have, &want, sizeof want) == 0;
-  if (!reuse) {
-    // Another layout or size: start empty rather than misread old flows.
-    if (ftruncate(fd, 0) < 0 || ftruncate(fd, off_t(total)) < 0 ||
-        pwrite(fd, &want, sizeof want, 0) != ssize_t(sizeof want)) {
-      int e = errno;
-      ::close(fd);
-      throw std::runtime_error("size " + path + ": " + std::strerror(e));
-    }
-  }
-  void* p = mmap(nullptr, total, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-  ::close(fd);
-  if (p == MAP_FAILED) throw std::runtime_error("mmap " + path + ": " + std::strerror(errno));
-  state_map_ = p;
-  state_bytes_ = total;
-  records_ = reinterpret_cast<Record*>(static_cast<uint8_t*>(p) + hdr_bytes);
-  entries_ = reinterpret_cast<Entry*>(static_cast<uint8_t*>(p) + hdr_bytes + rec_bytes);
-  restored_ = reuse;
-}
-
 void FlowTable::rebuild_index() {
   for (uint32_t i = capacity_; i-- > 0;) {
     Record& r = records_[i];
     uint8_t in_use = r.in_use.load(std::memory_order_relaxed);
-    if (in_use == 1 || in_use == 3) {  // 3: killed while marking a cut, which is complete or moot
-      r.in_use.store(1, std::memory_order_relaxed);
+    if (in_use == kLive || in_use == kCutting) {  // kCutting: killed while marking a cut, which is complete or moot
+      r.in_use.store(kLive, std::memory_order_relaxed);
       entries_[2 * i].linked = 0;
       entries_[2 * i + 1].linked = 0;
       link(2 * i);
       if (!r.single.load(std::memory_order_relaxed)) link(2 * i + 1);
       active_.fetch_add(1, std::memory_order_relaxed);
     } else {
-      r.in_use.store(0, std::memory_order_relaxed);
+      r.in_use.store(kFree, std::memory_order_relaxed);
       free_.push_back(i);
     }
   }
@@ -149,7 +115,7 @@ size_t FlowTable::rebind(const std::function<bool(const FlowKey&, const Translat
   size_t dropped = 0;
   for (uint32_t i = 0; i < capacity_; i++) {
     Record& r = records_[i];
-    if (r.in_use.load(std::memory_order_acquire) != 1) continue;
+    if (r.in_use.load(std::memory_order_acquire) != kLive) continue;
     uint32_t svc = 0, be = 0;
     if (fn(entries_[2 * i].key, entries_[2 * i].x, svc, be)) {
       r.svc_slot.store(svc, std::memory_order_relaxed);
@@ -190,7 +156,7 @@ uint32_t FlowTable::timeout_ms(uint8_t proto, uint8_t state, uint32_t extra) con
         case kTimeWait: return t_.tcp_time_wait_ms;
         default: return t_.tcp_close_ms;
       }
-    case kUDP: return state ? t_.udp_stream_ms : t_.udp_ms;
+    case kUDP: return state == kReplied ? t_.udp_stream_ms : t_.udp_ms;
     case kAffinity: return extra;
     default: return t_.icmp_ms;
   }
@@ -283,7 +249,7 @@ uint32_t FlowTable::alloc(uint64_t now_ms) {
         uint32_t idx = clock_hand_;
         clock_hand_ = (clock_hand_ + 1) % capacity_;
         const Record& r = records_[idx];
-        if (r.in_use.load(std::memory_order_acquire) != 1) continue;
+        if (r.in_use.load(std::memory_order_acquire) != kLive) continue;
         if (expired(r, now_ms)) { victim = idx; victim_expired = true; break; }
         uint64_t last = r.last_ms.load(std::memory_order_relaxed);
         if (last < oldest) { oldest = last; victim = idx; }
@@ -352,9 +318,9 @@ bool FlowTable::insert(const NewFlow& f, uint64_t now_ms, FlowHit& out) {
   }
   unlock(s);
   // Published only now that both directions are linked: a record can be released (expiry,
-  // eviction, purge) only when in_use is 1, and a release between the two links would leave
+  // eviction, purge) only when in_use is kLive, and a release between the two links would leave
   // the reverse entry linked in a chain while its record is recycled — a corrupted chain.
-  r.in_use.store(1, std::memory_order_release);
+  r.in_use.store(kLive, std::memory_order_release);
   active_.fetch_add(1, std::memory_order_relaxed);
   created_.fetch_add(1, std::memory_order_relaxed);
   out.x = f.fwd_x;
@@ -376,7 +342,7 @@ void FlowTable::touch(const FlowHit& h, uint8_t tcp_flags, uint64_t now_ms) {
   if (h.last_ms != now_ms) r.last_ms.store(now_ms, std::memory_order_relaxed);
   uint8_t s = h.state, ns = s;
   if (h.proto == kTCP) ns = next_tcp_state(s, h.dir, tcp_flags);
-  else if (h.proto == kUDP && h.dir == kReverse) ns = 1;
+  else if (h.proto == kUDP && h.dir == kReverse) ns = kReplied;
   // A CAS, not a store: a cut (kReset) landing after our lookup must not be overwritten by
   // the state this packet computed from the older one. Losing a race with another touch
   // costs one transition, which that packet's flow will see again on its next segment.
@@ -385,9 +351,9 @@ void FlowTable::touch(const FlowHit& h, uint8_t tcp_flags, uint64_t now_ms) {
 
 bool FlowTable::try_release(uint32_t idx, uint32_t gen) {
   Record& r = records_[idx];
-  uint8_t live = 1;
+  uint8_t live = kLive;
   if (r.gen.load(std::memory_order_acquire) != gen) return false;
-  if (!r.in_use.compare_exchange_strong(live, 2, std::memory_order_acq_rel)) return false;
+  if (!r.in_use.compare_exchange_strong(live, kReleasing, std::memory_order_acq_rel)) return false;
   for (uint32_t e = 2 * idx; e < 2 * idx + 2; e++) {
     uint32_t s = stripe_of(entries_[e].hash);
     lock(s);
@@ -395,7 +361,7 @@ bool FlowTable::try_release(uint32_t idx, uint32_t gen) {
     unlock(s);
   }
   r.gen.fetch_add(1, std::memory_order_acq_rel);
-  r.in_use.store(0, std::memory_order_release);
+  r.in_use.store(kFree, std::memory_order_release);
   active_.fetch_sub(1, std::memory_order_relaxed);
   std::lock_guard<std::mutex> g(alloc_mu_);
   free_.push_back(idx);
@@ -412,7 +378,7 @@ size_t FlowTable::expire(uint64_t now_ms) {
     Record& r = records_[i];
     // gen first: if the record is recycled after we judged it, try_release refuses.
     uint32_t gen = r.gen.load(std::memory_order_acquire);
-    if (r.in_use.load(std::memory_order_acquire) != 1 || !expired(r, now_ms)) continue;
+    if (r.in_use.load(std::memory_order_acquire) != kLive || !expired(r, now_ms)) continue;
     if (try_release(i, gen)) n++;
   }
   expired_.fetch_add(n, std::memory_order_relaxed);
@@ -420,14 +386,14 @@ size_t FlowTable::expire(uint64_t now_ms) {
 }
 
 // Cuts one flow a control-plane scan picked: a TCP flow is marked kReset, any other removed.
-// in_use 1 -> 3 pins the record while it is marked: a release needs 1, so nothing recycles it
-// under us and the gen check stays true; scans skip a 3 as they skip a 2. Marking in place
+// kLive -> kCutting pins the record while it is marked: a release needs kLive, so nothing
+// recycles it under us and the gen check stays true; scans skip kCutting as they skip kReleasing. Marking in place
 // (not unlinking) is what lets the flow's next packet find it. False if the record was
 // recycled since the scan, is being removed, or was cut already (its clock keeps running).
 bool FlowTable::cut(uint32_t idx, uint32_t gen, uint64_t now_ms) {
   Record& r = records_[idx];
-  uint8_t live = 1;
-  if (!r.in_use.compare_exchange_strong(live, 3, std::memory_order_acq_rel)) return false;
+  uint8_t live = kLive;
+  if (!r.in_use.compare_exchange_strong(live, kCutting, std::memory_order_acq_rel)) return false;
   bool ok = r.gen.load(std::memory_order_acquire) == gen;
   bool tcp = r.proto.load(std::memory_order_relaxed) == kTCP;
   if (ok && tcp) {
@@ -437,7 +403,7 @@ bool FlowTable::cut(uint32_t idx, uint32_t gen, uint64_t now_ms) {
       r.state.store(kReset, std::memory_order_release);  // see expired()
     }
   }
-  r.in_use.store(1, std::memory_order_release);
+  r.in_use.store(kLive, std::memory_order_release);
   if (ok && !tcp) return try_release(idx, gen);
   return ok;
 }
@@ -447,7 +413,7 @@ size_t FlowTable::purge_backends(const std::vector<uint8_t>& be_slots, uint64_t 
   for (uint32_t i = 0; i < capacity_; i++) {
     Record& r = records_[i];
     uint32_t gen = r.gen.load(std::memory_order_acquire);
-    if (r.in_use.load(std::memory_order_acquire) != 1) continue;
+    if (r.in_use.load(std::memory_order_acquire) != kLive) continue;
     uint32_t be = r.be_slot.load(std::memory_order_relaxed);
     if (be >= be_slots.size() || !be_slots[be]) continue;
     if (cut(i, gen, now_ms)) n++;

@@ -17,13 +17,25 @@ namespace podnet {
 
 enum Dir : uint8_t { kForward = 0, kReverse = 1 };
 
-// TCP: base state in the low nibble, FIN-seen bits above it. UDP: 0 unreplied, 1 replied.
+// The state byte of a flow record. TCP: base state (TcpState) in the low nibble, FIN-seen
+// bits above it. UDP: UdpState. Other protocols: always 0.
 // kReset: the flow was cut (its backend left, or a policy no longer allows it) while the
 // endpoints still think it is open. It stays indexed for tcp_close_ms from the cut so its
 // next packet, from either side, is answered with a RST to both ends (pipeline.cc); the
 // state is sticky: only the cut sets it and nothing but removal leaves it.
 enum TcpState : uint8_t { kSynSent = 0, kEstablished = 1, kFinWait = 2, kTimeWait = 3, kClose = 4, kReset = 5 };
 constexpr uint8_t kFinFwd = 0x10, kFinRev = 0x20, kStateMask = 0x0f;
+enum UdpState : uint8_t { kUnreplied = 0, kReplied = 1 };
+
+// conntrack-style name of a state byte ("ESTABLISHED", "REPLIED", ...), for podnetctl flows.
+const char* flow_state_name(uint8_t proto, uint8_t state);
+
+// Who owns a record (Record::in_use). Only kLive records are indexed and visible to scans.
+//   kFree       on the free list
+//   kLive       indexed; may be looked up, touched, released or cut
+//   kReleasing  a release unlinks it; nothing else may touch it
+//   kCutting    live but pinned while a cut marks it kReset: a release waits for kLive again
+enum RecordUse : uint8_t { kFree = 0, kLive = 1, kReleasing = 2, kCutting = 3 };
 
 struct Timeouts {
   uint32_t tcp_syn_ms = 60'000;
@@ -92,7 +104,7 @@ class FlowTable {
     std::atomic<uint64_t> last_ms;
     std::atomic<uint32_t> gen;
     std::atomic<uint8_t> state;
-    std::atomic<uint8_t> in_use;  // 0 free, 1 live, 2 being removed, 3 being cut (live, pinned)
+    std::atomic<uint8_t> in_use;  // RecordUse
     // Atomic (relaxed) because the GC and eviction scans read records that a queue may be
     // recycling at that moment; the gen check then discards what they read.
     std::atomic<uint8_t> proto;
@@ -102,8 +114,8 @@ class FlowTable {
     std::atomic<uint32_t> extra_timeout_ms;
   };
   static_assert(sizeof(std::atomic<uint32_t>) == 4 && sizeof(std::atomic<uint8_t>) == 1, "Record is a file layout");
-  // With a state_path the flow records live in that file (MAP_SHARED), so they survive the
-  // process: a restarted podnetd keeps every connection's backend and NAT state.
+  // With a state_path the flow records live in that file (state_file.h), so they survive
+  // the process: a restarted podnetd keeps every connection's backend and NAT state.
   FlowTable(uint32_t capacity, const Timeouts& t, const std::string& state_path = "");
   // True when the flows came from an existing state file.
   bool restored() const { return restored_; }
@@ -138,7 +150,6 @@ class FlowTable {
   void for_each(F&& fn) const;  // fn(const FlowKey& fwd, const Translation& fx, state, last_ms, proto)
 
  private:
-  void map_state(const std::string& path);
   void rebuild_index();
   uint32_t alloc(uint64_t now_ms);
   void link(uint32_t e);
@@ -176,7 +187,7 @@ template <typename F>
 void FlowTable::for_each(F&& fn) const {
   for (uint32_t i = 0; i < capacity_; i++) {
     const Record& r = records_[i];
-    if (r.in_use.load(std::memory_order_acquire) != 1) continue;
+    if (r.in_use.load(std::memory_order_acquire) != kLive) continue;
     const Entry& e = entries_[2 * i];
     fn(e.key, e.x, r.state.load(std::memory_order_relaxed), r.last_ms.load(std::memory_order_relaxed),
        r.proto.load(std::memory_order_relaxed), r.single.load(std::memory_order_relaxed) != 0);

@@ -39,7 +39,7 @@ Result translate_icmp_error(const PipelineEnv& env, const ServiceTable& st, uint
       return Result{Verdict::kDrop, Drop::icmp_untracked, nullptr, 0};
     }
     env.counters->passthrough.fetch_add(1, std::memory_order_relaxed);
-    return Result{Verdict::kForward, Drop::count, pkt, p.len};
+    return Result{Verdict::kForward, Drop::none, pkt, p.len};
   }
   FlowHit hit;
   if (!env.flows->lookup(swapped(q.key), now_ms, hit)) {
@@ -48,7 +48,7 @@ Result translate_icmp_error(const PipelineEnv& env, const ServiceTable& st, uint
       return Result{Verdict::kDrop, Drop::icmp_untracked, nullptr, 0};
     }
     env.counters->passthrough.fetch_add(1, std::memory_order_relaxed);
-    return Result{Verdict::kForward, Drop::count, pkt, p.len};
+    return Result{Verdict::kForward, Drop::none, pkt, p.len};
   }
   // The quote Q is a packet we translated; K = swapped(Q) is the key it matched before, x its
   // translation, K' = x(K). The quote must read swapped(K') again and the error must go to
@@ -72,7 +72,7 @@ Result translate_icmp_error(const PipelineEnv& env, const ServiceTable& st, uint
   }
   if (vh) vh->flags &= uint8_t(~kVnetNeedsCsum);
   if (hit.svc_slot < env.svc_capacity) env.svc_counters[hit.svc_slot].add(p.len);
-  return Result{Verdict::kForward, Drop::count, pkt, p.len};
+  return Result{Verdict::kForward, Drop::none, pkt, p.len};
 }
 
 }  // namespace podnet

@@ -1,6 +1,7 @@
-// Stage 1: parse; see packet.h.
+// Stage 1: parse; and the packets the engine writes itself start here; see packet.h.
 #include "packet.h"
 
+#include "checksum.h"
 #include "vnet.h"
 
 namespace podnet {
@@ -173,6 +174,45 @@ bool vnet_check(VnetHdr& h, const Parsed& p) {
   }
   if (type != kGsoNone || (h.flags & kVnetNeedsCsum)) h.hdr_len = uint16_t(p.l4_off + p.l4_hdr_len);
   return true;
+}
+
+size_t write_ip_header(uint8_t* out, uint8_t family, const Addr& src, const Addr& dst, uint8_t proto, size_t l4_len) {
+  if (family == 4) {
+    std::memset(out, 0, 20);
+    out[0] = 0x45;
+    store16(out + 2, uint16_t(20 + l4_len));
+    out[8] = kDefaultTtl;
+    out[9] = proto;
+    std::memcpy(out + 12, src.b, 4);
+    std::memcpy(out + 16, dst.b, 4);
+    store16(out + 10, csum_full(out, 20));
+    return 20;
+  }
+  std::memset(out, 0, 40);
+  out[0] = 0x60;
+  store16(out + 4, uint16_t(l4_len));
+  out[6] = proto;
+  out[7] = kDefaultTtl;
+  std::memcpy(out + 8, src.b, 16);
+  std::memcpy(out + 24, dst.b, 16);
+  return 40;
+}
+
+size_t build_first_packet(uint8_t family, const Addr& src, const Addr& dst, uint8_t proto, uint16_t sport,
+                          uint16_t dport, uint8_t* out) {
+  size_t l4 = proto == kTCP ? 20 : 8;
+  size_t ih = write_ip_header(out, family, src, dst, proto, l4);
+  uint8_t* t = out + ih;
+  std::memset(t, 0, l4);
+  store16(t, sport);
+  store16(t + 2, dport);
+  if (proto == kTCP) {
+    t[12] = 5 << 4;
+    t[13] = kTcpSyn;
+  } else {
+    store16(t + 4, uint16_t(l4));
+  }
+  return ih + l4;
 }
 
 }  // namespace podnet

@@ -1,4 +1,6 @@
-// Stage 1 of the pipeline: parse an IP packet into offsets and a flow key without copying.
+// Stage 1 of the pipeline: parse an IP packet into offsets and a flow key without copying;
+// and the other way round, the IP header of every packet the engine writes itself (replies,
+// reply.cc; the first packet of a connection that podnetctl trace runs through the pipeline).
 // IPv4 (options allowed) and IPv6 (extension headers walked), then TCP, UDP, ICMP, ICMPv6.
 // Every length is checked against the buffer; anything that does not add up is a drop
 // with a named reason (stats.h), never a crash.
@@ -35,6 +37,15 @@ constexpr uint8_t kTcpFin = 0x01, kTcpSyn = 0x02, kTcpRst = 0x04, kTcpPsh = 0x08
 // `inner` parses the header quoted inside an ICMP error: the transport header may be cut
 // short (only the first 8 bytes are guaranteed) and lengths may exceed the buffer.
 bool parse_packet(const uint8_t* buf, size_t buflen, Parsed& out, Drop* reason, bool inner = false);
+
+constexpr uint8_t kDefaultTtl = 64;
+
+// Writes an IPv4 (with its header checksum) or IPv6 header from src to dst; returns its length.
+size_t write_ip_header(uint8_t* out, uint8_t family, const Addr& src, const Addr& dst, uint8_t proto, size_t l4_len);
+// The first packet of a connection: a TCP SYN or a UDP datagram without payload, transport
+// checksum left zero (the pipeline never checks it). `out` holds 60 bytes; returns the length.
+size_t build_first_packet(uint8_t family, const Addr& src, const Addr& dst, uint8_t proto, uint16_t sport,
+                          uint16_t dport, uint8_t* out);
 
 // Offsets of the checksum field in a transport header (or 0 if none).
 inline uint16_t l4_csum_offset(uint8_t proto) {

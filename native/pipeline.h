@@ -1,14 +1,17 @@
 // The per-packet pipeline, in order:
-//   1. parse            packet.cc    headers, lengths, flow key; malformed -> counted drop
-//   2. vnet check       packet.cc    virtio_net_hdr agrees with the packet (GSO, NEEDS_CSUM)
-//   3. ICMP errors      icmp.cc      quoted header of a tracked flow translated (PMTUD works)
-//   4. flow lookup      flow_table   either direction of an existing flow -> rewrite; a cut
-//                                    TCP flow (kReset) -> RST to both ends (reply.cc)
-//   5. new flow         here         VIP? service port -> affinity / Maglev -> flow insert
-//   6. reject           reply.cc     VIP with no such port or no backend: RST / ICMP unreachable
-//   7. rewrite          here         DNAT or reverse NAT with incremental checksums (RFC 1624)
-// Anything that is not service traffic passes through unchanged.
-// Runs on engine threads and on the JS thread (Engine.process); never allocates or throws.
+//   1. parse            packet.cc     headers, lengths, flow key; malformed -> counted drop
+//   2. vnet check       packet.cc     virtio_net_hdr agrees with the packet (GSO, NEEDS_CSUM)
+//   3. ICMP errors      icmp.cc       quoted header of a tracked flow translated (PMTUD works)
+//   4. flow lookup      pipeline.cc   either direction of an existing flow -> rewrite; a cut
+//                                     TCP flow (kReset) -> RST to both ends (reply.cc)
+//   5. new flow         new_flow.cc   plan: VIP -> service port -> affinity / Maglev backend,
+//                                     NetworkPolicy, SNAT (masquerade, hairpin, egress);
+//                                     then commit: flow insert, or drop / reject / echo reply
+//   6. reject           reply.cc      VIP with no such port or no backend: RST / ICMP unreachable
+//   7. rewrite          rewrite.cc    DNAT / SNAT / reverse NAT with incremental checksums (RFC 1624)
+// Traffic that is neither service traffic, egress-masqueraded nor under NetworkPolicy passes
+// through unchanged. Runs on engine threads and on the JS thread (Engine.process); never
+// allocates or throws.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -17,6 +20,7 @@
 #include "flow_table.h"
 #include "packet.h"
 #include "policy.h"
+#include "range_set.h"
 #include "service_table.h"
 #include "stats.h"
 #include "vnet.h"
@@ -27,7 +31,7 @@ enum class Verdict : uint8_t { kForward, kReply, kDrop };
 
 struct Result {
   Verdict verdict;
-  Drop reason;        // kDrop
+  Drop reason;        // why it was dropped or rejected (kDrop, kReply); Drop::none otherwise
   const uint8_t* out; // kForward / kReply: packet to write (after the vnet header, if any)
   size_t out_len;
   // A second packet to write after `out`, with a zeroed vnet header: the RST towards the
@@ -44,8 +48,6 @@ struct MasqConfig {
   uint16_t port_lo = 61000, port_hi = 65535;
   std::vector<IpRange> pods4, pods6, exempt4, exempt6;  // sorted, merged
 };
-
-bool in_range_set(const std::vector<IpRange>& v, const Addr& a);
 
 struct PipelineEnv {
   FlowTable* flows;
@@ -78,10 +80,12 @@ Result process_packet(const PipelineEnv& env, const Tables& t, uint8_t* pkt, siz
                       uint64_t now_ms, uint8_t* scratch);
 
 // What the pipeline would do with a packet, without doing it: no flow is created, nothing
-// counted, nothing rewritten (podnetctl trace).
+// counted, nothing rewritten (podnetctl trace). The decision is the data path's own
+// (plan_new_flow, new_flow.h), so the two cannot disagree.
 struct TraceInfo {
   Verdict verdict;
-  Drop reason;            // kDrop or a rejection (no_backend, no_service_port)
+  Drop reason;            // kDrop, or kReply for a rejection (no_backend, no_service_port,
+                          // reset_cut_flow); Drop::none otherwise
   bool existing_flow;     // matched an entry of the flow table
   bool service;           // destination is a VIP
   const ServicePort* svc; // the service port, if any (valid while the table is held)
@@ -105,12 +109,27 @@ size_t build_icmp_port_unreachable(const uint8_t* pkt, const Parsed& p, uint8_t*
 // Turns an echo request into its reply in place; returns its length.
 size_t echo_reply_in_place(uint8_t* pkt, const Parsed& p);
 
-// Stage 7: rewrites one side (source or destination) address and port.
+// Stage 7 (rewrite.cc): rewrites one side (source or destination) address and port.
 void rewrite(uint8_t* pkt, const Parsed& p, VnetHdr* vh, bool dst, const Addr& addr, uint16_t port);
 // Applies a flow entry's translation (either or both sides).
 inline void translate(uint8_t* pkt, const Parsed& p, VnetHdr* vh, const Translation& x) {
   if (x.rewrite & kRewriteSrc) rewrite(pkt, p, vh, false, x.src, x.sport);
   if (x.rewrite & kRewriteDst) rewrite(pkt, p, vh, true, x.dst, x.dport);
+}
+
+// Result and counter helpers shared by the stages.
+inline Result forward_packet(uint8_t* pkt, size_t len) { return Result{Verdict::kForward, Drop::none, pkt, len}; }
+inline Result count_drop(const PipelineEnv& env, Drop d) {
+  env.counters->drop(d);
+  return Result{Verdict::kDrop, d, nullptr, 0};
+}
+inline void count_packet(const PipelineEnv& env, uint32_t svc_slot, uint32_t be_slot, size_t bytes) {
+  if (svc_slot < env.svc_capacity) env.svc_counters[svc_slot].add(bytes);
+  if (be_slot < env.be_capacity) env.be_counters[be_slot].add(bytes);
+}
+inline void count_flow(const PipelineEnv& env, uint32_t svc_slot, uint32_t be_slot) {
+  if (svc_slot < env.svc_capacity) env.svc_counters[svc_slot].flows.fetch_add(1, std::memory_order_relaxed);
+  if (be_slot < env.be_capacity) env.be_counters[be_slot].flows.fetch_add(1, std::memory_order_relaxed);
 }
 
 }  // namespace podnet

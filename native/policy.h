@@ -1,5 +1,6 @@
 // NetworkPolicy in the data path (see tables.h): compiled per-pod allow sets and the
-// decision taken on a flow's first packet, after DNAT.
+// decision taken on a flow's first packet, after DNAT. The table is compiled from a
+// PolicySpec by policy_build.cc on the JS thread.
 //
 // PolicyTable                     immutable version, published atomically like the service table
 //   pods     pod address -> ingress / egress rule set (or not isolated), name
@@ -17,6 +18,7 @@
 #include <vector>
 
 #include "net.h"
+#include "range_set.h"
 #include "service_table.h"
 
 namespace podnet {
@@ -63,10 +65,41 @@ struct PolicyDecision {
 PolicyDecision policy_decide(const PolicyTable& t, uint8_t family, const Addr& src, const Addr& dst, uint8_t proto,
                              uint16_t dport);
 
-// Compile helpers (JS thread).
-// Adds [cidr minus excepts] to out; returns false on a malformed prefix length.
-bool cidr_ranges(uint8_t family, const Addr& base, uint32_t prefix, const std::vector<std::pair<Addr, uint32_t>>& except,
-                 uint32_t policy, std::vector<IpRange>& out);
+// What the control plane sends (PolicyTables in src/engine/types.ts), parsed but not yet
+// compiled: rules still per policy, peers still CIDRs.
+struct PolicyPortSpec {
+  uint8_t proto;  // kTCP, kUDP or 132 (SCTP)
+  uint16_t lo = 0, hi = 65535;
+};
+struct PolicyPeerSpec {
+  uint8_t family;
+  Addr base;
+  uint32_t prefix;
+  std::vector<std::pair<Addr, uint32_t>> except;  // prefixes of the same family
+};
+struct PolicyRuleSpec {
+  std::string policy;                  // "namespace/name"
+  std::vector<PolicyPortSpec> ports;   // empty: every port of every protocol
+  std::vector<PolicyPeerSpec> peers;   // empty: any peer
+};
+struct RuleSetSpec {
+  std::vector<std::string> isolated_by;
+  std::vector<PolicyRuleSpec> rules;
+};
+struct PodPolicySpec {
+  std::string name;
+  int32_t ingress = -1, egress = -1;  // index into rule_sets, -1: not isolated that way
+  std::vector<VipKey> ips;
+};
+struct PolicySpec {
+  std::vector<RuleSetSpec> rule_sets;
+  std::vector<PodPolicySpec> pods;
+  std::vector<VipKey> hosts;
+};
+
+// Compiles a spec (indices already checked): the rules of a set are grouped into port
+// classes (protocol + port range), each with the merged ranges of every peer that allows it.
+PolicyTable build_policy_table(const PolicySpec& spec);
 // Sorts and merges each class's ranges.
 void finish_rule_set(RuleSet& rs);
 

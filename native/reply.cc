@@ -11,30 +11,6 @@ namespace {
 
 constexpr size_t kIcmp4Max = 576;   // RFC 1812: the error datagram stays within 576 bytes
 constexpr size_t kIcmp6Max = 1280;  // RFC 4443: within the minimum IPv6 MTU
-constexpr uint8_t kTtl = 64;
-
-// Writes an IP header from src to dst; returns its length.
-size_t ip_header(uint8_t* out, uint8_t family, const Addr& src, const Addr& dst, uint8_t proto, size_t l4_len) {
-  if (family == 4) {
-    std::memset(out, 0, 20);
-    out[0] = 0x45;
-    store16(out + 2, uint16_t(20 + l4_len));
-    out[8] = kTtl;
-    out[9] = proto;
-    std::memcpy(out + 12, src.b, 4);
-    std::memcpy(out + 16, dst.b, 4);
-    store16(out + 10, csum_full(out, 20));
-    return 20;
-  }
-  std::memset(out, 0, 40);
-  out[0] = 0x60;
-  store16(out + 4, uint16_t(l4_len));
-  out[6] = proto;
-  out[7] = kTtl;
-  std::memcpy(out + 8, src.b, 16);
-  std::memcpy(out + 24, dst.b, 16);
-  return 40;
-}
 
 uint16_t l4_checksum(uint8_t family, const Addr& src, const Addr& dst, uint8_t proto, const uint8_t* l4, size_t n) {
   uint32_t s = pseudo_sum(family, src.b, dst.b, proto, uint32_t(n));
@@ -45,7 +21,7 @@ uint16_t l4_checksum(uint8_t family, const Addr& src, const Addr& dst, uint8_t p
 
 size_t build_tcp_rst(const uint8_t* pkt, const Parsed& p, uint8_t* out) {
   const uint8_t* tcp = pkt + p.l4_off;
-  size_t ih = ip_header(out, p.family, p.key.dst, p.key.src, kTCP, 20);
+  size_t ih = write_ip_header(out, p.family, p.key.dst, p.key.src, kTCP, 20);
   uint8_t* t = out + ih;
   std::memset(t, 0, 20);
   store16(t, p.key.dport);
@@ -73,7 +49,7 @@ size_t build_tcp_rst_onward(const uint8_t* pkt, const Parsed& p, const Translati
   const Addr& dst = (x.rewrite & kRewriteDst) ? x.dst : p.key.dst;
   uint16_t sport = (x.rewrite & kRewriteSrc) ? x.sport : p.key.sport;
   uint16_t dport = (x.rewrite & kRewriteDst) ? x.dport : p.key.dport;
-  size_t ih = ip_header(out, p.family, src, dst, kTCP, 20);
+  size_t ih = write_ip_header(out, p.family, src, dst, kTCP, 20);
   uint8_t* t = out + ih;
   std::memset(t, 0, 20);
   store16(t, sport);
@@ -93,7 +69,7 @@ size_t build_icmp_port_unreachable(const uint8_t* pkt, const Parsed& p, uint8_t*
   size_t max = (v4 ? kIcmp4Max : kIcmp6Max) - ih - 8;
   if (quote > max) quote = max;
   uint8_t proto = v4 ? kICMP : kICMPv6;
-  ip_header(out, p.family, p.key.dst, p.key.src, proto, 8 + quote);
+  write_ip_header(out, p.family, p.key.dst, p.key.src, proto, 8 + quote);
   uint8_t* icmp = out + ih;
   std::memset(icmp, 0, 8);
   icmp[0] = v4 ? 3 : 1;  // destination unreachable
@@ -117,12 +93,12 @@ size_t echo_reply_in_place(uint8_t* pkt, const Parsed& p) {
   icmp[0] = v4 ? 0 : 129;
   store16(icmp + 2, 0);
   if (v4) {
-    pkt[8] = kTtl;
+    pkt[8] = kDefaultTtl;
     store16(pkt + 10, 0);
     store16(pkt + 10, csum_full(pkt, p.l4_off));
     store16(icmp + 2, csum_full(icmp, p.l4_len));
   } else {
-    pkt[7] = kTtl;
+    pkt[7] = kDefaultTtl;
     Addr s{}, d{};
     std::memcpy(s.b, src, 16);
     std::memcpy(d.b, dst, 16);

@@ -10,14 +10,9 @@
 #include <vector>
 
 #include "net.h"
+#include "range_set.h"
 
 namespace podnet {
-
-struct IpRange {
-  Addr lo;  // inclusive, compared as big-endian bytes
-  Addr hi;
-  uint32_t policy;  // NetworkPolicy: index of a policy that allows it (unused elsewhere)
-};
 
 struct Backend {
   Addr addr;
@@ -72,7 +67,7 @@ struct ServicePort {
   uint32_t affinity_timeout_ms = 0;
   bool masquerade = false;        // new flows get masquerade_addr as their source
   bool drop_without_backends = false;  // silent drop instead of RST / ICMP unreachable
-  std::vector<struct IpRange> source4, source6;  // loadBalancerSourceRanges; empty = any
+  std::vector<IpRange> source4, source6;  // loadBalancerSourceRanges; empty = any
   Addr masquerade_addr{};
   uint32_t slot = 0;              // service port counter slot
   std::string name;

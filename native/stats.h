@@ -34,7 +34,8 @@ enum class Drop : uint8_t {
 #define X(id, name) id,
   PODNET_DROPS(X)
 #undef X
-  count
+  count,
+  none = count,  // not dropped: a Result or TraceInfo with no reason to name
 };
 
 inline const char* drop_name(Drop d) {

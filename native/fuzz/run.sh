@@ -6,7 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")"
 secs=${1:-60}
 mkdir -p out/corpus
-srcs=(../policy.cc ../checksum.cc ../packet.cc ../maglev.cc ../flow_table.cc ../service_table.cc ../pipeline.cc ../icmp.cc ../reply.cc ../tun.cc ../engine.cc)
+srcs=(../policy.cc ../policy_build.cc ../range_set.cc ../checksum.cc ../packet.cc ../maglev.cc ../flow_table.cc
+      ../state_file.cc ../service_table.cc ../pipeline.cc ../new_flow.cc ../rewrite.cc ../icmp.cc ../reply.cc ../tun.cc
+      ../engine.cc)
 clang++ -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
   -Wall -Wextra -Werror -Wno-missing-field-initializers -o out/fuzz_pipeline fuzz_pipeline.cc "${srcs[@]}" -lpthread
 [ -n "${2:-}" ] && cp -n "$2"/* out/corpus/ 2>/dev/null || true
