@@ -10,7 +10,7 @@ PACKAGES=(
   nftables iptables haproxy conntrack
   clang libclang-rt-14-dev libgtest-dev libbpf-dev linux-libc-dev bpftool
   containernetworking-plugins podman runc busybox-static
-  systemd util-linux gcc
+  systemd util-linux gcc g++ make debootstrap dpkg-dev
 )
 missing=()
 for p in "${PACKAGES[@]}"; do
