@@ -115,7 +115,7 @@ fi
 [ -f "$node_tgz" ] || die "npm pack did not write $node_tgz"
 install -d "$root/node"
 tar -xzf "$node_tgz" -C "$root/node" --strip-components=1 package/bin/node package/LICENSE
-[ "$("$root/node/bin/node" --version)" = "v$node_version" ] || die "bundled node is not v$node_version"
+[ "$(env -u NODE_OPTIONS "$root/node/bin/node" --version)" = "v$node_version" ] || die "bundled node is not v$node_version"
 
 # --- tarball ---
 echo "package: $tarball"
