@@ -38,7 +38,10 @@ deb=$out/podnet_${version}_$deb_arch.deb
 # --- the build must be there and newer than its sources (a stale dist/ keeps deleted modules) ---
 addon=build/Release/podnet_engine.node
 [ -f "$addon" ] || die "$addon is missing: npx node-gyp rebuild"
-newer=$(find native binding.gyp -maxdepth 1 \( -name '*.cc' -o -name '*.h' -o -name binding.gyp \) -newer "$addon" | head -1)
+# binding.gyp's sources and the headers beside them (not the fuzz, stress or unit-test trees).
+mapfile -t native_dirs < <(grep -o '"[^"]*\.cc*"' binding.gyp | tr -d '"' | xargs -n1 dirname | sort -u)
+[ ${#native_dirs[@]} -gt 0 ] || die "no sources in binding.gyp"
+newer=$(find binding.gyp "${native_dirs[@]}" -maxdepth 1 \( -name '*.cc' -o -name '*.c' -o -name '*.h' -o -name binding.gyp \) -newer "$addon" | head -1)
 [ -z "$newer" ] || die "$addon is older than $newer: npx node-gyp rebuild"
 mapfile -t sources < <(find src -name '*.ts' ! -name '*.d.ts' | sort)
 [ ${#sources[@]} -gt 0 ] || die "no TypeScript under src/"
