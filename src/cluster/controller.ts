@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { BoundedFrequencyRunner, type Clock, realClock } from '../sync/runner';
 import { ClusterError } from './errors';
-import { desiredClusterRouting, type ClusterRoutingConfig } from './model';
+import { desiredClusterRouting, type ClusterRoutingConfig, type ClusterRoutingState } from './model';
 import { clusterNodeFromV1, type ClusterNode } from './nodes';
 import { syncNodeRoutes, type Exec, type SyncReport } from './program';
 import type { ManifestSubscription } from '../kube/manifest';
@@ -21,6 +21,7 @@ import { run } from '../netns/exec';
 import { formatCidr, parseNetwork as parseCidr } from '../net/cidr';
 import { DEFAULT_ROUTE_TABLE } from '../node/wiring';
 import type { ClusterNodeConfig } from './config';
+import { clusterView, type ClusterView } from './view';
 
 /** What a Node source feeds: parsed Nodes, undefined meaning deleted. */
 export interface ClusterNodeSink {
@@ -97,6 +98,8 @@ export class ClusterRouting implements ClusterNodeSink {
   private selfWaiters: Array<(n: ClusterNode) => void> = [];
   private informer: { stop(): Promise<void> } | undefined;
   last: ClusterSyncResult | undefined;
+  /** The desired state of the last successful sync. */
+  private lastState: ClusterRoutingState | undefined;
   /** The last sync that added or removed something. */
   lastChange: ClusterSyncResult | undefined;
 
@@ -173,6 +176,14 @@ export class ClusterRouting implements ClusterNodeSink {
     await this.runner.runNow();
   }
 
+  /** The nodes, what is programmed for each and their state (`podnetctl cluster`). */
+  view(): ClusterView {
+    return clusterView({
+      mode: this.cfg.cluster.mode, self: this.cfg.nodeName, nodes: this.nodes.values(), state: this.lastState,
+      ...(this.last ? { lastSyncAt: this.last.at } : {}), ...(this.last?.error ? { error: this.last.error } : {}),
+    });
+  }
+
   private trigger(): void {
     if (!this.started || this.stopped || !this.initialized) return;
     this.runner.run();
@@ -217,6 +228,7 @@ export class ClusterRouting implements ClusterNodeSink {
       const r = await syncNodeRoutes(state, { ...(this.opts.exec ? { exec: this.opts.exec } : {}), allowHostNetns: this.cfg.allowHostNetns, vxlanName: c.vxlan.name });
       if (state.podMtu && state.podMtu !== this.last?.podMtu) this.opts.onPodMtu?.(state.podMtu);
       this.last = { ...r, at: Date.now(), podMtu: state.podMtu, nodes: nodes.length, skipped: state.skipped };
+      this.lastState = state;
       this.failures = 0;
       const changed = r.added.length + r.removed.length > 0;
       if (changed) this.lastChange = this.last;

@@ -331,6 +331,40 @@ export interface PoliciesReply {
   policies: PolicyCounterEntry[];
 }
 
+/** One node as this node's cross-node routing sees it. */
+export interface ClusterNodeEntry {
+  /** The Node object's name. */
+  name: string;
+  /** Its spec.podCIDRs, canonical. */
+  podCIDRs: string[];
+  /** Its InternalIP addresses. */
+  internalIPs: string[];
+  /** self (this node), programmed, skipped (not routable: see reason) or pending (no sync yet). */
+  state: 'self' | 'programmed' | 'skipped' | 'pending';
+  /** Why a node (or one of its pod CIDRs) is not routed. */
+  reason?: string;
+  /** What this node programmed for it: "route …", "fdb …", "neigh …" lines. */
+  entries: string[];
+}
+
+/** GET /v1/cluster */
+export interface ClusterReply {
+  /** Always API_VERSION. */
+  apiVersion: typeof API_VERSION;
+  /** cluster.mode: none (podnetd programs nothing between nodes), routed or vxlan. */
+  mode: 'none' | 'routed' | 'vxlan';
+  /** This node's name. */
+  node: string;
+  /** The MTU pods on this node get (VXLAN overhead taken off), when known. */
+  podMtu?: number;
+  /** Wall-clock ms of the last sync. */
+  lastSyncAt?: number;
+  /** The last sync's error, when it failed (the entries of the sync before stay in place). */
+  error?: { code: string; message: string };
+  /** This node first, then the others by name. */
+  nodes: ClusterNodeEntry[];
+}
+
 /** Any non-2xx answer. */
 export interface ErrorReply {
   /** Always API_VERSION. */

@@ -1,7 +1,7 @@
 // Client of podnetd's control API (HTTP over its unix socket). Used by podnetctl and by the
 // sandbox's Podnetd handle; a unix socket path works from any network namespace.
 import http from 'node:http';
-import type { ErrorReply, FlowsReply, PoliciesReply, ServicesReply, StatusReply, TraceReply } from './api';
+import type { ClusterReply, ErrorReply, FlowsReply, PoliciesReply, ServicesReply, StatusReply, TraceReply } from './api';
 
 export const DEFAULT_SOCKET = '/run/podnet/podnetd.sock';
 
@@ -58,4 +58,5 @@ export class ControlClient {
   trace(t: TraceArgs): Promise<TraceReply> { return this.get('/v1/trace', { ...t }); }
   /** `pod`: a pod's name, namespace/name or IP; absent: every pod on the node. */
   policies(pod?: string): Promise<PoliciesReply> { return this.get('/v1/policies', { pod }); }
+  cluster(): Promise<ClusterReply> { return this.get('/v1/cluster'); }
 }

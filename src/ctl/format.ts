@@ -1,6 +1,6 @@
 // podnetctl's human output: aligned tables and short summaries of the control API's replies.
 // --json prints the replies themselves (src/ctl/api.ts), never this.
-import type { FlowsReply, ServicesReply, StatusReply, TraceReply } from './api';
+import type { ClusterReply, FlowsReply, ServicesReply, StatusReply, TraceReply } from './api';
 
 /** Left-aligned columns, two spaces apart; numbers right-aligned. */
 export function table(header: string[], rows: (string | number)[][]): string {
@@ -70,4 +70,14 @@ export function formatTrace(r: TraceReply): string {
       : x.allowedBy ? [`policy    allowed by ${x.allowedBy}`] : []),
     `why       ${x.explanation}`,
   ].join('\n');
+}
+
+export function formatCluster(r: ClusterReply): string {
+  if (r.mode === 'none') return `cross-node routing: off (cluster.mode none) on ${r.node}`;
+  const head = `cross-node routing: ${r.mode} on ${r.node}${r.podMtu ? `, pod MTU ${r.podMtu}` : ''}` +
+    `${r.lastSyncAt ? `, last sync ${new Date(r.lastSyncAt).toISOString()}` : ', not synced yet'}` +
+    `${r.error ? `\nlast sync FAILED (${r.error.code}): ${r.error.message}` : ''}`;
+  const rows = r.nodes.map((n) => [n.name, n.podCIDRs.join(',') || '-', n.internalIPs.join(',') || '-', n.state + (n.reason ? ` (${n.reason})` : '')]);
+  const entries = r.nodes.filter((n) => n.entries.length).map((n) => `${n.name}:\n${n.entries.map((e) => `  ${e}`).join('\n')}`);
+  return [head, table(['NODE', 'POD CIDRS', 'INTERNAL IPS', 'STATE'], rows), ...entries].join('\n');
 }

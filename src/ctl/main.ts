@@ -1,10 +1,10 @@
 // podnetctl (bin/podnetctl): the operator's view of one node's podnetd, over its control socket.
 //   podnetctl [--socket PATH] [--json] status | services | flows [filters] | trace --from IP --to IP:PORT --proto tcp|udp
-//             | policies [--pod NAME|IP]
+//             | policies [--pod NAME|IP] | cluster
 //   podnetctl sandbox up|down|exec|status ...   (src/ctl/sandbox.ts)
 // Exit codes: 0 ok, 1 podnetd unreachable or answered an error, 2 usage.
 import { CtlError, ControlClient, DEFAULT_SOCKET } from './client';
-import { formatFlows, formatServices, formatStatus, formatTrace } from './format';
+import { formatCluster, formatFlows, formatServices, formatStatus, formatTrace } from './format';
 import { formatPolicies } from './policies';
 
 export const USAGE = `usage: podnetctl [--socket PATH] [--json] COMMAND
@@ -15,6 +15,7 @@ export const USAGE = `usage: podnetctl [--socket PATH] [--json] COMMAND
                                            what the engine would do with such a connection (nothing is sent)
   policies [--pod NAME|NAMESPACE/NAME|IP]  per pod on this node: the NetworkPolicies isolating its ingress/egress
                                            and the rules that allow traffic; flows allowed/denied per policy
+  cluster                                  cross-node routing: each node, its pod CIDRs, what is programmed for it
   sandbox up [--name NAME] [--pods N] [--veth]
                                            a virtual node in network namespaces running podnetd;
                                            pods through the podnet CNI plugin (--veth: by hand)
@@ -83,6 +84,7 @@ async function runCommand(p: Parsed, out: (s: string) => void): Promise<void> {
       }), formatFlows);
       return;
     }
+    case 'cluster': allowed(p, []); print(await c.cluster(), formatCluster); return;
     case 'policies': allowed(p, ['pod']); print(await c.policies(p.opts.get('pod')), formatPolicies); return;
     case 'trace': {
       allowed(p, ['from', 'to', 'proto', 'sport']);

@@ -10,8 +10,9 @@ import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import type { Logger } from 'pino';
+import type { ClusterView } from '../cluster/view';
 import {
-  API_VERSION, type BackendEntry, type EngineStatus, type ErrorReply, type FlowEntry, type FlowsReply, type FlowTableStatus,
+  API_VERSION, type BackendEntry, type ClusterNodeEntry, type ClusterReply, type EngineStatus, type ErrorReply, type FlowEntry, type FlowsReply, type FlowTableStatus,
   type PoliciesReply, type PolicyCounterEntry, type PolicyDirectionEntry, type PodPolicyEntry, type QueueStatus,
   type ServiceEntry, type ServicesReply, type StatusReply, type TraceQueryEntry, type TraceReply, type TraceResultEntry,
 } from '../ctl/api';
@@ -33,6 +34,8 @@ export interface ControlState {
   trace(q: TraceQuery): TraceResult;
   /** NetworkPolicy as programmed; undefined (or absent) when podnetd has no policy source (tables mode). */
   policies?(): PolicyState | undefined;
+  /** Cross-node routing's view; undefined when podnetd runs none (cluster.mode none). */
+  cluster?(): ClusterView | undefined;
 }
 
 /** What /v1/policies joins: the tables the engine holds and its counters. */
@@ -44,6 +47,21 @@ export interface PolicyState {
 }
 
 const FLOW_LIMIT_MAX = 100_000;
+
+/** Cross-node routing's view onto the wire; mode none when podnetd runs no cross-node routing. */
+export function toWireCluster(v: ClusterView | undefined, node: string): ClusterReply {
+  if (!v) return { apiVersion: API_VERSION, mode: 'none', node, nodes: [] };
+  return {
+    apiVersion: API_VERSION, mode: v.mode, node: v.node,
+    ...(v.podMtu !== undefined ? { podMtu: v.podMtu } : {}),
+    ...(v.lastSyncAt !== undefined ? { lastSyncAt: v.lastSyncAt } : {}),
+    ...(v.error ? { error: { code: v.error.code, message: v.error.message } } : {}),
+    nodes: v.nodes.map((n): ClusterNodeEntry => ({
+      name: n.name, podCIDRs: [...n.podCIDRs], internalIPs: [...n.internalIPs], state: n.state,
+      ...(n.reason !== undefined ? { reason: n.reason } : {}), entries: [...n.entries],
+    })),
+  };
+}
 
 function hostOf(endpoint: string): string {
   const m = /^\[(.*)\]:\d+$/.exec(endpoint) ?? /^([^:]*):\d+$/.exec(endpoint);
@@ -274,6 +292,10 @@ export class ControlApi {
         }
         case '/v1/policies': {
           const r: PoliciesReply = policyEntries(this.state.policies?.(), u.searchParams.get('pod') ?? undefined);
+          send(200, r); return;
+        }
+        case '/v1/cluster': {
+          const r: ClusterReply = toWireCluster(this.state.cluster?.(), this.state.status().podnetd.nodeName);
           send(200, r); return;
         }
         case '/v1/trace': {

@@ -88,6 +88,7 @@ export class Daemon {
       flows: (limit) => this.requireEngine().flows(limit),
       trace: (q) => this.requireEngine().trace(q),
       policies: () => this.policyState(),
+      cluster: () => this.cluster?.view(),
     }, log);
   }
 

@@ -106,6 +106,14 @@ for (const mode of ['routed', 'vxlan'] as const) {
     const again = await c.resync();
     t.same(again.map((r) => [r.added, r.removed]), c.nodes.map(() => [[], []]), 'a second sync (SIGHUP) changes nothing');
     t.equal(first[0].podMtu, mode === 'vxlan' ? 1450 : 1500, 'pod MTU');
+    for (const n of c.nodes) {
+      const cl = await n.podnetd!.ctl.cluster();
+      t.same([cl.mode, cl.node, cl.nodes.map((x) => x.name)], [mode, n.name, [n.name, ...c.nodes.filter((o) => o !== n).map((o) => o.name)]],
+        `${n.name}: podnetctl cluster lists this node first, then the others`);
+      t.ok(cl.nodes.slice(1).every((x) => x.state === 'programmed' && x.entries.some((e) => e.startsWith(`route ${x.podCIDRs[0]} `))),
+        `${n.name}: every other node is programmed, with a route to its pod CIDR`);
+      if (mode === 'vxlan') t.ok(cl.nodes.slice(1).every((x) => x.entries.some((e) => e.startsWith('fdb '))), `${n.name}: VXLAN FDB entries shown`);
+    }
     const cli = await c.syncRoutesOnce();
     t.same(cli.map((r) => [r.added, r.removed]), c.nodes.map(() => [[], []]), 'the one-shot CLI agrees with podnetd');
     for (const n of c.nodes) {
