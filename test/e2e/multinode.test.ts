@@ -108,8 +108,8 @@ for (const mode of ['routed', 'vxlan'] as const) {
     t.equal(first[0].podMtu, mode === 'vxlan' ? 1450 : 1500, 'pod MTU');
     for (const n of c.nodes) {
       const cl = await n.podnetd!.ctl.cluster();
-      t.same([cl.mode, cl.node, cl.nodes.map((x) => x.name)], [mode, n.name, [n.name, ...c.nodes.filter((o) => o !== n).map((o) => o.name)]],
-        `${n.name}: podnetctl cluster lists this node first, then the others`);
+      t.same([cl.mode, cl.node, cl.nodes.map((x) => x.name)], [mode, n.name, [n.name, ...c.nodes.filter((o) => o !== n).map((o) => o.name).sort()]],
+        `${n.name}: podnetctl cluster lists this node first, then the others by name`);
       t.ok(cl.nodes.slice(1).every((x) => x.state === 'programmed' && x.entries.some((e) => e.startsWith(`route ${x.podCIDRs[0]} `))),
         `${n.name}: every other node is programmed, with a route to its pod CIDR`);
       if (mode === 'vxlan') t.ok(cl.nodes.slice(1).every((x) => x.entries.some((e) => e.startsWith('fdb '))), `${n.name}: VXLAN FDB entries shown`);
