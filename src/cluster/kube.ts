@@ -1,7 +1,7 @@
 // Every Node from the Kubernetes API (list + watch of /api/v1/nodes, no selector) → ClusterNode →
-// a sink (podnetd's ClusterRouting). The service source (control/sources/kube.ts) watches only
+// a sink (podnetd's ClusterRouting). The service source (src/services/kube.ts) watches only
 // this node's Node; cross-node routing needs all of them. Restarts with backoff and 410 relists
-// are the informer's (control/sources/informer.ts); while the API is away nothing is withdrawn.
+// are the informer's (src/kube/informer.ts); while the API is away nothing is withdrawn.
 import * as k8s from '@kubernetes/client-node';
 import pino, { type Logger } from 'pino';
 import { InformerGroup, type InformerStatus } from '../kube/informer';

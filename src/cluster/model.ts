@@ -1,5 +1,5 @@
 // The pure model of cross-node routing: (this node, all Nodes, mode) → the desired state of the
-// current netns. No I/O; program.ts makes the kernel match it. Two modes (issue 9):
+// current netns. No I/O; program.ts makes the kernel match it. Two modes:
 //   routed: <remote pod CIDR> via <remote InternalIP> dev <uplink>           (host-gw, one L2 segment)
 //   vxlan:  one VXLAN device; per remote node an FDB entry (its VTEP MAC → its InternalIP), a
 //           permanent neighbour (next hop = network address of its pod CIDR → VTEP MAC) and an

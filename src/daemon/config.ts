@@ -304,7 +304,7 @@ export function buildConfig(raw: unknown, file = ''): DaemonConfig {
     if ([cfg.bridge, cfg.tun.name, cfg.cluster.uplink].includes(cfg.cluster.vxlan.name)) r.fail('cluster.vxlan.name', 'must differ from bridge, tun.name and cluster.uplink');
   }
   // With cross-node routing, podCIDRs may be left out: they come from this node's Node object
-  // (spec.podCIDRs, allocated by the controller-manager) and podnetd waits for them (cluster.ts).
+  // (spec.podCIDRs, allocated by the controller-manager) and podnetd waits for them (src/cluster/controller.ts).
   if (cfg.podCIDRs.length === 0 && cfg.cluster.mode === 'none') {
     r.fail('podCIDRs', 'at least one pod CIDR is required (with cluster.mode routed or vxlan they may come from the Node object)');
   }

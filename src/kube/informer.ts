@@ -1,4 +1,4 @@
-// Restartable Kubernetes informers, shared by every API source (services/slices/node in kube.ts,
+// Restartable Kubernetes informers, shared by every API source (services/slices/node in src/services/kube.ts,
 // NetworkPolicy/Pod/Namespace in src/policy/kube.ts): @kubernetes/client-node 1.x ListWatch does
 // list + watch and relists by itself on 410 Gone (its relist reports vanished objects as deletes);
 // on any other error it stops, so an Informer here restarts it with exponential backoff and keeps

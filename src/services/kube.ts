@@ -1,4 +1,4 @@
-// Kubernetes API source: informers (list + watch, informer.ts) for Services, EndpointSlices and
+// Kubernetes API source: informers (list + watch, src/kube/informer.ts) for Services, EndpointSlices and
 // this node's Node → validated → ObjectSink. Relists on 410 Gone and restarts with backoff are
 // the informers' business; while the API is away nothing is withdrawn: the control plane keeps
 // programming the last-known state.
