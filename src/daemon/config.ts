@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { EngineOptions, EngineTimeouts, ServicePortSpec } from '../engine/types';
-import { canonicalCidr, parseNetwork as parseCidr } from '../net/cidr';
+import { canonicalCidr, parseNetwork } from '../net/cidr';
 import type { ClusterConfig } from '../cluster/config';
 import type { EgressMasqueradeConfig, ExternalConfig } from '../external/config';
 import { ConfigError, DaemonError } from './errors';
@@ -142,7 +142,7 @@ class Reader {
     return v.map((c, i) => {
       if (typeof c !== 'string') this.fail(`${key}[${i}]`, 'must be a string');
       let fam: number;
-      try { fam = parseCidr(c).family; } catch (e) { this.fail(`${key}[${i}]`, `not a CIDR: ${(e as Error).message}`); }
+      try { fam = parseNetwork(c).family; } catch (e) { this.fail(`${key}[${i}]`, `not a CIDR: ${(e as Error).message}`); }
       if (fams.has(fam)) this.fail(`${key}[${i}]`, `a second IPv${fam} CIDR (one per family)`);
       fams.add(fam);
       return c;

@@ -16,7 +16,8 @@
 import { createRtNetlink } from 'netlink';
 import type { Logger } from 'pino';
 import type { ControlPlaneOptions } from '../services/control-plane';
-import { healthChecks, steeringRules, steerKey, type ExternalNodeContext, externalNodeContext, type SteerRule } from '../services/external';
+import { healthChecks, steeringRules, type ExternalNodeContext, externalNodeContext } from '../services/external';
+import { steerKey, type SteerRule } from '../node/steer-rule';
 import type { EndpointSliceInfo, ServiceInfo } from '../services/objects';
 import type { EgressMasquerade } from '../engine/types';
 import { ipText } from '../net/ip';
