@@ -1,5 +1,5 @@
 // The benchmarks that are not data-path figures, run by `npm run bench` after the paired
-// configurations so that one invocation reports everything (issue 6): control-plane sync at
+// configurations so that one invocation reports everything: control-plane sync at
 // scale and CNI ADD/DEL latency against the reference plugins. Each suite is its own script
 // (runnable alone, see bench/README.md) that prints JSON lines; this file runs them as child
 // processes, keeps their JSON in the results file and renders a Markdown section with the

@@ -1,8 +1,9 @@
 // The benchmark's topology, built fresh for every configuration and round: a sandbox node
 // namespace with its bridge, one client pod and two server pods (src/sandbox). Fresh namespaces
 // per configuration are how TIME_WAIT (and conntrack) state from one configuration can never
-// reach the next (FIELD-NOTES "Benchmarking traps"), and how a kernel DNAT ruleset can never be
-// active while podnet is measured.
+// reach the next (a TIME_WAIT entry left by direct connections carries another TCP timestamp
+// offset than the VIP's and collapses the next connection-rate test), and how a kernel DNAT
+// ruleset can never be active while podnet is measured.
 //
 // Servers: srv1 runs iperf3, sockperf and the connection-rate server; srv2 runs a second
 // connection-rate server so that the connection-rate service really load-balances.

@@ -14,7 +14,8 @@ listen ${s.name}
   bind ${VIP}:${s.port}
   balance roundrobin
 ${s.backends.map((ip, i) => `  server ${s.name}${i} ${ip}:${s.port}`).join('\n')}`);
-  // maxconn below the fd limit (FIELD-NOTES); short timeouts keep a stuck run from hanging.
+  // maxconn must stay below the fd limit (20,000 here); short timeouts keep a stuck run from
+  // hanging.
   return `global
   maxconn 8000
   log stdout format raw local0 err

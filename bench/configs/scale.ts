@@ -1,4 +1,4 @@
-// Scale configurations (issue 6): the same benchmark services plus filler services so that the
+// Scale configurations: the same benchmark services plus filler services so that the
 // data plane holds 10, 1,000 or 10,000 services, for podnet, nftables and iptables. What they
 // show: whether the per-packet cost and the cost of a new connection stay flat as the service
 // table grows (kube-proxy's iptables mode walks KUBE-SERVICES linearly per new connection).

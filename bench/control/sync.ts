@@ -1,8 +1,8 @@
-// Control-plane sync benchmark (issue 3 "Measure"): full sync of N services × M endpoints and
+// Control-plane sync benchmark: full sync of N services × M endpoints and
 // the latency of one endpoint change at that scale, through validation → trackers → model →
 // sink, with the objects in their API shape held in memory as an informer cache would.
 //
-//   node dist/bench/control/sync.js                 # both issue-3 scales, one child process each
+//   node dist/bench/control/sync.js                 # both scales (10,000 × 10, 30,000 × 2), one child process each
 //   node dist/bench/control/sync.js 10000 10 [fake|engine]
 //   node --expose-gc dist/bench/control/sync.js 30000 2 engine --json FILE   # also writes the figures to FILE
 //   node --max-semi-space-size=64 dist/bench/control/sync.js   # larger young generation: fewer GC pauses

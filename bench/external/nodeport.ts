@@ -1,5 +1,5 @@
 // NodePort from outside: podnet (tc steering on the uplink → TUN engine, eTP Cluster masquerade)
-// vs kernel nftables DNAT + masquerade, same machine, same run (issue 8's measure).
+// vs kernel nftables DNAT + masquerade, same machine, same run.
 // Each configuration gets its own sandbox: node namespace, one endpoint pod (iperf3 + connrate
 // servers), an outside client namespace on the node's uplink (test/e2e/fixtures/outside.ts).
 //   podnet:   podnetd by config alone: a NodePort Service + EndpointSlice manifest, `external.uplinks`

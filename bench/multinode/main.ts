@@ -1,4 +1,4 @@
-// Cross-node figures (issue 9's measure): in each mode (routed, vxlan) a 2-node sandbox cluster
+// Cross-node figures: in each mode (routed, vxlan) a 2-node sandbox cluster
 // (src/sandbox/cluster.ts: every node its own podnetd programming cross-node routes from the Node
 // objects), a client pod on node 1 and a server pod on node 2. Same run, same pods:
 //   direct: client → server pod IP across nodes (both engines forward: policy sees both ends)
@@ -6,7 +6,8 @@
 // Figures: iperf3 single-stream TCP (Gbit/s) and connection rate with 1 and 4 client threads
 // (bench/tools/connrate.c), medians of `runs`; ratios vip/direct per mode and vxlan/routed.
 // Direct and VIP use different server ports so that the server's TIME_WAIT entries of one never
-// meet the other's connections (FIELD-NOTES: the timestamp-offset trap).
+// meet the other's connections: a TIME_WAIT entry with another TCP timestamp offset turns the
+// next connection into challenge-ACK/RST cycles and the connection rate collapses.
 //
 // Run (root, after `npx tsc -p .`):  node dist/bench/multinode/main.js [seconds=5] [runs=3]
 //   BENCH_MODES=vxlan ...   one mode only

@@ -1,4 +1,4 @@
-// NetworkPolicy compile benchmark (issue 7 "Measure"): compile time of 1, 100 and 10,000
+// NetworkPolicy compile benchmark: compile time of 1, 100 and 10,000
 // policies over 5,000 pods in 50 namespaces, from normalized objects (validation excluded, as an
 // informer cache would hold them validated), for the whole cluster (every pod gets an entry: the
 // worst case) and for one node's share (nodeName: 100 pods, what podnetd compiles).

@@ -1,4 +1,4 @@
-// First-packet cost vs policy count (issue 7 "Tables: first-packet cost must stay flat"): crafted
+// First-packet cost vs policy count (it must stay flat as policies are added): crafted
 // TCP SYNs between random pods of the synthetic cluster (world.ts: 5,000 pods) through the
 // engine's no-root Engine.process(), with no policy tables, then with the compiled tables of 1,
 // 100 and 10,000 policies (whole cluster: every pod has an entry, the worst case). Every SYN is a

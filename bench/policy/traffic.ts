@@ -1,4 +1,4 @@
-// NetworkPolicy on the data path (issue 7 "Measure"): connection rate and TCP throughput from the
+// NetworkPolicy on the data path: connection rate and TCP throughput from the
 // client pod to srv1, with srv1 protected by a policy that allows the client (ingress from
 // role=client on the two ports), against the same path with no policy at all: same sandbox, same
 // podnetd, same run. Rounds alternate none / policy / policy / none … so load drifting on a shared

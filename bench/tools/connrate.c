@@ -1,4 +1,4 @@
-/* Connection-rate client and server for podnet's benchmark (bench/connrate.ts compiles this into
+/* Connection-rate client and server for podnet's benchmark (bench/tools/connrate.ts compiles this into
  * a temp dir at bench time). Node's net is too slow to measure kernel-speed connection rates.
  *
  *   connrate server PORT THREADS      blocking accept loops on one listening socket; per

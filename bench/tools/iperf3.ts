@@ -1,7 +1,8 @@
 // iperf3 driver: TCP throughput (1 or N streams) and UDP 64-byte packet rate, client in the
 // client pod, server (started by topology.ts) on one backend. iperf3's control and data
 // connections must reach the same server, so every configuration points this test at a
-// single-endpoint service (FIELD-NOTES "Benchmarking traps").
+// single-endpoint service: balanced independently, the two could land on different backends
+// and the test would hang.
 import type { Sandbox } from '../../src/sandbox';
 
 export interface IperfTcpResult {

@@ -1,6 +1,6 @@
 // sockperf ping-pong driver: TCP request/response latency with 64-byte messages. sockperf
-// reports one-way latency as half the round trip; we keep its convention (the reference
-// figures in FIELD-NOTES use it) and say so in the report.
+// reports one-way latency as half the round trip; we keep its convention (published sockperf
+// figures use it, so ours compare directly) and say so in the report.
 import type { Sandbox } from '../../src/sandbox';
 
 export interface SockperfResult {

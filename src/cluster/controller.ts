@@ -18,7 +18,7 @@ import type { ManifestSubscription } from '../kube/manifest';
 import { InvalidObjectError } from '../kube/errors';
 import { fingerprint } from '../kube/objects';
 import { run } from '../netns/exec';
-import { formatCidr, parseNetwork as parseCidr } from '../net/cidr';
+import { formatCidr, parseNetwork } from '../net/cidr';
 import { DEFAULT_ROUTE_TABLE } from '../node/wiring';
 import type { ClusterNodeConfig } from './config';
 import { clusterView, type ClusterView } from './view';
@@ -122,7 +122,7 @@ export class ClusterRouting implements ClusterNodeSink {
     if (node && print) { this.nodes.set(name, node); this.prints.set(name, print); } else { this.nodes.delete(name); this.prints.delete(name); }
     if (node && name === this.cfg.nodeName) {
       if (node.podCIDRs.length) for (const w of this.selfWaiters.splice(0)) w(node);
-      const configured = this.cfg.podCIDRs.map((c) => formatCidr(parseCidr(c)));
+      const configured = this.cfg.podCIDRs.map((c) => formatCidr(parseNetwork(c)));
       if (configured.length && node.podCIDRs.length && fingerprint([...configured].sort()) !== fingerprint([...node.podCIDRs].sort())) {
         this.log.warn({ configured, node: node.podCIDRs }, 'this node\'s podCIDRs in the config differ from its Node object; other nodes route the Node\'s');
       }

@@ -1,10 +1,10 @@
 // Every Node from the Kubernetes API (list + watch of /api/v1/nodes, no selector) → ClusterNode →
-// a sink (podnetd's ClusterRouting). The service source (control/sources/kube.ts) watches only
+// a sink (podnetd's ClusterRouting). The service source (src/services/kube.ts) watches only
 // this node's Node; cross-node routing needs all of them. Restarts with backoff and 410 relists
-// are the informer's (control/sources/informer.ts); while the API is away nothing is withdrawn.
+// are the informer's (src/kube/informer.ts); while the API is away nothing is withdrawn.
 import * as k8s from '@kubernetes/client-node';
 import pino, { type Logger } from 'pino';
-import { InformerGroup, type InformerStatus } from '../kube/informer';
+import { connectionOf, type InformerConnection, InformerGroup, type InformerStatus } from '../kube/informer';
 import { clusterNodeFromV1, type ClusterNode } from './nodes';
 
 export interface NodeInformerSink {
@@ -12,12 +12,9 @@ export interface NodeInformerSink {
   setInitialized(): void;
 }
 
-export interface NodeInformerOptions {
+export interface NodeInformerOptions extends InformerConnection {
   sink: NodeInformerSink;
-  kubeConfig?: k8s.KubeConfig;
   logger?: Logger;
-  backoffInitialMs?: number;
-  backoffMaxMs?: number;
 }
 
 /** Keeps what routing reads: a large cluster's Node objects carry images, conditions, capacity... */
@@ -39,9 +36,7 @@ export class NodeInformer {
     this.group = new InformerGroup({
       logger: log,
       onSynced: () => opts.sink.setInitialized(),
-      ...(opts.kubeConfig ? { kubeConfig: opts.kubeConfig } : {}),
-      ...(opts.backoffInitialMs !== undefined ? { backoffInitialMs: opts.backoffInitialMs } : {}),
-      ...(opts.backoffMaxMs !== undefined ? { backoffMaxMs: opts.backoffMaxMs } : {}),
+      ...connectionOf(opts),
     });
   }
 

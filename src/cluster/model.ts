@@ -1,5 +1,5 @@
 // The pure model of cross-node routing: (this node, all Nodes, mode) → the desired state of the
-// current netns. No I/O; program.ts makes the kernel match it. Two modes (issue 9):
+// current netns. No I/O; program.ts makes the kernel match it. Two modes:
 //   routed: <remote pod CIDR> via <remote InternalIP> dev <uplink>           (host-gw, one L2 segment)
 //   vxlan:  one VXLAN device; per remote node an FDB entry (its VTEP MAC → its InternalIP), a
 //           permanent neighbour (next hop = network address of its pod CIDR → VTEP MAC) and an
@@ -9,7 +9,7 @@
 // It cannot loop: what the engine writes back arrives with iif <tun>, which the rule never matches,
 // and the main table then delivers it to the bridge.
 import { createHash } from 'node:crypto';
-import { parseNetwork as parseCidr } from '../net/cidr';
+import { parseNetwork } from '../net/cidr';
 import { familyOf, type Family } from '../net/ip';
 import { ClusterError } from './errors';
 import type { ClusterNode } from './nodes';
@@ -108,7 +108,7 @@ export function desiredClusterRouting(self: string, nodes: readonly ClusterNode[
   let ingress = cfg.uplink;
   if (cfg.mode === 'routed') {
     for (const n of remotes) for (const c of n.podCIDRs) {
-      const f = parseCidr(c).family;
+      const f = parseNetwork(c).family;
       const via = ipOf(n, f);
       if (!via) { st.skipped.push({ node: n.name, cidr: c, reason: `no IPv${f} InternalIP` }); continue; }
       st.routes.push({ dst: c, via, dev: cfg.uplink, onlink: false, node: n.name });
@@ -139,7 +139,7 @@ export function desiredClusterRouting(self: string, nodes: readonly ClusterNode[
     }
   }
   for (const c of me.podCIDRs) {
-    st.rules.push({ family: parseCidr(c).family, iif: ingress, to: c, table: cfg.podTable, pref });
+    st.rules.push({ family: parseNetwork(c).family, iif: ingress, to: c, table: cfg.podTable, pref });
   }
   return st;
 }

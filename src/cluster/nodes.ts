@@ -1,7 +1,7 @@
 // v1 Node → ClusterNode: the three things cross-node routing reads from a Node object — its name,
 // spec.podCIDRs (spec.podCIDR as fallback, as older API servers serve it) and its InternalIP
 // addresses (status.addresses). Host bits in a pod CIDR are an error, not silently dropped.
-import { formatCidr, parseNetwork as parseCidr } from '../net/cidr';
+import { formatCidr, parseNetwork } from '../net/cidr';
 import { canonicalIp, ipFamily, type Family } from '../net/ip';
 import { ClusterError } from './errors';
 
@@ -37,7 +37,7 @@ export function clusterNodeFromV1(input: unknown): ClusterNode {
   for (const c of raw) {
     if (typeof c !== 'string') bad(name, 'spec.podCIDRs holds a non-string');
     let p;
-    try { p = parseCidr(c); } catch (e) { bad(name, `spec.podCIDRs: ${(e as Error).message}`); }
+    try { p = parseNetwork(c); } catch (e) { bad(name, `spec.podCIDRs: ${(e as Error).message}`); }
     if (byFamily.has(p.family)) bad(name, `spec.podCIDRs has two IPv${p.family} CIDRs`);
     byFamily.set(p.family, formatCidr(p));
   }

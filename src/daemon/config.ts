@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { EngineOptions, EngineTimeouts, ServicePortSpec } from '../engine/types';
-import { canonicalCidr, parseNetwork as parseCidr } from '../net/cidr';
+import { canonicalCidr, parseNetwork } from '../net/cidr';
 import type { ClusterConfig } from '../cluster/config';
 import type { EgressMasqueradeConfig, ExternalConfig } from '../external/config';
 import { ConfigError, DaemonError } from './errors';
@@ -142,7 +142,7 @@ class Reader {
     return v.map((c, i) => {
       if (typeof c !== 'string') this.fail(`${key}[${i}]`, 'must be a string');
       let fam: number;
-      try { fam = parseCidr(c).family; } catch (e) { this.fail(`${key}[${i}]`, `not a CIDR: ${(e as Error).message}`); }
+      try { fam = parseNetwork(c).family; } catch (e) { this.fail(`${key}[${i}]`, `not a CIDR: ${(e as Error).message}`); }
       if (fams.has(fam)) this.fail(`${key}[${i}]`, `a second IPv${fam} CIDR (one per family)`);
       fams.add(fam);
       return c;
@@ -304,7 +304,7 @@ export function buildConfig(raw: unknown, file = ''): DaemonConfig {
     if ([cfg.bridge, cfg.tun.name, cfg.cluster.uplink].includes(cfg.cluster.vxlan.name)) r.fail('cluster.vxlan.name', 'must differ from bridge, tun.name and cluster.uplink');
   }
   // With cross-node routing, podCIDRs may be left out: they come from this node's Node object
-  // (spec.podCIDRs, allocated by the controller-manager) and podnetd waits for them (cluster.ts).
+  // (spec.podCIDRs, allocated by the controller-manager) and podnetd waits for them (src/cluster/controller.ts).
   if (cfg.podCIDRs.length === 0 && cfg.cluster.mode === 'none') {
     r.fail('podCIDRs', 'at least one pod CIDR is required (with cluster.mode routed or vxlan they may come from the Node object)');
   }

@@ -16,7 +16,7 @@ import {
   type PoliciesReply, type PolicyCounterEntry, type PolicyDirectionEntry, type PodPolicyEntry, type QueueStatus,
   type ServiceEntry, type ServicesReply, type StatusReply, type TraceQueryEntry, type TraceReply, type TraceResultEntry,
 } from '../ctl/api';
-import { canonicalIp as canonicalIP } from '../net/ip';
+import { canonicalIp } from '../net/ip';
 import type {
   BackendSpec, BackendStats, EngineStats, FlowInfo, PolicyStats, PolicyTables, QueueStats, ServicePortSpec, ServicePortStats,
   TraceQuery, TraceResult, TunInfo,
@@ -158,8 +158,8 @@ function direction(v: DirectionView | undefined): PolicyDirectionEntry {
 function podMatch(filter: string, p: PodPolicyEntry): boolean {
   if (p.name === filter || p.name.slice(p.name.indexOf('/') + 1) === filter) return true;
   if (!net.isIP(filter)) return false;
-  const ip = canonicalIP(filter);
-  return p.ips.some((x) => net.isIP(x) && canonicalIP(x) === ip);
+  const ip = canonicalIp(filter);
+  return p.ips.some((x) => net.isIP(x) && canonicalIp(x) === ip);
 }
 
 /**

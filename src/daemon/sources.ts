@@ -9,7 +9,7 @@ import type { ControlPlaneOptions } from '../services/control-plane';
 import { ManifestSource, type ManifestSubscription } from '../kube/manifest';
 import { servicesManifestSubscription } from '../services/manifest';
 import type { ApplyResult, ServicePortSpec, TableDelta } from '../engine/types';
-import { nthAddress, parseNetwork as parseCidr } from '../net/cidr';
+import { nthAddress, parseNetwork } from '../net/cidr';
 import { PolicyControl, policyManifestHook, type PolicyTableSink } from '../policy/sources';
 import { loadTables, type DaemonConfig } from './config';
 
@@ -77,7 +77,7 @@ class ControlPlaneSource implements TableSource {
     });
     if (policySink && (cfg.manifests || cfg.kubeconfig)) {
       // The node's own addresses on the pod network (the bridge gateways) always reach its pods.
-      const hostAddresses = cfg.podCIDRs.map((c) => nthAddress(parseCidr(c), 1));
+      const hostAddresses = cfg.podCIDRs.map((c) => nthAddress(parseNetwork(c), 1));
       this.policy = new PolicyControl({ sink: policySink, nodeName: cfg.nodeName, hostAddresses, logger: log });
     }
   }
@@ -124,7 +124,7 @@ class ControlPlaneSource implements TableSource {
   specs(): ServicePortSpec[] { return this.cp.specs(); }
   controlPlane(): ControlPlane { return this.cp; }
   policyControl(): PolicyControl | undefined { return this.policy; }
-  setPodCIDRs(podCIDRs: string[]): void { this.policy?.setHostAddresses(podCIDRs.map((c) => nthAddress(parseCidr(c), 1))); }
+  setPodCIDRs(podCIDRs: string[]): void { this.policy?.setHostAddresses(podCIDRs.map((c) => nthAddress(parseNetwork(c), 1))); }
   syncing(timeoutMs: number): boolean { return this.cp.healthy(timeoutMs); }
   lastUpdatedMs(): number { return this.metrics.lastSyncTimestamp.value * 1000; }
 }

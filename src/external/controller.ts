@@ -1,5 +1,5 @@
-// podnetd's traffic from outside (issue 8): the glue between the config (`external`,
-// `engine.egressMasquerade`), the node's uplinks and the pure model in control/external.ts.
+// podnetd's traffic from outside: the glue between the config (`external`,
+// `engine.egressMasquerade`), the node's uplinks and the pure model in src/services/external.ts.
 //
 //   start:  uplink addresses (netlink, this netns) → ExternalNodeContext for the control plane
 //           (NodePort / LB / externalIP specs) and the engine's EgressMasquerade sources
@@ -16,7 +16,8 @@
 import { createRtNetlink } from 'netlink';
 import type { Logger } from 'pino';
 import type { ControlPlaneOptions } from '../services/control-plane';
-import { healthChecks, steeringRules, steerKey, type ExternalNodeContext, externalNodeContext, type SteerRule } from '../services/external';
+import { healthChecks, steeringRules, type ExternalNodeContext, externalNodeContext } from '../services/external';
+import { steerKey, type SteerRule } from '../node/steer-rule';
 import type { EndpointSliceInfo, ServiceInfo } from '../services/objects';
 import type { EgressMasquerade } from '../engine/types';
 import { ipText } from '../net/ip';

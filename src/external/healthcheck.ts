@@ -1,9 +1,9 @@
-// healthCheckNodePort servers (issue 8): one HTTP listener per externalTrafficPolicy Local
+// healthCheckNodePort servers: one HTTP listener per externalTrafficPolicy Local
 // service, answering the cloud load balancer's probes the way kube-proxy's ServiceHealthServer
 // does: 200 only while this node has local ready endpoints (and the proxy is healthy), else 503,
 // with the body {"service":{"namespace","name"},"localEndpoints":N,"serviceProxyHealthy":bool}.
 // The steering passes these ports to the kernel (they sit inside the NodePort range).
-// Fed by external.ts healthChecks() after every control-plane sync.
+// Fed by src/services/external.ts healthChecks() after every control-plane sync.
 import http from 'node:http';
 import type { HealthCheckSpec } from '../services/external';
 

@@ -1,6 +1,6 @@
 // Field-by-field checks for Kubernetes objects as they arrive (manifests, API): each failure is an
 // InvalidObjectError naming the object and the field. Shared by the service and policy validators.
-import { canonicalIp as canonicalIP, ipFamily } from '../net/ip';
+import { canonicalIp, ipFamily } from '../net/ip';
 import { InvalidObjectError } from './errors';
 
 export type Obj = Record<string, unknown>;
@@ -56,7 +56,7 @@ export class Checker {
     const f = ipFamily(s);
     if (f === 0) this.fail(field, `not an IP address: ${JSON.stringify(s)}`);
     if (family && f !== family) this.fail(field, `not an IPv${family} address: ${s}`);
-    return canonicalIP(s);
+    return canonicalIp(s);
   }
 }
 

@@ -1,4 +1,4 @@
-// Restartable Kubernetes informers, shared by every API source (services/slices/node in kube.ts,
+// Restartable Kubernetes informers, shared by every API source (services/slices/node in src/services/kube.ts,
 // NetworkPolicy/Pod/Namespace in src/policy/kube.ts): @kubernetes/client-node 1.x ListWatch does
 // list + watch and relists by itself on 410 Gone (its relist reports vanished objects as deletes);
 // on any other error it stops, so an Informer here restarts it with exponential backoff and keeps
@@ -37,18 +37,31 @@ export interface InformerSpec<T extends k8s.KubernetesObject = k8s.KubernetesObj
 
 export interface InformerStatus { synced: boolean; restarts: number; objects: number }
 
-export interface InformerGroupOptions {
+/** How an API source reaches the API and restarts its informers: part of every source's options. */
+export interface InformerConnection {
   /** Default: KubeConfig.loadFromDefault() ($KUBECONFIG, ~/.kube/config, or in-cluster). */
   kubeConfig?: k8s.KubeConfig;
+  /** First restart delay after an informer error. Default 500 ms. */
+  backoffInitialMs?: number;
+  /** Cap of the restart delay. Default 30 s. */
+  backoffMaxMs?: number;
+}
+
+/** The InformerConnection fields of a source's options, and only those (the rest is the source's). */
+export function connectionOf(o: InformerConnection): InformerConnection {
+  return {
+    ...(o.kubeConfig ? { kubeConfig: o.kubeConfig } : {}),
+    ...(o.backoffInitialMs !== undefined ? { backoffInitialMs: o.backoffInitialMs } : {}),
+    ...(o.backoffMaxMs !== undefined ? { backoffMaxMs: o.backoffMaxMs } : {}),
+  };
+}
+
+export interface InformerGroupOptions extends InformerConnection {
   logger?: Logger;
   /** Called once, after every informer of the group delivered its first list. */
   onSynced?: () => void;
   /** Called for every object onUpsert rejected (a metrics counter). */
   onInvalid?: () => void;
-  /** First restart delay after an informer error. Default 500 ms. */
-  backoffInitialMs?: number;
-  /** Cap of the restart delay. Default 30 s. */
-  backoffMaxMs?: number;
 }
 
 type AnyObj = { metadata?: { name?: string; namespace?: string; resourceVersion?: string } };

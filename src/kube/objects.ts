@@ -22,6 +22,14 @@ export interface KubeObject {
   metadata?: ObjectMeta;
 }
 
+/** The identity every namespaced object a plane keeps starts with. */
+export interface NamespacedInfo {
+  /** "namespace/name" (objectKey). */
+  readonly key: string;
+  readonly namespace: string;
+  readonly name: string;
+}
+
 /** Kinds podnet reads that are not namespaced: their key is the bare name. */
 export const CLUSTER_SCOPED_KINDS: ReadonlySet<string> = new Set(['Node', 'Namespace']);
 

@@ -1,7 +1,8 @@
 // Which network namespace this process is in. podnetd and the node wiring use it to refuse
-// touching the host's own namespace by accident: until the daemon issue, podnetd runs only in
-// named sandbox namespaces. It fails closed: /proc/1/ns/net may be unreadable (it is on these
-// VMs), so "safe" means "a named namespace (ip netns add) that we can positively identify".
+// touching the host's own namespace by accident: unless opted in for a real node
+// (allowHostNetns), podnetd runs only in named sandbox namespaces. It fails closed:
+// /proc/1/ns/net may be unreadable (it is on these VMs), so "safe" means "a named namespace
+// (ip netns add) that we can positively identify".
 import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 

@@ -14,7 +14,7 @@
 // rather than emitted with empty peers/ports, which the engine reads as "any".
 import type { PolicyPeer, PolicyPod, PolicyPort, PolicyRule, PolicyRuleSet, PolicyTables } from '../engine/types';
 import { cidrContains, hostCidr, parseCidr, type Cidr } from '../net/cidr';
-import { canonicalIp as canonicalIP, ipFamily, parseIp } from '../net/ip';
+import { canonicalIp, ipFamily, parseIp } from '../net/ip';
 import {
   NAMESPACE_NAME_LABEL, type NamespaceInfo, type NetworkPolicyInfo, type PeerInfo, type PodInfo,
   type PolicyPortInfo, type PolicyRuleInfo,
@@ -104,7 +104,7 @@ class Compiler {
       }
       pods.push(entry);
     }
-    const hostAddresses = [...new Set((this.input.hostAddresses ?? []).filter((a) => ipFamily(a) !== 0).map(canonicalIP))];
+    const hostAddresses = [...new Set((this.input.hostAddresses ?? []).filter((a) => ipFamily(a) !== 0).map(canonicalIp))];
     return { pods, ruleSets: this.ruleSets, ...(hostAddresses.length ? { hostAddresses } : {}) };
   }
 

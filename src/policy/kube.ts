@@ -6,22 +6,16 @@
 // While the API is away the last-known objects stay compiled, as for services.
 import * as k8s from '@kubernetes/client-node';
 import pino, { type Logger } from 'pino';
-import { InformerGroup, type InformerStatus } from '../kube/informer';
+import { connectionOf, type InformerConnection, InformerGroup, type InformerStatus } from '../kube/informer';
 import { objectKey } from '../kube/objects';
 import type { PolicyObjectSink } from './sources';
 import { validateNamespace, validateNetworkPolicy, validatePod } from './validate';
 
-export interface PolicyKubeSourceOptions {
+export interface PolicyKubeSourceOptions extends InformerConnection {
   sink: PolicyObjectSink;
-  /** Default: KubeConfig.loadFromDefault() ($KUBECONFIG, ~/.kube/config, or in-cluster). */
-  kubeConfig?: k8s.KubeConfig;
   logger?: Logger;
   /** Called for every object validation rejected (podnet_invalid_objects_total). */
   onInvalid?: () => void;
-  /** First restart delay after an informer error. Default 500 ms. */
-  backoffInitialMs?: number;
-  /** Cap of the restart delay. Default 30 s. */
-  backoffMaxMs?: number;
 }
 
 export type PolicyInformerKind = 'NetworkPolicy' | 'Pod' | 'Namespace';
@@ -103,9 +97,7 @@ export class PolicyKubeSource {
       // Compiling before all three kinds are listed would isolate pods against half the peers.
       onSynced: () => opts.sink.setInitialized(),
       ...(opts.onInvalid ? { onInvalid: opts.onInvalid } : {}),
-      ...(opts.kubeConfig ? { kubeConfig: opts.kubeConfig } : {}),
-      ...(opts.backoffInitialMs !== undefined ? { backoffInitialMs: opts.backoffInitialMs } : {}),
-      ...(opts.backoffMaxMs !== undefined ? { backoffMaxMs: opts.backoffMaxMs } : {}),
+      ...connectionOf(opts),
     });
   }
 

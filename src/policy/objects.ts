@@ -2,7 +2,7 @@
 // v1 Pod and v1 Namespace objects, and what compile.ts reads. Fields the policy never reads
 // (status conditions, annotations, resourceVersion) are dropped, so updates touching only those
 // are no-ops for the change trackers; objects are built with a fixed key order (fingerprint()).
-import type { L4Protocol } from '../kube/objects';
+import type { L4Protocol, NamespacedInfo } from '../kube/objects';
 
 export type { L4Protocol };
 
@@ -48,11 +48,7 @@ export interface PolicyRuleInfo {
 }
 
 /** A NetworkPolicy with its policyTypes defaulted the way the API server does. */
-export interface NetworkPolicyInfo {
-  /** "namespace/name". */
-  readonly key: string;
-  readonly namespace: string;
-  readonly name: string;
+export interface NetworkPolicyInfo extends NamespacedInfo {
   readonly podSelector: LabelSelector;
   /** The policy isolates the pods it selects for ingress (policyTypes contains Ingress). */
   readonly ingressIsolation: boolean;
@@ -72,11 +68,7 @@ export interface NamedPortInfo {
 export type PodSkipReason = 'host-network' | 'terminal' | 'no-ip';
 
 /** A v1 Pod reduced to what policy reads. */
-export interface PodInfo {
-  /** "namespace/name". */
-  readonly key: string;
-  readonly namespace: string;
-  readonly name: string;
+export interface PodInfo extends NamespacedInfo {
   readonly labels: Readonly<Record<string, string>>;
   /** Canonical status.podIPs (else status.podIP). */
   readonly ips: readonly string[];

@@ -11,7 +11,8 @@ import pino, { type Logger } from 'pino';
 import type { PolicyApplyResult, PolicyTables } from '../engine/types';
 import { fingerprint } from '../kube/objects';
 import { Cache } from '../sync/cache';
-import { type Clock, BoundedFrequencyRunner, realClock } from '../sync/runner';
+import { type Clock, realClock } from '../sync/runner';
+import { SyncLoop, type SyncCadence } from '../sync/loop';
 import { ChangeTracker } from '../sync/tracker';
 import { compilePolicy } from './compile';
 import { PolicySyncError } from './errors';
@@ -74,20 +75,13 @@ export function policyManifestHook(sink: PolicyObjectSink & { setInitialized?():
   };
 }
 
-export interface PolicyControlOptions {
+export interface PolicyControlOptions extends SyncCadence {
   sink: PolicyTableSink;
   /** This node: only its pods get table entries (all pods remain peers). Absent: every pod. */
   nodeName?: string;
   /** The node's own addresses (always allowed to and from its pods). */
   hostAddresses?: string[];
   logger?: Logger;
-  /** Default 20 ms. */
-  minSyncIntervalMs?: number;
-  /** Default 60 s. */
-  maxSyncIntervalMs?: number;
-  /** Default 1 s: retry delay after a failed publish. */
-  retryIntervalMs?: number;
-  clock?: Clock;
   /** Wall clock (epoch ms) of the change trackers; default Date.now. */
   wallNow?: () => number;
 }
@@ -107,8 +101,7 @@ export interface PolicySyncReport {
 export class PolicyControl implements PolicyObjectSink {
   private readonly log: Logger;
   private readonly clock: Clock;
-  private readonly runner: BoundedFrequencyRunner;
-  private readonly retryMs: number;
+  private readonly loop: SyncLoop;
   // Objects as of the last sync; the sources' newer versions wait in the trackers.
   private readonly policies = new Cache<NetworkPolicyInfo>();
   private readonly pods = new Cache<PodInfo>();
@@ -117,7 +110,6 @@ export class PolicyControl implements PolicyObjectSink {
   private readonly podTracker: ChangeTracker<PodInfo>;
   private readonly nsTracker: ChangeTracker<NamespaceInfo>;
   private hostAddresses: string[];
-  private initialized = false;
   private dirty = true;
   private programmedPrint: string | undefined;
   private programmed: PolicyTables | undefined;
@@ -126,26 +118,20 @@ export class PolicyControl implements PolicyObjectSink {
   constructor(private readonly opts: PolicyControlOptions) {
     this.log = (opts.logger ?? pino({ level: 'silent' })).child({ component: 'policy' });
     this.clock = opts.clock ?? realClock;
-    this.retryMs = opts.retryIntervalMs ?? 1000;
     this.hostAddresses = [...(opts.hostAddresses ?? [])];
     const t = { now: () => this.clock.now(), print: fingerprint, ...(opts.wallNow ? { wallNow: opts.wallNow } : {}) };
     this.policyTracker = new ChangeTracker<NetworkPolicyInfo>(t);
     this.podTracker = new ChangeTracker<PodInfo>(t);
     this.nsTracker = new ChangeTracker<NamespaceInfo>(t);
-    this.runner = new BoundedFrequencyRunner(() => { this.sync(); }, {
-      minIntervalMs: opts.minSyncIntervalMs ?? 20,
-      maxIntervalMs: opts.maxSyncIntervalMs ?? 60_000,
-      clock: this.clock,
-    });
+    this.loop = new SyncLoop(() => { this.sync(); }, { ...opts, clock: this.clock });
   }
 
   start(): void {
-    this.runner.start();
-    if (this.initialized) this.runner.run();
+    this.loop.start();
   }
 
   stop(): void {
-    this.runner.stop();
+    this.loop.stop();
   }
 
   setNetworkPolicy(key: string, policy: NetworkPolicyInfo | undefined): void {
@@ -164,14 +150,12 @@ export class PolicyControl implements PolicyObjectSink {
     if (fingerprint(addrs) === fingerprint(this.hostAddresses)) return;
     this.hostAddresses = [...addrs];
     this.dirty = true;
-    if (this.initialized) this.runner.run();
+    this.loop.changed();
   }
 
   setInitialized(): void {
-    if (this.initialized) return;
-    this.initialized = true;
+    if (!this.loop.open()) return;
     this.log.info({ policies: this.policies.sizeWith(this.policyTracker), pods: this.pods.sizeWith(this.podTracker), namespaces: this.namespaces.sizeWith(this.nsTracker) }, 'initial policy state received, first sync queued');
-    this.runner.run();
   }
 
   /** Validates and records an object of a policy kind (manifests, tests); false for other kinds. Throws InvalidObjectError. */
@@ -190,7 +174,7 @@ export class PolicyControl implements PolicyObjectSink {
   status(): { initialized: boolean; policies: number; pods: number; namespaces: number; pending: number; lastSync?: PolicySyncReport } {
     return {
       // As the sources last reported them (synced or not).
-      initialized: this.initialized, policies: this.policies.sizeWith(this.policyTracker), pods: this.pods.sizeWith(this.podTracker),
+      initialized: this.loop.opened, policies: this.policies.sizeWith(this.policyTracker), pods: this.pods.sizeWith(this.podTracker),
       namespaces: this.namespaces.sizeWith(this.nsTracker),
       pending: this.policyTracker.pending + this.podTracker.pending + this.nsTracker.pending,
       ...(this.lastReport ? { lastSync: this.lastReport } : {}),
@@ -201,12 +185,12 @@ export class PolicyControl implements PolicyObjectSink {
   requestFullSync(): void {
     this.dirty = true;
     this.programmedPrint = undefined;
-    this.runner.run();
+    this.loop.run();
   }
 
   /** The sync function. Never throws; a failed publish schedules a retry. Public for tests and benchmarks. */
   sync(): PolicySyncReport | undefined {
-    if (!this.initialized) return undefined;
+    if (!this.loop.opened) return undefined;
     const changes = this.policies.update(this.policyTracker).changes.size + this.pods.update(this.podTracker).changes.size
       + this.namespaces.update(this.nsTracker).changes.size;
     if (!changes && !this.dirty) return (this.lastReport = { compiled: false, published: false, compileMs: 0 });
@@ -232,13 +216,13 @@ export class PolicyControl implements PolicyObjectSink {
     } catch (err) {
       const error = new PolicySyncError(`publishing policy tables failed: ${(err as Error)?.message ?? String(err)}`, err);
       this.dirty = true;
-      this.log.warn({ code: error.code, err: (err as Error)?.message, retryMs: this.retryMs }, 'policy sync failed; retrying');
-      this.runner.retryAfter(this.retryMs);
+      this.log.warn({ code: error.code, err: (err as Error)?.message, retryMs: this.loop.retryMs }, 'policy sync failed; retrying');
+      this.loop.retry();
       return (this.lastReport = { compiled: true, published: false, compileMs, sizes, error });
     }
   }
 
   private track<T>(cache: Cache<T>, tracker: ChangeTracker<T>, key: string, v: T | undefined): void {
-    if (cache.record(tracker, key, v) && this.initialized) this.runner.run();
+    if (cache.record(tracker, key, v)) this.loop.changed();
   }
 }

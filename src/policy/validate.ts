@@ -5,7 +5,7 @@
 // port, selector operators and their values). Nothing here throws anything else.
 import { Checker, type Obj } from '../kube/checker';
 import { cidrContains, formatCidr, readCidr } from '../net/cidr';
-import { canonicalIp as canonicalIP, ipFamily } from '../net/ip';
+import { canonicalIp, ipFamily } from '../net/ip';
 import {
   type L4Protocol, type LabelSelector, NAMESPACE_NAME_LABEL, type NamedPortInfo, type NamespaceInfo,
   type NetworkPolicyInfo, type PeerInfo, type PodInfo, type PodSkipReason, type PolicyPortInfo,
@@ -173,13 +173,13 @@ export function validatePod(input: unknown, defaultNamespace = 'default'): PodIn
       const f = `status.podIPs[${i}]`;
       const ip = c.str((c.obj(r, f) as Obj).ip, `${f}.ip`) as string;
       if (ipFamily(ip) === 0) c.fail(`${f}.ip`, `not an IP address: ${JSON.stringify(ip)}`);
-      return canonicalIP(ip);
+      return canonicalIp(ip);
     })
     : [];
   const single = c.str(status.podIP, 'status.podIP', true);
   if (!ips.length && single) {
     if (ipFamily(single) === 0) c.fail('status.podIP', `not an IP address: ${JSON.stringify(single)}`);
-    ips.push(canonicalIP(single));
+    ips.push(canonicalIp(single));
   }
   let skip: PodSkipReason | undefined;
   if (hostNetwork) skip = 'host-network';

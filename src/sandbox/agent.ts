@@ -26,6 +26,16 @@ export function* pattern(total: number, seed: number, chunk = 1 << 20): Generato
   }
 }
 
+/** A client connection of send / send-paced, collecting the server's "HASH BYTES" reply. */
+function hashedConnection(host: string, port: string): { sock: net.Socket; remote: () => { hash: string; bytes: number } } {
+  const sock = net.connect({ host, port: Number(port) });
+  let reply = '';
+  sock.setEncoding('utf8');
+  sock.on('data', (d: string) => { reply += d; });
+  const remote = () => { const [hash, bytes] = reply.trim().split(' '); return { hash, bytes: Number(bytes) }; };
+  return { sock, remote };
+}
+
 function udpType(host: string): 'udp4' | 'udp6' {
   return net.isIPv6(host) ? 'udp6' : 'udp4';
 }
@@ -68,10 +78,7 @@ const modes: Record<string, () => void | Promise<void>> = {
     const total = Number(bytes);
     const h = createHash('sha256');
     const t0 = Date.now();
-    const sock = net.connect({ host, port: Number(port) });
-    let reply = '';
-    sock.setEncoding('utf8');
-    sock.on('data', (d: string) => { reply += d; });
+    const { sock, remote } = hashedConnection(host, port);
     await new Promise<void>((resolve, reject) => { sock.once('connect', resolve); sock.once('error', reject); });
     for (const chunk of pattern(total, Number(seed))) {
       h.update(chunk);
@@ -79,9 +86,9 @@ const modes: Record<string, () => void | Promise<void>> = {
     }
     sock.end();
     await new Promise<void>((resolve, reject) => { sock.once('close', () => resolve()); sock.once('error', reject); });
-    const [remoteHash, remoteBytes] = reply.trim().split(' ');
+    const r = remote();
     const ms = Date.now() - t0;
-    out({ localHash: h.digest('hex'), remoteHash, bytes: total, remoteBytes: Number(remoteBytes), ms, gbps: (total * 8) / ms / 1e6 });
+    out({ localHash: h.digest('hex'), remoteHash: r.hash, bytes: total, remoteBytes: r.bytes, ms, gbps: (total * 8) / ms / 1e6 });
   },
 
   /**
@@ -94,10 +101,7 @@ const modes: Record<string, () => void | Promise<void>> = {
     const total = Number(bytes);
     const h = createHash('sha256');
     const t0 = Date.now();
-    const sock = net.connect({ host, port: Number(port) });
-    let reply = '';
-    sock.setEncoding('utf8');
-    sock.on('data', (d: string) => { reply += d; });
+    const { sock, remote } = hashedConnection(host, port);
     let error: string | undefined;
     sock.on('error', (e: NodeJS.ErrnoException) => { error = e.code ?? e.message; });
     await new Promise<void>((resolve, reject) => { sock.once('connect', resolve); sock.once('error', reject); });
@@ -116,8 +120,8 @@ const modes: Record<string, () => void | Promise<void>> = {
     }
     sock.end();
     await new Promise<void>((resolve) => sock.once('close', () => resolve()));
-    const [remoteHash, remoteBytes] = reply.trim().split(' ');
-    out({ localHash: h.digest('hex'), remoteHash, bytes: total, remoteBytes: Number(remoteBytes), ms: Date.now() - t0, maxGapMs, ...(error ? { error } : {}) });
+    const r = remote();
+    out({ localHash: h.digest('hex'), remoteHash: r.hash, bytes: total, remoteBytes: r.bytes, ms: Date.now() - t0, maxGapMs, ...(error ? { error } : {}) });
   },
 
   /** http-burst HOST PORT COUNT: COUNT requests, each on a new connection; tallies answers. */

@@ -8,7 +8,7 @@
 // is the Sandbox's own node namespace.
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { nthAddress, parseNetwork as parseCidr } from '../net/cidr';
+import { nthAddress, parseNetwork } from '../net/cidr';
 import { bridgeMac, macText } from '../net/mac';
 import type { ClusterMode } from '../cluster/model';
 import { removeManifest, writeManifest } from './manifests';
@@ -80,7 +80,7 @@ export class ClusterSandbox {
     const p4 = `10.244.${i}.0/24`, p6 = `fd00:10:244:${i}::/64`;
     const node: ClusterNodeNs = {
       index: i, name: ns, ns, podCIDR4: p4, podCIDR6: p6,
-      gateway4: nthAddress(parseCidr(p4), 1), gateway6: nthAddress(parseCidr(p6), 1),
+      gateway4: nthAddress(parseNetwork(p4), 1), gateway6: nthAddress(parseNetwork(p6), 1),
       ip4: `192.168.77.${10 + i}`, ip6: `fd00:77::${10 + i}`, pods: [],
     };
     if (i !== 1) {
@@ -124,7 +124,7 @@ export class ClusterSandbox {
     const hostVeth = `${sb.id}n${node.index}p${index}`;
     const pod: Pod = {
       name, ns, hostVeth,
-      ip4: nthAddress(parseCidr(node.podCIDR4), index), ip6: nthAddress(parseCidr(node.podCIDR6), index),
+      ip4: nthAddress(parseNetwork(node.podCIDR4), index), ip6: nthAddress(parseNetwork(node.podCIDR6), index),
     };
     const ipn = (...a: string[]) => sb.exec(node.ns, ['ip', ...a]);
     const ipp = (...a: string[]) => sb.exec(ns, ['ip', ...a]);

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { run, type RunOptions, type RunResult } from '../netns/exec';
-import { nthAddress, parseNetwork as parseCidr } from '../net/cidr';
+import { nthAddress, parseNetwork } from '../net/cidr';
 import { bridgeMac, macText } from '../net/mac';
 import { delNetnsSync, killSync, register, unregister, type Cleanable } from './cleanup';
 import { SandboxError } from './errors';
@@ -73,8 +73,8 @@ export class Sandbox implements Cleanable {
     this.podCIDR4 = opts.podCIDR4 ?? DEFAULTS.podCIDR4;
     this.podCIDR6 = opts.podCIDR6 ?? DEFAULTS.podCIDR6;
     this.serviceCIDRs = opts.serviceCIDRs ?? DEFAULTS.serviceCIDRs;
-    this.gateway4 = nthAddress(parseCidr(this.podCIDR4), 1);
-    this.gateway6 = nthAddress(parseCidr(this.podCIDR6), 1);
+    this.gateway4 = nthAddress(parseNetwork(this.podCIDR4), 1);
+    this.gateway6 = nthAddress(parseNetwork(this.podCIDR6), 1);
     this.dir = mkdtempSync(path.join(os.tmpdir(), `podnet-${this.id}-`));
   }
 
@@ -165,10 +165,10 @@ export class Sandbox implements Cleanable {
     const hostVeth = `${this.id}v${index}`;
     const pod: Pod = {
       name, ns, hostVeth,
-      ip4: nthAddress(parseCidr(this.podCIDR4), index),
-      ip6: nthAddress(parseCidr(this.podCIDR6), index),
+      ip4: nthAddress(parseNetwork(this.podCIDR4), index),
+      ip6: nthAddress(parseNetwork(this.podCIDR6), index),
     };
-    const p4 = parseCidr(this.podCIDR4).prefix, p6 = parseCidr(this.podCIDR6).prefix;
+    const p4 = parseNetwork(this.podCIDR4).prefix, p6 = parseNetwork(this.podCIDR6).prefix;
     await this.addNamespace(ns);
     await this.ipNode('link', 'add', hostVeth, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns);
     await this.ipNode('link', 'set', hostVeth, 'master', this.bridge);

@@ -12,7 +12,8 @@ import { type ModelNote, type NodeContext, serviceSpecs, specKey, specsEqual } f
 import type { EndpointSliceInfo, NodeInfo, ServiceInfo } from './objects';
 import { fingerprint } from '../kube/objects';
 import { Cache } from '../sync/cache';
-import { BoundedFrequencyRunner, type Clock, realClock } from '../sync/runner';
+import { type Clock, realClock } from '../sync/runner';
+import { SyncLoop, type SyncCadence } from '../sync/loop';
 import { ChangeTracker } from '../sync/tracker';
 
 /** What the control plane programs: the engine (src/engine Engine) or a fake in tests. */
@@ -31,7 +32,7 @@ export interface ObjectSink {
   setInitialized(): void;
 }
 
-export interface ControlPlaneOptions {
+export interface ControlPlaneOptions extends SyncCadence {
   sink: TableSink;
   /** This node's name (spec.nodeName of local endpoints). */
   nodeName: string;
@@ -44,13 +45,6 @@ export interface ControlPlaneOptions {
   onSynced?: () => void;
   logger?: Logger;
   metrics?: SyncMetrics;
-  /** Default 20 ms: merges bursts; a partial sync costs well under a millisecond, so waiting longer buys nothing. */
-  minSyncIntervalMs?: number;
-  /** Default 60 s: periodic sync even without changes (keeps health timestamps fresh). */
-  maxSyncIntervalMs?: number;
-  /** Default 1 s: retry delay after a failed sync. */
-  retryIntervalMs?: number;
-  clock?: Clock;
   /** Wall clock (epoch ms) for EndpointSlice trigger times; default Date.now. */
   wallNow?: () => number;
 }
@@ -73,8 +67,7 @@ export class ControlPlane implements ObjectSink {
   private readonly log: Logger;
   private readonly sink: TableSink;
   private readonly clock: Clock;
-  private readonly runner: BoundedFrequencyRunner;
-  private readonly retryMs: number;
+  private readonly loop: SyncLoop;
   private node: NodeContext;
   private readonly externalOpts: ControlPlaneOptions['external'];
   private readonly onSynced: (() => void) | undefined;
@@ -99,7 +92,6 @@ export class ControlPlane implements ObjectSink {
   private conflicted = new Set<string>();
   private readonly loggedNotes = new Map<string, string>();
 
-  private initialized = false;
   private needFullSync = true;
   private pendingSince: number[] = [];
   /** Upstream trigger times (wall, epoch ms) of the changes in this sync (ChangeTracker.checkout). */
@@ -122,22 +114,17 @@ export class ControlPlane implements ObjectSink {
     this.svcTracker = new ChangeTracker<ServiceInfo>({ ...clocks, print: fingerprint });
     this.sliceTracker = new ChangeTracker<EndpointSliceInfo>({ ...clocks, print: fingerprint, triggerTime: (s) => s.triggerTime });
     this.nodeTracker = new ChangeTracker<NodeInfo>({ ...clocks, print: fingerprint });
-    this.retryMs = opts.retryIntervalMs ?? 1000;
-    this.runner = new BoundedFrequencyRunner(() => { this.sync(); }, {
-      minIntervalMs: opts.minSyncIntervalMs ?? 20,
-      maxIntervalMs: opts.maxSyncIntervalMs ?? 60_000,
-      clock: this.clock,
-    });
+    // The default 20 ms minimum interval is enough: a partial sync costs well under a millisecond.
+    this.loop = new SyncLoop(() => { this.sync(); }, { ...opts, clock: this.clock });
   }
 
   /** Starts the sync runner; nothing is programmed before setInitialized(). */
   start(): void {
-    this.runner.start();
-    if (this.initialized) this.runner.run();
+    this.loop.start();
   }
 
   stop(): void {
-    this.runner.stop();
+    this.loop.stop();
   }
 
   setService(key: string, svc: ServiceInfo | undefined): void {
@@ -156,21 +143,19 @@ export class ControlPlane implements ObjectSink {
   }
 
   setInitialized(): void {
-    if (this.initialized) return;
-    this.initialized = true;
+    if (!this.loop.open()) return;
     this.log.info({ services: this.services.sizeWith(this.svcTracker), endpointSlices: this.slices.sizeWith(this.sliceTracker) }, 'initial state received, first sync queued');
-    this.runner.run();
   }
 
   private queued(): void {
     this.lastQueuedWall = this.wallNow();
     this.metrics.lastQueuedTimestamp.set(this.lastQueuedWall / 1000);
-    if (this.initialized) this.runner.run();
+    this.loop.changed();
   }
 
   /** kube-proxy healthz semantics: unhealthy when a queued change waited more than `timeoutMs` for a sync. */
   healthy(timeoutMs = 10_000, nowWall = this.wallNow()): boolean {
-    if (!this.initialized) return true; // still listing: liveness, not readiness
+    if (!this.loop.opened) return true; // still listing: liveness, not readiness
     return !(this.lastQueuedWall > this.lastSyncWall && nowWall - this.lastQueuedWall > timeoutMs);
   }
 
@@ -183,7 +168,7 @@ export class ControlPlane implements ObjectSink {
   status(): { initialized: boolean; services: number; endpointSlices: number; servicePorts: number; backends: number; pending: number; lastSync?: SyncReport } {
     return {
       // Objects as the sources last reported them (synced or not); the rest as programmed.
-      initialized: this.initialized, services: this.services.sizeWith(this.svcTracker), endpointSlices: this.slices.sizeWith(this.sliceTracker),
+      initialized: this.loop.opened, services: this.services.sizeWith(this.svcTracker), endpointSlices: this.slices.sizeWith(this.sliceTracker),
       servicePorts: this.programmed.size, backends: this.backendCount,
       pending: this.svcTracker.pending + this.sliceTracker.pending + this.nodeTracker.pending,
       ...(this.lastReport ? { lastSync: this.lastReport } : {}),
@@ -193,7 +178,7 @@ export class ControlPlane implements ObjectSink {
   /** Forces the next sync to replace the whole engine table. */
   requestFullSync(): void {
     this.needFullSync = true;
-    this.runner.run();
+    this.loop.run();
   }
 
   /**
@@ -201,7 +186,7 @@ export class ControlPlane implements ObjectSink {
    * sets needFullSync and schedules a retry. Public so tests and benchmarks can call it directly.
    */
   sync(): SyncReport | undefined {
-    if (!this.initialized) return undefined;
+    if (!this.loop.opened) return undefined;
     const t0 = performance.now();
     const affected = new Set<string>();
     const collect = !this.needFullSync; // a full sync recomputes everything anyway
@@ -235,8 +220,8 @@ export class ControlPlane implements ObjectSink {
       const error = new SyncError(`${full ? 'full' : 'partial'} sync failed: ${(err as Error)?.message ?? err}`, err);
       this.needFullSync = true;
       this.metrics.syncFailures.inc();
-      this.log.error({ err, code: error.code, full }, 'programming the engine failed; full resync in %d ms', this.retryMs);
-      this.runner.retryAfter(this.retryMs);
+      this.log.error({ err, code: error.code, full }, 'programming the engine failed; full resync in %d ms', this.loop.retryMs);
+      this.loop.retry();
       report = { full, upserts: 0, removes: 0, durationMs: performance.now() - t0, error };
       this.lastReport = report;
       return report;

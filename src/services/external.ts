@@ -23,13 +23,15 @@
 //   - pod clients of an eTP Local LB IP / externalIP should be treated as cluster traffic
 //     (kube-proxy short-circuits them); the engine cannot tell pod from outside sources.
 import type { Protocol, ServicePortSpec } from '../engine/types';
-import { cidrHasIp as cidrContains, canonicalCidr } from '../net/cidr';
-import { canonicalIp as canonical, ipFamily as family } from '../net/ip';
+import { cidrHasIp, canonicalCidr } from '../net/cidr';
+import { canonicalIp, ipFamily } from '../net/ip';
 import { steerKey, type SteerProto, type SteerRule } from '../node/steer-rule';
 import { InvalidObjectError } from '../kube/errors';
 import type { EndpointSliceInfo, ServiceInfo } from './objects';
 
-export { canonicalCidr, steerKey, type SteerProto, type SteerRule };
+// steerKey is re-exported for test/services/external.test.ts, which still imports it from here;
+// new code imports it from src/node/steer-rule.ts.
+export { steerKey };
 
 export const DEFAULT_NODEPORT_RANGE: readonly [number, number] = [30000, 32767];
 
@@ -75,8 +77,8 @@ export function validateExternal(objectName: string, spec: Obj, status: Obj | un
     return v as unknown[];
   };
   const ipOf = (v: unknown, field: string): string => {
-    if (typeof v !== 'string' || family(v) === 0) fail(field)(`not an IP address: ${JSON.stringify(v)}`);
-    return canonical(v as string);
+    if (typeof v !== 'string' || ipFamily(v) === 0) fail(field)(`not an IP address: ${JSON.stringify(v)}`);
+    return canonicalIp(v as string);
   };
   const externalIPs = list(spec.externalIPs, 'spec.externalIPs').map((v, i) => ipOf(v, `spec.externalIPs[${i}]`));
   const nodePorts: number[] = [];
@@ -127,8 +129,8 @@ export function nodeAddressesOf(node: Obj, types: readonly string[] = ['Internal
   const addrs = Array.isArray(status?.addresses) ? status?.addresses as Obj[] : [];
   const out: string[] = [];
   for (const a of addrs) {
-    if (!a || !types.includes(a.type as string) || typeof a.address !== 'string' || family(a.address) === 0) continue;
-    const ip = canonical(a.address);
+    if (!a || !types.includes(a.type as string) || typeof a.address !== 'string' || ipFamily(a.address) === 0) continue;
+    const ip = canonicalIp(a.address);
     if (!out.includes(ip)) out.push(ip);
   }
   return out;
@@ -141,13 +143,13 @@ export function nodeAddressesOf(node: Obj, types: readonly string[] = ['Internal
  */
 export function externalNodeContext(nodeAddresses: readonly string[], nodePortAddresses: readonly string[] = [], candidates: readonly string[] = nodeAddresses): ExternalNodeContext {
   const primary: string[] = [];
-  for (const f of [4, 6] as const) { const a = nodeAddresses.find((ip) => family(ip) === f); if (a) primary.push(a); }
+  for (const f of [4, 6] as const) { const a = nodeAddresses.find((ip) => ipFamily(ip) === f); if (a) primary.push(a); }
   const cidrs = nodePortAddresses.filter((c) => c !== 'primary').map((c) => canonicalCidr(c, (why) => { throw new InvalidObjectError('Config', 'nodePortAddresses', c, why); }));
   let nodePortIPs = nodePortAddresses.includes('primary') || cidrs.length === 0 ? [...primary] : [];
-  for (const ip of candidates) if (cidrs.some((c) => cidrContains(c, ip)) && !nodePortIPs.includes(ip)) nodePortIPs.push(ip);
-  nodePortIPs = nodePortIPs.map(canonical);
-  const m4 = primary.find((ip) => family(ip) === 4);
-  const m6 = primary.find((ip) => family(ip) === 6);
+  for (const ip of candidates) if (cidrs.some((c) => cidrHasIp(c, ip)) && !nodePortIPs.includes(ip)) nodePortIPs.push(ip);
+  nodePortIPs = nodePortIPs.map(canonicalIp);
+  const m4 = primary.find((ip) => ipFamily(ip) === 4);
+  const m6 = primary.find((ip) => ipFamily(ip) === 6);
   return { nodePortIPs, ...(m4 ? { masqueradeIPv4: m4 } : {}), ...(m6 ? { masqueradeIPv6: m6 } : {}) };
 }
 
@@ -164,7 +166,7 @@ export interface ExternalNote { service: string; code: string; message: string }
 export function externalSpecs(svc: ServiceInfo, node: ExternalNodeContext, backends: BackendsFn, notes?: { push(n: ExternalNote & { code: 'external-no-node-address' }): unknown }): ServicePortSpec[] {
   const ext = svc.external;
   if (!ext || svc.skip) return [];
-  const families = new Set(svc.clusterIPs.map(family));
+  const families = new Set(svc.clusterIPs.map(ipFamily));
   const out: ServicePortSpec[] = [];
   svc.ports.forEach((sp, i) => {
     if (sp.protocol === 'SCTP') return; // noted by serviceSpecs already
@@ -172,9 +174,9 @@ export function externalSpecs(svc: ServiceInfo, node: ExternalNodeContext, backe
     for (const f of [4, 6] as const) {
       if (!families.has(f)) continue;
       const addrs: [string, number, string][] = [];
-      if (ext.nodePorts[i]) for (const ip of node.nodePortIPs) if (family(ip) === f) addrs.push([ip, ext.nodePorts[i], 'nodePort']);
-      for (const ip of ext.loadBalancerIPs) if (family(ip) === f) addrs.push([ip, sp.port, 'loadBalancer']);
-      for (const ip of ext.externalIPs) if (family(ip) === f) addrs.push([ip, sp.port, 'externalIP']);
+      if (ext.nodePorts[i]) for (const ip of node.nodePortIPs) if (ipFamily(ip) === f) addrs.push([ip, ext.nodePorts[i], 'nodePort']);
+      for (const ip of ext.loadBalancerIPs) if (ipFamily(ip) === f) addrs.push([ip, sp.port, 'loadBalancer']);
+      for (const ip of ext.externalIPs) if (ipFamily(ip) === f) addrs.push([ip, sp.port, 'externalIP']);
       if (addrs.length === 0) continue;
       const masq = f === 4 ? node.masqueradeIPv4 : node.masqueradeIPv6;
       if (!ext.local && !masq) {
@@ -190,7 +192,7 @@ export function externalSpecs(svc: ServiceInfo, node: ExternalNodeContext, backe
         if (ext.local) spec.noEndpoints = 'drop';
         // A node address is the host's too: its other ports must reach the host, not a RST.
         if (kind === 'nodePort') spec.sharedAddress = true;
-        const ranges = ext.sourceRanges.filter((c) => family(c.split('/')[0]) === f);
+        const ranges = ext.sourceRanges.filter((c) => ipFamily(c.split('/')[0]) === f);
         if (ranges.length && kind === 'loadBalancer') spec.sourceRanges = ranges;
         out.push(spec);
       }
@@ -222,34 +224,34 @@ export function steeringRules(services: Iterable<ServiceInfo>, node: ExternalNod
   for (const svc of [...services].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))) {
     const ext = svc.external;
     if (!ext || svc.skip) continue;
-    const families = new Set(svc.clusterIPs.map(family));
-    if (ext.healthCheckNodePort) for (const ip of node.nodePortIPs) push(pass, { action: 'pass', family: family(ip) as 4 | 6, dst: ip, proto: 'tcp', dstPort: ext.healthCheckNodePort });
+    const families = new Set(svc.clusterIPs.map(ipFamily));
+    if (ext.healthCheckNodePort) for (const ip of node.nodePortIPs) push(pass, { action: 'pass', family: ipFamily(ip) as 4 | 6, dst: ip, proto: 'tcp', dstPort: ext.healthCheckNodePort });
     for (const sp of svc.ports) {
       if (sp.protocol === 'SCTP') continue;
       const proto = sp.protocol.toLowerCase() as SteerProto;
       for (const ip of ext.loadBalancerIPs) {
-        const f = family(ip) as 4 | 6;
+        const f = ipFamily(ip) as 4 | 6;
         if (!families.has(f)) continue;
-        const ranges = ext.sourceRanges.filter((c) => family(c.split('/')[0]) === f);
+        const ranges = ext.sourceRanges.filter((c) => ipFamily(c.split('/')[0]) === f);
         if (ext.sourceRanges.length === 0) { push(vips, { action: 'redirect', family: f, dst: ip, proto, dstPort: sp.port }); continue; }
         for (const src of ranges) push(allow, { action: 'redirect', family: f, dst: ip, proto, dstPort: sp.port, src });
       }
       for (const ip of ext.externalIPs) {
-        const f = family(ip) as 4 | 6;
+        const f = ipFamily(ip) as 4 | 6;
         if (families.has(f)) push(vips, { action: 'redirect', family: f, dst: ip, proto, dstPort: sp.port });
       }
     }
     // Everything else to a source-ranged LB IP is dropped, as kube-proxy's firewall chain does.
     if (ext.sourceRanges.length) for (const ip of ext.loadBalancerIPs) {
-      const f = family(ip) as 4 | 6;
+      const f = ipFamily(ip) as 4 | 6;
       if (families.has(f)) for (const proto of protos(svc)) push(drop, { action: 'drop', family: f, dst: ip, proto });
     }
   }
   const [lo, hi] = opts.nodePortRange ?? DEFAULT_NODEPORT_RANGE;
-  for (const ip of node.nodePortIPs) for (const proto of ['tcp', 'udp'] as const) push(ranges, { action: 'redirect', family: family(ip) as 4 | 6, dst: ip, proto, dstPort: [lo, hi] });
+  for (const ip of node.nodePortIPs) for (const proto of ['tcp', 'udp'] as const) push(ranges, { action: 'redirect', family: ipFamily(ip) as 4 | 6, dst: ip, proto, dstPort: [lo, hi] });
   const em = opts.egressMasquerade;
   if (em) for (const ip of em.sources) for (const proto of ['tcp', 'udp'] as const) {
-    push(ranges, { action: 'redirect', family: family(ip) as 4 | 6, dst: canonical(ip), proto, dstPort: [em.portMin ?? 61000, em.portMax ?? 65535] });
+    push(ranges, { action: 'redirect', family: ipFamily(ip) as 4 | 6, dst: canonicalIp(ip), proto, dstPort: [em.portMin ?? 61000, em.portMax ?? 65535] });
   }
   return [...pass, ...allow, ...drop, ...vips, ...ranges];
 }

@@ -1,4 +1,4 @@
-// Kubernetes API source: informers (list + watch, informer.ts) for Services, EndpointSlices and
+// Kubernetes API source: informers (list + watch, src/kube/informer.ts) for Services, EndpointSlices and
 // this node's Node → validated → ObjectSink. Relists on 410 Gone and restarts with backoff are
 // the informers' business; while the API is away nothing is withdrawn: the control plane keeps
 // programming the last-known state.
@@ -7,21 +7,15 @@ import pino, { type Logger } from 'pino';
 import type { ObjectSink } from './control-plane';
 import type { SyncMetrics } from './metrics';
 import { SERVICE_PROXY_NAME_LABEL, validateEndpointSlice, validateNode, validateService } from './validate';
-import { InformerGroup, type InformerStatus } from '../kube/informer';
+import { connectionOf, type InformerConnection, InformerGroup, type InformerStatus } from '../kube/informer';
 import { objectKey } from '../kube/objects';
 
-export interface KubeSourceOptions {
+export interface KubeSourceOptions extends InformerConnection {
   sink: ObjectSink;
   /** This node's name: only its Node object is watched (fieldSelector). */
   nodeName: string;
-  /** Default: KubeConfig.loadFromDefault() ($KUBECONFIG, ~/.kube/config, or in-cluster). */
-  kubeConfig?: k8s.KubeConfig;
   logger?: Logger;
   metrics?: SyncMetrics;
-  /** First restart delay after an informer error. Default 500 ms. */
-  backoffInitialMs?: number;
-  /** Cap of the restart delay. Default 30 s. */
-  backoffMaxMs?: number;
 }
 
 type Kind = 'Service' | 'EndpointSlice' | 'Node';
@@ -41,9 +35,7 @@ export class KubeSource {
       // This node's zone is listed too before the first sync, or topology would churn right after it.
       onSynced: () => opts.sink.setInitialized(),
       onInvalid: () => opts.metrics?.invalidObjects.inc(),
-      ...(opts.kubeConfig ? { kubeConfig: opts.kubeConfig } : {}),
-      ...(opts.backoffInitialMs !== undefined ? { backoffInitialMs: opts.backoffInitialMs } : {}),
-      ...(opts.backoffMaxMs !== undefined ? { backoffMaxMs: opts.backoffMaxMs } : {}),
+      ...connectionOf(opts),
     });
   }
 

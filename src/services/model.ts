@@ -15,7 +15,7 @@
 //   - a port with no eligible endpoint still gets a spec (zero non-terminating backends) so the
 //     engine rejects new connections with RST / ICMP unreachable.
 //
-// Needs from the engine beyond its contract (noted for issue 3):
+// Needs from the engine beyond its contract:
 //   - "VIP on a port the service doesn't define is rejected": done by the engine for any VIP it
 //     knows; nothing to emit here.
 //   - internalTrafficPolicy Local with no local endpoint: kube-proxy DROPs; the spec says
@@ -217,7 +217,7 @@ export function serviceSpecs(svc: ServiceInfo, slices: Iterable<EndpointSliceInf
       out.push(spec);
     }
   }
-  // External traffic (issue 8): eTP Local picks endpoints as iTP Local does (this node's ready,
+  // External traffic: eTP Local picks endpoints as iTP Local does (this node's ready,
   // else serving+terminating); eTP Cluster as cluster traffic, whatever the iTP.
   if (svc.external && node.external) {
     out.push(...externalSpecs(svc, node.external,

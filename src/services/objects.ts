@@ -3,7 +3,7 @@
 // serves them) into these; fields the data plane never reads (resourceVersion, managedFields,
 // status, annotations) are dropped so that updates touching only those are no-ops.
 
-import type { L4Protocol } from '../kube/objects';
+import type { L4Protocol, NamespacedInfo } from '../kube/objects';
 import type { ExternalServiceInfo } from './external';
 
 export type { L4Protocol };
@@ -23,11 +23,7 @@ export interface ServicePortInfo {
 }
 
 /** A v1 Service reduced to what the data plane needs. */
-export interface ServiceInfo {
-  /** "namespace/name". */
-  readonly key: string;
-  readonly namespace: string;
-  readonly name: string;
+export interface ServiceInfo extends NamespacedInfo {
   /** Canonical ClusterIP literals, one per family (spec.clusterIPs, else spec.clusterIP). */
   readonly clusterIPs: readonly string[];
   readonly ports: readonly ServicePortInfo[];
@@ -74,11 +70,7 @@ export interface EndpointInfo {
 export type AddressType = 'IPv4' | 'IPv6' | 'FQDN';
 
 /** A discovery.k8s.io/v1 EndpointSlice reduced to what the data plane needs. */
-export interface EndpointSliceInfo {
-  /** "namespace/name" of the slice. */
-  readonly key: string;
-  readonly namespace: string;
-  readonly name: string;
+export interface EndpointSliceInfo extends NamespacedInfo {
   /** "namespace/service" from the kubernetes.io/service-name label. */
   readonly serviceKey: string;
   readonly addressType: AddressType;

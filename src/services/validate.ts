@@ -1,7 +1,7 @@
 // Validation: the only door from "whatever a manifest file or the API sent" into the model.
 // Each function takes an unknown object in the real API shape and returns its normalized form
 // (objects.ts) or throws InvalidObjectError naming the field. Nothing here throws anything else.
-import { canonicalIp as canonicalIP, ipFamily } from '../net/ip';
+import { canonicalIp, ipFamily } from '../net/ip';
 import { Checker, type Obj } from '../kube/checker';
 import { nodeAddressesOf, validateExternal } from './external';
 import type {
@@ -81,7 +81,7 @@ export function validateService(input: unknown, defaultNamespace?: string): Serv
     clusterIPs = list.map((ip, i) => c.ip(ip, rawIPs.length ? `spec.clusterIPs[${i}]` : 'spec.clusterIP'));
     if (clusterIPs.length > 2) c.fail('spec.clusterIPs', 'at most two addresses (one per family)');
     if (clusterIPs.length === 2 && ipFamily(clusterIPs[0]) === ipFamily(clusterIPs[1])) c.fail('spec.clusterIPs', 'the two addresses must be of different families');
-    if (clusterIP && rawIPs.length && canonicalIP(clusterIP) !== clusterIPs[0]) c.fail('spec.clusterIP', 'must equal spec.clusterIPs[0]');
+    if (clusterIP && rawIPs.length && canonicalIp(clusterIP) !== clusterIPs[0]) c.fail('spec.clusterIP', 'must equal spec.clusterIPs[0]');
   }
 
   const affinity = c.oneOf(spec.sessionAffinity, 'spec.sessionAffinity', ['None', 'ClientIP'] as const, 'None');

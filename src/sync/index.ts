@@ -3,3 +3,4 @@
 export * from './tracker';
 export * from './cache';
 export * from './runner';
+export * from './loop';

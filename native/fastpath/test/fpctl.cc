@@ -71,6 +71,16 @@ std::map<std::string, std::string> Fields(const std::vector<std::string>& args) 
   return f;
 }
 
+/** Both directions leave through redirect_peer into the other pod, addressed to its MAC from
+ * the MAC of its host veth (what the pod's gateway would write). */
+void RedirectTo(podnet_flow_value* v, uint32_t ifindex, const std::string& pod_mac, const std::string& host_dev) {
+  v->action = PODNET_ACT_REDIRECT_PEER;
+  v->target_ifindex = ifindex;
+  Mac(pod_mac, v->dst_mac);
+  DevMac(host_dev, v->src_mac);
+  v->flow_id = 1;
+}
+
 /** Forward: client -> VIP entered at the client's host veth, DNAT to the backend and
  * redirect_peer into it. Reverse: backend -> client at the backend's host veth, source
  * back to the VIP, redirect_peer into the client. MACs as the pods' gateways would write. */
@@ -94,20 +104,12 @@ void NatPair(const std::map<std::string, std::string>& f, FlowEntry* fwd, FlowEn
   std::memcpy(fwd->value.new_daddr, backend, 4);
   fwd->value.new_dport = bport;
   fwd->value.rewrite = PODNET_RW_DADDR | PODNET_RW_DPORT | PODNET_RW_MACS;
-  fwd->value.action = PODNET_ACT_REDIRECT_PEER;
-  fwd->value.target_ifindex = bif;
-  Mac(get("backend_mac"), fwd->value.dst_mac);
-  DevMac(get("backend_dev"), fwd->value.src_mac);
-  fwd->value.flow_id = 1;
+  RedirectTo(&fwd->value, bif, get("backend_mac"), get("backend_dev"));
   rev->key = MakeFlowKey(4, proto, backend, client, bport, sport, bif);
   std::memcpy(rev->value.new_saddr, vip, 4);
   rev->value.new_sport = vport;
   rev->value.rewrite = PODNET_RW_SADDR | PODNET_RW_SPORT | PODNET_RW_MACS;
-  rev->value.action = PODNET_ACT_REDIRECT_PEER;
-  rev->value.target_ifindex = cif;
-  Mac(get("client_mac"), rev->value.dst_mac);
-  DevMac(get("client_dev"), rev->value.src_mac);
-  rev->value.flow_id = 1;
+  RedirectTo(&rev->value, cif, get("client_mac"), get("client_dev"));
 }
 
 void Check(int rc, const char* what) {
