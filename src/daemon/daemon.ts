@@ -12,6 +12,7 @@
 import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
+import { collectDefaultMetrics, Registry } from 'prom-client';
 import { SyncMetrics } from '../services';
 import { API_VERSION, type StatusReply } from '../ctl/api';
 import { Engine, engineVersion } from '../engine';
@@ -21,7 +22,7 @@ import { ClusterRouting, clusterManifestHook } from '../cluster/controller';
 import { restartKeys, type DaemonConfig } from './config';
 import { ControlApi, toWireEngineStatus, type PolicyState } from './control-api';
 import { ExternalTraffic } from '../external/controller';
-import { engineMetrics } from './engine-metrics';
+import { registerEngineMetrics } from './engine-metrics';
 import { AntispoofMetrics } from './antispoof-metrics';
 import { DaemonError } from './errors';
 import { HttpEndpoints } from './http';
@@ -56,10 +57,12 @@ export class Daemon {
   private engine: Engine | undefined;
   private source: TableSource | undefined;
   private tun: TunInfo | undefined;
-  private readonly metrics = new SyncMetrics();
+  /** podnetd's one metrics registry (/metrics): process, sync, engine and anti-spoofing metrics. */
+  private readonly registry = new Registry();
+  private readonly metrics = new SyncMetrics(this.registry);
   /** MTU for pods on this node once the cluster routing computed it (VXLAN); recorded for the CNI. */
   private podMtu: number | undefined;
-  /** Anti-spoofing drops on the pod veths (tc counters, sampled). */
+  /** Anti-spoofing drops on the pod veths (tc counters, read at each scrape). */
   private antispoof: AntispoofMetrics | undefined;
   private readonly notifier: Notifier;
   private readonly http: HttpEndpoints;
@@ -75,6 +78,11 @@ export class Daemon {
 
   constructor(private cfg: DaemonConfig, private readonly log: Logger) {
     this.notifier = new Notifier(log);
+    collectDefaultMetrics({ register: this.registry });
+    registerEngineMetrics(this.registry, () => {
+      const e = this.engine;
+      return e ? { stats: () => e.stats(), tun: this.tun?.name } : undefined;
+    }, this.startedAt);
     this.http = new HttpEndpoints({
       ready: () => this.ready,
       syncing: () => this.source?.syncing(this.cfg.sync.healthzTimeoutMs) ?? true,
@@ -184,8 +192,7 @@ export class Daemon {
 
     // Only where pods can exist: the metrics endpoint on, in the node's own namespace.
     if (cfg.metricsBindAddress && !cfg.tables) {
-      this.antispoof = new AntispoofMetrics(this.log);
-      this.antispoof.start();
+      this.antispoof ??= new AntispoofMetrics(this.log, this.registry);
     }
 
     this.ready = true;
@@ -226,7 +233,6 @@ export class Daemon {
     this.log.info({ reason }, 'stopping');
     await this.source?.stop().catch((err: unknown) => this.log.warn({ err }, 'source stop failed'));
     this.cluster?.stop();
-    this.antispoof?.stop();
     await this.external?.stop().catch((err: unknown) => this.log.warn({ err }, 'external stop failed'));
     await Promise.all([this.http.stop(), this.control.stop(), this.stopCni()]);
     if (this.engine) {
@@ -256,10 +262,8 @@ export class Daemon {
     return { tables: policy.tables(), stats: this.requireEngine().policyStats() };
   }
 
-  private metricsText(): string {
-    const e = this.engine;
-    return this.metrics.registry.expose() + (e ? engineMetrics(e.stats(), { tun: this.tun?.name, startedAt: this.startedAt }) : '') +
-      (this.antispoof?.render() ?? '');
+  private metricsText(): Promise<string> {
+    return this.registry.metrics();
   }
 
   status(): StatusReply {

@@ -14,8 +14,8 @@ export interface HealthSource {
   syncing(): boolean;
   /** Wall time of the last successful sync, or 0. */
   lastUpdatedMs(): number;
-  /** Prometheus text of every podnet_ metric. */
-  metrics(): string;
+  /** Prometheus text of every metric (podnet_ and the process's). */
+  metrics(): Promise<string>;
 }
 
 type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
@@ -40,10 +40,10 @@ function routes(src: HealthSource, paths: { health: boolean; metrics: boolean })
       return;
     }
     if (paths.metrics && url === '/metrics') {
-      let text: string;
-      try { text = src.metrics(); } catch (e) { res.writeHead(500).end(String((e as Error).message)); return; }
-      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
-      res.end(text);
+      src.metrics().then((text) => {
+        res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
+        res.end(text);
+      }, (e: unknown) => { res.writeHead(500).end(String((e as Error).message)); });
       return;
     }
     res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');

@@ -126,7 +126,7 @@ class ControlPlaneSource implements TableSource {
   policyControl(): PolicyControl | undefined { return this.policy; }
   setPodCIDRs(podCIDRs: string[]): void { this.policy?.setHostAddresses(podCIDRs.map((c) => nthAddress(parseNetwork(c), 1))); }
   syncing(timeoutMs: number): boolean { return this.cp.healthy(timeoutMs); }
-  lastUpdatedMs(): number { return this.metrics.lastSyncTimestamp.value * 1000; }
+  lastUpdatedMs(): number { return this.cp.lastSyncedMs(); }
 }
 
 /** Legacy: the tables file straight into the engine. */

@@ -23,3 +23,21 @@ export const u32le = (v: number): Buffer => { const b = Buffer.alloc(4); b.write
 
 /** NUL-terminated string payload. */
 export const cstr = (s: string): Buffer => Buffer.from(`${s}\0`);
+
+/** The text of a NUL-terminated string payload. */
+export const cstrText = (b: Buffer): string => { const end = b.indexOf(0); return b.toString('latin1', 0, end < 0 ? b.length : end); };
+
+/** One attribute of a received message: its type (flag bits cleared) and payload. */
+export interface NlAttr { type: number; payload: Buffer }
+
+/** The attributes in `buf` (a message's or a nest's payload), in order; a truncated tail is ignored. */
+export function parseNlattrs(buf: Buffer): NlAttr[] {
+  const out: NlAttr[] = [];
+  for (let at = 0; at + 4 <= buf.length;) {
+    const len = buf.readUInt16LE(at);
+    if (len < 4 || at + len > buf.length) break;
+    out.push({ type: buf.readUInt16LE(at + 2) & 0x3fff, payload: buf.subarray(at + 4, at + len) });
+    at += (len + 3) & ~3;
+  }
+  return out;
+}

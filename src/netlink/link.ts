@@ -3,7 +3,7 @@
 // drop filters redirect to). Which bridge, which names and when is decided by the callers
 // (src/node/bridge.ts for podnetd, src/cni/ for the plugin): this file only speaks to the kernel.
 import { macBytes, macText } from '../net/mac';
-import { cstr, nlattr, u32le } from './attrs';
+import { cstr, cstrText, nlattr, parseNlattrs, u32le } from './attrs';
 import { CREATE_EXCL, isAbsent, isExists, NetlinkError, request, wrap, type Rtnl } from './socket';
 
 const IFLA_ADDRESS = 1;
@@ -119,6 +119,14 @@ export async function deleteLink(s: Rtnl, name: string): Promise<void> {
 export async function bridgePorts(s: Rtnl, bridgeIndex: number): Promise<{ name: string; alias?: string }[]> {
   const links = await s.getLinks();
   return links.filter((l) => l.attrs.master === bridgeIndex && l.attrs.ifname).map((l) => ({ name: l.attrs.ifname!, alias: l.attrs.ifalias }));
+}
+
+/** Every link of `kind` (IFLA_INFO_KIND: "veth", "bridge", ...) in this namespace: one dump. */
+export async function linksOfKind(s: Rtnl, kind: string): Promise<{ index: number; name: string }[]> {
+  const links = await request(s.getLinks(), 'list links');
+  return links.filter((l) => l.attrs.ifname && l.attrs.linkinfo && parseNlattrs(l.attrs.linkinfo)
+    .some((a) => a.type === IFLA_INFO_KIND && cstrText(a.payload) === kind))
+    .map((l) => ({ index: l.data.index!, name: l.attrs.ifname! }));
 }
 
 /** IFLA_IFALIAS (what `ip link show` prints as "alias"). */

@@ -5,9 +5,11 @@
 // The messages are what `tc qdisc add dev X clsact` and `tc filter add dev X ingress pref P
 // protocol PROTO u32 match u32 V M at O … (flowid 1:1 | action mirred egress redirect dev SINK)`
 // send (iproute2 tc/f_u32.c, tc/m_mirred.c); the layouts are the kernel's uapi structs
-// (linux/pkt_cls.h tc_u32_sel/tc_u32_key, linux/tc_act/tc_mirred.h tc_mirred).
-import { nlattr, nlnest, u32le } from './attrs';
-import { CREATE_EXCL, request, type Rtnl } from './socket';
+// (linux/pkt_cls.h tc_u32_sel/tc_u32_key, linux/tc_act/tc_mirred.h tc_mirred). Reading back:
+// one RTM_GETTFILTER dump of a link's ingress gives every filter with its actions' counters
+// (what `tc -s filter show dev X ingress` prints), for the anti-spoofing drop metrics.
+import { cstrText, nlattr, nlnest, parseNlattrs, u32le } from './attrs';
+import { CREATE_EXCL, errnoOf, isAbsent, request, wrap, type Rtnl } from './socket';
 
 export type TcProtocol = 'arp' | 'ip' | 'ipv6' | '802.1Q' | '802.1ad' | 'all';
 
@@ -34,6 +36,9 @@ const TCA_ACT_OPTIONS = 2;
 const TCA_MIRRED_PARMS = 2;
 const TC_ACT_STOLEN = 4;
 const TCA_EGRESS_REDIR = 1;
+const TCA_ACT_STATS = 4;
+const TCA_STATS_BASIC = 1; // struct gnet_stats_basic { __u64 bytes; __u32 packets; }
+const TCA_STATS_PKT64 = 8; // the packet count when it no longer fits the u32 above
 
 const ETH_P: Record<TcProtocol, number> = { ip: 0x0800, ipv6: 0x86dd, arp: 0x0806, '802.1Q': 0x8100, '802.1ad': 0x88a8, all: 0x0003 };
 
@@ -88,4 +93,66 @@ export async function installU32(s: Rtnl, ifindex: number, rules: U32Filter[], s
 /** `tc qdisc del dev X clsact` (its filters go with it); absent is success. */
 export async function removeClsact(s: Rtnl, ifindex: number): Promise<void> {
   try { await s.delQdisc({ ifindex, handle: TC_H_CLSACT_HANDLE, parent: TC_H_CLSACT }); } catch { /* gone, or the veth is */ }
+}
+
+/** One filter of a dump: its pref, its ethertype, and each action's kind and counters. */
+export interface FilterStats {
+  pref: number;
+  /** Ethertype (0x0800, 0x86dd, ...; 0x0003 for "all"). */
+  ethertype: number;
+  kind: string;
+  actions: { kind: string; packets: number; bytes: number }[];
+}
+
+/** Counters of one action's TCA_ACT_STATS nest (gnet_stats: basic, and pkt64 when it overflowed). */
+function actionCounters(stats: Buffer): { packets: number; bytes: number } {
+  let packets = 0;
+  let bytes = 0;
+  for (const a of parseNlattrs(stats)) {
+    if (a.type === TCA_STATS_BASIC && a.payload.length >= 12) {
+      bytes = Number(a.payload.readBigUInt64LE(0));
+      packets = a.payload.readUInt32LE(8);
+    } else if (a.type === TCA_STATS_PKT64 && a.payload.length >= 8) {
+      packets = Number(a.payload.readBigUInt64LE(0));
+    }
+  }
+  return { packets, bytes };
+}
+
+/** The actions (kind, counters) in a u32 filter's TCA_OPTIONS. Pure. */
+export function u32Actions(options: Buffer): FilterStats['actions'] {
+  const out: FilterStats['actions'] = [];
+  for (const opt of parseNlattrs(options)) {
+    if (opt.type !== TCA_U32_ACT) continue;
+    for (const act of parseNlattrs(opt.payload)) { // one nest per action, typed by its order
+      const parts = parseNlattrs(act.payload);
+      const kindAttr = parts.find((p) => p.type === TCA_ACT_KIND);
+      const kind = kindAttr ? cstrText(kindAttr.payload) : '';
+      const stats = parts.find((p) => p.type === TCA_ACT_STATS);
+      out.push({ kind, ...(stats ? actionCounters(stats.payload) : { packets: 0, bytes: 0 }) });
+    }
+  }
+  return out;
+}
+
+/**
+ * Every filter on the clsact ingress of `ifindex` with its actions' counters: one dump request.
+ * A link without clsact (or gone) has none.
+ */
+export async function dumpIngressFilters(s: Rtnl, ifindex: number): Promise<FilterStats[]> {
+  let msgs;
+  try {
+    msgs = await s.getTrafficFilters({ ifindex, parent: TC_H_CLSACT_INGRESS });
+  } catch (e) {
+    if (isAbsent(e) || errnoOf(e) === 'EINVAL') return [];
+    throw wrap(e, `dump filters of ifindex ${ifindex}`);
+  }
+  return msgs.map((m) => {
+    const info = m.data.info ?? 0;
+    const proto = info & 0xffff;
+    return {
+      pref: info >>> 16, ethertype: ((proto & 0xff) << 8) | (proto >> 8), kind: m.attrs.kind ?? '',
+      actions: m.attrs.options && m.attrs.kind === 'u32' ? u32Actions(m.attrs.options) : [],
+    };
+  });
 }

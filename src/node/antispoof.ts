@@ -9,8 +9,8 @@
 //
 // Verdicts: pass = a match with a classid and no action (TC_ACT_OK, stop matching);
 // drop = mirred redirect to the down sink device (drop-sink.ts: no act_gact on this kernel).
-// The sink's mirred stats count every drop per filter, so per-family counts come from
-// `tc -s -j filter show` (antispoofStats).
+// The sink's mirred stats count every drop per filter, so per-family counts come from the
+// filters' action counters (antispoofStats: a netlink dump, what `tc -s filter show` prints).
 //
 // Rules, in evaluation order (pref bands; a pod has one address per family, up to 10 allowed).
 // With the pod's MAC known (the CNI always knows it), every pass rule also requires the frame's
@@ -37,7 +37,9 @@
 // Limits (u32 matches fixed offsets): the NA target check reads an NA right after the fixed
 // IPv6 header; the ext-header rules above make that the only way an NA can arrive.
 import { ipBytes, parseIp } from '../net/ip';
-import type { TcProtocol, U32Filter, U32Key } from '../netlink/tc';
+import { linksOfKind } from '../netlink/link';
+import { closeRtnl, openRtnl } from '../netlink/socket';
+import { dumpIngressFilters, type TcProtocol, type U32Filter, type U32Key } from '../netlink/tc';
 import { DROP_DEV } from './drop-sink';
 
 export type { TcProtocol, U32Key };
@@ -241,23 +243,22 @@ const FAMILY_BY_REASON: Record<SpoofReason, SpoofFamily> = {
   'mac-source': 'other',
 };
 
-interface TcJsonFilter { pref?: number; protocol?: string; options?: { actions?: { kind?: string; to_dev?: string; stats?: { packets?: number } }[] } }
+/** One filter as a reader sees it: its pref and its actions' kinds and packet counts. */
+interface FilterCounters { pref?: number; actions: { kind?: string; packets?: number }[] }
 
-/** Counters from `tc -s -j filter show dev VETH ingress` output. Pure. */
-export function parseStats(veth: string, json: string): AntispoofStats {
+/** Drop counters of one veth from its filters: the mirred actions of our drop prefs. Pure. */
+function statsOf(veth: string, filters: FilterCounters[]): AntispoofStats {
   const s: AntispoofStats = {
     veth,
     dropped: { arp: 0, ipv4: 0, ipv6: 0, vlan: 0, other: 0 },
     byReason: { 'arp-sender': 0, 'ipv4-source': 0, 'ipv6-na-target': 0, 'ipv6-ext-header': 0, 'ipv6-source': 0, 'vlan-tagged': 0, 'mac-source': 0 },
   };
-  let list: TcJsonFilter[];
-  try { list = JSON.parse(json || '[]') as TcJsonFilter[]; } catch { return s; }
-  for (const f of list) {
+  for (const f of filters) {
     const reason = f.pref !== undefined ? REASON_BY_PREF[f.pref] : undefined;
     if (!reason) continue;
-    for (const a of f.options?.actions ?? []) {
+    for (const a of f.actions) {
       if (a.kind !== 'mirred') continue;
-      const n = a.stats?.packets ?? 0;
+      const n = a.packets ?? 0;
       s.byReason[reason] += n;
       s.dropped[FAMILY_BY_REASON[reason]] += n;
     }
@@ -265,24 +266,35 @@ export function parseStats(veth: string, json: string): AntispoofStats {
   return s;
 }
 
+interface TcJsonFilter { pref?: number; options?: { actions?: { kind?: string; stats?: { packets?: number } }[] } }
+
+/** The same counters from `tc -s -j filter show dev VETH ingress` output (what an operator runs). Pure. */
+export function parseStats(veth: string, json: string): AntispoofStats {
+  let list: TcJsonFilter[];
+  try { list = JSON.parse(json || '[]') as TcJsonFilter[]; } catch { list = []; }
+  return statsOf(veth, list.map((f) => ({ pref: f.pref, actions: (f.options?.actions ?? []).map((a) => ({ kind: a.kind, packets: a.stats?.packets })) })));
+}
+
 /** Host veths of CNI pods ("pn" + 11 hex, src/cni/host-link.ts hostVethName). */
 export const POD_VETH = /^pn[0-9a-f]{11}$/;
 
 /**
- * Drop counters of every pod veth in `netns` (absent: the current namespace, i.e. podnetd's node
- * namespace), or of `veths` only. A veth without our filters reports zeros.
+ * Drop counters of every pod veth in this process's namespace (podnetd's node namespace), or of
+ * `veths` only (one that does not exist reports zeros, as does a veth without our filters).
+ * Over rtnetlink, no exec: one link dump, then one filter dump per veth, on one socket.
  */
-export async function antispoofStats(netns?: string, veths?: string[]): Promise<AntispoofStats[]> {
-  const { run } = require('../netns/exec') as typeof import('../netns/exec');
-  let names = veths;
-  if (!names) {
-    const links = JSON.parse((await run(netns ?? null, ['ip', '-j', 'link', 'show', 'type', 'veth'])).stdout || '[]') as { ifname?: string }[];
-    names = links.map((l) => l.ifname ?? '').filter((n) => POD_VETH.test(n));
+export async function antispoofStats(veths?: string[]): Promise<AntispoofStats[]> {
+  const s = openRtnl();
+  try {
+    const links = new Map((await linksOfKind(s, 'veth')).map((l) => [l.name, l.index]));
+    const names = veths ?? [...links.keys()].filter((n) => POD_VETH.test(n));
+    const out: AntispoofStats[] = [];
+    for (const veth of names) { // one after the other: a netlink socket runs one dump at a time
+      const index = links.get(veth);
+      out.push(statsOf(veth, index === undefined ? [] : await dumpIngressFilters(s, index)));
+    }
+    return out;
+  } finally {
+    closeRtnl(s);
   }
-  const out: AntispoofStats[] = [];
-  for (const veth of names) {
-    const r = await run(netns ?? null, ['tc', '-s', '-j', 'filter', 'show', 'dev', veth, 'ingress']).catch(() => ({ stdout: '[]' }));
-    out.push(parseStats(veth, r.stdout));
-  }
-  return out;
 }

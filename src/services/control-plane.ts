@@ -153,6 +153,9 @@ export class ControlPlane implements ObjectSink {
     this.loop.changed();
   }
 
+  /** Wall time (epoch ms) of the last successful sync, or 0 (what /healthz reports as lastUpdated). */
+  lastSyncedMs(): number { return this.lastSyncWall; }
+
   /** kube-proxy healthz semantics: unhealthy when a queued change waited more than `timeoutMs` for a sync. */
   healthy(timeoutMs = 10_000, nowWall = this.wallNow()): boolean {
     if (!this.loop.opened) return true; // still listing: liveness, not readiness

@@ -1,79 +1,8 @@
-// Sync metrics: a tiny in-house Prometheus registry (counters, gauges, histograms without
-// labels) and the set the control plane updates, named after kube-proxy's (kubeproxy_ → podnet_).
-// podnetd's /metrics concatenates `registry.expose()` with the engine's own counters.
-
-/** Something that renders itself in the Prometheus text format (0.0.4). */
-interface Metric {
-  readonly name: string;
-  expose(): string;
-}
-
-function header(name: string, help: string, type: string): string {
-  return `# HELP ${name} ${help}\n# TYPE ${name} ${type}\n`;
-}
-
-function fmt(v: number): string {
-  return Number.isFinite(v) ? String(v) : v > 0 ? '+Inf' : v < 0 ? '-Inf' : 'NaN';
-}
-
-/** Monotonic counter. */
-export class Counter implements Metric {
-  private v = 0;
-  constructor(readonly name: string, readonly help: string) {}
-  inc(by = 1): void { this.v += by; }
-  get value(): number { return this.v; }
-  expose(): string { return `${header(this.name, this.help, 'counter')}${this.name} ${fmt(this.v)}\n`; }
-}
-
-/** Value that goes up and down. */
-export class Gauge implements Metric {
-  private v = 0;
-  constructor(readonly name: string, readonly help: string) {}
-  set(v: number): void { this.v = v; }
-  get value(): number { return this.v; }
-  expose(): string { return `${header(this.name, this.help, 'gauge')}${this.name} ${fmt(this.v)}\n`; }
-}
-
-/** Cumulative histogram with fixed upper bounds (seconds for every use here). */
-export class Histogram implements Metric {
-  private readonly counts: number[];
-  private sum = 0;
-  private n = 0;
-  constructor(readonly name: string, readonly help: string, readonly buckets: readonly number[]) {
-    this.counts = new Array<number>(buckets.length).fill(0);
-  }
-  observe(v: number): void {
-    this.sum += v;
-    this.n++;
-    // Per-bucket (not cumulative) counts: one increment per observation; expose() accumulates.
-    let i = 0;
-    while (i < this.buckets.length && v > this.buckets[i]) i++;
-    if (i < this.buckets.length) this.counts[i]++;
-  }
-  get count(): number { return this.n; }
-  get total(): number { return this.sum; }
-  expose(): string {
-    let s = header(this.name, this.help, 'histogram');
-    let acc = 0;
-    this.buckets.forEach((b, i) => { acc += this.counts[i]; s += `${this.name}_bucket{le="${b}"} ${acc}\n`; });
-    s += `${this.name}_bucket{le="+Inf"} ${this.n}\n${this.name}_sum ${fmt(this.sum)}\n${this.name}_count ${this.n}\n`;
-    return s;
-  }
-}
-
-/** A set of metrics rendered together. */
-export class Registry {
-  private readonly metrics: Metric[] = [];
-  register<T extends Metric>(m: T): T {
-    if (this.metrics.some((x) => x.name === m.name)) throw new Error(`metric ${m.name} registered twice`);
-    this.metrics.push(m);
-    return m;
-  }
-  /** Prometheus text exposition of every registered metric. */
-  expose(): string {
-    return this.metrics.map((m) => m.expose()).join('');
-  }
-}
+// Sync metrics: the set the services control plane updates, on prom-client, named after
+// kube-proxy's (kubeproxy_ → podnet_). They live in the Registry they are given: podnetd's own
+// (src/daemon/daemon.ts), which also holds the engine's, the anti-spoofing and the process
+// metrics, or a fresh one (tests, tools), so several control planes can coexist in one process.
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 /** kube-proxy's exponential buckets for sync durations: 1 ms · 2^i, 15 buckets (~16 s). */
 const SYNC_BUCKETS = Array.from({ length: 15 }, (_, i) => 0.001 * 2 ** i);
@@ -99,21 +28,24 @@ export class SyncMetrics {
   readonly invalidObjects: Counter;
 
   constructor(readonly registry: Registry = new Registry()) {
-    const r = registry;
-    this.syncDuration = r.register(new Histogram('podnet_sync_proxy_rules_duration_seconds', 'SyncProxyRules latency in seconds (full and partial)', SYNC_BUCKETS));
-    this.fullSyncDuration = r.register(new Histogram('podnet_sync_full_proxy_rules_duration_seconds', 'Latency of full syncs (engine table replaced) in seconds', SYNC_BUCKETS));
-    this.partialSyncDuration = r.register(new Histogram('podnet_sync_partial_proxy_rules_duration_seconds', 'Latency of partial syncs (delta applied) in seconds', SYNC_BUCKETS));
-    this.programmingDuration = r.register(new Histogram('podnet_network_programming_duration_seconds', 'Time from an object change (the EndpointSlice last-change-trigger-time when present, else when podnetd saw it) to the engine table holding it, in seconds', PROGRAMMING_BUCKETS));
-    this.lastSyncTimestamp = r.register(new Gauge('podnet_sync_proxy_rules_last_timestamp_seconds', 'The last time the engine tables were successfully synced'));
-    this.lastQueuedTimestamp = r.register(new Gauge('podnet_sync_proxy_rules_last_queued_timestamp_seconds', 'The last time a sync was queued'));
-    this.serviceChangesPending = r.register(new Gauge('podnet_sync_proxy_rules_service_changes_pending', 'Pending service changes'));
-    this.endpointChangesPending = r.register(new Gauge('podnet_sync_proxy_rules_endpoint_changes_pending', 'Pending endpoint (EndpointSlice) changes'));
-    this.serviceChangesTotal = r.register(new Counter('podnet_sync_proxy_rules_service_changes_total', 'Cumulative service changes (no-op updates excluded)'));
-    this.endpointChangesTotal = r.register(new Counter('podnet_sync_proxy_rules_endpoint_changes_total', 'Cumulative EndpointSlice changes (no-op updates excluded)'));
-    this.syncFailures = r.register(new Counter('podnet_sync_proxy_rules_failures_total', 'Syncs that failed to program the engine'));
-    this.services = r.register(new Gauge('podnet_sync_proxy_rules_services', 'Services with at least one programmed service port'));
-    this.servicePorts = r.register(new Gauge('podnet_sync_proxy_rules_service_ports', 'Service ports (VIP, port, protocol) programmed in the engine'));
-    this.endpoints = r.register(new Gauge('podnet_sync_proxy_rules_endpoints', 'Backends programmed across all service ports (terminating included)'));
-    this.invalidObjects = r.register(new Counter('podnet_invalid_objects_total', 'Objects or manifest documents rejected by validation'));
+    const registers = [registry];
+    const histogram = (name: string, help: string, buckets: number[]) => new Histogram({ name, help, buckets, registers });
+    const gauge = (name: string, help: string) => new Gauge({ name, help, registers });
+    const counter = (name: string, help: string) => new Counter({ name, help, registers });
+    this.syncDuration = histogram('podnet_sync_proxy_rules_duration_seconds', 'SyncProxyRules latency in seconds (full and partial)', SYNC_BUCKETS);
+    this.fullSyncDuration = histogram('podnet_sync_full_proxy_rules_duration_seconds', 'Latency of full syncs (engine table replaced) in seconds', SYNC_BUCKETS);
+    this.partialSyncDuration = histogram('podnet_sync_partial_proxy_rules_duration_seconds', 'Latency of partial syncs (delta applied) in seconds', SYNC_BUCKETS);
+    this.programmingDuration = histogram('podnet_network_programming_duration_seconds', 'Time from an object change (the EndpointSlice last-change-trigger-time when present, else when podnetd saw it) to the engine table holding it, in seconds', PROGRAMMING_BUCKETS);
+    this.lastSyncTimestamp = gauge('podnet_sync_proxy_rules_last_timestamp_seconds', 'The last time the engine tables were successfully synced');
+    this.lastQueuedTimestamp = gauge('podnet_sync_proxy_rules_last_queued_timestamp_seconds', 'The last time a sync was queued');
+    this.serviceChangesPending = gauge('podnet_sync_proxy_rules_service_changes_pending', 'Pending service changes');
+    this.endpointChangesPending = gauge('podnet_sync_proxy_rules_endpoint_changes_pending', 'Pending endpoint (EndpointSlice) changes');
+    this.serviceChangesTotal = counter('podnet_sync_proxy_rules_service_changes_total', 'Cumulative service changes (no-op updates excluded)');
+    this.endpointChangesTotal = counter('podnet_sync_proxy_rules_endpoint_changes_total', 'Cumulative EndpointSlice changes (no-op updates excluded)');
+    this.syncFailures = counter('podnet_sync_proxy_rules_failures_total', 'Syncs that failed to program the engine');
+    this.services = gauge('podnet_sync_proxy_rules_services', 'Services with at least one programmed service port');
+    this.servicePorts = gauge('podnet_sync_proxy_rules_service_ports', 'Service ports (VIP, port, protocol) programmed in the engine');
+    this.endpoints = gauge('podnet_sync_proxy_rules_endpoints', 'Backends programmed across all service ports (terminating included)');
+    this.invalidObjects = counter('podnet_invalid_objects_total', 'Objects or manifest documents rejected by validation');
   }
 }

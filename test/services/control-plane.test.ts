@@ -4,6 +4,7 @@ import { ControlPlane } from '../../src/services/control-plane';
 import { validateEndpointSlice, validateNode, validateService } from '../../src/services/validate';
 import { bumped, node, service, slice } from './fixtures/builders';
 import { FakeSink, ManualClock, captureLogger } from './fixtures/fakes';
+import { countOf, valueOf } from '../helpers/metrics';
 
 function setup(opts: { nodeName?: string; min?: number } = {}) {
   const sink = new FakeSink();
@@ -66,8 +67,8 @@ t.test('partial syncs send only the changed service ports', async (t) => {
   if (d.op === 'apply') t.same(d.delta.remove!.map((k) => `${k.vip}:${k.port}/${k.protocol}`).sort(), ['10.96.0.2:53/UDP', '10.96.0.2:80/TCP']);
   t.same(sink.render(), ['10.96.0.1:80/TCP 10.244.1.1:8080']);
   t.same(cp.specs().length, 1);
-  t.equal(cp.metrics.servicePorts.value, 1);
-  t.equal(cp.metrics.endpoints.value, 1);
+  t.equal(await valueOf(cp.metrics.servicePorts), 1);
+  t.equal(await valueOf(cp.metrics.endpoints), 1);
 });
 
 t.test('a slice relabelled to another service updates both', async (t) => {
@@ -97,14 +98,14 @@ t.test('engine failure: nothing lost, next sync is a full replace', async (t) =>
   sl(slice({ service: 'web', endpoints: [{ ip: '10.244.1.5' }] }));
   clock.advance(100);
   t.same(sink.render(), ['10.96.0.10:80/TCP -'], 'engine unchanged after the failure');
-  t.equal(cp.metrics.syncFailures.value, 1);
+  t.equal(await valueOf(cp.metrics.syncFailures), 1);
   t.ok(lines.some((l) => l.level === 50 && l.code === 'CONTROL_SYNC_FAILED'), 'logged with a stable code');
   t.equal(cp.healthy(10_000, Date.now()), true);
   clock.advance(1000);
   const last = sink.calls[sink.calls.length - 1];
   t.equal(last.op, 'replace', 'retry is a full sync');
   t.same(sink.render(), ['10.96.0.10:80/TCP 10.244.1.5:8080']);
-  t.equal(cp.metrics.programmingDuration.count, 2, 'both changes observed once programmed');
+  t.equal(await countOf(cp.metrics.programmingDuration), 2, 'both changes observed once programmed');
 });
 
 t.test('node zone change re-evaluates topology for every service', async (t) => {
@@ -148,7 +149,7 @@ t.test('metrics and health', async (t) => {
   sl(slice({ service: 'web', endpoints: [{ ip: '10.244.1.5' }, { ip: '10.244.1.6' }] }));
   cp.setInitialized();
   clock.advance(0);
-  const text = cp.metrics.registry.expose();
+  const text = await cp.metrics.registry.metrics();
   for (const m of ['podnet_sync_proxy_rules_duration_seconds_count 1', 'podnet_sync_full_proxy_rules_duration_seconds_count 1',
     'podnet_sync_partial_proxy_rules_duration_seconds_count 0', 'podnet_network_programming_duration_seconds_count 2',
     'podnet_sync_proxy_rules_services 1', 'podnet_sync_proxy_rules_service_ports 1', 'podnet_sync_proxy_rules_endpoints 2',
