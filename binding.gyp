@@ -3,7 +3,7 @@
     {
       "target_name": "podnet_engine",
       "sources": [
-        "native/binding.cc",
+        "native/binding/engine_wrap.cc",
         "native/checksum.cc",
         "native/packet.cc",
         "native/maglev.cc",

@@ -9,9 +9,9 @@
 #include <memory>
 #include <tuple>
 
-#include "addr_text.h"
-#include "engine.h"
-#include "sd_notify.h"
+#include "../addr_text.h"
+#include "../engine.h"
+#include "../sd_notify.h"
 
 using podnet::Addr;
 
