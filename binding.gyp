@@ -4,6 +4,7 @@
       "target_name": "podnet_engine",
       "sources": [
         "native/binding/engine_wrap.cc",
+        "native/options.cc",
         "native/checksum.cc",
         "native/packet.cc",
         "native/maglev.cc",
