@@ -3,7 +3,12 @@
     {
       "target_name": "podnet_engine",
       "sources": [
-        "native/binding.cc",
+        "native/binding/engine_wrap.cc",
+        "native/binding/convert.cc",
+        "native/binding/service_specs.cc",
+        "native/binding/policy.cc",
+        "native/binding/trace.cc",
+        "native/options.cc",
         "native/checksum.cc",
         "native/packet.cc",
         "native/maglev.cc",

@@ -38,4 +38,17 @@ std::string format_endpoint(uint8_t family, const Addr& a, uint16_t port) {
                      : "[" + format_ip(family, a) + "]:" + std::to_string(port);
 }
 
+long cidr_list(const std::vector<std::string>& cidrs, std::vector<IpRange>& v4, std::vector<IpRange>& v6) {
+  for (size_t i = 0; i < cidrs.size(); i++) {
+    Addr base{};
+    uint8_t family = 0;
+    uint32_t prefix = 0;
+    if (!parse_cidr(cidrs[i], base, family, prefix)) return long(i);
+    cidr_ranges(family, base, prefix, {}, 0, family == 4 ? v4 : v6);
+  }
+  merge_ranges(v4, 4);
+  merge_ranges(v6, 6);
+  return -1;
+}
+
 }  // namespace podnet

@@ -1,5 +1,5 @@
 // The engine: the tables (tables.h), the counters and, once a TUN is attached, the engine
-// threads and the expiry pass. Plain C++: binding.cc is the only file that knows Node.
+// threads and the expiry pass. Plain C++: native/binding/ is the only place that knows Node.
 #pragma once
 #include <atomic>
 #include <condition_variable>

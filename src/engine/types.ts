@@ -1,5 +1,6 @@
 // The engine's JavaScript contract: what the control plane programs and what it reads back.
-// The native side (native/binding.cc) validates every field and throws a coded EngineError.
+// The native side (native/binding/, with native/options.cc for the small inputs) validates
+// every field and throws a coded EngineError.
 
 export type Protocol = 'TCP' | 'UDP';
 

@@ -1,5 +1,5 @@
 // The engine → podnet/v1 mapping without root or a socket: the toWire* functions of
-// src/daemon/control-api.ts fed engine-shaped objects (as native/binding.cc builds them).
+// src/daemon/control-api.ts fed engine-shaped objects (as native/binding/ builds them).
 // Covers every wire field copied, optional fields absent (never undefined) when the engine
 // leaves them out, a field the engine adds later never reaching the wire, no aliasing of the
 // engine's arrays, and src/ctl/api.ts standing alone (no import at all).
