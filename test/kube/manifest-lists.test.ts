@@ -1,7 +1,7 @@
 // The manifest source reads `kubectl get -o json` dumps (a List, JSON.parse, item by item) and
 // multi-document YAML streams one document at a time: a bad document in the middle is logged
 // once and skipped, the documents around it are kept.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -32,7 +32,7 @@ function recorder() {
   return { pods, sink };
 }
 
-function tmpdir(t: Tap.Test): string {
+function tmpdir(t: Test): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'podnet-lists-'));
   t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
   return dir;

@@ -1,5 +1,5 @@
 // Manifest-directory source: real files in a temp dir, real fs.watch, real timers, a fake sink.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -22,7 +22,7 @@ async function waitFor(cond: () => boolean, ms = 2000): Promise<number> {
   return Date.now() - t0;
 }
 
-function setup(t: Tap.Test) {
+function setup(t: Test) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'podnet-manifests-'));
   for (const f of fs.readdirSync(FIXTURES)) fs.copyFileSync(path.join(FIXTURES, f), path.join(dir, f));
   const sink = new FakeSink();

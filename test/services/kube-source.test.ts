@@ -1,7 +1,7 @@
 // Kubernetes API source: client-node 1.4 informers against the fake list+watch server on
 // 127.0.0.1. Adds, modifies and deletes reach the engine; watch timeouts, 410 Gone (event and
 // HTTP status) and an API restart recover without losing or duplicating state.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { ControlPlane } from '../../src/services/control-plane';
 import { KubeSource } from '../../src/services/kube';
 import { bumped, node, service, slice } from './fixtures/builders';
@@ -18,7 +18,7 @@ async function waitFor(cond: () => boolean, ms = 3000, what = 'condition'): Prom
 const settle = (ms = 100) => new Promise((r) => setTimeout(r, ms));
 
 
-async function setup(t: Tap.Test, seed?: (api: FakeApiServer) => void) {
+async function setup(t: Test, seed?: (api: FakeApiServer) => void) {
   const api = new FakeApiServer();
   seed?.(api);
   await api.listen();
