@@ -11,6 +11,7 @@ import { Podnetd, Sandbox, sandboxUnavailable, type Pod } from '../../src/sandbo
 import { repoRoot } from '../../src/sandbox/paths';
 import { daemonEnv } from '../daemon/fixtures';
 import { isRoot, requires } from '../helpers/privileged';
+import { eventually } from '../helpers/wait';
 
 const CTL = path.join(repoRoot(), 'bin/podnetctl');
 const POLICY = 'default/web-from-frontend';
@@ -64,12 +65,8 @@ t.test('podnetctl policies', requires({ root: isRoot }), async (t) => {
   const sock = podnetd.socket;
 
   // The manifest watch and the policy sync are asynchronous: wait until the table isolates web.
-  let r: PoliciesReply | undefined;
-  for (let i = 0; i < 100; i++) {
-    r = await podnetd.ctl.policies().catch(() => undefined);
-    if (r?.pods.find((p) => p.name === 'default/web')?.ingress.isolated) break;
-    await new Promise((res) => setTimeout(res, 100));
-  }
+  const isolatesWeb = async () => !!(await podnetd.ctl.policies().catch(() => undefined))?.pods.find((p) => p.name === 'default/web')?.ingress.isolated;
+  await eventually(t, 'the policy table isolates web', isolatesWeb, { timeoutMs: 10_000, everyMs: 100 });
 
   await t.test('isolation per pod', async (t) => {
     const j = await ctlJson(sock, 'policies');

@@ -6,8 +6,10 @@
 import t from 'tap';
 import { Podnetd, Sandbox, sandboxUnavailable, serviceObjects, writeManifest, type Pod } from '../../src/sandbox';
 import { haveCommand, isRoot, requires } from '../helpers/privileged';
+import { eventually } from '../helpers/wait';
 
 const VIP = '10.96.0.40';
+const POLICY_SYNC = { timeoutMs: 4000, everyMs: 100 };
 
 function podObject(p: Pod, labels: Record<string, string>, nodeName: string) {
   return {
@@ -57,10 +59,6 @@ t.test('NetworkPolicy through podnetd', requires({ root: isRoot, curl: () => hav
       return 0; // curl's exit code on a timeout: denied
     }
   };
-  const waitFor = async (pred: () => Promise<boolean>) => {
-    for (let i = 0; i < 40; i++) { if (await pred()) return true; await new Promise((r) => setTimeout(r, 100)); }
-    return false;
-  };
 
   t.equal(await get(other, `http://${VIP}/`), 200, 'no policy: the other pod reaches the VIP');
   // A keep-alive connection from the other pod, open before the policy arrives.
@@ -68,7 +66,7 @@ t.test('NetworkPolicy through podnetd', requires({ root: isRoot, curl: () => hav
   await new Promise((r) => setTimeout(r, 800));
 
   writeManifest(dir, 'policy.yaml', [allowFrontend]);
-  t.ok(await waitFor(async () => (await get(other, `http://${web.ip4}:8080/`)) === 0), 'the other pod is denied pod to pod');
+  await eventually(t, 'the other pod is denied pod to pod', async () => (await get(other, `http://${web.ip4}:8080/`)) === 0, POLICY_SYNC);
   t.equal(await get(other, `http://${VIP}/`), 0, 'and through the VIP (judged after DNAT)');
   t.equal(await get(frontend, `http://${VIP}/`), 200, 'the frontend pod is allowed through the VIP');
   t.equal(await get(frontend, `http://${web.ip4}:8080/`), 200, 'and pod to pod on the named port');
@@ -80,5 +78,5 @@ t.test('NetworkPolicy through podnetd', requires({ root: isRoot, curl: () => hav
 
   const { rmSync } = await import('node:fs');
   rmSync(`${dir}/policy.yaml`);
-  t.ok(await waitFor(async () => (await get(other, `http://${VIP}/`)) === 200), 'policy removed: the other pod gets through again');
+  await eventually(t, 'policy removed: the other pod gets through again', async () => (await get(other, `http://${VIP}/`)) === 200, POLICY_SYNC);
 });

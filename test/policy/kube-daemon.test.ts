@@ -9,7 +9,10 @@ import t from 'tap';
 import { Podnetd, Sandbox, sandboxUnavailable, type Pod } from '../../src/sandbox';
 import { apiInNode } from '../helpers/api-in-node';
 import { haveCommand, isRoot, requires } from '../helpers/privileged';
+import { eventually } from '../helpers/wait';
 import { PolicyApiServer } from './fixtures/policy-apiserver';
+
+const POLICY_SYNC = { timeoutMs: 10_000, everyMs: 200 };
 
 function podObject(p: Pod, labels: Record<string, string>, nodeName: string) {
   return {
@@ -63,26 +66,21 @@ t.test('podnetd on the Kubernetes API enforces NetworkPolicy from it', requires(
       return 0; // curl's exit code on a timeout: denied
     }
   };
-  const eventually = async (pred: () => Promise<boolean>, ms = 10_000) => {
-    const until = Date.now() + ms;
-    while (Date.now() < until) { if (await pred()) return true; await new Promise((r) => setTimeout(r, 200)); }
-    return false;
-  };
 
   await podnetd.proc.waitForLine(/"component":"policy".*"msg":"policy tables published"/, { timeoutMs: 15_000 });
   t.equal(await get(other), 200, 'no policy in the API: the other pod reaches web');
 
   api.put('networkpolicies', allowFrontend);
-  t.ok(await eventually(async () => (await get(other)) === 0), 'policy created in the API: the other pod is denied');
+  await eventually(t, 'policy created in the API: the other pod is denied', async () => (await get(other)) === 0, POLICY_SYNC);
   t.equal(await get(frontend), 200, 'the frontend pod is allowed on the named port');
 
   api.put('pods', podObject(other, { role: 'frontend' }, sb.nodeNs));
-  t.ok(await eventually(async () => (await get(other)) === 200), 'pod relabelled in the API: now a peer');
+  await eventually(t, 'pod relabelled in the API: now a peer', async () => (await get(other)) === 200, POLICY_SYNC);
 
   api.put('pods', podObject(other, { role: 'other' }, sb.nodeNs));
-  t.ok(await eventually(async () => (await get(other)) === 0), 'label back: denied again');
+  await eventually(t, 'label back: denied again', async () => (await get(other)) === 0, POLICY_SYNC);
   api.delete('networkpolicies', 'default', 'web-from-frontend');
-  t.ok(await eventually(async () => (await get(other)) === 200), 'policy deleted in the API: open again');
+  await eventually(t, 'policy deleted in the API: open again', async () => (await get(other)) === 200, POLICY_SYNC);
   const stats = await podnetd.stats();
   t.ok((stats.drops.policy_ingress ?? 0) > 0, `denials counted (${stats.drops.policy_ingress})`);
 });
