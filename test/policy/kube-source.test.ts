@@ -10,7 +10,7 @@ import { validatePod } from '../../src/policy/validate';
 import { fakeKubeConfig as kubeconfig } from '../helpers/fake-apiserver';
 import { captureLogger } from '../services/fixtures/fakes';
 import { allowed } from './fixtures/evaluate';
-import { namespace, netpol, pod } from './fixtures/objects';
+import { namespace, netpol, pod } from '../helpers/kube-objects';
 import { PolicyApiServer } from './fixtures/policy-apiserver';
 import { sleep, waitFor } from '../helpers/wait';
 

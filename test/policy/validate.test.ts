@@ -9,7 +9,7 @@ import { cidrContains, formatCidr, readCidr } from '../../src/net/cidr';
 import type { LabelSelector } from '../../src/policy/objects';
 import { selectorMatches } from '../../src/policy/selector';
 import { policyObjectKind, validateNamespace, validateNetworkPolicy, validatePod } from '../../src/policy/validate';
-import { namespace, netpol, pod } from './fixtures/objects';
+import { namespace, netpol, pod } from '../helpers/kube-objects';
 
 type Edit = (o: any) => void;
 
