@@ -7,14 +7,14 @@ import path from 'node:path';
 import t from 'tap';
 import type { PoliciesReply, TraceReply } from '../../src/ctl/api';
 import { runStatus } from '../../src/netns/exec';
-import { Podnetd, Sandbox, sandboxUnavailable, type Pod } from '../../src/sandbox';
+import { Podnetd } from '../../src/sandbox';
 import { repoRoot } from '../../src/sandbox/paths';
 import { daemonEnv } from '../daemon/fixtures';
 import { isRoot, requires } from '../helpers/privileged';
 import { eventually } from '../helpers/wait';
+import { ALLOW_FRONTEND as POLICY, allowFrontend, podObjects, policyPods } from '../e2e/fixtures/policy-pods';
 
 const CTL = path.join(repoRoot(), 'bin/podnetctl');
-const POLICY = 'default/web-from-frontend';
 
 async function ctl(socket: string, ...args: string[]): Promise<{ code: number; out: string; err: string }> {
   const r = await runStatus(null, [process.execPath, CTL, '--socket', socket, ...args]);
@@ -27,41 +27,14 @@ async function ctlJson(socket: string, ...args: string[]): Promise<PoliciesReply
   return JSON.parse(r.out) as PoliciesReply;
 }
 
-function podObject(p: Pod, labels: Record<string, string>, nodeName: string) {
-  return {
-    apiVersion: 'v1', kind: 'Pod',
-    metadata: { name: p.name, namespace: 'default', labels, resourceVersion: '1' },
-    spec: { nodeName, containers: [{ name: 'main', image: 'bb', ports: [{ name: 'http', containerPort: 8080, protocol: 'TCP' }] }] },
-    status: { phase: 'Running', podIP: p.ip4, podIPs: [{ ip: p.ip4 }, { ip: p.ip6 }] },
-  };
-}
-
-const policy = {
-  apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy',
-  metadata: { name: 'web-from-frontend', namespace: 'default', resourceVersion: '1' },
-  spec: {
-    podSelector: { matchLabels: { app: 'web' } },
-    policyTypes: ['Ingress'],
-    ingress: [{ from: [{ podSelector: { matchLabels: { role: 'frontend' } } }], ports: [{ protocol: 'TCP', port: 'http' }] }],
-  },
-};
-
 t.test('podnetctl policies', requires({ root: isRoot }), async (t) => {
-  const why = await sandboxUnavailable();
-  if (why) { t.fail(why); return; }
-  const sb = await Sandbox.create();
-  t.teardown(() => sb.destroy());
-  const web = await sb.addPod('web');
-  const frontend = await sb.addPod('frontend');
-  const other = await sb.addPod('other');
-  await sb.serve(web, 'http-server', 8080, web.name);
+  const pp = await policyPods(t);
+  if (!pp) return;
+  const { sb, web, frontend, other } = pp;
   const podnetd = await Podnetd.startManifests(sb, { env: daemonEnv() });
   t.teardown(() => podnetd.stop());
-  podnetd.writeManifest('pods.yaml', [
-    { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'default', labels: { 'kubernetes.io/metadata.name': 'default' } } },
-    podObject(web, { app: 'web' }, sb.nodeNs), podObject(frontend, { role: 'frontend' }, sb.nodeNs), podObject(other, { role: 'other' }, sb.nodeNs),
-  ]);
-  podnetd.writeManifest('policy.yaml', [policy]);
+  podnetd.writeManifest('pods.yaml', podObjects(pp));
+  podnetd.writeManifest('policy.yaml', [allowFrontend]);
   const sock = podnetd.socket;
 
   // The manifest watch and the policy sync are asynchronous: wait until the table isolates web.
