@@ -15,10 +15,10 @@ import type { ObjectSink } from '../../src/services/control-plane';
 import { buildConfig } from '../../src/daemon/config';
 import { ClusterRouting, cleanupCluster, clusterManifestHook } from '../../src/cluster/controller';
 import { run } from '../../src/netns/exec';
-import { Sandbox, sandboxUnavailable } from '../../src/sandbox';
 import { writeManifest } from '../../src/sandbox/manifests';
 import { isRoot, requires } from '../helpers/privileged';
 import { waitFor } from '../helpers/wait';
+import { sandboxFor } from '../helpers/sandbox';
 
 const nodeObj = (i: number, podCIDRs = [`10.244.${i}.0/24`, `fd00:10:244:${i}::/64`]) => ({
   apiVersion: 'v1', kind: 'Node', metadata: { name: `n${i}` },
@@ -29,10 +29,8 @@ const nodeObj = (i: number, podCIDRs = [`10.244.${i}.0/24`, `fd00:10:244:${i}::/
 const nullSink: ObjectSink = { setService: () => undefined, setEndpointSlice: () => undefined, setNode: () => undefined, setInitialized: () => undefined };
 
 t.test('cross-node routing from a manifest directory, in a real netns', requires({ root: isRoot }), async (t) => {
-  const why = await sandboxUnavailable();
-  if (why) { t.fail(why); return; }
-  const sb = await Sandbox.create();
-  t.teardown(() => sb.destroy());
+  const sb = await sandboxFor(t);
+  if (!sb) return;
   const ns = await sb.addBareNamespace('cr');
   const ip = async (...a: string[]) => (await run(ns, ['ip', ...a])).stdout;
   const uplink = async () => {

@@ -3,29 +3,14 @@
 // bin/podnetctl must list the policy and its compiled rule for web, "not isolated" for the
 // others, and after real connections (one allowed, one denied by the engine) the policy's
 // allowed and denied-ingress counters must have moved, equal to the engine's own policyStats.
-import path from 'node:path';
 import t from 'tap';
 import type { PoliciesReply, TraceReply } from '../../src/ctl/api';
-import { runStatus } from '../../src/netns/exec';
 import { Podnetd } from '../../src/sandbox';
-import { repoRoot } from '../../src/sandbox/paths';
 import { daemonEnv } from '../daemon/fixtures';
 import { isRoot, requires } from '../helpers/privileged';
 import { eventually } from '../helpers/wait';
 import { ALLOW_FRONTEND as POLICY, allowFrontend, podObjects, policyPods } from '../e2e/fixtures/policy-pods';
-
-const CTL = path.join(repoRoot(), 'bin/podnetctl');
-
-async function ctl(socket: string, ...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const r = await runStatus(null, [process.execPath, CTL, '--socket', socket, ...args]);
-  return { code: r.exitCode, out: r.stdout, err: r.stderr };
-}
-
-async function ctlJson(socket: string, ...args: string[]): Promise<PoliciesReply> {
-  const r = await ctl(socket, '--json', ...args);
-  if (r.code !== 0) throw new Error(`podnetctl ${args.join(' ')}: exit ${r.code}: ${r.err}`);
-  return JSON.parse(r.out) as PoliciesReply;
-}
+import { ctl, ctlJson } from './fixtures/run-ctl';
 
 t.test('podnetctl policies', requires({ root: isRoot }), async (t) => {
   const pp = await policyPods(t);
@@ -42,7 +27,7 @@ t.test('podnetctl policies', requires({ root: isRoot }), async (t) => {
   await eventually(t, 'the policy table isolates web', isolatesWeb, { timeoutMs: 10_000, everyMs: 100 });
 
   await t.test('isolation per pod', async (t) => {
-    const j = await ctlJson(sock, 'policies');
+    const j = await ctlJson<PoliciesReply>(sock, 'policies');
     t.equal(j.enforcing, true);
     t.same(j.pods.map((p) => p.name), ['default/frontend', 'default/other', 'default/web'], 'every pod of the node');
     const w = j.pods.find((p) => p.name === 'default/web');
@@ -62,18 +47,18 @@ t.test('podnetctl policies', requires({ root: isRoot }), async (t) => {
     t.equal(human.code, 0);
     t.match(human.out, new RegExp(`^pod default/web  ${web.ip4} ${web.ip6}\\n  ingress    isolated by ${POLICY}\\n\\s+allow ${POLICY}: peers `, 'm'), 'human: the isolated pod');
     t.match(human.out, /^pod default\/other .*\n  ingress    not isolated/m, 'human: the other pod');
-    const one = await ctlJson(sock, 'policies', '--pod', other.ip4);
+    const one = await ctlJson<PoliciesReply>(sock, 'policies', '--pod', other.ip4);
     t.same(one.pods.map((p) => p.name), ['default/other'], '--pod IP');
     t.same(one.policies, [], 'nothing isolates the other pod');
   });
 
   await t.test('counters after real traffic', async (t) => {
-    const before = (await ctlJson(sock, 'policies')).policies.find((p) => p.policy === POLICY);
+    const before = (await ctlJson<PoliciesReply>(sock, 'policies')).policies.find((p) => p.policy === POLICY);
     const ok = await sb.agentRun<{ result: string }>(frontend.ns, 'tcp-connect', [web.ip4, 8080, 5000]);
     t.equal(ok.result, 'CONNECTED', 'frontend → web allowed');
     const denied = await sb.agentRun<{ result: string }>(other.ns, 'tcp-connect', [web.ip4, 8080, 1500]);
     t.not(denied.result, 'CONNECTED', `other → web denied (${denied.result})`);
-    const after = (await ctlJson(sock, 'policies', '--pod', 'web')).policies.find((p) => p.policy === POLICY);
+    const after = (await ctlJson<PoliciesReply>(sock, 'policies', '--pod', 'web')).policies.find((p) => p.policy === POLICY);
     t.ok((after?.denied.ingress ?? 0) > (before?.denied.ingress ?? 0), `denied ingress counted (${before?.denied.ingress} → ${after?.denied.ingress})`);
     t.ok((after?.allowed ?? 0) > (before?.allowed ?? 0), `allowed counted (${before?.allowed} → ${after?.allowed})`);
     t.equal(after?.denied.egress, 0, 'nothing denied on egress');

@@ -34,9 +34,10 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
-import { Podnetd, Sandbox, sandboxUnavailable, writeManifest, type Pod } from '../../src/sandbox';
+import { Podnetd, writeManifest, type Pod } from '../../src/sandbox';
 import { namespace, netpol, pod as podObject } from '../helpers/kube-objects';
 import { isRoot, requires } from '../helpers/privileged';
+import { sandboxFor } from '../helpers/sandbox';
 
 type Proto = 'TCP' | 'UDP';
 interface PodId { ns: 'x' | 'y'; pod: 'a' | 'b' | 'c' }
@@ -219,10 +220,8 @@ function render(title: string, cell: (from: PodId, to: PodId) => string): string
 }
 
 t.test('NetworkPolicy conformance matrix (x/y × a/b/c, real traffic)', requires({ root: isRoot }), async (t) => {
-  const why = await sandboxUnavailable();
-  if (why) { t.fail(why); return; }
-  const sb = await Sandbox.create();
-  t.teardown(() => sb.destroy());
+  const sb = await sandboxFor(t);
+  if (!sb) return;
 
   const pods = new Map<string, Pod>();
   for (const p of PODS) pods.set(id(p), await sb.addPod(`${p.ns}${p.pod}`));
