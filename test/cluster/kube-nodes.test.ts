@@ -7,20 +7,12 @@ import { NodeInformer } from '../../src/cluster/kube';
 import type { ClusterNode } from '../../src/cluster/nodes';
 import { FakeApiServer, NODES, fakeKubeConfig as kubeconfig } from '../helpers/fake-apiserver';
 import { captureLogger } from '../services/fixtures/fakes';
-
+import { waitFor } from '../helpers/wait';
 
 const nodeObj = (i: number, podCIDRs = [`10.244.${i}.0/24`]) => ({
   apiVersion: 'v1', kind: 'Node', metadata: { name: `n${i}` },
   spec: { podCIDRs }, status: { addresses: [{ type: 'InternalIP', address: `192.168.77.${i}` }, { type: 'Hostname', address: `n${i}` }] },
 });
-
-async function waitFor(what: string, cond: () => boolean, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 t.test('every Node from the API reaches the sink', async (t) => {
   const api = new FakeApiServer();
@@ -60,7 +52,7 @@ t.test('every Node from the API reaches the sink', async (t) => {
   await api.close();
   api.put(NODES, nodeObj(4));
   await api.listen(port);
-  await waitFor('n4 after the API restart', () => nodes.has('n4'), 10_000);
+  await waitFor('n4 after the API restart', () => nodes.has('n4'), { timeoutMs: 10_000 });
   t.same([...nodes.keys()].sort(), ['n2', 'n3', 'n4'], 'state intact after the API came back');
   t.equal(initialized, 1, 'initialized once');
 });

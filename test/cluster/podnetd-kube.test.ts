@@ -6,11 +6,12 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
-import { Podnetd, Sandbox, sandboxUnavailable } from '../../src/sandbox';
+import { Podnetd } from '../../src/sandbox';
 import { FakeApiServer, NODES } from '../helpers/fake-apiserver';
 import { daemonEnv } from '../daemon/fixtures';
 import { apiInNode } from '../helpers/api-in-node';
 import { haveCommand, isRoot, requires } from '../helpers/privileged';
+import { sandboxFor } from '../helpers/sandbox';
 
 const nodeObj = (name: string, podCIDRs: string[], ip: string) => ({
   apiVersion: 'v1', kind: 'Node', metadata: { name },
@@ -18,10 +19,8 @@ const nodeObj = (name: string, podCIDRs: string[], ip: string) => ({
 });
 
 t.test('podnetd programs cross-node routes from the API\'s Nodes', requires({ root: isRoot, socat: () => haveCommand('socat') }), async (t) => {
-  const why = await sandboxUnavailable();
-  if (why) { t.fail(why); return; }
-  const sb = await Sandbox.create();
-  t.teardown(() => sb.destroy());
+  const sb = await sandboxFor(t);
+  if (!sb) return;
   const ip = (...a: string[]) => sb.exec(sb.nodeNs, ['ip', ...a]);
   await ip('link', 'add', 'eth1', 'type', 'veth', 'peer', 'name', 'eth1p');
   await ip('addr', 'add', '192.168.77.11/24', 'dev', 'eth1');

@@ -15,9 +15,10 @@ import type { ObjectSink } from '../../src/services/control-plane';
 import { buildConfig } from '../../src/daemon/config';
 import { ClusterRouting, cleanupCluster, clusterManifestHook } from '../../src/cluster/controller';
 import { run } from '../../src/netns/exec';
-import { Sandbox, sandboxUnavailable } from '../../src/sandbox';
 import { writeManifest } from '../../src/sandbox/manifests';
 import { isRoot, requires } from '../helpers/privileged';
+import { waitFor } from '../helpers/wait';
+import { sandboxFor } from '../helpers/sandbox';
 
 const nodeObj = (i: number, podCIDRs = [`10.244.${i}.0/24`, `fd00:10:244:${i}::/64`]) => ({
   apiVersion: 'v1', kind: 'Node', metadata: { name: `n${i}` },
@@ -27,19 +28,9 @@ const nodeObj = (i: number, podCIDRs = [`10.244.${i}.0/24`, `fd00:10:244:${i}::/
 /** The service plane is not under test here: it only has to accept what the source sends. */
 const nullSink: ObjectSink = { setService: () => undefined, setEndpointSlice: () => undefined, setNode: () => undefined, setInitialized: () => undefined };
 
-async function until(what: string, pred: () => Promise<boolean> | boolean, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await pred())) {
-    if (Date.now() > end) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 t.test('cross-node routing from a manifest directory, in a real netns', requires({ root: isRoot }), async (t) => {
-  const why = await sandboxUnavailable();
-  if (why) { t.fail(why); return; }
-  const sb = await Sandbox.create();
-  t.teardown(() => sb.destroy());
+  const sb = await sandboxFor(t);
+  if (!sb) return;
   const ns = await sb.addBareNamespace('cr');
   const ip = async (...a: string[]) => (await run(ns, ['ip', ...a])).stdout;
   const uplink = async () => {
@@ -75,7 +66,7 @@ t.test('cross-node routing from a manifest directory, in a real netns', requires
 
   await t.test('a node removed from the manifests is withdrawn', async (t) => {
     writeManifest(dir, 'nodes.yaml', [nodeObj(1), nodeObj(2)]);
-    await until('node 3 is withdrawn', async () => (await ours()).length === 1 && !!cr.lastChange?.removed.length);
+    await waitFor('node 3 is withdrawn', async () => (await ours()).length === 1 && !!cr.lastChange?.removed.length, { timeoutMs: 10_000, everyMs: 50 });
     t.ok(cr.lastChange?.removed.some((e) => e.includes('10.244.3.0/24')), `removed: ${JSON.stringify(cr.lastChange?.removed)}`);
     const fdb = (await run(ns, ['bridge', 'fdb', 'show', 'dev', 'podnet-vxlan'])).stdout;
     t.notMatch(fdb, '192.168.77.13', 'its FDB entry too');
@@ -94,7 +85,7 @@ t.test('cross-node routing from a manifest directory, in a real netns', requires
     await cr.syncNow();
     t.equal(cr.last?.error?.code, 'CLUSTER_PROGRAM', `reported: ${cr.last?.error?.message}`);
     await uplink();
-    await until('the retry succeeds', async () => !cr.last?.error && (await ours()).length === 1);
+    await waitFor('the retry succeeds', async () => !cr.last?.error && (await ours()).length === 1, { timeoutMs: 10_000, everyMs: 50 });
     t.pass('routes back after the uplink returned');
   });
 

@@ -6,36 +6,20 @@
 import path from 'node:path';
 import t from 'tap';
 import type { FlowsReply, ServicesReply, StatusReply, TraceReply } from '../../src/ctl/api';
-import { runStatus } from '../../src/netns/exec';
-import { Podnetd, Sandbox, sandboxUnavailable, serviceObjects } from '../../src/sandbox';
-import { repoRoot } from '../../src/sandbox/paths';
+import { Podnetd, serviceObjects } from '../../src/sandbox';
 import { isRoot, requires } from '../helpers/privileged';
 import { daemonEnv } from '../daemon/fixtures';
+import { ctl, ctlJson } from './fixtures/run-ctl';
+import { clientAndEndpoints, sandboxFor } from '../helpers/sandbox';
 
 const VIP = '10.96.0.40';
 const VIP6 = 'fd00:10:96::40';
-const CTL = path.join(repoRoot(), 'bin/podnetctl');
-
-async function ctl(socket: string, ...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const r = await runStatus(null, [process.execPath, CTL, '--socket', socket, ...args]);
-  return { code: r.exitCode, out: r.stdout, err: r.stderr };
-}
-
-async function ctlJson<T>(socket: string, ...args: string[]): Promise<T> {
-  const r = await ctl(socket, '--json', ...args);
-  if (r.code !== 0) throw new Error(`podnetctl ${args.join(' ')}: exit ${r.code}: ${r.err}`);
-  return JSON.parse(r.out) as T;
-}
 
 t.test('podnetctl', requires({ root: isRoot }), async (t) => {
-  const why = await sandboxUnavailable();
-  if (why) { t.fail(why); return; }
-  const sb = await Sandbox.create();
-  t.teardown(() => sb.destroy());
-  const client = await sb.addPod('client');
-  const eps = [await sb.addPod('ep1'), await sb.addPod('ep2')];
+  const sb = await sandboxFor(t);
+  if (!sb) return;
+  const { client, eps } = await clientAndEndpoints(sb, 2, (p) => sb.serve(p, 'http-server', 8080, p.name));
   const idle = await sb.addPod('idle');
-  for (const p of eps) await sb.serve(p, 'http-server', 8080, p.name);
   const podnetd = await Podnetd.startManifests(sb, { env: daemonEnv() });
   podnetd.writeManifest('web.yaml', serviceObjects({
     name: 'web', namespace: 'shop', clusterIPs: [VIP, VIP6], ports: [{ name: 'http', port: 80, targetPort: 8080 }],

@@ -3,76 +3,31 @@
 // bin/podnetctl must list the policy and its compiled rule for web, "not isolated" for the
 // others, and after real connections (one allowed, one denied by the engine) the policy's
 // allowed and denied-ingress counters must have moved, equal to the engine's own policyStats.
-import path from 'node:path';
 import t from 'tap';
 import type { PoliciesReply, TraceReply } from '../../src/ctl/api';
-import { runStatus } from '../../src/netns/exec';
-import { Podnetd, Sandbox, sandboxUnavailable, type Pod } from '../../src/sandbox';
-import { repoRoot } from '../../src/sandbox/paths';
+import { Podnetd } from '../../src/sandbox';
 import { daemonEnv } from '../daemon/fixtures';
 import { isRoot, requires } from '../helpers/privileged';
-
-const CTL = path.join(repoRoot(), 'bin/podnetctl');
-const POLICY = 'default/web-from-frontend';
-
-async function ctl(socket: string, ...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const r = await runStatus(null, [process.execPath, CTL, '--socket', socket, ...args]);
-  return { code: r.exitCode, out: r.stdout, err: r.stderr };
-}
-
-async function ctlJson(socket: string, ...args: string[]): Promise<PoliciesReply> {
-  const r = await ctl(socket, '--json', ...args);
-  if (r.code !== 0) throw new Error(`podnetctl ${args.join(' ')}: exit ${r.code}: ${r.err}`);
-  return JSON.parse(r.out) as PoliciesReply;
-}
-
-function podObject(p: Pod, labels: Record<string, string>, nodeName: string) {
-  return {
-    apiVersion: 'v1', kind: 'Pod',
-    metadata: { name: p.name, namespace: 'default', labels, resourceVersion: '1' },
-    spec: { nodeName, containers: [{ name: 'main', image: 'bb', ports: [{ name: 'http', containerPort: 8080, protocol: 'TCP' }] }] },
-    status: { phase: 'Running', podIP: p.ip4, podIPs: [{ ip: p.ip4 }, { ip: p.ip6 }] },
-  };
-}
-
-const policy = {
-  apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy',
-  metadata: { name: 'web-from-frontend', namespace: 'default', resourceVersion: '1' },
-  spec: {
-    podSelector: { matchLabels: { app: 'web' } },
-    policyTypes: ['Ingress'],
-    ingress: [{ from: [{ podSelector: { matchLabels: { role: 'frontend' } } }], ports: [{ protocol: 'TCP', port: 'http' }] }],
-  },
-};
+import { eventually } from '../helpers/wait';
+import { ALLOW_FRONTEND as POLICY, allowFrontend, podObjects, policyPods } from '../e2e/fixtures/policy-pods';
+import { ctl, ctlJson } from './fixtures/run-ctl';
 
 t.test('podnetctl policies', requires({ root: isRoot }), async (t) => {
-  const why = await sandboxUnavailable();
-  if (why) { t.fail(why); return; }
-  const sb = await Sandbox.create();
-  t.teardown(() => sb.destroy());
-  const web = await sb.addPod('web');
-  const frontend = await sb.addPod('frontend');
-  const other = await sb.addPod('other');
-  await sb.serve(web, 'http-server', 8080, web.name);
+  const pp = await policyPods(t);
+  if (!pp) return;
+  const { sb, web, frontend, other } = pp;
   const podnetd = await Podnetd.startManifests(sb, { env: daemonEnv() });
   t.teardown(() => podnetd.stop());
-  podnetd.writeManifest('pods.yaml', [
-    { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'default', labels: { 'kubernetes.io/metadata.name': 'default' } } },
-    podObject(web, { app: 'web' }, sb.nodeNs), podObject(frontend, { role: 'frontend' }, sb.nodeNs), podObject(other, { role: 'other' }, sb.nodeNs),
-  ]);
-  podnetd.writeManifest('policy.yaml', [policy]);
+  podnetd.writeManifest('pods.yaml', podObjects(pp));
+  podnetd.writeManifest('policy.yaml', [allowFrontend]);
   const sock = podnetd.socket;
 
   // The manifest watch and the policy sync are asynchronous: wait until the table isolates web.
-  let r: PoliciesReply | undefined;
-  for (let i = 0; i < 100; i++) {
-    r = await podnetd.ctl.policies().catch(() => undefined);
-    if (r?.pods.find((p) => p.name === 'default/web')?.ingress.isolated) break;
-    await new Promise((res) => setTimeout(res, 100));
-  }
+  const isolatesWeb = async () => !!(await podnetd.ctl.policies().catch(() => undefined))?.pods.find((p) => p.name === 'default/web')?.ingress.isolated;
+  await eventually(t, 'the policy table isolates web', isolatesWeb, { timeoutMs: 10_000, everyMs: 100 });
 
   await t.test('isolation per pod', async (t) => {
-    const j = await ctlJson(sock, 'policies');
+    const j = await ctlJson<PoliciesReply>(sock, 'policies');
     t.equal(j.enforcing, true);
     t.same(j.pods.map((p) => p.name), ['default/frontend', 'default/other', 'default/web'], 'every pod of the node');
     const w = j.pods.find((p) => p.name === 'default/web');
@@ -92,18 +47,18 @@ t.test('podnetctl policies', requires({ root: isRoot }), async (t) => {
     t.equal(human.code, 0);
     t.match(human.out, new RegExp(`^pod default/web  ${web.ip4} ${web.ip6}\\n  ingress    isolated by ${POLICY}\\n\\s+allow ${POLICY}: peers `, 'm'), 'human: the isolated pod');
     t.match(human.out, /^pod default\/other .*\n  ingress    not isolated/m, 'human: the other pod');
-    const one = await ctlJson(sock, 'policies', '--pod', other.ip4);
+    const one = await ctlJson<PoliciesReply>(sock, 'policies', '--pod', other.ip4);
     t.same(one.pods.map((p) => p.name), ['default/other'], '--pod IP');
     t.same(one.policies, [], 'nothing isolates the other pod');
   });
 
   await t.test('counters after real traffic', async (t) => {
-    const before = (await ctlJson(sock, 'policies')).policies.find((p) => p.policy === POLICY);
+    const before = (await ctlJson<PoliciesReply>(sock, 'policies')).policies.find((p) => p.policy === POLICY);
     const ok = await sb.agentRun<{ result: string }>(frontend.ns, 'tcp-connect', [web.ip4, 8080, 5000]);
     t.equal(ok.result, 'CONNECTED', 'frontend → web allowed');
     const denied = await sb.agentRun<{ result: string }>(other.ns, 'tcp-connect', [web.ip4, 8080, 1500]);
     t.not(denied.result, 'CONNECTED', `other → web denied (${denied.result})`);
-    const after = (await ctlJson(sock, 'policies', '--pod', 'web')).policies.find((p) => p.policy === POLICY);
+    const after = (await ctlJson<PoliciesReply>(sock, 'policies', '--pod', 'web')).policies.find((p) => p.policy === POLICY);
     t.ok((after?.denied.ingress ?? 0) > (before?.denied.ingress ?? 0), `denied ingress counted (${before?.denied.ingress} → ${after?.denied.ingress})`);
     t.ok((after?.allowed ?? 0) > (before?.allowed ?? 0), `allowed counted (${before?.allowed} → ${after?.allowed})`);
     t.equal(after?.denied.egress, 0, 'nothing denied on egress');

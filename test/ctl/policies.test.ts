@@ -21,37 +21,25 @@ import { compilePolicy } from '../../src/policy/compile';
 import type { NamespaceInfo, NetworkPolicyInfo, PodInfo } from '../../src/policy/objects';
 import { parsePolicyObject } from '../../src/policy/sources';
 import { repoRoot } from '../../src/sandbox/paths';
+import { namespace, netpol, pod as podObject } from '../helpers/kube-objects';
 
 const NODE = 'node-a';
 
 function pod(name: string, labels: Record<string, string>, ips: string[], nodeName = NODE) {
-  return {
-    apiVersion: 'v1', kind: 'Pod',
-    metadata: { name, namespace: 'default', labels, resourceVersion: '1' },
-    spec: { nodeName, containers: [{ name: 'main', image: 'bb', ports: [{ name: 'http', containerPort: 8080, protocol: 'TCP' }] }] },
-    status: { phase: 'Running', podIP: ips[0], podIPs: ips.map((ip) => ({ ip })) },
-  };
+  return podObject({ name, namespace: 'default', labels, ips, nodeName, ports: [[8080, 'TCP', 'http']] });
 }
 
 const objects = [
-  { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'default', labels: { 'kubernetes.io/metadata.name': 'default' } } },
+  namespace('default'),
   pod('web', { app: 'web' }, ['10.244.1.2', 'fd00:10:244:1::2']),
   pod('frontend', { role: 'frontend' }, ['10.244.1.3']),
   pod('other', { role: 'other' }, ['10.244.1.4']),
   pod('remote', { app: 'web' }, ['10.244.2.2'], 'node-b'),
-  {
-    apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy',
-    metadata: { name: 'web-from-frontend', namespace: 'default', resourceVersion: '1' },
-    spec: {
-      podSelector: { matchLabels: { app: 'web' } }, policyTypes: ['Ingress'],
-      ingress: [{ from: [{ podSelector: { matchLabels: { role: 'frontend' } } }], ports: [{ protocol: 'TCP', port: 'http' }] }],
-    },
-  },
-  {
-    apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy',
-    metadata: { name: 'other-no-egress', namespace: 'default', resourceVersion: '1' },
-    spec: { podSelector: { matchLabels: { role: 'other' } }, policyTypes: ['Egress'] },
-  },
+  netpol('default', 'web-from-frontend', {
+    podSelector: { matchLabels: { app: 'web' } }, policyTypes: ['Ingress'],
+    ingress: [{ from: [{ podSelector: { matchLabels: { role: 'frontend' } } }], ports: [{ protocol: 'TCP', port: 'http' }] }],
+  }),
+  netpol('default', 'other-no-egress', { podSelector: { matchLabels: { role: 'other' } }, policyTypes: ['Egress'] }),
 ];
 
 function compile(): PolicyTables {

@@ -27,7 +27,7 @@ t.test('podCIDRs may come from the Node object only with cross-node routing', as
   const { podCIDRs: _omit, ...noCidrs } = base;
   t.same(buildConfig({ ...noCidrs, cluster: { mode: 'routed', uplink: 'eth1' } }).podCIDRs, [], 'absent: from the Node');
   t.same(buildConfig({ ...base, podCIDRs: [], cluster: { mode: 'vxlan', uplink: 'eth1' } }).podCIDRs, [], 'empty: from the Node');
-  t.throws(() => buildConfig({ ...noCidrs }), { key: 'podCIDRs' }, 'mode none still needs them');
+  t.throws(() => buildConfig({ ...noCidrs }), { code: 'DAEMON_BAD_CONFIG', key: 'podCIDRs' }, 'mode none still needs them');
 });
 
 t.test('errors name the key', async (t) => {

@@ -10,11 +10,12 @@ import path from 'node:path';
 import t from 'tap';
 import { stringify } from 'yaml';
 import { repoRoot } from '../../src/sandbox/paths';
-import { Podnetd, Sandbox, sandboxUnavailable, serviceObjects, type Pod } from '../../src/sandbox';
+import { Podnetd, serviceObjects, type Pod } from '../../src/sandbox';
 import { FakeApiServer, SERVICES, SLICES } from '../helpers/fake-apiserver';
 import { apiInNode } from '../helpers/api-in-node';
 import { haveCommand, isRoot, requires } from '../helpers/privileged';
 import { daemonEnv } from './fixtures';
+import { clientAndEndpoints, sandboxFor } from '../helpers/sandbox';
 
 const VIP = '10.96.0.50';
 
@@ -23,13 +24,9 @@ function objects(eps: Pod[]) {
 }
 
 t.test('podnetd on the Kubernetes API', requires({ root: isRoot, socat: () => haveCommand('socat') }), async (t) => {
-  const why = await sandboxUnavailable();
-  if (why) { t.fail(why); return; }
-  const sb = await Sandbox.create();
-  t.teardown(() => sb.destroy());
-  const client = await sb.addPod('client');
-  const eps = [await sb.addPod('ep1'), await sb.addPod('ep2')];
-  for (const p of eps) await sb.serve(p, 'http-server', 8080, p.name);
+  const sb = await sandboxFor(t);
+  if (!sb) return;
+  const { client, eps } = await clientAndEndpoints(sb, 2, (p) => sb.serve(p, 'http-server', 8080, p.name));
 
   const api = new FakeApiServer();
   const [svc, slice] = objects(eps);

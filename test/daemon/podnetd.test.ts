@@ -10,10 +10,11 @@ import path from 'node:path';
 import t from 'tap';
 import { parse as parseYaml, stringify } from 'yaml';
 import { run } from '../../src/netns/exec';
-import { Podnetd, Sandbox, sandboxUnavailable, serviceObjects, type Pod } from '../../src/sandbox';
+import { Podnetd, Sandbox, serviceObjects, type Pod } from '../../src/sandbox';
 import { repoRoot } from '../../src/sandbox/paths';
 import { haveCommand, isRoot, requires } from '../helpers/privileged';
 import { daemonEnv, jsonLines } from './fixtures';
+import { clientAndEndpoints, sandboxFor } from '../helpers/sandbox';
 
 const VIP = '10.96.0.30';
 const VIP6 = 'fd00:10:96::30';
@@ -41,13 +42,9 @@ function web(eps: Pod[], extra: Partial<Parameters<typeof serviceObjects>[0]> = 
 }
 
 t.test('podnetd on manifests', requires({ root: isRoot, socat: () => haveCommand('socat'), curl: () => haveCommand('curl') }), async (t) => {
-  const why = await sandboxUnavailable();
-  if (why) { t.fail(why); return; }
-  const sb = await Sandbox.create();
-  t.teardown(() => sb.destroy());
-  const client = await sb.addPod('client');
-  const eps = [await sb.addPod('ep1'), await sb.addPod('ep2'), await sb.addPod('ep3')];
-  for (const p of eps) await sb.serve(p, 'http-server', 8080, p.name);
+  const sb = await sandboxFor(t);
+  if (!sb) return;
+  const { client, eps } = await clientAndEndpoints(sb, 3, (p) => sb.serve(p, 'http-server', 8080, p.name));
 
   // systemd's side of sd_notify: a datagram socket; socat prints what arrives.
   const notifySock = path.join(sb.dir, 'notify');
@@ -179,10 +176,8 @@ t.test('podnetd on manifests', requires({ root: isRoot, socat: () => haveCommand
 });
 
 t.test('--cleanup leaves the node namespace as it was', requires({ root: isRoot }), async (t) => {
-  const why = await sandboxUnavailable();
-  if (why) { t.fail(why); return; }
-  const sb = await Sandbox.create();
-  t.teardown(() => sb.destroy());
+  const sb = await sandboxFor(t);
+  if (!sb) return;
   // A bare namespace: podnetd creates the bridge, TUN, routes and rules itself.
   const ns = await sb.addBareNamespace('node2');
   const snapshot = async () => {
@@ -209,10 +204,8 @@ t.test('--cleanup leaves the node namespace as it was', requires({ root: isRoot 
 
 // podnetd must never run in an unnamed namespace unless told it is a real node.
 t.test('refuses an unnamed namespace', requires({ root: isRoot }), async (t) => {
-  const why = await sandboxUnavailable();
-  if (why) { t.fail(why); return; }
-  const sb = await Sandbox.create();
-  t.teardown(() => sb.destroy());
+  const sb = await sandboxFor(t);
+  if (!sb) return;
   const cfg = path.join(sb.dir, 'p.yaml');
   writeFileSync(cfg, stringify(Podnetd.config(sb, 'manifests')));
   const child = spawn('unshare', ['-n', process.execPath, path.join(repoRoot(), 'bin/podnetd'), '--config', cfg], { env: daemonEnv() });

@@ -5,9 +5,10 @@
 // sync, before it reads a packet. Figures (downtime, time to READY, stall, retransmits) are
 // printed as test comments.
 import t from 'tap';
-import { Podnetd, Sandbox, sandboxUnavailable, serviceObjects, type Pod } from '../../src/sandbox';
+import { Podnetd, Sandbox, serviceObjects, type Pod } from '../../src/sandbox';
 import { requires, isRoot } from '../helpers/privileged';
 import { daemonEnv } from './fixtures';
+import { clientAndEndpoints, sandboxFor } from '../helpers/sandbox';
 
 const VIP = '10.96.0.20';
 const PORT = 9000;
@@ -23,13 +24,9 @@ async function retransmits(sb: Sandbox, pod: Pod): Promise<number> {
 }
 
 t.test('restart without reset', requires({ root: isRoot }), async (t) => {
-  const why = await sandboxUnavailable();
-  if (why) { t.fail(why); return; }
-  const sb = await Sandbox.create();
-  t.teardown(() => sb.destroy());
-  const client = await sb.addPod('client');
-  const eps = [await sb.addPod('ep1'), await sb.addPod('ep2')];
-  for (const p of eps) await sb.serve(p, 'sink-server', PORT);
+  const sb = await sandboxFor(t);
+  if (!sb) return;
+  const { client, eps } = await clientAndEndpoints(sb, 2, (p) => sb.serve(p, 'sink-server', PORT));
   let podnetd = await Podnetd.startManifests(sb, { env: daemonEnv() });
   podnetd.writeManifest('sink.yaml', serviceObjects({
     name: 'sink', clusterIPs: [VIP], ports: [{ name: 'data', port: PORT, targetPort: PORT }], endpoints: eps.map((pod) => ({ pod })),

@@ -14,9 +14,12 @@ import { serviceObjects, writeManifest } from '../../src/sandbox/manifests';
 import { repoRoot } from '../../src/sandbox/paths';
 import { BACKEND_HTTP, BACKEND_UDP, privileged } from './fixtures/helpers';
 import { NODE4, NODE6, OUT4, OUT6, UPLINK, addOutside, curl, expectOutsideReach, udpWhoami, whoami } from './fixtures/outside';
+import { waitForValue, type WaitOptions } from '../helpers/wait';
 
 const LB_WEB = '198.51.100.7', EXT_WEB = '203.0.113.9', LB_LOCAL = '198.51.100.8', LB_DENY = '198.51.100.9', LB_ALLOW = '198.51.100.10', LB_LATE = '198.51.100.11';
 const WHOAMI = 9090, HC_PORT = 32000;
+/** Reconciles through podnetd and the kernel: polled slowly, for long. */
+const EXTERNAL: WaitOptions = { timeoutMs: 15_000, everyMs: 200 };
 
 type Obj = Record<string, unknown>;
 
@@ -30,16 +33,6 @@ function external(name: string, clusterIPs: string[], ports: { name: string; por
   Object.assign(svc.spec, spec);
   if (lb.length) svc.status = { loadBalancer: { ingress: lb.map((ip) => ({ ip, ipMode: 'VIP' })) } };
   return objs;
-}
-
-async function eventually<T>(what: string, fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 15_000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (ok(v)) return v;
-    if (Date.now() > until) throw new Error(`${what}: still ${JSON.stringify(v)} after ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
 }
 
 t.test('podnetd drives external traffic from its config and manifests', async (t) => {
@@ -122,12 +115,12 @@ t.test('podnetd drives external traffic from its config and manifests', async (t
 
   await t.test('eTP Local: the endpoint moves to another node → dropped, 503; back → 200', async (t) => {
     podnetd.writeManifest('local.yaml', local('other-node'));
-    const h = await eventually('health check 503', () => curl(sb, out.ns, NODE4, HC_PORT), (r) => r.code === '503');
+    const h = await waitForValue('health check 503', () => curl(sb, out.ns, NODE4, HC_PORT), (r) => r.code === '503', EXTERNAL);
     t.equal(JSON.parse(h.body).localEndpoints, 0, 'no local endpoint');
     const r = await sb.agentRun<{ result: string }>(out.ns, 'tcp-connect', [NODE4, 30081]);
     t.equal(r.result, 'TIMEOUT', 'no local endpoint: dropped, as kube-proxy does');
     podnetd.writeManifest('local.yaml', local(node));
-    await eventually('health check 200', () => curl(sb, out.ns, NODE4, HC_PORT), (x) => x.code === '200');
+    await waitForValue('health check 200', () => curl(sb, out.ns, NODE4, HC_PORT), (x) => x.code === '200', EXTERNAL);
     t.pass('200 again');
     t.equal((await curl(sb, out.ns, NODE4, 30081)).body, OUT4, 'served again');
   });
@@ -168,7 +161,7 @@ t.test('podnetd drives external traffic from its config and manifests', async (t
     podnetd.writeManifest('late.yaml', late);
     await podnetd.proc.waitForLine(/programming the uplink steering failed/, { from, timeoutMs: 15_000 });
     t.pass('the failure was logged');
-    const r = await eventually('LB IP served after the retry', () => burst(LB_LATE, 80, 4), (x) => Object.keys(x.errors).length === 0, 20_000);
+    const r = await waitForValue('LB IP served after the retry', () => burst(LB_LATE, 80, 4), (x) => Object.keys(x.errors).length === 0, { ...EXTERNAL, timeoutMs: 20_000 });
     t.same(r.tally, { ep2: 4 }, 'the new LB IP answers');
     t.ok(podnetd.proc.running, 'podnetd kept running');
     t.same((await burst(NODE4, 30080, 4)).errors, {}, 'the NodePorts are steered again too');

@@ -13,6 +13,7 @@ import t from 'tap';
 import { ClusterSandbox, type ClusterNodeNs } from '../../src/sandbox/cluster';
 import { serviceObjects } from '../../src/sandbox/manifests';
 import type { Pod } from '../../src/sandbox/sandbox';
+import { namespace, netpol, pod as podObject } from '../helpers/kube-objects';
 import { FAMILIES, podIp, privileged, type Fam } from './fixtures/helpers';
 
 interface Burst { tally: Record<string, number>; errors: Record<string, number>; remotes: string[] }
@@ -53,25 +54,18 @@ function serviceWithNodes(c: ClusterSandbox, pods: { pod: Pod; node: ClusterNode
 /** Pod objects (for NetworkPolicy) named after the node they run on, so names are unique. */
 function podObjects(pods: { pod: Pod; node: ClusterNodeNs }[], labels: (i: number) => Record<string, string>): Record<string, unknown>[] {
   return [
-    { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'default', labels: { 'kubernetes.io/metadata.name': 'default' } } },
-    ...pods.map(({ pod, node }, i) => ({
-      apiVersion: 'v1', kind: 'Pod',
-      metadata: { name: `a-n${node.index}`, namespace: 'default', labels: labels(i), resourceVersion: '1' },
-      spec: { nodeName: node.name, containers: [{ name: 'main', image: 'agent' }] },
-      status: { phase: 'Running', podIP: pod.ip4, podIPs: [{ ip: pod.ip4 }, { ip: pod.ip6 }] },
+    namespace('default'),
+    ...pods.map(({ pod, node }, i) => podObject({
+      name: `a-n${node.index}`, namespace: 'default', labels: labels(i), ips: [pod.ip4, pod.ip6], nodeName: node.name,
     })),
   ];
 }
 
 /** Ingress to the pod on node 2 only from pods labelled role=frontend. */
-const onlyFrontendToN2 = {
-  apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy',
-  metadata: { name: 'n2-from-frontend', namespace: 'default', resourceVersion: '1' },
-  spec: {
-    podSelector: { matchLabels: { node: 'n2' } }, policyTypes: ['Ingress'],
-    ingress: [{ from: [{ podSelector: { matchLabels: { role: 'frontend' } } }] }],
-  },
-};
+const onlyFrontendToN2 = netpol('default', 'n2-from-frontend', {
+  podSelector: { matchLabels: { node: 'n2' } }, policyTypes: ['Ingress'],
+  ingress: [{ from: [{ podSelector: { matchLabels: { role: 'frontend' } } }] }],
+});
 
 // The two modes build separate sandboxes: run them side by side (the time is mostly waiting).
 t.jobs = 2;

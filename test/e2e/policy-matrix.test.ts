@@ -34,8 +34,10 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
-import { Podnetd, Sandbox, sandboxUnavailable, writeManifest, type Pod } from '../../src/sandbox';
+import { Podnetd, writeManifest, type Pod } from '../../src/sandbox';
+import { namespace, netpol, pod as podObject } from '../helpers/kube-objects';
 import { isRoot, requires } from '../helpers/privileged';
+import { sandboxFor } from '../helpers/sandbox';
 
 type Proto = 'TCP' | 'UDP';
 interface PodId { ns: 'x' | 'y'; pod: 'a' | 'b' | 'c' }
@@ -106,9 +108,8 @@ async function ask(sock: string, probes: Array<{ host: string; port: number; pro
 
 // ---------------------------------------------------------------- objects
 const NS_LABEL = 'kubernetes.io/metadata.name';
-function np(ns: string, name: string, spec: Record<string, unknown>): Record<string, unknown> {
-  return { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name, namespace: ns }, spec };
-}
+/** A policy exactly as the case writes it: no policyTypes defaulting. */
+const np = (ns: string, name: string, spec: Record<string, unknown>) => netpol(ns, name, spec, true);
 const podSel = (pod: string) => ({ matchLabels: { pod } });
 const nsSel = (ns: string) => ({ matchLabels: { [NS_LABEL]: ns } });
 const notNs = (ns: string) => ({ matchExpressions: [{ key: NS_LABEL, operator: 'NotIn', values: [ns] }] });
@@ -219,10 +220,8 @@ function render(title: string, cell: (from: PodId, to: PodId) => string): string
 }
 
 t.test('NetworkPolicy conformance matrix (x/y × a/b/c, real traffic)', requires({ root: isRoot }), async (t) => {
-  const why = await sandboxUnavailable();
-  if (why) { t.fail(why); return; }
-  const sb = await Sandbox.create();
-  t.teardown(() => sb.destroy());
+  const sb = await sandboxFor(t);
+  if (!sb) return;
 
   const pods = new Map<string, Pod>();
   for (const p of PODS) pods.set(id(p), await sb.addPod(`${p.ns}${p.pod}`));
@@ -234,21 +233,13 @@ t.test('NetworkPolicy conformance matrix (x/y × a/b/c, real traffic)', requires
   const dir = Podnetd.paths(sb).manifests;
   mkdirSync(dir, { recursive: true });
   const writePods = (labels: Record<string, Record<string, string>> = {}) => writeManifest(dir, 'pods.yaml', [
-    ...(['x', 'y'] as const).map((ns) => ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns, labels: { ns } } })),
+    ...(['x', 'y'] as const).map((ns) => namespace(ns, { ns })),
     ...PODS.map((p) => {
       const pod = pods.get(id(p))!;
-      return {
-        apiVersion: 'v1', kind: 'Pod',
-        metadata: { name: p.pod, namespace: p.ns, labels: { pod: p.pod, ...(labels[id(p)] ?? {}) } },
-        spec: {
-          nodeName: sb.nodeNs,
-          containers: [[80, 'TCP'], [81, 'TCP'], [80, 'UDP']].map(([port, proto]) => ({
-            name: `cont-${port}-${String(proto).toLowerCase()}`, image: 'agnhost',
-            ports: [{ name: `serve-${port}-${String(proto).toLowerCase()}`, containerPort: port, protocol: proto }],
-          })),
-        },
-        status: { phase: 'Running', podIP: pod.ip4, podIPs: [{ ip: pod.ip4 }, { ip: pod.ip6 }] },
-      };
+      return podObject({
+        name: p.pod, namespace: p.ns, labels: { pod: p.pod, ...(labels[id(p)] ?? {}) }, ips: [pod.ip4, pod.ip6], nodeName: sb.nodeNs,
+        ports: [[80, 'TCP'], [81, 'TCP'], [80, 'UDP']],
+      });
     }),
   ]);
   writePods();

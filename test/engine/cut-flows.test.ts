@@ -3,7 +3,7 @@
 // either side, becomes a RST back to the sender (seq = the segment's ack) and a RST to the other
 // end (seq = the segment's seq), addressed as the flow translates. UDP flows are removed at once.
 // Every RST is decoded and its checksums recomputed independently (test/helpers/packets.ts).
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { Engine, type PolicyTables, type ServicePortSpec } from '../../src/engine';
 import { CLIENT4, CLIENT6, SERVICES } from './fixtures';
 import { decode, ip, TCP, type Decoded } from '../helpers/packets';
@@ -22,7 +22,7 @@ function engine(services: ServicePortSpec[] = SERVICES, opts = {}): Engine {
 // The engine's clock (CLOCK_MONOTONIC) as Node sees it.
 const nowMs = () => Number(process.hrtime.bigint() / 1_000_000n);
 
-function rst(t: Tap.Test, pkt: Buffer | undefined, want: Partial<Decoded>, what: string): void {
+function rst(t: Test, pkt: Buffer | undefined, want: Partial<Decoded>, what: string): void {
   t.ok(pkt, `${what}: a packet`);
   if (!pkt) return;
   const d = decode(pkt);

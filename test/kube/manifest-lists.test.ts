@@ -1,25 +1,14 @@
 // The manifest source reads `kubectl get -o json` dumps (a List, JSON.parse, item by item) and
 // multi-document YAML streams one document at a time: a bad document in the middle is logged
 // once and skipped, the documents around it are kept.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ManifestSource } from '../../src/kube/manifest';
 import { policyManifestHook, type PolicyObjectSink } from '../../src/policy/sources';
+import { pod } from '../helpers/kube-objects';
 import { captureLogger } from '../services/fixtures/fakes';
-
-function pod(name: string, ip: string): Record<string, unknown> {
-  return {
-    apiVersion: 'v1', kind: 'Pod',
-    metadata: {
-      name, namespace: 'shop', labels: { app: 'web' }, resourceVersion: '1',
-      managedFields: [{ manager: 'kubelet', operation: 'Update', fieldsV1: { 'f:status': { 'f:podIPs': {} } } }],
-    },
-    spec: { nodeName: 'node-a', containers: [{ name: 'web', image: 'nginx', ports: [{ containerPort: 80, name: 'http' }] }] },
-    status: { phase: 'Running', podIP: ip, podIPs: [{ ip }], conditions: [{ type: 'Ready', status: 'True' }] },
-  };
-}
 
 function recorder() {
   const pods = new Map<string, unknown>();
@@ -32,7 +21,7 @@ function recorder() {
   return { pods, sink };
 }
 
-function tmpdir(t: Tap.Test): string {
+function tmpdir(t: Test): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'podnet-lists-'));
   t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
   return dir;
@@ -40,7 +29,7 @@ function tmpdir(t: Tap.Test): string {
 
 t.test('a kubectl get -o json List dump loads item by item', async (t) => {
   const dir = tmpdir(t);
-  const items = Array.from({ length: 50 }, (_, i) => pod(`web-${i}`, `10.244.0.${i + 10}`));
+  const items = Array.from({ length: 50 }, (_, i) => pod({ name: `web-${i}`, namespace: 'shop', labels: { app: 'web' }, ips: [`10.244.0.${i + 10}`], nodeName: 'node-a', ports: [[80, 'TCP', 'http']] }));
   fs.writeFileSync(path.join(dir, 'pods.json'), JSON.stringify({ apiVersion: 'v1', kind: 'List', metadata: { resourceVersion: '' }, items }, null, 2));
   // A typed list (PodList) in YAML form too, as `kubectl get pods -o yaml` prints it.
   fs.writeFileSync(path.join(dir, 'more.yaml'), `apiVersion: v1

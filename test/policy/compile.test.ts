@@ -9,7 +9,7 @@ import { describePods } from '../../src/policy/explain';
 import { validateNamespace, validateNetworkPolicy, validatePod } from '../../src/policy/validate';
 import type { PolicyTables } from '../../src/engine/types';
 import { tableProblems } from './fixtures/evaluate';
-import { namespace, netpol, pod, type PodArg } from './fixtures/objects';
+import { namespace, netpol, pod, type PodArg } from '../helpers/kube-objects';
 
 interface World {
   policies?: object[];

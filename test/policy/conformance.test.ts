@@ -5,7 +5,7 @@
 import t from 'tap';
 import { type ClusterEdit, compileCluster, HOST, observe, podIPs, Reachability } from './fixtures/cluster';
 import { allowed, tableProblems } from './fixtures/evaluate';
-import { netpol } from './fixtures/objects';
+import { netpol } from '../helpers/kube-objects';
 
 type Proto = 'TCP' | 'UDP' | 'SCTP';
 interface Probe { port: number; protocol?: Proto; expect: Reachability }

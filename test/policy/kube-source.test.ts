@@ -10,8 +10,9 @@ import { validatePod } from '../../src/policy/validate';
 import { fakeKubeConfig as kubeconfig } from '../helpers/fake-apiserver';
 import { captureLogger } from '../services/fixtures/fakes';
 import { allowed } from './fixtures/evaluate';
-import { namespace, netpol, pod } from './fixtures/objects';
+import { namespace, netpol, pod } from '../helpers/kube-objects';
 import { PolicyApiServer } from './fixtures/policy-apiserver';
+import { sleep, waitFor } from '../helpers/wait';
 
 class FakeEngine {
   calls: PolicyTables[] = [];
@@ -22,15 +23,7 @@ class FakeEngine {
   get last(): PolicyTables | undefined { return this.calls[this.calls.length - 1]; }
 }
 
-async function waitFor(cond: () => boolean, ms = 5000, what = 'condition'): Promise<void> {
-  const t0 = Date.now();
-  while (!cond()) {
-    if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
-const settle = (ms = 150) => new Promise((r) => setTimeout(r, ms));
-
+const settle = (ms = 150) => sleep(ms);
 
 const WEB = '10.244.0.11';
 const CLI = '10.244.0.5';
@@ -51,8 +44,8 @@ async function setup(t: Test, seed: (api: PolicyApiServer) => void) {
   const src = new PolicyKubeSource({ sink: pc, kubeConfig: kubeconfig(api.url), logger, backoffInitialMs: 50, backoffMaxMs: 200 });
   await src.start();
   t.teardown(async () => { await src.stop(); pc.stop(); await api.close(); });
-  await waitFor(() => engine.calls.length > 0, 5000, 'first publish');
-  await waitFor(() => api.watcherCount === 3, 5000, 'three watches');
+  await waitFor('first publish', () => engine.calls.length > 0);
+  await waitFor('three watches', () => api.watcherCount === 3);
   return { api, engine, pc, src, lines };
 }
 
@@ -85,27 +78,27 @@ t.test('adds, modifies and deletes of policies, pods and namespaces reach the ta
   const far = api.put('pods', pod({ name: 'mon', namespace: 'ops', labels: { app: 'cli' }, ips: ['10.244.1.9'], nodeName: 'node-2' }));
   // …until a policy add lets that namespace in.
   api.put('networkpolicies', netpol('shop', 'allow-ops', { podSelector: { matchLabels: { app: 'web' } }, ingress: [{ from: [{ namespaceSelector: { matchLabels: { team: 'ops' } } }] }] }));
-  await waitFor(() => allowed(engine.last!, tcp('10.244.1.9', WEB)), 5000, 'policy add');
+  await waitFor('policy add', () => allowed(engine.last!, tcp('10.244.1.9', WEB)));
 
   // Namespace modify: the label goes, and with it the allowance.
   api.put('namespaces', namespace('ops', { team: 'other' }));
-  await waitFor(() => !allowed(engine.last!, tcp('10.244.1.9', WEB)), 5000, 'namespace modify');
+  await waitFor('namespace modify', () => !allowed(engine.last!, tcp('10.244.1.9', WEB)));
 
   // Pod modify: the client loses its label → no longer a peer.
   api.put('pods', cli({ app: 'gone' } as { app: string }));
-  await waitFor(() => !allowed(engine.last!, tcp(CLI, WEB)), 5000, 'pod modify');
+  await waitFor('pod modify', () => !allowed(engine.last!, tcp(CLI, WEB)));
 
   // Policy modify: any pod of the namespace.
   api.put('networkpolicies', netpol('shop', 'allow-cli', { podSelector: { matchLabels: { app: 'web' } }, ingress: [{ from: [{ podSelector: {} }] }] }));
-  await waitFor(() => allowed(engine.last!, tcp(CLI, WEB, 81)), 5000, 'policy modify');
+  await waitFor('policy modify', () => allowed(engine.last!, tcp(CLI, WEB, 81)));
 
   // Deletes: the policies go → web is not isolated; the pod goes → no table entry.
   api.delete('networkpolicies', 'shop', 'allow-cli');
   api.delete('networkpolicies', 'shop', 'allow-ops');
-  await waitFor(() => engine.last!.ruleSets.length === 0, 5000, 'policy delete');
+  await waitFor('policy delete', () => engine.last!.ruleSets.length === 0);
   t.ok(allowed(engine.last!, tcp('10.244.1.9', WEB, 9999)), 'no policy: everything passes');
   api.delete('pods', 'shop', 'cli');
-  await waitFor(() => !engine.last!.pods.some((p) => p.name === 'shop/cli'), 5000, 'pod delete');
+  await waitFor('pod delete', () => !engine.last!.pods.some((p) => p.name === 'shop/cli'));
   api.delete('namespaces', undefined, 'ops');
   api.delete('pods', 'ops', far.metadata.name);
   await settle();
@@ -120,10 +113,10 @@ t.test('410 Gone → relist: changes missed meanwhile are reconciled, nothing du
   api.putSilently('pods', pod({ name: 'cli-2', namespace: 'shop', labels: { app: 'cli' }, ips: ['10.244.0.6'], nodeName: 'node-1' }));
   api.putSilently('networkpolicies', netpol('shop', 'deny-all', { podSelector: {} }));
   api.expireWatches();
-  await waitFor(() => allowed(engine.last!, tcp('10.244.0.6', WEB)) && !engine.last!.pods.some((p) => p.name === 'shop/cli'), 5000, 'relist');
+  await waitFor('relist', () => allowed(engine.last!, tcp('10.244.0.6', WEB)) && !engine.last!.pods.some((p) => p.name === 'shop/cli'));
   t.ok(api.requests.filter((r) => r.startsWith('LIST')).length >= lists + 3, 'all three relisted');
   t.notOk(allowed(engine.last!, tcp(WEB, '10.244.0.6')), 'the new deny-all isolates cli-2 too');
-  await waitFor(() => api.watcherCount === 3, 5000, 'watching again');
+  await waitFor('watching again', () => api.watcherCount === 3);
   t.match(src.status(), { NetworkPolicy: { objects: 2 }, Pod: { objects: 3 }, Namespace: { objects: 1 } });
   t.match(pc.status(), { policies: 2, pods: 3, namespaces: 1, pending: 0 });
   const n = engine.calls.length;
@@ -136,7 +129,7 @@ t.test('an invalid policy from the API is logged once; its last good version sta
   const bad = allowCli() as any;
   bad.spec.ingress[0].from[0].ipBlock = { cidr: '10.0.0.0/8' }; // ipBlock beside podSelector
   api.put('networkpolicies', bad);
-  await waitFor(() => lines.some((l) => l.msg.startsWith('invalid object skipped')), 5000, 'log line');
+  await waitFor('log line', () => lines.some((l) => l.msg.startsWith('invalid object skipped')));
   t.match(lines.find((l) => l.msg.startsWith('invalid object skipped')), { kind: 'NetworkPolicy', object: 'shop/allow-cli', code: 'CONTROL_INVALID_OBJECT' });
   t.ok(allowed(engine.last!, tcp(CLI, WEB)), 'last good version still compiled');
   t.notOk(allowed(engine.last!, tcp(CLI, WEB, 81)));

@@ -9,7 +9,7 @@ import type { PolicyApplyResult, PolicyTables } from '../../src/engine/types';
 import { type PolicyKind, PolicyControl, policyManifestHook } from '../../src/policy/sources';
 import { policyObjectKind, validatePod } from '../../src/policy/validate';
 import { allowed } from './fixtures/evaluate';
-import { namespace, netpol, pod } from './fixtures/objects';
+import { namespace, netpol, pod } from '../helpers/kube-objects';
 
 class FakeEngine {
   calls: PolicyTables[] = [];

@@ -2,18 +2,18 @@
 // InvalidObjectError naming the field (never a crash); valid objects normalize the way the API
 // server defaults them (policyTypes, protocol, namespace name label); selectors and CIDRs follow
 // Kubernetes semantics.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { InvalidObjectError } from '../../src/kube/errors';
 import { fingerprint } from '../../src/kube/objects';
 import { cidrContains, formatCidr, readCidr } from '../../src/net/cidr';
 import type { LabelSelector } from '../../src/policy/objects';
 import { selectorMatches } from '../../src/policy/selector';
 import { policyObjectKind, validateNamespace, validateNetworkPolicy, validatePod } from '../../src/policy/validate';
-import { namespace, netpol, pod } from './fixtures/objects';
+import { namespace, netpol, pod } from '../helpers/kube-objects';
 
 type Edit = (o: any) => void;
 
-function expectInvalid(t: Tap.Test, name: string, fn: () => unknown, field: string, reason: RegExp): void {
+function expectInvalid(t: Test, name: string, fn: () => unknown, field: string, reason: RegExp): void {
   try {
     fn();
     t.fail(`${name}: accepted`);

@@ -1,5 +1,5 @@
 // Table-driven model tests: Service + EndpointSlices + this node → engine specs, for every
-// rule of issue 3. Specs are rendered as one line each so a table row reads like the rule:
+// rule of the services model. Specs are rendered as one line each so a table row reads like the rule:
 //   "VIP:port/PROTO [aff=N] ip:port ... ~ip:port" (~ marks terminating: established flows only).
 import t from 'tap';
 import type { ServicePortSpec } from '../../src/engine/types';
@@ -284,7 +284,7 @@ t.test('diffSpecs: changed and new specs upserted, missing removed, equal untouc
   const b = { vip: '10.96.0.2', port: 80, protocol: 'TCP' as const, backends: [] };
   const b2 = { ...b, backends: [{ ip: '10.244.1.2', port: 80 }] };
   const c = { vip: '10.96.0.3', port: 53, protocol: 'UDP' as const, backends: [] };
-  const m = (...xs: typeof a[]) => new Map(xs.map((x) => [specKey(x), x]));
+  const m = (...xs: ServicePortSpec[]) => new Map(xs.map((x) => [specKey(x), x]));
   const d = diffSpecs(m(a, b), m(a, b2, c));
   t.same(d.upsert.map((s) => s.vip), ['10.96.0.2', '10.96.0.3']);
   t.same(d.remove, []);

@@ -32,6 +32,17 @@ function withTrigger(o: Record<string, any>, when: number | string | undefined):
   });
 }
 
+/** setup() with the web Service and its slice `e` synced, 1 s after the start. */
+function syncedWeb() {
+  const env = setup();
+  const e = slice({ service: 'web', endpoints: [{ ip: '10.244.1.5' }] });
+  env.svc(service({ name: 'web' }));
+  env.sl(e);
+  env.cp.setInitialized();
+  env.advance(1000);
+  return { ...env, e };
+}
+
 t.test('validation reads the trigger time; it never makes an update a change', async (t) => {
   const base = slice({ service: 'web', endpoints: [{ ip: '10.244.1.5' }] });
   t.equal(validateEndpointSlice(withTrigger(base, '2026-03-01T10:00:05Z'))?.triggerTime, START + 5000);
@@ -87,12 +98,7 @@ t.test('without a trigger time, latency counts from when the change was seen', a
 });
 
 t.test('several updates of one slice before a sync: one observation per trigger time', async (t) => {
-  const { cp, svc, sl, advance, h } = setup();
-  const e = slice({ service: 'web', endpoints: [{ ip: '10.244.1.5' }] });
-  svc(service({ name: 'web' }));
-  sl(e);
-  cp.setInitialized();
-  advance(1000);
+  const { cp, sl, advance, h, e } = syncedWeb();
   const n0 = await countOf(h);
   const s0 = await sumOf(h);
   const e2 = withTrigger(bumped(e, (c) => { c.endpoints[0].addresses = ['10.244.1.6']; }), START + 900);
@@ -107,12 +113,7 @@ t.test('several updates of one slice before a sync: one observation per trigger 
 });
 
 t.test('a trigger time ahead of this clock counts as zero, never negative', async (t) => {
-  const { cp, svc, sl, advance, h } = setup();
-  const e = slice({ service: 'web', endpoints: [{ ip: '10.244.1.5' }] });
-  svc(service({ name: 'web' }));
-  sl(e);
-  cp.setInitialized();
-  advance(1000);
+  const { cp, sl, advance, h, e } = syncedWeb();
   const s0 = await sumOf(h);
   sl(withTrigger(bumped(e, (c) => { c.endpoints[0].addresses = ['10.244.1.6']; }), START + 60_000));
   advance(100);

@@ -71,7 +71,7 @@ t.test('garbage never crashes', async (t) => {
     t.throws(() => validateService(g), InvalidObjectError);
     t.throws(() => validateEndpointSlice(g), InvalidObjectError);
   }
-  t.throws(() => validateNode({}), { field: 'metadata' });
+  t.throws(() => validateNode({}), { code: 'CONTROL_INVALID_OBJECT', field: 'metadata' });
 });
 
 t.test('normalized forms drop what the data plane never reads', async (t) => {
@@ -92,7 +92,7 @@ t.test('slice without the service-name label belongs to no service', async (t) =
 t.test('namespace default for manifests, node zone, kinds', async (t) => {
   const o = service({ name: 'web' });
   delete o.metadata.namespace;
-  t.throws(() => validateService(o), { field: 'metadata.namespace' });
+  t.throws(() => validateService(o), { code: 'CONTROL_INVALID_OBJECT', field: 'metadata.namespace' });
   t.equal(validateService(o, 'default').key, 'default/web');
   t.same(validateNode(node('node-a', 'zone-1')), { name: 'node-a', zone: 'zone-1' });
   t.same(validateNode(node('node-b')), { name: 'node-b' });

@@ -30,7 +30,7 @@ t.test('change tracker: {previous, current}, no-ops dropped, revert cancels', as
 t.test('runner: bursts merge, min interval respected, max interval periodic, retry', async (t) => {
   const clock = new ManualClock();
   const runs: number[] = [];
-  const r = new BoundedFrequencyRunner(() => runs.push(clock.now()), { minIntervalMs: 100, maxIntervalMs: 1000, clock });
+  const r = new BoundedFrequencyRunner(() => { runs.push(clock.now()); }, { minIntervalMs: 100, maxIntervalMs: 1000, clock });
   r.start();
   r.run(); r.run(); r.run();
   clock.advance(0);
