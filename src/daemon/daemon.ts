@@ -124,7 +124,24 @@ export class Daemon {
   async start(): Promise<void> {
     const t0 = performance.now();
     const step = (name: string, extra: object = {}) => this.log.debug({ step: name, ms: +(performance.now() - t0).toFixed(1), ...extra }, 'start');
-    // Before everything: the egress source, the model's node addresses and the wiring use them.
+    // Listeners first: while the Node is awaited or a large cluster is being listed, /livez
+    // answers 200, /healthz 503 (not ready yet) and podnetctl status tells what podnetd waits for.
+    step('listeners');
+    const lc = this.configured;
+    await this.http.start(lc.healthzBindAddress, lc.metricsBindAddress);
+    if (lc.controlSocket) await this.control.start(lc.controlSocket);
+    if (lc.cniSocket) {
+      // The CNI plugin in-process: the `podnet` shim forwards a runtime's call here instead of
+      // starting Node for every pod (src/cni/server.ts). Loaded only when enabled.
+      const { createCniServer } = await import('../cni/server');
+      mkdirSync(path.dirname(lc.cniSocket), { recursive: true, mode: 0o755 });
+      this.cniServer = await createCniServer(lc.cniSocket).catch((e: Error) => {
+        throw new DaemonError('DAEMON_LISTEN', `CNI socket ${lc.cniSocket}: ${e.message}`, { cause: e });
+      });
+      this.log.info({ socket: lc.cniSocket }, 'CNI server listening');
+    }
+
+    // Before the engine: the egress source, the model's node addresses and the wiring use them.
     step('defaults');
     await this.resolveDefaults();
     const cfg = this.cfg;
@@ -138,22 +155,6 @@ export class Daemon {
     this.engine = new Engine({ ...cfg.engine, ...(egress ? { egressMasquerade: egress } : {}), ...(cfg.stateFile ? { stateFile: cfg.stateFile } : {}) });
     const restored = this.engine.stats();
     this.log.info({ engine: engineVersion(), stateFile: cfg.stateFile || null, restoredFlows: restored.restoredFlows, flows: restored.flows.active }, 'engine created');
-
-    // Listeners before the source: while a large cluster is being listed, /livez answers 200,
-    // /healthz 503 (not ready yet) and podnetctl status tells what podnetd is waiting for.
-    step('listeners');
-    await this.http.start(cfg.healthzBindAddress, cfg.metricsBindAddress);
-    if (cfg.controlSocket) await this.control.start(cfg.controlSocket);
-    if (cfg.cniSocket) {
-      // The CNI plugin in-process: the `podnet` shim forwards a runtime's call here instead of
-      // starting Node for every pod (src/cni/server.ts). Loaded only when enabled.
-      const { createCniServer } = await import('../cni/server');
-      mkdirSync(path.dirname(cfg.cniSocket), { recursive: true, mode: 0o755 });
-      this.cniServer = await createCniServer(cfg.cniSocket).catch((e: Error) => {
-        throw new DaemonError('DAEMON_LISTEN', `CNI socket ${cfg.cniSocket}: ${e.message}`, { cause: e });
-      });
-      this.log.info({ socket: cfg.cniSocket }, 'CNI server listening');
-    }
 
     step('source');
     const sink = new ProgrammedSink(this.engine);
@@ -228,7 +229,8 @@ export class Daemon {
     const c = this.configured;
     if (!c.tables && (c.podCIDRs.length === 0 || c.serviceCIDRs.length === 0 || c.external.uplinksAuto)) {
       this.facts = new NodeFacts({ nodeName: c.nodeName, manifests: c.manifests, kubeconfig: c.kubeconfig, log: this.log, onChange: () => this.factsChanged() });
-      await this.facts.start();
+      await withTimeout(this.facts.start(), c.sync.firstSyncTimeoutMs, () =>
+        new DaemonError('DAEMON_FIRST_SYNC_TIMEOUT', `no Node ${c.nodeName} list from ${c.manifests ? `manifests:${c.manifests}` : `kubeconfig:${c.kubeconfig}`} within ${c.sync.firstSyncTimeoutMs} ms`));
     }
     const facts = this.facts;
     let podCIDRs = resolvePodCIDRs(c.podCIDRs, facts?.node);
@@ -296,7 +298,7 @@ export class Daemon {
     return {
       ...(this.podMtu ? { mtu: this.podMtu } : {}),
       ...(d && d.serviceCIDRs.source !== 'config' ? { serviceCIDRs: d.serviceCIDRs.values } : {}),
-      ...(d && d.uplinks.source !== 'config' ? { uplinks: d.uplinks.values } : {}),
+      ...(d && d.uplinks.source !== 'config' && d.uplinks.values.length ? { uplinks: d.uplinks.values } : {}),
     };
   }
 

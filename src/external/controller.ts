@@ -1,5 +1,6 @@
-// podnetd's traffic from outside (issue 8): the glue between the config (`external`,
-// `engine.egressMasquerade`), the node's uplinks and the pure model in control/external.ts.
+// podnetd's traffic from outside (NodePort, LB IPs, externalIPs, egress): the glue between the
+// config (`external`, `engine.egressMasquerade`), the node's uplinks and the pure model in
+// services/external.ts.
 //
 //   start:  uplink addresses (netlink, this netns) → ExternalNodeContext for the control plane
 //           (NodePort / LB / externalIP specs) and the engine's EgressMasquerade sources

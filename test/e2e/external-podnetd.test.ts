@@ -1,4 +1,4 @@
-// Traffic from outside (issue 8) through podnetd itself: nothing wired by hand. The Services are
+// Traffic from outside (NodePort, LB IPs, externalIPs) through podnetd itself: nothing wired by hand. The Services are
 // real manifests (NodePort, LoadBalancer with status.loadBalancer.ingress, externalIPs, eTP Local
 // with healthCheckNodePort, loadBalancerSourceRanges) in podnetd's manifest directory; podnetd's
 // config names the uplink (`external.uplinks`) and turns on `engine.egressMasquerade`. podnetd
@@ -12,7 +12,7 @@ import { run } from '../../src/netns/exec';
 import { Podnetd, Sandbox, type Pod } from '../../src/sandbox';
 import { serviceObjects, writeManifest } from '../../src/sandbox/manifests';
 import { repoRoot } from '../../src/sandbox/paths';
-import { BACKEND_HTTP, BACKEND_UDP, privileged } from './fixtures/helpers';
+import { BACKEND_HTTP, BACKEND_UDP, eventually, privileged } from './fixtures/helpers';
 import { NODE4, NODE6, OUT4, OUT6, UPLINK, addOutside, curl, expectOutsideReach, udpWhoami, whoami } from './fixtures/outside';
 
 const LB_WEB = '198.51.100.7', EXT_WEB = '203.0.113.9', LB_LOCAL = '198.51.100.8', LB_DENY = '198.51.100.9', LB_ALLOW = '198.51.100.10', LB_LATE = '198.51.100.11';
@@ -32,15 +32,6 @@ function external(name: string, clusterIPs: string[], ports: { name: string; por
   return objs;
 }
 
-async function eventually<T>(what: string, fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 15_000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (ok(v)) return v;
-    if (Date.now() > until) throw new Error(`${what}: still ${JSON.stringify(v)} after ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 t.test('podnetd drives external traffic from its config and manifests', async (t) => {
   if (!(await privileged(t))) return;

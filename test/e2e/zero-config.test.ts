@@ -14,20 +14,11 @@ import { formatStatus } from '../../src/ctl/format';
 import { Podnetd, Sandbox } from '../../src/sandbox';
 import { serviceObjects, writeManifest } from '../../src/sandbox/manifests';
 import { distFile, repoRoot } from '../../src/sandbox/paths';
-import { BACKEND_HTTP, privileged } from './fixtures/helpers';
+import { BACKEND_HTTP, eventually, privileged } from './fixtures/helpers';
 import { NODE4, NODE6, UPLINK, addOutside, curl } from './fixtures/outside';
 
 const VIP = '10.96.0.10', VIP6 = 'fd00:10:96::a', NODE_PORT = 30080, NEW4 = '192.168.50.3';
 
-async function eventually<T>(what: string, fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 15_000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (ok(v)) return v;
-    if (Date.now() > until) throw new Error(`${what}: still ${JSON.stringify(v)} after ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 t.test('podnetd with only --manifests and --node-name', async (t) => {
   if (!(await privileged(t))) return;
@@ -96,7 +87,7 @@ t.test('podnetd with only --manifests and --node-name', async (t) => {
     await sb.ipNode('addr', 'del', `${NODE4}/24`, 'dev', UPLINK);
     const t0 = Date.now();
     await sb.ipNode('addr', 'add', `${NEW4}/24`, 'dev', UPLINK);
-    const r = await eventually('NodePort on the new address', () => curl(sb, out.ns, NEW4, NODE_PORT, 1), (x) => x.code === '200', 5000);
+    const r = await eventually('NodePort on the new address', () => curl(sb, out.ns, NEW4, NODE_PORT, 1), (x) => x.code === '200', 5000, 50);
     const ms = Date.now() - t0;
     t.equal(r.body, 'ep1');
     t.ok(ms <= 2000, `answered ${ms} ms after the address was added`);
