@@ -19,6 +19,26 @@ export interface StatusReply {
   engine: EngineStatus;
   /** The services control plane's sync state. */
   sync: SyncStatus;
+  /** The node's pod CIDRs, service CIDRs and uplinks in use, and where each came from (absent from older podnetd). */
+  network?: NetworkStatus;
+}
+
+/** StatusReply.network */
+export interface NetworkStatus {
+  /** The pod CIDRs of this node: "config" or "Node <name>". */
+  podCIDRs: SettingStatus;
+  /** The service CIDRs routed into the TUN: "config", "ServiceCIDR <names>" or "kubeadm default". */
+  serviceCIDRs: SettingStatus;
+  /** The links external traffic is steered from: "config", "InternalIP <ips>", "default route" or "none (...)". */
+  uplinks: SettingStatus;
+  /** The uplinks' global addresses now (they follow address changes). */
+  uplinkAddresses: string[];
+}
+
+/** One setting in use and where it came from. */
+export interface SettingStatus {
+  values: string[];
+  source: string;
 }
 
 /** StatusReply.podnetd */

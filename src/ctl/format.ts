@@ -21,12 +21,22 @@ export function formatBytes(n: number): string {
   return `${i ? n.toFixed(1) : n} ${u[i]}`;
 }
 
+/** "10.244.1.0/24 (Node n1)". */
+function setting(x: { values: string[]; source: string }): string {
+  return `${x.values.join(', ') || '(none)'} (${x.source})`;
+}
+
 export function formatStatus(s: StatusReply): string {
   const p = s.podnetd, e = s.engine, y = s.sync;
   const drops = Object.entries(e.drops).map(([k, n]) => `${k}=${n}`).join(' ') || 'none';
   const lines = [
     `podnetd   pid ${p.pid}, node ${p.nodeName}, up ${p.uptimeSec}s, ${p.ready ? 'ready' : 'starting'}, ${p.healthy ? 'healthy' : 'UNHEALTHY'}`,
     `source    ${p.source}`,
+    ...(s.network ? [
+      `podCIDRs: ${setting(s.network.podCIDRs)}`,
+      `serviceCIDRs: ${setting(s.network.serviceCIDRs)}`,
+      `uplinks: ${setting(s.network.uplinks)}${s.network.uplinkAddresses.length ? `; addresses ${s.network.uplinkAddresses.join(', ')}` : ''}`,
+    ] : []),
     `engine    tun ${e.tun} (${e.offloads.join(',') || 'no offloads'}), table v${e.tableVersion}${e.restoredFlows ? ', flows restored from the state file' : ''}`,
     `flows     ${e.flows.active} active / ${e.flows.capacity}; ${e.flows.created} created, ${e.flows.expired} expired, ${e.flows.evicted} evicted`,
     `drops     ${drops}; passthrough ${e.passthrough}`,

@@ -4,7 +4,7 @@
 // tolerates "already gone", so it is safe to repeat and safe after a crash. Sysctls that are
 // global to the namespace (forwarding, rp_filter on all, early demux) are left as they are:
 // other software on a node may rely on them.
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { linkIndex } from '../netlink/link';
 import { closeRtnl, openRtnl } from '../netlink/socket';
@@ -23,9 +23,25 @@ async function deleteLink(name: string): Promise<boolean> {
   } finally { closeRtnl(sock); }
 }
 
+/**
+ * serviceCIDRs and uplinks podnetd defaulted (daemon.ts resolveDefaults): the ones it recorded in
+ * nodeStateFile, since the wiring and the steering to undo were built from them.
+ */
+function recordedDefaults(cfg: DaemonConfig): DaemonConfig {
+  if (!cfg.nodeStateFile || (cfg.serviceCIDRs.length && !cfg.external.uplinksAuto)) return cfg;
+  let st: { serviceCIDRs?: unknown; uplinks?: unknown };
+  try { st = JSON.parse(readFileSync(cfg.nodeStateFile, 'utf8')) as typeof st; } catch { return cfg; }
+  const strings = (v: unknown) => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
+  return {
+    ...cfg,
+    serviceCIDRs: cfg.serviceCIDRs.length ? cfg.serviceCIDRs : strings(st.serviceCIDRs),
+    external: { ...cfg.external, uplinks: cfg.external.uplinksAuto ? strings(st.uplinks) : cfg.external.uplinks },
+  };
+}
+
 export async function cleanup(config: DaemonConfig, log: Logger): Promise<void> {
   // podCIDRs may have come from the Node object: cleanupConfig recovers them from the state file.
-  const cfg = cleanupConfig(config);
+  const cfg = recordedDefaults(cleanupConfig(config));
   if (cfg.cluster.mode !== 'none') await cleanupCluster(cfg, log).catch((err: unknown) => log.warn({ err }, 'cluster cleanup failed'));
   await unwireNode(wiringConfig(cfg), { deleteBridge: true });
   const tunDeleted = await deleteLink(cfg.tun.name);

@@ -167,10 +167,13 @@ function externalConfig(r: Reader, raw: unknown): ExternalConfig {
   const e = r.object(raw, 'external', EXTERNAL_KEYS);
   const list = (v: unknown, key: string): unknown[] => {
     if (v === undefined || v === null) return [];
-    if (!Array.isArray(v)) r.fail(key, 'must be a list');
+    if (!Array.isArray(v)) r.fail(key, key === 'external.uplinks' ? 'must be a list of links or "auto"' : 'must be a list');
     return v;
   };
-  const uplinks = list(e.uplinks, 'external.uplinks').map((u, i) => r.ifname(u, `external.uplinks[${i}]`, ''));
+  // Absent or "auto": the links of the node's InternalIPs, else of the default route (resolved at
+  // start, defaults.ts). An explicit list wins; an empty list turns external traffic off.
+  const uplinksAuto = e.uplinks === undefined || e.uplinks === null || e.uplinks === 'auto';
+  const uplinks = uplinksAuto ? [] : list(e.uplinks, 'external.uplinks').map((u, i) => r.ifname(u, `external.uplinks[${i}]`, ''));
   uplinks.forEach((u, i) => { if (uplinks.indexOf(u) !== i) r.fail(`external.uplinks[${i}]`, `listed twice: ${u}`); });
   const nodePortAddresses = list(e.nodePortAddresses, 'external.nodePortAddresses').map((v, i) => {
     const key = `external.nodePortAddresses[${i}]`;
@@ -185,7 +188,7 @@ function externalConfig(r: Reader, raw: unknown): ExternalConfig {
     if (!m || lo < 1 || hi > 65535 || lo > hi) r.fail('external.nodePortRange', `must be "low-high" within 1-65535 (e.g. "30000-32767"), got ${JSON.stringify(e.nodePortRange)}`);
     nodePortRange = [lo, hi];
   }
-  return { uplinks, nodePortAddresses, nodePortRange };
+  return { uplinks, uplinksAuto, nodePortAddresses, nodePortRange };
 }
 
 /** `engine.egressMasquerade`: off unless enabled; its replies come back on the uplinks, so it needs them. */
@@ -303,18 +306,17 @@ export function buildConfig(raw: unknown, file = ''): DaemonConfig {
     if (cfg.tables) r.fail('cluster.mode', 'needs Node objects: a manifests or kubeconfig source, not tables');
     if ([cfg.bridge, cfg.tun.name, cfg.cluster.uplink].includes(cfg.cluster.vxlan.name)) r.fail('cluster.vxlan.name', 'must differ from bridge, tun.name and cluster.uplink');
   }
-  // With cross-node routing, podCIDRs may be left out: they come from this node's Node object
-  // (spec.podCIDRs, allocated by the controller-manager) and podnetd waits for them (src/cluster/controller.ts).
-  if (cfg.podCIDRs.length === 0 && cfg.cluster.mode === 'none') {
-    r.fail('podCIDRs', 'at least one pod CIDR is required (with cluster.mode routed or vxlan they may come from the Node object)');
-  }
+  // With a manifest or API source, podCIDRs and serviceCIDRs may be left out: podnetd takes them
+  // from this node's Node object and the cluster's ServiceCIDRs (src/daemon/defaults.ts). The
+  // legacy tables source has no Kubernetes objects to take them from.
+  if (cfg.tables && cfg.podCIDRs.length === 0) r.fail('podCIDRs', 'at least one pod CIDR is required with tables (a manifests or kubeconfig source takes them from the Node object)');
+  if (cfg.tables && cfg.serviceCIDRs.length === 0) r.fail('serviceCIDRs', 'at least one service CIDR is required with tables (a manifests or kubeconfig source defaults them)');
+  if (cfg.tables) cfg.external.uplinksAuto = false;
   const em = cfg.egressMasquerade, npr = cfg.external.nodePortRange;
   // Replies to masqueraded flows come back on the uplink and are steered by port: without an
   // uplink they would reach the host stack; inside the NodePort range they would hit a service.
-  if (em.enabled && cfg.external.uplinks.length === 0) r.fail('engine.egressMasquerade.enabled', 'needs external.uplinks (the replies are steered back from them)');
-  if (em.enabled && cfg.podCIDRs.length === 0) r.fail('engine.egressMasquerade.enabled', 'needs podCIDRs in the config (the sources to masquerade)');
+  if (em.enabled && cfg.external.uplinks.length === 0 && !cfg.external.uplinksAuto) r.fail('engine.egressMasquerade.enabled', 'needs external.uplinks (the replies are steered back from them)');
   if (em.enabled && em.portMin <= npr[1] && npr[0] <= em.portMax) r.fail('engine.egressMasquerade.portMin', `port range ${em.portMin}-${em.portMax} overlaps external.nodePortRange ${npr[0]}-${npr[1]}`);
-  if (cfg.serviceCIDRs.length === 0) r.fail('serviceCIDRs', 'at least one service CIDR is required');
   if (cfg.bridge === cfg.tun.name) r.fail('tun.name', 'must differ from bridge');
   // In-cluster: the API source is implied, as for kube-proxy in a DaemonSet.
   if (!cfg.manifests && !cfg.kubeconfig && !cfg.tables && process.env.KUBERNETES_SERVICE_HOST) cfg.kubeconfig = 'in-cluster';

@@ -13,7 +13,7 @@ import type { Logger } from 'pino';
 import type { ClusterView } from '../cluster/view';
 import {
   API_VERSION, type BackendEntry, type ClusterNodeEntry, type ClusterReply, type EngineStatus, type ErrorReply, type FlowEntry, type FlowsReply, type FlowTableStatus,
-  type PoliciesReply, type PolicyCounterEntry, type PolicyDirectionEntry, type PodPolicyEntry, type QueueStatus,
+  type NetworkStatus, type PoliciesReply, type PolicyCounterEntry, type PolicyDirectionEntry, type PodPolicyEntry, type QueueStatus,
   type ServiceEntry, type ServicesReply, type StatusReply, type TraceQueryEntry, type TraceReply, type TraceResultEntry,
 } from '../ctl/api';
 import { canonicalIp } from '../net/ip';
@@ -22,6 +22,7 @@ import type {
   TraceQuery, TraceResult, TunInfo,
 } from '../engine/types';
 import { describePods, tableSizes, type DirectionView } from '../policy/explain';
+import type { Resolved } from './defaults';
 import { DaemonError } from './errors';
 
 /** What the control API reads from the running daemon. */
@@ -136,6 +137,12 @@ export function toWireEngineStatus(st: EngineStats, tun: TunInfo | undefined): E
 }
 
 /** The engine's dry-run verdict, with the sentence explaining it. */
+/** The node's network settings and their origins (defaults.ts Resolved) → StatusReply.network. */
+export function toWireNetwork(d: { podCIDRs: Resolved; serviceCIDRs: Resolved; uplinks: Resolved }, uplinkAddresses: readonly string[]): NetworkStatus {
+  const setting = (r: Resolved) => ({ values: [...r.values], source: r.source });
+  return { podCIDRs: setting(d.podCIDRs), serviceCIDRs: setting(d.serviceCIDRs), uplinks: setting(d.uplinks), uplinkAddresses: [...uplinkAddresses] };
+}
+
 export function toWireTrace(r: TraceResult): TraceResultEntry {
   return {
     verdict: r.verdict, ...(r.reason !== undefined ? { reason: r.reason } : {}), service: r.service, existingFlow: r.existingFlow,

@@ -1,5 +1,6 @@
 // podnetd's lifecycle as one script of named steps:
-//   start:  engine (flow table from the state file) → health/metrics + control socket →
+//   start:  defaults (podCIDRs, serviceCIDRs, uplinks the config leaves out: from the Node, the
+//           ServiceCIDRs, the links; defaults.ts, node-facts.ts) → engine (flow table from the state file) → health/metrics + control socket →
 //           source + control plane → first sync programmed (restored flows rebound) → TUN
 //           attached (persistent) → node wired → READY=1
 //   reload: SIGHUP: re-read the config (bad file: keep running), apply what can change live,
@@ -20,7 +21,12 @@ import type { TunInfo } from '../engine/types';
 import { wireNode, type NodeWiringConfig } from '../node/wiring';
 import { ClusterRouting, clusterManifestHook } from '../cluster/controller';
 import { restartKeys, type DaemonConfig } from './config';
-import { ControlApi, toWireEngineStatus, type PolicyState } from './control-api';
+import { ControlApi, toWireEngineStatus, toWireNetwork, type PolicyState } from './control-api';
+import { resolvePodCIDRs, resolveServiceCIDRs, resolveUplinks, sameValues, type Resolved } from './defaults';
+import { linkFacts, NodeFacts } from './node-facts';
+import { closeRtnl, openRtnl } from '../netlink/socket';
+import { linkIndex } from '../netlink/link';
+import { deleteServiceRoute, ensureServiceRoute } from '../node/routing';
 import { ExternalTraffic } from '../external/controller';
 import { registerEngineMetrics } from './engine-metrics';
 import { AntispoofMetrics } from './antispoof-metrics';
@@ -42,16 +48,24 @@ function withTimeout<T>(p: Promise<T>, ms: number, err: () => Error): Promise<T>
   return Promise.race([p, new Promise<T>((_, reject) => { t = setTimeout(() => reject(err()), ms); })]).finally(() => clearTimeout(t));
 }
 
+/** What the node state file holds besides the pod CIDRs: what `--cleanup` needs when they were defaulted. */
+export interface NodeStateExtra { mtu?: number; serviceCIDRs?: string[]; uplinks?: string[] }
+
 /**
  * Records the node's pod CIDRs (and, with VXLAN, the pod MTU) where the CNI plugin looks when its
  * config names no subnet or mtu (src/cni/ipam/node.ts), atomically: a plugin never reads half a file.
+ * Defaulted service CIDRs and uplinks go there too, for `--cleanup` (cleanup.ts).
  */
-function recordNodeState(file: string, podCIDRs: string[], mtu?: number): void {
+function recordNodeState(file: string, podCIDRs: string[], extra: NodeStateExtra): void {
   mkdirSync(path.dirname(file), { recursive: true, mode: 0o755 });
   const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, `${JSON.stringify({ podCIDRs, ...(mtu ? { mtu } : {}) })}\n`, { mode: 0o644 });
+  const { mtu, serviceCIDRs, uplinks } = extra;
+  writeFileSync(tmp, `${JSON.stringify({ podCIDRs, ...(mtu ? { mtu } : {}), ...(serviceCIDRs ? { serviceCIDRs } : {}), ...(uplinks ? { uplinks } : {}) })}\n`, { mode: 0o644 });
   renameSync(tmp, file);
 }
+
+/** The three node settings podnetd may default, as resolved (defaults.ts). */
+interface NodeDefaults { podCIDRs: Resolved; serviceCIDRs: Resolved; uplinks: Resolved }
 
 export class Daemon {
   private engine: Engine | undefined;
@@ -75,8 +89,17 @@ export class Daemon {
   private external: ExternalTraffic | undefined;
   private ready = false;
   private stopping = false;
+  /** The config as given (this.cfg is it with the defaults filled in); SIGHUP compares against it. */
+  private configured: DaemonConfig;
+  /** The Node and ServiceCIDR objects, when something is left to default. */
+  private facts: NodeFacts | undefined;
+  private defaults: NodeDefaults | undefined;
+  /** The node is wired: a service CIDR change moves the routes into the TUN. */
+  private wired = false;
+  private serviceCIDRUpdate = Promise.resolve();
 
   constructor(private cfg: DaemonConfig, private readonly log: Logger) {
+    this.configured = cfg;
     this.notifier = new Notifier(log);
     collectDefaultMetrics({ register: this.registry });
     registerEngineMetrics(this.registry, () => {
@@ -108,9 +131,29 @@ export class Daemon {
   }
 
   async start(): Promise<void> {
-    const cfg = this.cfg;
     const t0 = performance.now();
     const step = (name: string, extra: object = {}) => this.log.debug({ step: name, ms: +(performance.now() - t0).toFixed(1), ...extra }, 'start');
+    // Listeners first: while the Node is awaited or a large cluster is being listed, /livez
+    // answers 200, /healthz 503 (not ready yet) and podnetctl status tells what podnetd waits for.
+    step('listeners');
+    const lc = this.configured;
+    await this.http.start(lc.healthzBindAddress, lc.metricsBindAddress);
+    if (lc.controlSocket) await this.control.start(lc.controlSocket);
+    if (lc.cniSocket) {
+      // The CNI plugin in-process: the `podnet` shim forwards a runtime's call here instead of
+      // starting Node for every pod (src/cni/server.ts). Loaded only when enabled.
+      const { createCniServer } = await import('../cni/server');
+      mkdirSync(path.dirname(lc.cniSocket), { recursive: true, mode: 0o755 });
+      this.cniServer = await createCniServer(lc.cniSocket).catch((e: Error) => {
+        throw new DaemonError('DAEMON_LISTEN', `CNI socket ${lc.cniSocket}: ${e.message}`, { cause: e });
+      });
+      this.log.info({ socket: lc.cniSocket }, 'CNI server listening');
+    }
+
+    // Before the engine: the egress source, the model's node addresses and the wiring use them.
+    step('defaults');
+    await this.resolveDefaults();
+    const cfg = this.cfg;
 
     // The uplinks' addresses first: the engine's egress masquerade source and the model's node
     // addresses come from them.
@@ -122,22 +165,6 @@ export class Daemon {
     const restored = this.engine.stats();
     this.log.info({ engine: engineVersion(), stateFile: cfg.stateFile || null, restoredFlows: restored.restoredFlows, flows: restored.flows.active }, 'engine created');
 
-    // Listeners before the source: while a large cluster is being listed, /livez answers 200,
-    // /healthz 503 (not ready yet) and podnetctl status tells what podnetd is waiting for.
-    step('listeners');
-    await this.http.start(cfg.healthzBindAddress, cfg.metricsBindAddress);
-    if (cfg.controlSocket) await this.control.start(cfg.controlSocket);
-    if (cfg.cniSocket) {
-      // The CNI plugin in-process: the `podnet` shim forwards a runtime's call here instead of
-      // starting Node for every pod (src/cni/server.ts). Loaded only when enabled.
-      const { createCniServer } = await import('../cni/server');
-      mkdirSync(path.dirname(cfg.cniSocket), { recursive: true, mode: 0o755 });
-      this.cniServer = await createCniServer(cfg.cniSocket).catch((e: Error) => {
-        throw new DaemonError('DAEMON_LISTEN', `CNI socket ${cfg.cniSocket}: ${e.message}`, { cause: e });
-      });
-      this.log.info({ socket: cfg.cniSocket }, 'CNI server listening');
-    }
-
     step('source');
     const sink = new ProgrammedSink(this.engine);
     if (cfg.cluster.mode !== 'none') {
@@ -146,7 +173,7 @@ export class Daemon {
         // VXLAN pods need the smaller MTU: the CNI takes it from the node state when its config has none.
         onPodMtu: (mtu) => {
           this.podMtu = mtu;
-          if (this.cfg.nodeStateFile && this.cfg.podCIDRs.length) recordNodeState(this.cfg.nodeStateFile, this.cfg.podCIDRs, mtu);
+          if (this.cfg.nodeStateFile && this.cfg.podCIDRs.length) recordNodeState(this.cfg.nodeStateFile, this.cfg.podCIDRs, this.nodeStateExtra());
         },
       });
     }
@@ -158,23 +185,16 @@ export class Daemon {
     await withTimeout(sink.firstSync, cfg.sync.firstSyncTimeoutMs, () =>
       new DaemonError('DAEMON_FIRST_SYNC_TIMEOUT', `no table programmed within ${cfg.sync.firstSyncTimeoutMs} ms from ${this.source?.description}`));
 
-    if (this.cluster && cfg.podCIDRs.length === 0) {
-      // No podCIDRs in the config: this node's come from its Node object (spec.podCIDRs).
-      step('pod-cidrs');
-      const podCIDRs = await withTimeout(this.cluster.waitForPodCIDRs(), cfg.sync.firstSyncTimeoutMs, () =>
-        new DaemonError('DAEMON_FIRST_SYNC_TIMEOUT', `Node ${cfg.nodeName} got no spec.podCIDRs within ${cfg.sync.firstSyncTimeoutMs} ms`));
-      this.cfg = { ...this.cfg, podCIDRs };
-      this.source.setPodCIDRs?.(podCIDRs);
-      this.log.info({ podCIDRs }, 'pod CIDRs from the Node object');
-    }
-
     step('tun');
     this.tun = this.engine.attachTun({ name: cfg.tun.name, queues: cfg.tun.queues, ...(cfg.tun.batch ? { batch: cfg.tun.batch } : {}),
       ...(cfg.tun.busyPollUs !== undefined ? { busyPollUs: cfg.tun.busyPollUs } : {}), persist: cfg.tun.persist });
     step('wiring');
     const wiring = await wireNode(wiringConfig(this.cfg), this.log);
     this.log.info({ wiring }, 'node wired');
-    if (cfg.nodeStateFile) recordNodeState(cfg.nodeStateFile, this.cfg.podCIDRs, this.podMtu);
+    this.wired = true;
+    if (cfg.nodeStateFile) recordNodeState(cfg.nodeStateFile, this.cfg.podCIDRs, this.nodeStateExtra());
+    // A ServiceCIDR that changed while the node was being wired.
+    this.factsChanged();
     if (this.cluster) {
       // After the wiring: the "from other nodes into the engine" rules point into its podnet table.
       // Not awaited: local service comes first; the sync logs its outcome and retries by itself.
@@ -187,6 +207,8 @@ export class Daemon {
       step('external');
       const cp = this.source.controlPlane();
       await this.external.start(cp ? () => cp.externalView() : undefined, () => this.source?.syncing(this.cfg.sync.healthzTimeoutMs) ?? false);
+      // Address changes on the uplinks (DHCP, `ip addr add`) move the NodePorts without a restart.
+      this.external.follow((addresses) => this.source?.controlPlane()?.setExternalNodeAddresses(addresses));
       this.log.info({ uplinks: cfg.external.uplinks, nodePortIPs: this.external.nodeContext().nodePortIPs, egressMasquerade: egress ?? null, rules: this.external.counts.rules, healthChecks: this.external.healthPorts() }, 'external traffic steered');
     }
 
@@ -206,16 +228,99 @@ export class Daemon {
     }, 'ready');
   }
 
+  /**
+   * Fills in what the config leaves out (defaults.ts): podCIDRs from this node's Node (waiting for
+   * them), serviceCIDRs from the ServiceCIDR objects or kubeadm's default, uplinks from the links
+   * holding the node's InternalIPs or the default route. Each default is logged once.
+   */
+  private async resolveDefaults(): Promise<void> {
+    const c = this.configured;
+    if (!c.tables && (c.podCIDRs.length === 0 || c.serviceCIDRs.length === 0 || c.external.uplinksAuto)) {
+      this.facts = new NodeFacts({ nodeName: c.nodeName, manifests: c.manifests, kubeconfig: c.kubeconfig, log: this.log, onChange: () => this.factsChanged() });
+      await withTimeout(this.facts.start(), c.sync.firstSyncTimeoutMs, () =>
+        new DaemonError('DAEMON_FIRST_SYNC_TIMEOUT', `no Node ${c.nodeName} list from ${c.manifests ? `manifests:${c.manifests}` : `kubeconfig:${c.kubeconfig}`} within ${c.sync.firstSyncTimeoutMs} ms`));
+    }
+    const facts = this.facts;
+    let podCIDRs = resolvePodCIDRs(c.podCIDRs, facts?.node);
+    if (!podCIDRs && facts) {
+      this.log.info({ node: c.nodeName }, 'no podCIDRs in the config: waiting for the Node object\'s spec.podCIDRs');
+      await withTimeout(facts.waitForPodCIDRs(), c.sync.firstSyncTimeoutMs, () =>
+        new DaemonError('DAEMON_FIRST_SYNC_TIMEOUT', `Node ${c.nodeName} got no spec.podCIDRs within ${c.sync.firstSyncTimeoutMs} ms (set podCIDRs, or give the source the Node object)`));
+      podCIDRs = resolvePodCIDRs(c.podCIDRs, facts.node);
+    }
+    if (!podCIDRs) throw new DaemonError('DAEMON_FIRST_SYNC_TIMEOUT', 'no podCIDRs');
+    const serviceCIDRs = resolveServiceCIDRs(c.serviceCIDRs, facts?.serviceCIDRs() ?? [], podCIDRs.values);
+    const uplinks = c.external.uplinksAuto
+      ? await linkFacts().then((l) => resolveUplinks([], true, facts?.node, l.links, l.defaultRouteLinks))
+      : resolveUplinks(c.external.uplinks, false, undefined, [], []);
+    this.defaults = { podCIDRs, serviceCIDRs, uplinks };
+    this.cfg = { ...c, podCIDRs: podCIDRs.values, serviceCIDRs: serviceCIDRs.values, external: { ...c.external, uplinks: uplinks.values } };
+    for (const [key, r] of Object.entries(this.defaults) as [string, Resolved][]) {
+      if (r.source !== 'config') this.log.info({ [key]: r.values, from: r.source }, `${key} not in the config: ${r.values.join(', ') || 'none'} (${r.source})`);
+    }
+  }
+
+  /** The Node or a ServiceCIDR changed: service CIDRs move; what needs a restart is logged. */
+  private factsChanged(): void {
+    const d = this.defaults, facts = this.facts;
+    if (!d || !facts || this.stopping) return;
+    const c = this.configured;
+    const pod = resolvePodCIDRs(c.podCIDRs, facts.node);
+    if (pod && !sameValues(pod.values, d.podCIDRs.values)) this.log.warn({ running: d.podCIDRs.values, node: pod.values }, 'the Node\'s pod CIDRs changed; a restart applies them');
+    if (c.external.uplinksAuto) {
+      // The uplinks themselves stay; their addresses are followed (ExternalTraffic.follow).
+      const ips = facts.node?.internalIPs ?? [];
+      if (d.uplinks.source.startsWith('InternalIP') && !ips.every((ip) => d.uplinks.source.includes(ip))) {
+        this.log.warn({ uplinks: d.uplinks.values, internalIPs: ips }, 'the Node\'s InternalIPs changed; a restart picks the uplinks again');
+      }
+    }
+    const next = resolveServiceCIDRs(c.serviceCIDRs, facts.serviceCIDRs(), d.podCIDRs.values);
+    if (sameValues(next.values, d.serviceCIDRs.values)) { d.serviceCIDRs = next; return; }
+    if (!this.wired) return; // picked up right after the wiring
+    this.serviceCIDRUpdate = this.serviceCIDRUpdate.then(() => this.moveServiceRoutes(next)).catch((err: unknown) =>
+      this.log.error({ err, serviceCIDRs: next.values }, 'moving the service routes failed; a restart applies the new service CIDRs'));
+  }
+
+  /** Service CIDRs changed at run time: routes into the TUN added before the old ones go. */
+  private async moveServiceRoutes(next: Resolved): Promise<void> {
+    const d = this.defaults;
+    if (!d || sameValues(next.values, d.serviceCIDRs.values)) return;
+    const before = d.serviceCIDRs.values;
+    const sock = openRtnl();
+    try {
+      const tun = await linkIndex(sock, this.cfg.tun.name);
+      if (tun === undefined) throw new DaemonError('DAEMON_BAD_REQUEST', `TUN ${this.cfg.tun.name} is gone`);
+      for (const cidr of next.values) if (!before.includes(cidr)) await ensureServiceRoute(sock, tun, cidr);
+      for (const cidr of before) if (!next.values.includes(cidr)) await deleteServiceRoute(sock, tun, cidr);
+    } finally {
+      closeRtnl(sock);
+    }
+    d.serviceCIDRs = next;
+    this.cfg = { ...this.cfg, serviceCIDRs: next.values };
+    if (this.cfg.nodeStateFile) recordNodeState(this.cfg.nodeStateFile, this.cfg.podCIDRs, this.nodeStateExtra());
+    this.log.info({ before, serviceCIDRs: next.values, from: next.source }, 'service CIDRs changed; routes into the TUN moved');
+  }
+
+  private nodeStateExtra(): NodeStateExtra {
+    const d = this.defaults;
+    return {
+      ...(this.podMtu ? { mtu: this.podMtu } : {}),
+      ...(d && d.serviceCIDRs.source !== 'config' ? { serviceCIDRs: d.serviceCIDRs.values } : {}),
+      ...(d && d.uplinks.source !== 'config' && d.uplinks.values.length ? { uplinks: d.uplinks.values } : {}),
+    };
+  }
+
   /** SIGHUP with a freshly parsed config (null: the file was bad; just rescan the source). */
   async reload(next: DaemonConfig | null): Promise<void> {
     this.notifier.send('RELOADING=1');
     try {
       if (next) {
-        const needRestart = restartKeys(this.cfg, next);
+        const needRestart = restartKeys(this.configured, next);
         if (next.logLevel !== this.cfg.logLevel) this.log.level = next.logLevel;
         this.log.info({ logLevel: next.logLevel, ...(needRestart.length ? { needRestart } : {}) }, 'config reloaded');
         if (needRestart.length) this.log.warn({ keys: needRestart }, 'these keys change only with a restart; running with the old values');
         this.cfg = { ...this.cfg, logLevel: next.logLevel };
+        this.configured = { ...this.configured, logLevel: next.logLevel };
       }
       await this.source?.reload();
       await this.cluster?.syncNow();
@@ -232,6 +337,7 @@ export class Daemon {
     this.notifier.stop();
     this.log.info({ reason }, 'stopping');
     await this.source?.stop().catch((err: unknown) => this.log.warn({ err }, 'source stop failed'));
+    await this.facts?.stop().catch((err: unknown) => this.log.warn({ err }, 'defaults source stop failed'));
     this.cluster?.stop();
     await this.external?.stop().catch((err: unknown) => this.log.warn({ err }, 'external stop failed'));
     await Promise.all([this.http.stop(), this.control.stop(), this.stopCni()]);
@@ -280,6 +386,7 @@ export class Daemon {
         startedAt: new Date(this.startedAt).toISOString(), uptimeSec: Math.round((Date.now() - this.startedAt) / 1000),
         ready: this.ready, healthy: this.ready && (this.source?.syncing(this.cfg.sync.healthzTimeoutMs) ?? false),
       },
+      ...(this.defaults ? { network: toWireNetwork(this.defaults, this.external?.uplinkAddresses() ?? []) } : {}),
       engine: toWireEngineStatus(st, this.tun),
       sync: {
         initialized: cs?.initialized ?? this.ready,

@@ -54,8 +54,6 @@ export interface TableSource {
   /** Queued changes are synced in time (kube-proxy healthz). */
   syncing(timeoutMs: number): boolean;
   lastUpdatedMs(): number;
-  /** This node's pod CIDRs became known late (from its Node object): policy's host addresses follow. */
-  setPodCIDRs?(podCIDRs: string[]): void;
 }
 
 /** manifests or kubeconfig: objects → control plane → engine. */
@@ -124,7 +122,6 @@ class ControlPlaneSource implements TableSource {
   specs(): ServicePortSpec[] { return this.cp.specs(); }
   controlPlane(): ControlPlane { return this.cp; }
   policyControl(): PolicyControl | undefined { return this.policy; }
-  setPodCIDRs(podCIDRs: string[]): void { this.policy?.setHostAddresses(podCIDRs.map((c) => nthAddress(parseNetwork(c), 1))); }
   syncing(timeoutMs: number): boolean { return this.cp.healthy(timeoutMs); }
   lastUpdatedMs(): number { return this.cp.lastSyncedMs(); }
 }

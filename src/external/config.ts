@@ -6,6 +6,8 @@
 export interface ExternalConfig {
   /** Links external traffic arrives on, steered into the TUN by tc; [] = no steering, no external specs. */
   uplinks: string[];
+  /** `uplinks` absent or "auto" in the config: podnetd picks them at start (src/daemon/defaults.ts). */
+  uplinksAuto?: boolean;
   /** kube-proxy's nodePortAddresses: canonical CIDRs, or "primary"; [] = the uplinks' primary address per family. */
   nodePortAddresses: string[];
   /** Inclusive NodePort range steered into the TUN (kube-apiserver's --service-node-port-range). */

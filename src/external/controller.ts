@@ -1,5 +1,6 @@
-// podnetd's traffic from outside: the glue between the config (`external`,
-// `engine.egressMasquerade`), the node's uplinks and the pure model in src/services/external.ts.
+// podnetd's traffic from outside (NodePort, LB IPs, externalIPs, egress): the glue between the
+// config (`external`, `engine.egressMasquerade`), the node's uplinks and the pure model in
+// services/external.ts.
 //
 //   start:  uplink addresses (netlink, this netns) → ExternalNodeContext for the control plane
 //           (NodePort / LB / externalIP specs) and the engine's EgressMasquerade sources
@@ -12,15 +13,20 @@
 // A failure programming tc or opening a health check port is logged and retried after
 // sync.retryIntervalMs; it never stops the daemon. After a failed tc batch the installed set is
 // unknown, so the retry starts the steering over (our prefs only) before syncing again.
-// The uplink addresses are read once at start: a changed node address needs a restart.
-import { createRtNetlink } from 'netlink';
+//   follow: address changes on the uplinks (netlink RTM_NEWADDR/RTM_DELADDR, addr-events.ts;
+//           a re-read every 5 s if the subscription fails) → NodePort addresses, eTP Cluster
+//           masquerade sources and health check listeners follow without a restart. Only the
+//           engine's egress masquerade source, fixed when the engine is created, needs one.
 import type { Logger } from 'pino';
 import type { ControlPlaneOptions } from '../services/control-plane';
 import { healthChecks, steeringRules, type ExternalNodeContext, externalNodeContext } from '../services/external';
 import { steerKey, type SteerRule } from '../node/steer-rule';
 import type { EndpointSliceInfo, ServiceInfo } from '../services/objects';
 import type { EgressMasquerade } from '../engine/types';
-import { ipText } from '../net/ip';
+import { globalAddresses, type LinkAddress } from '../netlink/addr';
+import { watchAddresses, type AddressWatch } from '../netlink/addr-events';
+import { linkNames } from '../netlink/link';
+import { closeRtnl, openRtnl } from '../netlink/socket';
 import { Steering } from '../node/steering';
 import type { ExternalNodeConfig } from './config';
 import { HealthCheckServers } from './healthcheck';
@@ -32,11 +38,6 @@ export interface ExternalView {
   node?: ExternalNodeContext;
 }
 
-/** One address of an uplink as netlink reports it. */
-interface UplinkAddress { ip: string; family: 4 | 6; secondary: boolean }
-
-const AF_INET = 2, AF_INET6 = 10, RT_SCOPE_UNIVERSE = 0;
-
 /**
  * Global-scope addresses of `uplinks`, in the current netns, primary ones first (per link in the
  * kernel's order, so the first of each family is the link's primary address). Links that do not
@@ -44,30 +45,22 @@ const AF_INET = 2, AF_INET6 = 10, RT_SCOPE_UNIVERSE = 0;
  */
 export async function uplinkAddresses(uplinks: readonly string[]): Promise<{ addresses: string[]; missing: string[] }> {
   if (uplinks.length === 0) return { addresses: [], missing: [] };
-  const sock = createRtNetlink();
+  const sock = openRtnl();
   try {
-    const links = await sock.getLinks();
-    const index = new Map(links.map((l) => [l.attrs.ifname, l.data.index]));
-    const all = await sock.getAddresses();
-    const out: UplinkAddress[] = [];
+    const names = await linkNames(sock);
+    const index = new Map([...names].map(([i, n]) => [n, i]));
+    const all = await globalAddresses(sock);
+    const out: LinkAddress[] = [];
     const missing: string[] = [];
     for (const name of uplinks) {
       const idx = index.get(name);
       if (idx === undefined) { missing.push(name); continue; }
-      for (const a of all) {
-        if (a.data.index !== idx || (a.data.scope ?? 0) !== RT_SCOPE_UNIVERSE) continue;
-        const fam = a.data.family === AF_INET ? 4 : a.data.family === AF_INET6 ? 6 : 0;
-        const raw = a.attrs.local ?? a.attrs.address;
-        if (!fam || !raw) continue;
-        const flags = a.attrs.flags ?? a.data.flags ?? {};
-        if (flags.tentative || flags.dadfailed || flags.deprecated) continue;
-        out.push({ ip: ipText(Buffer.from(raw)), family: fam, secondary: !!flags.secondary });
-      }
+      out.push(...all.filter((a) => a.index === idx));
     }
     const ordered = [...out.filter((a) => !a.secondary), ...out.filter((a) => a.secondary)].map((a) => a.ip);
     return { addresses: [...new Set(ordered)], missing };
   } finally {
-    sock.socket.close();
+    closeRtnl(sock);
   }
 }
 
@@ -105,7 +98,11 @@ export interface ExternalTrafficOptions {
 export class ExternalTraffic {
   private readonly log: Logger;
   private readonly steering: Steering;
-  private readonly health: HealthCheckServers;
+  private health: HealthCheckServers;
+  /** The uplinks' addresses now, primary first (followed after start: follow()). */
+  private addresses: string[];
+  private addressWatch: AddressWatch | undefined;
+  private addressPoll: NodeJS.Timeout | undefined;
   private view: () => ExternalView = () => ({ services: [], slicesOf: () => [] });
   private proxyHealthy: () => boolean = () => true;
   private started = false;
@@ -131,12 +128,59 @@ export class ExternalTraffic {
   constructor(private readonly opts: ExternalTrafficOptions) {
     this.log = opts.log.child({ component: 'external' });
     const { cfg } = opts;
+    this.addresses = [...opts.addresses];
     this.steering = new Steering({ uplinks: cfg.external.uplinks, tun: cfg.tun.name, allowHostNetns: cfg.allowHostNetns, ...(opts.netns ? { netns: opts.netns } : {}) });
-    this.health = new HealthCheckServers({
+    this.health = this.healthServers();
+  }
+
+  /** Health check listeners bound to the NodePort addresses of the moment. */
+  private healthServers(): HealthCheckServers {
+    return new HealthCheckServers({
       bindAddresses: [...this.nodeContext().nodePortIPs],
       proxyHealthy: () => this.proxyHealthy(),
       onError: (err, spec) => this.log.error({ err, code: err.code, service: `${spec.namespace}/${spec.name}`, port: spec.port }, 'health check port not served; retried on the next sync'),
     });
+  }
+
+  /** The uplinks' addresses as last read, primary first. */
+  uplinkAddresses(): string[] { return [...this.addresses]; }
+
+  /**
+   * Follows address changes on the uplinks: netlink address events (a re-read every
+   * `pollMs` when the subscription cannot be made). `onAddresses` gets the new list (the
+   * control plane's node addresses); steering and health check listeners follow here.
+   */
+  follow(onAddresses: (addresses: string[]) => void, pollMs = 5000): void {
+    const refresh = () => { void this.refreshAddresses(onAddresses).catch((err: unknown) => this.log.warn({ err }, 'reading the uplink addresses failed')); };
+    try {
+      this.addressWatch = watchAddresses(refresh);
+    } catch (err) {
+      this.log.warn({ err, pollMs }, 'no address change events; re-reading the uplink addresses periodically');
+      this.addressPoll = setInterval(refresh, pollMs);
+      this.addressPoll.unref();
+    }
+    refresh(); // a change between start and the subscription
+  }
+
+  /** Re-reads the uplinks' addresses; on a change, moves NodePort addresses and health checks. */
+  async refreshAddresses(onAddresses?: (addresses: string[]) => void): Promise<boolean> {
+    const { addresses } = await uplinkAddresses(this.opts.cfg.external.uplinks);
+    if (this.stopped || addresses.join() === this.addresses.join()) return false;
+    const before = this.addresses;
+    this.addresses = addresses;
+    const node = this.nodeContext();
+    this.log.info({ uplinks: this.opts.cfg.external.uplinks, before, addresses, nodePortIPs: node.nodePortIPs }, 'uplink addresses changed');
+    const em = this.opts.egress, cfgEm = this.opts.cfg.egressMasquerade;
+    const want = egressMasquerade(this.opts.cfg, addresses);
+    if (em && ((!cfgEm.sourceIPv4 && want?.sourceIPv4 !== em.sourceIPv4) || (!cfgEm.sourceIPv6 && want?.sourceIPv6 !== em.sourceIPv6))) {
+      this.log.warn({ running: [em.sourceIPv4, em.sourceIPv6], wanted: [want?.sourceIPv4, want?.sourceIPv6] }, 'the egress masquerade source changes only with a restart (set engine.egressMasquerade.sourceIPv4/6 to pin it)');
+    }
+    const old = this.health;
+    this.health = this.healthServers();
+    await old.close();
+    onAddresses?.(addresses);
+    this.kick();
+    return true;
   }
 
   /** The egress masquerade the engine is created with (undefined: off). */
@@ -144,14 +188,14 @@ export class ExternalTraffic {
 
   /** This node for the model (NodePort addresses, eTP Cluster masquerade source). */
   nodeContext(): ExternalNodeContext {
-    const { cfg, addresses } = this.opts;
-    return externalNodeContext(addresses, cfg.external.nodePortAddresses, addresses);
+    const { cfg } = this.opts;
+    return externalNodeContext(this.addresses, cfg.external.nodePortAddresses, this.addresses);
   }
 
   /** What the control plane is constructed with: NodePort/LB/externalIP specs on, and a hook after each sync. */
   controlPlaneOptions(): Pick<ControlPlaneOptions, 'external' | 'onSynced'> {
     return {
-      external: { nodePortAddresses: [...this.opts.cfg.external.nodePortAddresses], nodeAddresses: [...this.opts.addresses] },
+      external: { nodePortAddresses: [...this.opts.cfg.external.nodePortAddresses], nodeAddresses: [...this.addresses] },
       onSynced: () => this.kick(),
     };
   }
@@ -239,6 +283,8 @@ export class ExternalTraffic {
   /** Stops reconciling and closes the health check listeners; the tc steering stays (see header). */
   async stop(): Promise<void> {
     this.stopped = true;
+    this.addressWatch?.close();
+    clearInterval(this.addressPoll);
     if (this.retry) clearTimeout(this.retry);
     this.retry = undefined;
     await this.idle().catch(() => undefined);

@@ -31,7 +31,7 @@ export interface NamespacedInfo {
 }
 
 /** Kinds podnet reads that are not namespaced: their key is the bare name. */
-export const CLUSTER_SCOPED_KINDS: ReadonlySet<string> = new Set(['Node', 'Namespace']);
+export const CLUSTER_SCOPED_KINDS: ReadonlySet<string> = new Set(['Node', 'Namespace', 'ServiceCIDR']);
 
 /** "namespace/name" for namespaced objects, "name" for cluster-scoped ones (metadata as given). */
 export function objectKey(o: KubeObject): string {

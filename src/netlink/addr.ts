@@ -1,6 +1,7 @@
-// Interface addresses over rtnetlink: `ip addr add` with "already there" as success.
+// Interface addresses over rtnetlink: `ip addr add` with "already there" as success, and the
+// global addresses of every link (`ip -j addr show scope global`), in the kernel's order.
 import { parseCidr } from '../net/cidr';
-import { ipBytes } from '../net/ip';
+import { ipBytes, ipText } from '../net/ip';
 import { CREATE_EXCL, isExists, wrap, type Rtnl } from './socket';
 
 const AF_INET = 2;
@@ -19,4 +20,30 @@ export async function ensureAddress(s: Rtnl, index: number, cidr: string): Promi
   try { await s.newAddress(data, attrs, { flags: CREATE_EXCL }); } catch (e) {
     if (!isExists(e)) throw wrap(e, `address ${cidr} on ifindex ${index}`);
   }
+}
+
+/** One usable global address of a link (not tentative, not failed DAD, not deprecated). */
+export interface LinkAddress {
+  index: number;
+  ip: string;
+  family: 4 | 6;
+  /** Not the link's primary address of its subnet (IPv4 `secondary`). */
+  secondary: boolean;
+}
+
+const RT_SCOPE_UNIVERSE = 0;
+
+/** Every usable global-scope address in the socket's netns, per link in the kernel's order. */
+export async function globalAddresses(s: Rtnl): Promise<LinkAddress[]> {
+  const out: LinkAddress[] = [];
+  for (const a of await s.getAddresses()) {
+    if ((a.data.scope ?? 0) !== RT_SCOPE_UNIVERSE || a.data.index === undefined) continue;
+    const family = a.data.family === AF_INET ? 4 : a.data.family === AF_INET6 ? 6 : 0;
+    const raw = a.attrs.local ?? a.attrs.address;
+    if (!family || !raw) continue;
+    const flags = a.attrs.flags ?? a.data.flags ?? {};
+    if (flags.tentative || flags.dadfailed || flags.deprecated) continue;
+    out.push({ index: a.data.index, ip: ipText(Buffer.from(raw)), family, secondary: !!flags.secondary });
+  }
+  return out;
 }

@@ -36,6 +36,12 @@ export async function getLink(s: Rtnl, name: string): Promise<LinkInfo | undefin
   }
 }
 
+/** Every link's name by ifindex. */
+export async function linkNames(s: Rtnl): Promise<Map<number, string>> {
+  const links = await request(s.getLinks(), 'list links');
+  return new Map(links.filter((l) => l.data.index !== undefined && l.attrs.ifname).map((l) => [l.data.index!, l.attrs.ifname!]));
+}
+
 /** ifindex of a link by name, or undefined when absent. */
 export async function linkIndex(s: Rtnl, name: string): Promise<number | undefined> {
   return (await getLink(s, name))?.index;

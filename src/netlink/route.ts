@@ -70,3 +70,21 @@ export async function deleteRule(s: Rtnl, r: RuleSpec, what?: string): Promise<v
   const [h, a] = ruleMsg(r);
   await ignoreAbsent(s.delRule(h, a), what);
 }
+
+/** ifindexes of the main table's default routes (IPv4 first; a multipath route gives its first hop's). */
+export async function defaultRouteLinks(s: Rtnl): Promise<number[]> {
+  const out: number[] = [];
+  for (const fam of [4, 6] as const) {
+    const routes = await request(s.getRoutes({ family: AF[fam] }), `list IPv${fam} routes`);
+    for (const r of routes) {
+      const table = r.attrs.table ?? r.data.table;
+      if ((r.data.dstLen ?? 0) !== 0 || table !== RT_TABLE_MAIN) continue;
+      const t = r.data.type;
+      if (t !== undefined && t !== 'UNICAST' && t !== 1) continue;
+      // rtnexthop: u16 len, u8 flags, u8 hops, i32 ifindex
+      const oif = r.attrs.oif ?? (r.attrs.multipath && r.attrs.multipath.length >= 8 ? r.attrs.multipath.readInt32LE(4) : undefined);
+      if (oif && !out.includes(oif)) out.push(oif);
+    }
+  }
+  return out;
+}

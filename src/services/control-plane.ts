@@ -69,7 +69,7 @@ export class ControlPlane implements ObjectSink {
   private readonly clock: Clock;
   private readonly loop: SyncLoop;
   private node: NodeContext;
-  private readonly externalOpts: ControlPlaneOptions['external'];
+  private externalOpts: ControlPlaneOptions['external'];
   private readonly onSynced: (() => void) | undefined;
 
   // Objects as of the last sync; the sources' newer versions wait in the trackers.
@@ -176,6 +176,17 @@ export class ControlPlane implements ObjectSink {
       pending: this.svcTracker.pending + this.sliceTracker.pending + this.nodeTracker.pending,
       ...(this.lastReport ? { lastSync: this.lastReport } : {}),
     };
+  }
+
+  /**
+   * The node's own addresses for external traffic changed (an uplink got or lost one): NodePorts
+   * and the eTP Cluster masquerade source move with the next sync, a full one.
+   */
+  setExternalNodeAddresses(addresses: readonly string[]): void {
+    if (!this.externalOpts) return;
+    this.externalOpts = { ...this.externalOpts, nodeAddresses: [...addresses] };
+    this.node = this.nodeContext(this.node.nodeName, this.nodes.get(NODE_KEY));
+    this.requestFullSync();
   }
 
   /** Forces the next sync to replace the whole engine table. */

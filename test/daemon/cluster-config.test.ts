@@ -1,6 +1,6 @@
-// podnetd's `cluster` key (issue 9): mode none by default; routed/vxlan need an uplink and a
-// source of Node objects; VXLAN parameters are range-checked; with cross-node routing the node's
-// podCIDRs may be left out (they come from its Node object). Every error names its key.
+// podnetd's `cluster` key: mode none by default; routed/vxlan need an uplink and a source of
+// Node objects; VXLAN parameters are range-checked; the node's podCIDRs may be left out in every
+// mode (they come from its Node object), except with the tables source. Every error names its key.
 import t from 'tap';
 import { buildConfig, restartKeys } from '../../src/daemon/config';
 import { ConfigError } from '../../src/daemon/errors';
@@ -23,11 +23,12 @@ t.test('routed and vxlan', async (t) => {
     { name: 'podnet-vxlan', vni: 7, port: 4789 }, 'vxlan keys default one by one');
 });
 
-t.test('podCIDRs may come from the Node object only with cross-node routing', async (t) => {
+t.test('podCIDRs may come from the Node object in every mode, not with tables', async (t) => {
   const { podCIDRs: _omit, ...noCidrs } = base;
   t.same(buildConfig({ ...noCidrs, cluster: { mode: 'routed', uplink: 'eth1' } }).podCIDRs, [], 'absent: from the Node');
   t.same(buildConfig({ ...base, podCIDRs: [], cluster: { mode: 'vxlan', uplink: 'eth1' } }).podCIDRs, [], 'empty: from the Node');
-  t.throws(() => buildConfig({ ...noCidrs }), { code: 'DAEMON_BAD_CONFIG', key: 'podCIDRs' }, 'mode none still needs them');
+  t.same(buildConfig({ ...noCidrs }).podCIDRs, [], 'mode none: from the Node too');
+  t.throws(() => buildConfig({ ...noCidrs, manifests: undefined, tables: '/t.json' }), { code: 'DAEMON_BAD_CONFIG', key: 'podCIDRs' }, 'the tables source still needs them');
 });
 
 t.test('errors name the key', async (t) => {

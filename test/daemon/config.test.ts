@@ -41,7 +41,8 @@ t.test('errors name the key', async (t) => {
     [{ ...base, tun: { name: 'a-name-that-is-too-long' } }, 'tun.name', /interface name/],
     [{ ...base, podCIDRs: ['10.244.1.0/33'] }, 'podCIDRs[0]', /not a CIDR/],
     [{ ...base, podCIDRs: ['10.244.1.0/24', '10.244.2.0/24'] }, 'podCIDRs[1]', /one per family/],
-    [{ ...base, podCIDRs: [] }, 'podCIDRs', /required/],
+    [{ tables: '/t.json', serviceCIDRs: base.serviceCIDRs, podCIDRs: [] }, 'podCIDRs', /required with tables/],
+    [{ tables: '/t.json', podCIDRs: base.podCIDRs }, 'serviceCIDRs', /required with tables/],
     [{ ...base, metricsBindAddress: 'localhost' }, 'metricsBindAddress', /host:port/],
     [{ ...base, logLevel: 'loud' }, 'logLevel', /one of/],
     [{ ...base, engine: { flowCapacity: 'big' } }, 'engine.flowCapacity', /integer/],
@@ -59,6 +60,14 @@ t.test('errors name the key', async (t) => {
   for (const [raw, key, reason] of cases) {
     t.throws(() => buildConfig(raw, 'x.yaml'), { code: 'DAEMON_BAD_CONFIG', key, message: reason }, key);
   }
+});
+
+t.test('podCIDRs and serviceCIDRs may be left out with a manifests or API source', async (t) => {
+  const c = buildConfig({ manifests: '/etc/podnet/manifests' });
+  t.same([c.podCIDRs, c.serviceCIDRs], [[], []], 'resolved at start (src/daemon/defaults.ts)');
+  t.ok(c.external.uplinksAuto, 'uplinks auto');
+  const em = buildConfig({ manifests: '/m', engine: { egressMasquerade: { enabled: true } } });
+  t.ok(em.egressMasquerade.enabled, 'egress masquerade with auto uplinks and Node pod CIDRs');
 });
 
 t.test('in-cluster: the API source is implied by KUBERNETES_SERVICE_HOST', async (t) => {
@@ -110,7 +119,10 @@ t.test('a bad config fails before anything is touched (exit 1, coded line)', req
 
 t.test('external and egressMasquerade: defaults', async (t) => {
   const c = buildConfig(base);
-  t.same(c.external, { uplinks: [], nodePortAddresses: [], nodePortRange: [30000, 32767] }, 'no uplinks: nothing steered');
+  t.same(c.external, { uplinks: [], uplinksAuto: true, nodePortAddresses: [], nodePortRange: [30000, 32767] }, 'uplinks picked at start (auto)');
+  t.same(buildConfig({ ...base, external: { uplinks: 'auto' } }).external.uplinksAuto, true, '"auto" spelled out');
+  t.same(buildConfig({ ...base, external: { uplinks: [] } }).external, { uplinks: [], uplinksAuto: false, nodePortAddresses: [], nodePortRange: [30000, 32767] }, '[]: nothing steered');
+  t.equal(buildConfig({ tables: '/t.json', podCIDRs: base.podCIDRs, serviceCIDRs: base.serviceCIDRs }).external.uplinksAuto, false, 'tables: no auto uplinks (no Node objects)');
   t.same(c.egressMasquerade, { enabled: false, exemptCIDRs: [], portMin: 61000, portMax: 65535 }, 'off by default');
 });
 
@@ -145,7 +157,7 @@ t.test('external and egressMasquerade: errors name the key', async (t) => {
     [{ ...base, engine: { egressMasquerade: true } }, 'engine.egressMasquerade', /mapping/],
     [{ ...base, engine: { egressMasquerade: { enable: true } } }, 'engine.egressMasquerade.enable', /unknown key/],
     [{ ...base, external: up, engine: { egressMasquerade: { enabled: 'yes' } } }, 'engine.egressMasquerade.enabled', /true or false/],
-    [{ ...base, engine: { egressMasquerade: { enabled: true } } }, 'engine.egressMasquerade.enabled', /needs external.uplinks/],
+    [{ ...base, external: { uplinks: [] }, engine: { egressMasquerade: { enabled: true } } }, 'engine.egressMasquerade.enabled', /needs external.uplinks/],
     [{ ...base, external: up, engine: { egressMasquerade: { exemptCIDRs: '10.0.0.0/8' } } }, 'engine.egressMasquerade.exemptCIDRs', /list/],
     [{ ...base, external: up, engine: { egressMasquerade: { exemptCIDRs: ['10.0.0.0/8', 'nope'] } } }, 'engine.egressMasquerade.exemptCIDRs[1]', /CIDR/],
     [{ ...base, external: up, engine: { egressMasquerade: { sourceIPv4: 'fd00::1' } } }, 'engine.egressMasquerade.sourceIPv4', /IPv4/],

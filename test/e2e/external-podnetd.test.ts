@@ -1,4 +1,4 @@
-// Traffic from outside (issue 8) through podnetd itself: nothing wired by hand. The Services are
+// Traffic from outside (NodePort, LB IPs, externalIPs) through podnetd itself: nothing wired by hand. The Services are
 // real manifests (NodePort, LoadBalancer with status.loadBalancer.ingress, externalIPs, eTP Local
 // with healthCheckNodePort, loadBalancerSourceRanges) in podnetd's manifest directory; podnetd's
 // config names the uplink (`external.uplinks`) and turns on `engine.egressMasquerade`. podnetd
@@ -12,7 +12,7 @@ import { run } from '../../src/netns/exec';
 import { Podnetd, Sandbox, type Pod } from '../../src/sandbox';
 import { serviceObjects, writeManifest } from '../../src/sandbox/manifests';
 import { repoRoot } from '../../src/sandbox/paths';
-import { BACKEND_HTTP, BACKEND_UDP, privileged } from './fixtures/helpers';
+import { BACKEND_HTTP, BACKEND_UDP, eventually, privileged } from './fixtures/helpers';
 import { NODE4, NODE6, OUT4, OUT6, UPLINK, addOutside, curl, expectOutsideReach, udpWhoami, whoami } from './fixtures/outside';
 import { waitForValue, type WaitOptions } from '../helpers/wait';
 
@@ -34,6 +34,7 @@ function external(name: string, clusterIPs: string[], ports: { name: string; por
   if (lb.length) svc.status = { loadBalancer: { ingress: lb.map((ip) => ({ ip, ipMode: 'VIP' })) } };
   return objs;
 }
+
 
 t.test('podnetd drives external traffic from its config and manifests', async (t) => {
   if (!(await privileged(t))) return;
