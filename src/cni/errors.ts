@@ -30,7 +30,8 @@ export class CniError extends Error {
     options?: { cause?: unknown },
   ) {
     super(message, options);
-    this.name = 'CniError';
+    // Every subclass is named after its class: the name logs and tests see.
+    this.name = new.target.name;
   }
 
   /** The spec's error object (without cniVersion, which main.ts adds). */
@@ -45,7 +46,6 @@ export class CniError extends Error {
 export class IncompatibleVersionError extends CniError {
   constructor(msg: string, details?: string) {
     super('PODNET_CNI_INCOMPATIBLE_VERSION', SpecCode.IncompatibleVersion, msg, details);
-    this.name = 'IncompatibleVersionError';
   }
 }
 
@@ -53,7 +53,6 @@ export class IncompatibleVersionError extends CniError {
 export class EnvironmentError extends CniError {
   constructor(msg: string, details?: string, specCode: number = SpecCode.InvalidEnvironment) {
     super('PODNET_CNI_BAD_ENV', specCode, msg, details);
-    this.name = 'EnvironmentError';
   }
 }
 
@@ -61,7 +60,6 @@ export class EnvironmentError extends CniError {
 export class DecodeError extends CniError {
   constructor(msg: string, details?: string) {
     super('PODNET_CNI_DECODE', SpecCode.DecodeFailure, msg, details);
-    this.name = 'DecodeError';
   }
 }
 
@@ -70,7 +68,6 @@ export class ConfigError extends CniError {
   constructor(readonly key: string, value: unknown, why: string) {
     super('PODNET_CNI_BAD_CONFIG', SpecCode.InvalidConfig, `invalid config ${key}: ${why}`,
       `${key}=${JSON.stringify(value) ?? 'undefined'}`);
-    this.name = 'ConfigError';
   }
 }
 
@@ -78,7 +75,6 @@ export class ConfigError extends CniError {
 export class IoError extends CniError {
   constructor(msg: string, options?: { cause?: unknown }, details?: string) {
     super('PODNET_CNI_IO', SpecCode.IoFailure, msg, details, options);
-    this.name = 'IoError';
   }
 }
 
@@ -86,7 +82,6 @@ export class IoError extends CniError {
 export class TryAgainError extends CniError {
   constructor(msg: string) {
     super('PODNET_CNI_TRY_AGAIN', SpecCode.TryAgainLater, msg);
-    this.name = 'TryAgainError';
   }
 }
 
@@ -94,7 +89,6 @@ export class TryAgainError extends CniError {
 export class ExhaustedError extends CniError {
   constructor(range: string) {
     super('PODNET_CNI_IPAM_EXHAUSTED', SpecCode.IoFailure, `no IP addresses available in range set ${range}`);
-    this.name = 'ExhaustedError';
   }
 }
 
@@ -102,7 +96,6 @@ export class ExhaustedError extends CniError {
 export class RequestedIpError extends CniError {
   constructor(ip: string, why: string) {
     super('PODNET_CNI_IPAM_REQUESTED', SpecCode.InvalidConfig, `requested IP ${ip} ${why}`, ip);
-    this.name = 'RequestedIpError';
   }
 }
 
@@ -110,7 +103,6 @@ export class RequestedIpError extends CniError {
 export class CheckError extends CniError {
   constructor(msg: string) {
     super('PODNET_CNI_CHECK_FAILED', SpecCode.Internal, msg);
-    this.name = 'CheckError';
   }
 }
 
@@ -118,7 +110,6 @@ export class CheckError extends CniError {
 export class NotAvailableError extends CniError {
   constructor(msg: string) {
     super('PODNET_CNI_NOT_AVAILABLE', SpecCode.NotAvailable, msg);
-    this.name = 'NotAvailableError';
   }
 }
 
@@ -126,7 +117,6 @@ export class NotAvailableError extends CniError {
 export class DelegateError extends CniError {
   constructor(plugin: string, specCode: number, msg: string, details?: string) {
     super('PODNET_CNI_DELEGATE', specCode, `${plugin}: ${msg}`, details);
-    this.name = 'DelegateError';
   }
 }
 
@@ -136,7 +126,6 @@ export class NetlinkError extends CniError {
   constructor(what: string, cause: unknown, wrapped?: Error) {
     super('PODNET_CNI_NETLINK', SpecCode.IoFailure,
       cause === undefined ? what : `${what}: ${cause instanceof Error ? cause.message : String(cause)}`, undefined, { cause: cause ?? wrapped });
-    this.name = 'NetlinkError';
   }
 }
 
