@@ -1,4 +1,4 @@
-// Anti-spoofing (issue 7) for real: the plugin installs tc filters on each pod's host veth
+// Anti-spoofing for real: the plugin installs tc filters on each pod's host veth
 // (src/node/antispoof.ts); pods on the bridge then lie in every way the issue names, and the
 // lies must not arrive (a receiver in another pod, the node's neighbour cache) while the drop
 // counters rise. Pod "d" is attached with antiSpoofing false and tells the same lies as a

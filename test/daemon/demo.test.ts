@@ -1,4 +1,4 @@
-// `npm run demo` end to end (issue 5: "the demo run end to end in CI"): it must finish with exit
+// `npm run demo` end to end, as CI runs it: it must finish with exit
 // 0, spread requests over every endpoint, send nothing to the removed one, and leave no
 // namespace of its sandbox behind.
 import t from 'tap';

@@ -1,4 +1,4 @@
-// Restart without breaking traffic (issue 5): a paced TCP transfer runs through a VIP while
+// Restart without breaking traffic: a paced TCP transfer runs through a VIP while
 // podnetd is killed with SIGKILL (and, separately, stopped with SIGTERM) and started again. The
 // transfer must complete byte-exact with no reset: the TUN persists (routes into it stay), the
 // flow table lives in the state file, and the new engine rebinds the restored flows at its first

@@ -1,4 +1,4 @@
-// Traffic from outside (issue 8), end to end in namespaces: an outside client on the node's
+// Traffic from outside, end to end in namespaces: an outside client on the node's
 // uplink reaches NodePorts, LB IPs and externalIPs (HTTP + UDP, IPv4 + IPv6 NodePort) through tc
 // steering into the TUN; eTP Local keeps the client address and rejects on a node without local
 // endpoints; the health check port answers 200/503 as endpoints move; loadBalancerSourceRanges

@@ -1,4 +1,4 @@
-// Issue 9 e2e: 3 sandbox nodes (each its own podnetd) joined by an underlay, in routed and vxlan
+// Cross-node e2e: 3 sandbox nodes (each its own podnetd) joined by an underlay, in routed and vxlan
 // mode: pod-to-pod across nodes (TCP, UDP, ICMP; IPv4 and IPv6) with every packet crossing both
 // engines, a Service whose endpoints sit on all three nodes reached from each node, MTU through
 // VXLAN (a 1400-byte UDP payload and a bulk TCP transfer arrive intact), idempotent re-sync, and
@@ -133,7 +133,7 @@ for (const mode of ['routed', 'vxlan'] as const) {
           const after = (await src.node.podnetd!.stats()).passthrough;
           t.ok(after - before >= 40, `the client node's engine saw the packets (${after - before})`);
         }
-        // Remote clients cross the destination node's engine too (issue 9: policy holds for them).
+        // Remote clients cross the destination node's engine too (policy holds for them).
         const dstNode = dsts[0].node;
         const before = (await dstNode.podnetd!.stats()).passthrough;
         await c.sb.agentRun<Burst>(src.pod.ns, 'http-burst', [podIp(dsts[0].pod, f), HTTP, 5, 1]);

@@ -1,4 +1,4 @@
-// Issue 3's e2e bar: podnetd on a manifest directory (ManifestSource → ControlPlane → engine) in
+// The control plane's e2e bar: podnetd on a manifest directory (ManifestSource → ControlPlane → engine) in
 // a sandbox. A Service's EndpointSlice file is rewritten from endpoint A to endpoint B while a
 // client in a pod opens one connection after another: every connection begun more than 1 s after
 // the write reaches B, and B serves within 1 s. Then broken files (invalid YAML, an invalid

@@ -1,4 +1,4 @@
-// Table-driven tests of external traffic (issue 8): a v1 Service with NodePorts / LB ingress /
+// Table-driven tests of external traffic: a v1 Service with NodePorts / LB ingress /
 // externalIPs / traffic policies + slices + this node → the extra engine specs, the tc steering
 // rules and the health check ports. Specs render one line each:
 //   "VIP:port/PROTO [masq=ADDR] ip:port ... ~ip:port"
