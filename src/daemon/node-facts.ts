@@ -58,7 +58,7 @@ export class NodeFacts {
         parse: (o) => { const n = selfNodeFromV1(o, opts.nodeName); return n ? { kind: 'Node', key: n.name, info: n } : undefined; },
         set: (_kind, _key, info) => setNode(info as SelfNode | undefined),
       };
-      const src = new ManifestSource({ dir: opts.manifests, logger: opts.log.child({ plane: 'defaults' }), subscriptions: [selfNode, serviceCIDRSubscription('defaults', setCidr)] });
+      const src = new ManifestSource({ dir: opts.manifests, logger: opts.log.child({ plane: 'defaults' }), reportInvalid: false, subscriptions: [selfNode, serviceCIDRSubscription('defaults', setCidr)] });
       this.src = src;
       await src.start();
     } else {

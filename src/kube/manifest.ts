@@ -41,6 +41,11 @@ export interface ManifestSourceOptions {
   logger?: Logger;
   /** Called once per invalid document (a metrics counter). */
   onInvalid?: () => void;
+  /**
+   * Log invalid documents at warn (default). false: at debug — for a second reader of a directory
+   * that another source already reports, so an operator sees one line per bad document.
+   */
+  reportInvalid?: boolean;
   /** Quiet time after the last file event before reloading. Default 100 ms. */
   debounceMs?: number;
   /** Full rescan even without events (missed events, directory created later). Default 30 s; 0 = off. */
@@ -222,7 +227,7 @@ export class ManifestSource {
       const ids = who ? (subs ?? []).map((s) => `${s.plane}:${who.kind}:${who.key}`) : [];
       keep.push(...ids);
       const e = err as Partial<InvalidObjectError>;
-      this.log.warn({
+      this.log[this.opts.reportInvalid === false ? 'debug' : 'warn']({
         file: rel, doc, code: (err as { code?: string }).code, kind: who?.kind ?? kindOf(obj), object: who?.key ?? nameOf(obj),
         field: field ?? e.field, reason: e.reason ?? err.message, keptLastGood: ids.some((id) => this.served.has(id)),
       }, 'invalid manifest document skipped');
