@@ -1,5 +1,5 @@
 // The results chart: hand-written SVG, one panel per figure, one horizontal bar per
-// configuration (median) with a min–max whisker, the value and the ratio to direct beside it.
+// configuration (median) with a min–max whisker, the value and the ratio to its baseline beside it.
 import { METRICS, type MetricId } from './metrics';
 import { ratio, type ConfigSummary } from './report';
 import { fmt } from './stats';
@@ -12,7 +12,6 @@ function esc(s: string): string {
 
 export function svgChart(configs: ConfigSummary[], title: string): string {
   const shown = configs.filter((c) => !c.unavailable);
-  const base = shown.find((c) => c.id === 'direct');
   const ids = METRICS.map((m) => m.id).filter((id) => shown.some((c) => c.metrics[id])) as MetricId[];
   const labelW = 250, barW = 300, valueW = 120, rowH = 18, cols = 2;
   const panelW = labelW + barW + valueW, panelH = 34 + shown.length * rowH + 10;
@@ -36,12 +35,12 @@ export function svgChart(configs: ConfigSummary[], title: string): string {
       out.push(`<rect x="${x0 + labelW}" y="${y + 2}" width="${scale(s.median).toFixed(1)}" height="${rowH - 5}" fill="${color}"/>`);
       const wy = y + rowH / 2;
       out.push(`<line x1="${(x0 + labelW + scale(s.min)).toFixed(1)}" x2="${(x0 + labelW + scale(s.max)).toFixed(1)}" y1="${wy}" y2="${wy}" stroke="black" stroke-width="1"/>`);
-      const r = id === 'cpuPerGbps' ? undefined : ratio(c, base, id);
+      const r = id === 'cpuPerGbps' ? undefined : ratio(c, shown, id);
       const rs = r === undefined ? '' : ` · ${r.toFixed(2)}×`;
       out.push(`<text x="${x0 + labelW + barW}" y="${y + 12}">${fmt(s.median)}${rs}</text>`);
     });
   });
-  out.push(`<text x="10" y="${height - 10}" fill="#6b7280">bars: median of rounds; whiskers: min–max; × = ratio to direct pod→pod in the same invocation</text>`);
+  out.push(`<text x="10" y="${height - 10}" fill="#6b7280">bars: median of rounds; whiskers: min–max; × = ratio to direct pod→pod (pod→pod through podnet: to the plain node) in the same invocation</text>`);
   out.push('</svg>');
   return `${out.join('\n')}\n`;
 }

@@ -36,7 +36,7 @@ interface Options {
   suites: string[];
 }
 
-const QUICK_CONFIGS = ['direct', 'nftables', 'iptables', 'ipvs', 'haproxy', 'podnet'];
+const QUICK_CONFIGS = ['direct', 'plain', 'nftables', 'iptables', 'ipvs', 'haproxy', 'podnet', 'podnet-p2p'];
 
 function parseArgs(argv: string[]): Options {
   const quick = argv.includes('--quick');
@@ -76,7 +76,12 @@ function parseArgs(argv: string[]): Options {
   }
   for (const c of o.configs) if (!ALL_CONFIGURATIONS.some((x) => x.id === c)) throw new Error(`unknown configuration ${c}`);
   for (const f of o.figures) if (!ALL_FIGURES.includes(f)) throw new Error(`unknown figure ${f}`);
-  if (!o.configs.includes('direct')) o.configs.unshift('direct'); // every ratio needs it
+  // Every ratio needs its baseline: direct, and the plain node for pod-to-pod configurations.
+  for (const c of [...o.configs]) {
+    const b = ALL_CONFIGURATIONS.find((x) => x.id === c)?.baseline;
+    if (b && !o.configs.includes(b.id)) o.configs.unshift(b.id);
+  }
+  if (!o.configs.includes('direct')) o.configs.unshift('direct');
   return o;
 }
 
@@ -86,15 +91,18 @@ function log(msg: string): void {
 
 function summarise(cfgs: Configuration[], runs: RunRecord[], unavailable: Map<string, string>): ConfigSummary[] {
   return cfgs.map((c) => {
+    // A baseline's figures include the runs measured beside other configurations; its ratios
+    // only its own runs (the plain node is also measured beside direct).
     const mine = runs.filter((r) => r.config === c.id);
+    const own = mine.filter((r) => !r.pairedWith);
     const metrics: ConfigSummary['metrics'] = {};
     const ratios: ConfigSummary['ratios'] = {};
     for (const m of METRICS) {
       const id = m.id as MetricId;
       const s = summarize(mine.map((r) => r.values[id]).filter((x): x is number => x !== undefined));
       if (s) metrics[id] = s;
-      // Ratio of each run to the direct baseline measured beside it, then the median of those.
-      const paired = mine.map((r) => {
+      // Ratio of each run to the baseline run measured beside it, then the median of those.
+      const paired = own.map((r) => {
         const d = runs.find((x) => x.pairedWith === c.id && x.round === r.round);
         const a = r.values[id], b = d?.values[id];
         return a !== undefined && b ? a / b : undefined;
@@ -104,7 +112,7 @@ function summarise(cfgs: Configuration[], runs: RunRecord[], unavailable: Map<st
     }
     const errors: Record<string, string> = {};
     for (const r of mine) for (const [k, v] of Object.entries(r.errors)) errors[k] ??= v;
-    return { id: c.id, label: c.label, unavailable: unavailable.get(c.id), metrics, ratios, errors };
+    return { id: c.id, label: c.label, baseline: c.baseline?.id, unavailable: unavailable.get(c.id), metrics, ratios, errors };
   });
 }
 
@@ -138,10 +146,15 @@ async function main(): Promise<void> {
     const u = await c.unavailable?.();
     if (u) { unavailable.set(c.id, u); log(`${c.id}: not measured: ${u}`); }
   }
-  // Direct is measured beside every other configuration (paired.ts); alone only if nothing else runs.
+  for (const c of cfgs) {
+    const b = c.baseline;
+    if (b && unavailable.has(b.id) && !unavailable.has(c.id)) unavailable.set(c.id, `its baseline (${b.label}) is not measured`);
+  }
+  // Direct (or the configuration's own baseline) is measured beside every other configuration
+  // (paired.ts); direct alone only if nothing else runs.
   const others = cfgs.filter((c) => !unavailable.has(c.id) && c.id !== 'direct');
   const runnable = others.length ? others : cfgs.filter((c) => c.id === 'direct');
-  log(`${o.rounds} round(s) × ${runnable.length} configurations (each paired with direct) × ${o.figures.length} figures, ${o.seconds} s each; load ${machine.loadavgAtStart.join(' ')}`);
+  log(`${o.rounds} round(s) × ${runnable.length} configurations (each paired with its baseline) × ${o.figures.length} figures, ${o.seconds} s each; load ${machine.loadavgAtStart.join(' ')}`);
   const runs: RunRecord[] = [];
   for (let round = 0; round < o.rounds; round++) {
     const order = runnable.map((_, i) => runnable[(i + round) % runnable.length]);

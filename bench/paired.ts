@@ -1,10 +1,11 @@
-// Paired measurement: each configuration is measured next to its own direct pod-to-pod
-// baseline, figure by figure (direct, then the configuration; the order flips every figure),
-// on two sandboxes that live side by side. On a shared 2-vCPU machine whose load swings from 3
-// to 20 within minutes, a ratio taken seconds apart is far steadier than one taken between
-// medians collected a quarter of an hour apart. The direct sandbox has no rules and no daemon,
-// so nothing in it sees the other sandbox's traffic; only one non-direct configuration is ever
-// alive, and it is torn down before the next one is set up.
+// Paired measurement: each configuration is measured next to its own baseline (direct pod-to-pod,
+// or the configuration's `baseline`: the plain node for podnet's pod-to-pod figures), figure by
+// figure (baseline, then the configuration; the order flips every figure), on two sandboxes
+// that live side by side. On a shared 2-vCPU machine whose load swings from 3 to 20 within
+// minutes, a ratio taken seconds apart is far steadier than one taken between medians collected
+// a quarter of an hour apart. A baseline has no rules and no daemon, so nothing in it sees the
+// other sandbox's traffic; only one measured configuration is ever alive, and it is torn down
+// before the next one is set up.
 import type { Configuration } from './configs';
 import { direct } from './configs/direct';
 import { runRound, type FigureId, type RoundResult } from './figures';
@@ -16,7 +17,7 @@ export interface RunRecord extends RoundResult {
   round: number;
   seconds: number;
   loadavg: number[];
-  /** For direct runs: the configuration this baseline was paired with. */
+  /** For baseline runs: the configuration this baseline was measured beside. */
   pairedWith?: string;
   info?: Record<string, unknown>;
 }
@@ -29,36 +30,43 @@ function merge(into: RoundResult, r: RoundResult): void {
 
 const empty = (): RoundResult => ({ values: {}, raw: {}, errors: {} });
 
-/** Returns the configuration's run and its direct baseline's (or just direct's, for direct). */
+const freshTopology = (c: Configuration): Promise<Topology> => c.topology?.() ?? buildTopology();
+
+/** Returns the configuration's run and its baseline's (or just direct's, for direct). */
 export async function measurePaired(cfg: Configuration, round: number, figures: FigureId[], seconds: number): Promise<RunRecord[]> {
+  const base = cfg.baseline ?? direct;
   const topos: Topology[] = [];
   try {
-    const dTopo = await buildTopology();
-    topos.push(dTopo);
-    const dActive = await direct.setup(dTopo);
-    const dRes = empty();
-    if (cfg.id === direct.id) {
-      for (const f of figures) merge(dRes, await runRound(dTopo, dActive, [f], seconds));
-      return [{ config: direct.id, round, seconds, loadavg: loadavg(), ...dRes }];
-    }
-    const xTopo = await buildTopology();
-    topos.push(xTopo);
-    const xActive = await cfg.setup(xTopo);
-    const xRes = empty();
+    const bTopo = await freshTopology(base);
+    topos.push(bTopo);
+    const bActive = await base.setup(bTopo);
+    const bRes = empty();
     try {
-      for (const [i, f] of figures.entries()) {
-        const runX = async () => merge(xRes, await runRound(xTopo, xActive, [f], seconds));
-        const runD = async () => { if (f !== 'profile') merge(dRes, await runRound(dTopo, dActive, [f], seconds)); };
-        if (i % 2) { await runX(); await runD(); } else { await runD(); await runX(); }
+      if (cfg.id === direct.id) {
+        for (const f of figures) merge(bRes, await runRound(bTopo, bActive, [f], seconds));
+        return [{ config: direct.id, round, seconds, loadavg: loadavg(), ...bRes }];
       }
+      const xTopo = await freshTopology(cfg);
+      topos.push(xTopo);
+      const xActive = await cfg.setup(xTopo);
+      const xRes = empty();
+      try {
+        for (const [i, f] of figures.entries()) {
+          const runX = async () => merge(xRes, await runRound(xTopo, xActive, [f], seconds));
+          const runB = async () => { if (f !== 'profile') merge(bRes, await runRound(bTopo, bActive, [f], seconds)); };
+          if (i % 2) { await runX(); await runB(); } else { await runB(); await runX(); }
+        }
+      } finally {
+        await xActive.teardown();
+      }
+      const load = loadavg();
+      return [
+        { config: cfg.id, round, seconds, loadavg: load, info: xActive.info, ...xRes },
+        { config: base.id, round, seconds, loadavg: load, pairedWith: cfg.id, ...bRes },
+      ];
     } finally {
-      await xActive.teardown();
+      await bActive.teardown();
     }
-    const load = loadavg();
-    return [
-      { config: cfg.id, round, seconds, loadavg: load, info: xActive.info, ...xRes },
-      { config: direct.id, round, seconds, loadavg: load, pairedWith: cfg.id, ...dRes },
-    ];
   } finally {
     for (const t of topos) await t.sb.destroy();
   }

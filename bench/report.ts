@@ -1,5 +1,6 @@
 // The Markdown report: absolute medians with their min–max (the run's own noise), then every
-// figure as a ratio to direct pod-to-pod measured in the same invocation.
+// figure as a ratio to the configuration's baseline measured in the same invocation: direct
+// pod-to-pod, or the plain node for podnet's pod-to-pod rows.
 import { METRICS, type MetricId } from './metrics';
 import { fmt, spread, type Summary } from './stats';
 import type { PodnetInstall } from './install';
@@ -8,10 +9,12 @@ import type { MachineInfo } from './machine';
 export interface ConfigSummary {
   id: string;
   label: string;
+  /** Id of the configuration its ratios are taken against; absent: direct. */
+  baseline?: string;
   /** Why it did not run at all. */
   unavailable?: string;
   metrics: Partial<Record<MetricId, Summary>>;
-  /** Paired ratios to the direct baseline measured beside each run (bench/paired.ts). */
+  /** Paired ratios to the baseline measured beside each run (bench/paired.ts). */
   ratios?: Partial<Record<MetricId, Summary>>;
   /** Figure errors seen in any round (first message per figure). */
   errors: Record<string, string>;
@@ -28,11 +31,16 @@ export interface ReportInput {
   configs: ConfigSummary[];
 }
 
-export function ratio(c: ConfigSummary, base: ConfigSummary | undefined, id: MetricId): number | undefined {
+export function baselineOf(c: ConfigSummary, configs: ConfigSummary[]): ConfigSummary | undefined {
+  return configs.find((x) => x.id === (c.baseline ?? 'direct'));
+}
+
+/** The paired ratio to c's baseline; without pairs (old results), the ratio of the medians. */
+export function ratio(c: ConfigSummary, configs: ConfigSummary[], id: MetricId): number | undefined {
   if (c.id === 'direct') return c.metrics[id] ? 1 : undefined;
   const paired = c.ratios?.[id]?.median;
   if (paired !== undefined) return paired;
-  const a = c.metrics[id]?.median, b = base?.metrics[id]?.median;
+  const a = c.metrics[id]?.median, b = baselineOf(c, configs)?.metrics[id]?.median;
   return a !== undefined && b ? a / b : undefined;
 }
 
@@ -41,28 +49,35 @@ function present(configs: ConfigSummary[]): MetricId[] {
 }
 
 export function markdown(r: ReportInput): string {
-  const base = r.configs.find((c) => c.id === 'direct');
   const ids = present(r.configs);
+  // A "vs" column only when some row is divided by another baseline than direct.
+  const mixed = r.configs.some((c) => c.baseline && c.baseline !== 'direct');
   const m = r.machine;
-  const head = (first: string) => `| ${first} | ${ids.map((id) => { const x = METRICS.find((y) => y.id === id)!; return `${x.label} (${x.unit})`; }).join(' | ')} |\n|---|${ids.map(() => '---:').join('|')}|`;
+  const head = (...first: string[]) => `| ${first.join(' | ')} | ${ids.map((id) => { const x = METRICS.find((y) => y.id === id)!; return `${x.label} (${x.unit})`; }).join(' | ')} |\n|${first.map(() => '---').join('|')}|${ids.map(() => '---:').join('|')}|`;
   const lines: string[] = [];
   lines.push(`# podnet benchmark — ${r.date}, ${m.host}`, '');
-  lines.push(`Command: \`${r.command}\`. ${r.rounds} round(s) of ${r.seconds} s per figure; every configuration measured figure by figure beside its own direct baseline (two sandboxes side by side, order flipped every figure), each round on freshly built sandboxes: no TIME_WAIT or conntrack state crosses configurations, and no kernel DNAT ruleset exists while podnet is measured.`, '');
+  lines.push(`Command: \`${r.command}\`. ${r.rounds} round(s) of ${r.seconds} s per figure; every configuration measured figure by figure beside its own baseline (two sandboxes side by side, order flipped every figure), each round on freshly built sandboxes: no TIME_WAIT or conntrack state crosses configurations, and no kernel DNAT ruleset exists while podnet is measured.`, '');
   lines.push(`Machine: ${m.cpus} × ${m.cpu}, ${m.memGiB} GiB, kernel ${m.kernel}, node ${m.versions.node}. Load average at start ${m.loadavgAtStart.join(' / ')}, during the run ${r.loadDuring.map((x) => x.toFixed(2)).join(', ')} (shared machine: other work was running).`, '');
   const p = r.podnet;
   const podnet = p ? `podnet ${p.commit}${p.source === 'head' ? ' (built from git)' : p.dirty ? ' + uncommitted changes (working tree)' : ' (working tree)'}, addon ${p.addonSha256}` : 'podnet not measured';
   lines.push(`${podnet}; ${m.versions.iperf3}; ${m.versions.sockperf}; ${m.versions.haproxy}; ${m.versions.nft}; ${m.versions.iptables}.`, '');
-  lines.push('## Ratios to direct pod-to-pod (same invocation)', '');
-  lines.push('Each run of a configuration is divided by the direct run measured beside it, seconds apart (paired); the cell is the median of those ratios, with their min–max. Throughput, rates: higher is better. Latency: lower is better. The CPU column is absolute (cores per Gbit/s).', '');
-  lines.push(head('configuration'));
+  if (mixed) {
+    lines.push('## Ratios to the baseline measured beside each run (same invocation)', '');
+    lines.push('Each run of a configuration is divided by the run of its baseline (column "vs") measured beside it, seconds apart (paired): direct pod-to-pod for the VIP configurations; for pod-to-pod through podnet (no VIP), the plain node (reference bridge + host-local, no podnet). The cell is the median of those ratios, with their min–max. Throughput, rates: higher is better. Latency: lower is better. The CPU column is absolute (cores per Gbit/s).', '');
+  } else {
+    lines.push('## Ratios to direct pod-to-pod (same invocation)', '');
+    lines.push('Each run of a configuration is divided by the direct run measured beside it, seconds apart (paired); the cell is the median of those ratios, with their min–max. Throughput, rates: higher is better. Latency: lower is better. The CPU column is absolute (cores per Gbit/s).', '');
+  }
+  const vs = (c: ConfigSummary) => (mixed ? ` ${c.id === 'direct' ? '' : c.baseline ?? 'direct'} |` : '');
+  lines.push(mixed ? head('configuration', 'vs') : head('configuration'));
   for (const c of r.configs) {
-    if (c.unavailable) { lines.push(`| ${c.label} | ${ids.map(() => '—').join(' | ')} |`); continue; }
-    lines.push(`| ${c.label} | ${ids.map((id) => {
+    if (c.unavailable) { lines.push(`| ${c.label} |${vs(c)} ${ids.map(() => '—').join(' | ')} |`); continue; }
+    lines.push(`| ${c.label} |${vs(c)} ${ids.map((id) => {
       if (id === 'cpuPerGbps') { const s = c.metrics[id]; return s ? fmt(s.median) : '—'; }
-      const x = ratio(c, base, id);
+      const x = ratio(c, r.configs, id);
       if (x === undefined) return '—';
-      const r = c.ratios?.[id];
-      return r && r.n > 1 ? `${x.toFixed(2)}× (${r.min.toFixed(2)}–${r.max.toFixed(2)})` : `${x.toFixed(2)}×`;
+      const q = c.ratios?.[id];
+      return q && q.n > 1 ? `${x.toFixed(2)}× (${q.min.toFixed(2)}–${q.max.toFixed(2)})` : `${x.toFixed(2)}×`;
     }).join(' | ')} |`);
   }
   lines.push('', '## Medians (min–max)', '');
@@ -86,6 +101,8 @@ export function markdown(r: ReportInput): string {
     '- conn/s: connect, 16 B each way, server closes, client closes; C client/server compiled at bench time.',
     '- Data-plane CPU: utime+stime of the podnetd/haproxy process over the steady part of the 1-stream run, divided by its throughput. Kernel DNAT runs in softirq and is not attributable to a process (—).',
     '- UDP: iperf3 -u, 64 B datagrams, unlimited rate; figure is datagrams that arrived per second.');
+  if (mixed) lines.push('- Pod-to-pod rows (vs plain): the client talks to the server pod\'s own address, no VIP; podnet routes it through its engine, the plain node (pods made by the reference bridge plugin with host-local IPAM, ordinary bridge ports) switches it in its bridge. Both topologies have the same three pods and servers.');
+  if (r.configs.some((c) => /fast/.test(c.id) && !c.unavailable)) lines.push('- Fast path (tc flow cache): packets it forwards run in the senders\' softirq, like kernel DNAT, and are not charged to podnetd: its CPU per Gbit/s counts only what still reaches the engine.');
   const unavailable = r.configs.filter((c) => c.unavailable);
   for (const c of unavailable) lines.push(`- ${c.label}: not measured: ${c.unavailable}.`);
   for (const c of r.configs) for (const [fig, msg] of Object.entries(c.errors)) lines.push(`- ${c.label}, ${fig}: ${msg.split('\n')[0]}`);

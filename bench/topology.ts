@@ -7,7 +7,10 @@
 //
 // Servers: srv1 runs iperf3, sockperf and the connection-rate server; srv2 runs a second
 // connection-rate server so that the connection-rate service really load-balances.
-import { Sandbox, type ManagedProcess, type Pod } from '../src/sandbox';
+//
+// Pods are made as podnet's CNI plugin makes them (isolated bridge ports, src/sandbox) unless a
+// configuration brings its own pod maker (configs/plain.ts: the reference bridge plugin).
+import { Sandbox, type ManagedProcess, type Pod, type SandboxOptions } from '../src/sandbox';
 import { connrateBinary } from './tools/connrate';
 
 export const VIP = '10.96.0.10';
@@ -22,12 +25,19 @@ export interface Topology {
   servers: ManagedProcess[];
 }
 
-export async function buildTopology(): Promise<Topology> {
-  const sb = await Sandbox.create();
+export interface TopologyOptions {
+  sandbox?: SandboxOptions;
+  /** Makes one pod in the sandbox (default: Sandbox.addPod). */
+  addPod?: (sb: Sandbox, name: string) => Promise<Pod>;
+}
+
+export async function buildTopology(opts: TopologyOptions = {}): Promise<Topology> {
+  const sb = await Sandbox.create(opts.sandbox);
+  const addPod = opts.addPod ?? ((s: Sandbox, name: string) => s.addPod(name));
   try {
-    const client = await sb.addPod('cli');
-    const srv1 = await sb.addPod('srv1');
-    const srv2 = await sb.addPod('srv2');
+    const client = await addPod(sb, 'cli');
+    const srv1 = await addPod(sb, 'srv1');
+    const srv2 = await addPod(sb, 'srv2');
     // The client opens tens of thousands of connections per run: give it every ephemeral port
     // (a per-namespace sysctl, in our own pod namespace).
     await sb.exec(client.ns, ['sysctl', '-q', '-w', 'net.ipv4.ip_local_port_range=1024 65535']);

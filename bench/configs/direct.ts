@@ -1,7 +1,8 @@
 // Configuration 1, the ceiling: the client talks to the server pods' own addresses, routed by
 // the node namespace's kernel (isolated bridge ports + proxy ARP, the same hop the other
 // configurations take), with no NAT and no rules at all.
-import { PORTS, routeInKernel, type Topology } from '../topology';
+import { routeInKernel, type Topology } from '../topology';
+import { podTargets } from './services';
 import type { Active, Configuration } from './types';
 
 export const direct: Configuration = {
@@ -9,13 +10,8 @@ export const direct: Configuration = {
   label: 'direct pod→pod',
   async setup(topo: Topology): Promise<Active> {
     await routeInKernel(topo.sb);
-    const ip = topo.srv1.ip4;
     return {
-      targets: {
-        iperf: { host: ip, port: PORTS.iperf },
-        sockperf: { host: ip, port: PORTS.sockperf },
-        connrate: { host: ip, port: PORTS.connrate },
-      },
+      targets: podTargets(topo),
       async teardown() { /* the sandbox goes with its namespaces */ },
     };
   },

@@ -1,10 +1,12 @@
-// The configurations the benchmark knows, in report order. `direct` must stay first: every
-// ratio is taken against it.
+// The configurations the benchmark knows, in report order. Baselines come first: `direct`, which
+// every VIP configuration is divided by, then `plain`, the node without podnet that podnet's
+// pod-to-pod figures are divided by.
 import { direct } from './direct';
 import { haproxy } from './haproxy';
 import { iptables } from './iptables';
 import { ipvs } from './ipvs';
 import { nftables } from './nftables';
+import { plain } from './plain';
 import { podnet } from './podnet';
 import { SCALE_CONFIGURATIONS } from './scale';
 import type { Configuration } from './types';
@@ -13,17 +15,25 @@ export type { Active, Configuration, Targets } from './types';
 
 export const CONFIGURATIONS: Configuration[] = [
   direct,
+  plain,
   nftables,
   iptables,
   ipvs,
   haproxy,
   podnet('podnet', 'podnet (1 queue, busy poll 50 µs: the defaults)'),
+  podnet('podnet-p2p', 'podnet pod→pod (no VIP)', { target: 'pod' }),
   podnet('podnet-nobp', 'podnet, no busy poll', { busyPollUs: 0 }),
   podnet('podnet-q2', 'podnet, 2 queues', { queues: 2 }),
 ];
 
-/** Diagnostic variants, only on request (`--configs`): not part of a default run. */
+/**
+ * Diagnostic variants, only on request (`--configs`): not part of a default run. The fast-path
+ * ones join the default list once podnetd reads `engine.fastPath` / `engine.bpffs` (until then
+ * podnetd refuses the keys and their setup fails with its message).
+ */
 export const EXTRA_CONFIGURATIONS: Configuration[] = [
+  podnet('podnet-fast', 'podnet, kernel fast path', { fastPath: true }),
+  podnet('podnet-fast-p2p', 'podnet pod→pod, kernel fast path', { target: 'pod', fastPath: true }),
   podnet('podnet-nice', 'podnet, threads at nice -10', { nice: -10 }),
   podnet('podnet-batch1', 'podnet, batch 1', { batch: 1 }),
 ];

@@ -1,8 +1,9 @@
 // Configuration 6: podnet — podnetd (engine + TUN) in the node namespace, programmed from a
-// tables file like an operator would, the client reaching the services on their VIP. Started
-// here rather than through src/sandbox's Podnetd because the benchmark varies TUN options
-// (batch, queues) that Podnetd.start does not pass through, and runs podnetd from a frozen
-// copy of the build (bench/install.ts).
+// tables file like an operator would, the client reaching the services on their VIP, or (the
+// pod-to-pod variants) srv1's own pod address, divided by the plain node instead of direct.
+// Started here rather than through src/sandbox's Podnetd because the benchmark varies TUN and
+// engine options (batch, queues, the kernel fast path) that Podnetd.start does not pass
+// through, and runs podnetd from a frozen copy of the build (bench/install.ts).
 import { execFileSync } from 'node:child_process';
 import { readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -10,7 +11,9 @@ import type { EngineOptions, EngineStats, ServicePortSpec } from '../../src/engi
 import type { ManagedProcess } from '../../src/sandbox';
 import type { PodnetInstall } from '../install';
 import type { Topology } from '../topology';
-import { podnetTables, vipTargets } from './services';
+import { Bpffs } from '../tools/bpffs';
+import { plain } from './plain';
+import { podTargets, podnetTables, vipTargets } from './services';
 import type { Active, Configuration } from './types';
 
 export interface PodnetVariant {
@@ -22,6 +25,13 @@ export interface PodnetVariant {
   nice?: number;
   /** Extra service ports (scale runs). */
   extraTables?: (topo: Topology) => ServicePortSpec[];
+  /** 'pod': the client talks to srv1's pod address (no VIP), compared with the plain node. */
+  target?: 'vip' | 'pod';
+  /**
+   * The kernel flow cache (tc BPF on the pod veths): `engine.fastPath: true` and `engine.bpffs`
+   * on a bpffs mounted for this configuration (tools/bpffs.ts).
+   */
+  fastPath?: boolean;
 }
 
 let install: PodnetInstall | undefined;
@@ -29,7 +39,7 @@ let install: PodnetInstall | undefined;
 /** The frozen podnet build (bench/install.ts) every podnetd of this invocation runs from. */
 export function setPodnetInstall(i: PodnetInstall): void { install = i; }
 
-async function startPodnetd(topo: Topology, v: PodnetVariant): Promise<ManagedProcess> {
+async function startPodnetd(topo: Topology, v: PodnetVariant, bpffs?: Bpffs): Promise<ManagedProcess> {
   const { sb } = topo;
   const tables = path.join(sb.dir, 'tables.json');
   const config = path.join(sb.dir, 'podnetd.json');
@@ -40,7 +50,7 @@ async function startPodnetd(topo: Topology, v: PodnetVariant): Promise<ManagedPr
     podCIDRs: [sb.podCIDR4, sb.podCIDR6],
     serviceCIDRs: sb.serviceCIDRs,
     tables,
-    engine: v.engine ?? {},
+    engine: { ...v.engine, ...(bpffs ? { fastPath: true, bpffs: bpffs.dir } : {}) },
     logLevel: 'info',
   }, null, 2));
   if (!install) throw new Error('podnet configurations need setPodnetInstall() first');
@@ -75,19 +85,32 @@ export function podnet(id: string, label: string, v: PodnetVariant = {}): Config
   return {
     id,
     label,
+    ...(v.target === 'pod' ? { baseline: plain } : {}),
     async setup(topo: Topology): Promise<Active> {
-      const proc = await startPodnetd(topo, v);
-      if (v.nice !== undefined) reniceThreads(proc.pid, v.nice);
+      // The bpffs outlives podnetd (its pins would keep maps and links): unmounted after it stops.
+      const bpffs = v.fastPath ? Bpffs.mount() : undefined;
+      let proc: ManagedProcess;
+      try {
+        proc = await startPodnetd(topo, v, bpffs);
+        if (v.nice !== undefined) reniceThreads(proc.pid, v.nice);
+      } catch (e) {
+        bpffs?.destroySync();
+        throw e;
+      }
       const ready = JSON.parse(proc.lines.find((l) => l.includes('"msg":"ready"')) ?? '{}') as { offloads?: string[]; queues?: number };
       const active: Active = {
-        targets: vipTargets(),
+        targets: v.target === 'pod' ? podTargets(topo) : vipTargets(),
         dataPlanePid: proc.pid,
-        info: { offloads: ready.offloads, queues: ready.queues, batch: v.batch ?? 'default (64)' },
+        info: { offloads: ready.offloads, queues: ready.queues, batch: v.batch ?? 'default (64)', ...(bpffs ? { fastPath: true } : {}) },
         async teardown() {
-          // Engine counters at the end of the round: drops by reason explain a bad figure.
-          const stats = await podnetdStats(proc);
-          if (stats) active.info = { ...active.info, drops: stats.drops, queues: stats.queues, flows: stats.flows };
-          await proc.stop(5000);
+          try {
+            // Engine counters at the end of the round: drops by reason explain a bad figure.
+            const stats = await podnetdStats(proc);
+            if (stats) active.info = { ...active.info, drops: stats.drops, queues: stats.queues, flows: stats.flows };
+            await proc.stop(5000);
+          } finally {
+            bpffs?.destroySync();
+          }
         },
       };
       return active;

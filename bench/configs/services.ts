@@ -20,6 +20,16 @@ export function benchServices(topo: Topology): BenchService[] {
   ];
 }
 
+/** The services' first backend reached on its own pod address: pod to pod, no VIP. */
+export function podTargets(topo: Topology): Targets {
+  const ip = topo.srv1.ip4;
+  return {
+    iperf: { host: ip, port: PORTS.iperf },
+    sockperf: { host: ip, port: PORTS.sockperf },
+    connrate: { host: ip, port: PORTS.connrate },
+  };
+}
+
 export function vipTargets(): Targets {
   return {
     iperf: { host: VIP, port: PORTS.iperf },

@@ -1,5 +1,6 @@
 // What a benchmark configuration is: something that, given a fresh topology, makes the three
-// test services reachable (directly or through a VIP) and can be torn down again.
+// test services reachable (directly or through a VIP) and can be torn down again, and which
+// configuration its figures are divided by (measured beside it, bench/paired.ts).
 import type { MetricId } from '../metrics';
 import type { Topology } from '../topology';
 
@@ -32,7 +33,14 @@ export interface Active {
 export interface Configuration {
   id: string;
   label: string;
+  /**
+   * The configuration measured beside this one and divided by, figure by figure: `direct` unless
+   * set (pod-to-pod through podnet is compared with a plain node instead).
+   */
+  baseline?: Configuration;
   /** Why it cannot run on this machine, or null. */
   unavailable?(): Promise<string | null>;
+  /** A fresh topology of its own kind (default: topology.ts's sandbox with hand-made pods). */
+  topology?(): Promise<Topology>;
   setup(topo: Topology): Promise<Active>;
 }
