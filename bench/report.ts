@@ -102,7 +102,7 @@ export function markdown(r: ReportInput): string {
     '- Data-plane CPU: utime+stime of the podnetd/haproxy process over the steady part of the 1-stream run, divided by its throughput. Kernel DNAT runs in softirq and is not attributable to a process (—).',
     '- UDP: iperf3 -u, 64 B datagrams, unlimited rate; figure is datagrams that arrived per second.');
   if (mixed) lines.push('- Pod-to-pod rows (vs plain): the client talks to the server pod\'s own address, no VIP; podnet routes it through its engine, the plain node (pods made by the reference bridge plugin with host-local IPAM, ordinary bridge ports) switches it in its bridge. Both topologies have the same three pods and servers.');
-  if (r.configs.some((c) => /fast/.test(c.id) && !c.unavailable)) lines.push('- Fast path (tc flow cache): packets it forwards run in the senders\' softirq, like kernel DNAT, and are not charged to podnetd: its CPU per Gbit/s counts only what still reaches the engine.');
+  if (r.configs.some((c) => /fast/.test(c.id) && Object.keys(c.metrics).length)) lines.push('- Fast path (tc flow cache): packets it forwards run in the senders\' softirq, like kernel DNAT, and are not charged to podnetd: its CPU per Gbit/s counts only what still reaches the engine.');
   const unavailable = r.configs.filter((c) => c.unavailable);
   for (const c of unavailable) lines.push(`- ${c.label}: not measured: ${c.unavailable}.`);
   for (const c of r.configs) for (const [fig, msg] of Object.entries(c.errors)) lines.push(`- ${c.label}, ${fig}: ${msg.split('\n')[0]}`);
