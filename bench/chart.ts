@@ -40,7 +40,7 @@ export function svgChart(configs: ConfigSummary[], title: string): string {
       out.push(`<text x="${x0 + labelW + barW}" y="${y + 12}">${fmt(s.median)}${rs}</text>`);
     });
   });
-  out.push(`<text x="10" y="${height - 10}" fill="#6b7280">bars: median of rounds; whiskers: min–max; × = ratio to direct pod→pod (pod→pod through podnet: to the plain node) in the same invocation</text>`);
+  out.push(`<text x="10" y="${height - 10}" fill="#6b7280">bars: median of rounds; whiskers: min–max; × = ratio to direct pod→pod${shown.some((c) => c.baseline && c.baseline !== 'direct') ? ' (pod→pod through podnet: to the plain node)' : ''} in the same invocation</text>`);
   out.push('</svg>');
   return `${out.join('\n')}\n`;
 }
