@@ -26,9 +26,24 @@
         "native/new_flow.cc",
         "native/rewrite.cc",
         "native/state_file.cc",
-        "native/addr_text.cc"
+        "native/addr_text.cc",
+        "native/kernel_cache.cc",
+        "native/binding/fast_path.cc",
+        "native/fastpath/loader.cc",
+        "native/fastpath/attach.cc",
+        "native/fastpath/maps.cc",
+        "native/fastpath/embedded.cc"
       ],
-      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "<(module_root_dir)/build/bpf"],
+      "libraries": ["-lbpf"],
+      "actions": [
+        {
+          "action_name": "bpf_program",
+          "inputs": ["native/bpf/flow_cache.bpf.c", "native/bpf/flow_cache.h", "native/bpf/testrun.c", "native/bpf/build.sh"],
+          "outputs": ["<(module_root_dir)/build/bpf/flow_cache.bpf.inc"],
+          "action": ["sh", "native/bpf/build.sh"]
+        }
+      ],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED", "NAPI_CPP_EXCEPTIONS"],
       "cflags!": ["-fno-exceptions", "-O3"],
       "cflags_cc!": ["-fno-exceptions", "-std=gnu++17", "-O3"],

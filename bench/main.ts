@@ -36,7 +36,7 @@ interface Options {
   suites: string[];
 }
 
-const QUICK_CONFIGS = ['direct', 'plain', 'nftables', 'iptables', 'ipvs', 'haproxy', 'podnet', 'podnet-p2p'];
+const QUICK_CONFIGS = ['direct', 'plain', 'nftables', 'iptables', 'ipvs', 'haproxy', 'podnet', 'podnet-p2p', 'podnet-fast', 'podnet-fast-p2p'];
 
 function parseArgs(argv: string[]): Options {
   const quick = argv.includes('--quick');

@@ -57,7 +57,8 @@ Engine::~Engine() { detach_tun(); }
 PipelineEnv Engine::env() {
   return PipelineEnv{&flows_,          cfg_.hairpin4,         cfg_.hairpin6,   &counters_,
                      svc_counters_.get(), svc_capacity(),        be_counters_.get(), be_capacity(),
-                     policy_counters_.get(), kPolicyCounters, &cfg_.masq};
+                     policy_counters_.get(), kPolicyCounters, &cfg_.masq,
+                     cache_.get()};
 }
 
 ApplyResult Engine::apply(const std::vector<ServicePortSpec>& upsert, const std::vector<SvcKey>& remove,
@@ -193,6 +194,7 @@ ApplyResult Engine::apply(const std::vector<ServicePortSpec>& upsert, const std:
     rebind_pending_ = false;
     purged += rebind_restored_flows(*table_.load(std::memory_order_acquire));
   }
+  if (purged) sweep_cache();  // a cut flow's next packet must reach the engine
   for (uint32_t s : freed_svc) svc_slots_.give(s);
   for (uint32_t s : freed_be) be_slots_.give(s);
   auto now = table_.load(std::memory_order_acquire);
@@ -224,7 +226,8 @@ void Engine::trace(const TraceQuery& q, TraceInfo& out, std::shared_ptr<const Se
   size_t len = build_first_packet(q.family, q.src, q.dst, q.proto, q.sport, q.dport, pkt);
   table = table_.load(std::memory_order_acquire);
   policy = policy_.load(std::memory_order_acquire);
-  trace_packet(env(), Tables{*table, *policy}, pkt, len, monotonic_ms(), out);
+  auto pods = pods_.load(std::memory_order_acquire);
+  trace_packet(env(), Tables{*table, *policy, pods.get()}, pkt, len, monotonic_ms(), out);
 }
 
 std::pair<uint64_t, size_t> Engine::set_policy(PolicyTable&& t) {
@@ -258,13 +261,15 @@ std::pair<uint64_t, size_t> Engine::set_policy(PolicyTable&& t) {
       return !policy_decide(*next, k.family, k.src, server, k.proto, port).allow;
     }, monotonic_ms());
   }
+  if (cut) sweep_cache();
   return {next->version, cut};
 }
 
 Result Engine::process(uint8_t* pkt, size_t len, VnetHdr* vh, uint64_t now_ms) {
   auto t = table_.load(std::memory_order_acquire);
   auto pol = policy_.load(std::memory_order_acquire);
-  return process_packet(env(), Tables{*t, *pol}, pkt, len, vh, now_ms, scratch_.get());
+  auto pods = pods_.load(std::memory_order_acquire);
+  return process_packet(env(), Tables{*t, *pol, pods.get()}, pkt, len, vh, now_ms, scratch_.get());
 }
 
 void Engine::attach_tun(const TunConfig& cfg) {
@@ -282,6 +287,7 @@ void Engine::attach_tun(const TunConfig& cfg) {
     struct Cached {
       std::shared_ptr<const ServiceTable> table;
       std::shared_ptr<const PolicyTable> policy;
+      std::shared_ptr<const PodTable> pods;
       uint64_t version = UINT64_MAX;
     };
     auto local = std::make_shared<Cached>();
@@ -298,9 +304,10 @@ void Engine::attach_tun(const TunConfig& cfg) {
       if (v != local->version || !local->table) {
         local->table = table_.load(std::memory_order_acquire);
         local->policy = policy_.load(std::memory_order_acquire);
+        local->pods = pods_.load(std::memory_order_acquire);
         local->version = v;
       }
-      Result r = process_packet(e, Tables{*local->table, *local->policy}, buf + sizeof(VnetHdr), n - sizeof(VnetHdr),
+      Result r = process_packet(e, Tables{*local->table, *local->policy, local->pods.get()}, buf + sizeof(VnetHdr), n - sizeof(VnetHdr),
                                 vh, now, scratch.get());
       if (r.verdict == Verdict::kDrop) return 0;
       if (r.out2_len) {
@@ -339,9 +346,48 @@ void Engine::gc_loop() {
   std::unique_lock<std::mutex> lk(gc_mu_);
   while (!gc_cv_.wait_for(lk, std::chrono::seconds(1), [this] { return gc_stop_; })) {
     lk.unlock();
+    sweep_cache();
     flows_.expire(monotonic_ms());
     lk.lock();
   }
+}
+
+void Engine::sweep_cache() {
+  if (cache_) cache_->sweep(flows_, env(), *pods_.load(std::memory_order_acquire), monotonic_ms());
+}
+
+void Engine::enable_fast_path(const KernelCacheOptions& o) {
+  std::lock_guard<std::mutex> g(apply_mu_);
+  if (tun_) throw EngineError("ENGINE_TUN_ATTACHED", "enable the fast path before attaching the TUN");
+  if (cache_) throw EngineError("ENGINE_FAST_PATH", "the fast path is already enabled");
+  cache_ = std::make_unique<KernelCache>(o, cfg_.flow_capacity);
+  pods_.store(std::make_shared<const PodTable>(), std::memory_order_release);
+  version_.fetch_add(1, std::memory_order_acq_rel);
+}
+
+std::string Engine::set_local_pod(const LocalPod& pod, const std::vector<std::pair<uint8_t, Addr>>& addrs) {
+  std::lock_guard<std::mutex> g(apply_mu_);
+  if (!cache_) return "the fast path is off";
+  // Anti-spoofing entry and attachment first: the pod's flows are cached only once its
+  // veth runs the program.
+  std::string err = cache_->set_pod(pod, addrs);
+  auto next = std::make_shared<PodTable>(*pods_.load(std::memory_order_acquire));
+  next->erase_ifindex(pod.ifindex);
+  if (err.empty())
+    for (const auto& [family, a] : addrs) next->put(family, a, pod);
+  pods_.store(std::shared_ptr<const PodTable>(std::move(next)), std::memory_order_release);
+  version_.fetch_add(1, std::memory_order_acq_rel);
+  return err;
+}
+
+std::string Engine::delete_local_pod(uint32_t ifindex) {
+  std::lock_guard<std::mutex> g(apply_mu_);
+  if (!cache_) return "the fast path is off";
+  auto next = std::make_shared<PodTable>(*pods_.load(std::memory_order_acquire));
+  next->erase_ifindex(ifindex);
+  pods_.store(std::shared_ptr<const PodTable>(std::move(next)), std::memory_order_release);
+  version_.fetch_add(1, std::memory_order_acq_rel);
+  return cache_->delete_pod(ifindex);
 }
 
 std::vector<const QueueCounters*> Engine::queue_counters() const {

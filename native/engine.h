@@ -12,6 +12,8 @@
 #include <vector>
 
 #include "flow_table.h"
+#include "kernel_cache.h"
+#include "local_pods.h"
 #include "pipeline.h"
 #include "policy.h"
 #include "service_table.h"
@@ -80,6 +82,17 @@ class Engine {
   // Counter slot of a policy name (stable across versions).
   const std::unordered_map<std::string, uint32_t>& policy_slots() const { return policy_slot_by_name_; }
   const PolicyCounter& policy_counter(uint32_t slot) const { return policy_counters_[slot]; }
+  // The kernel flow cache (kernel_cache.h): loads or adopts the pinned program and maps.
+  // Before attach_tun (engine threads take their environment then); throws EngineError.
+  void enable_fast_path(const KernelCacheOptions& o);
+  KernelCache* kernel_cache() { return cache_.get(); }
+  const KernelCache* kernel_cache() const { return cache_.get(); }
+  // A pod on this node's bridge appeared (or changed): its addresses become cacheable ends,
+  // its veth gets the program. "" or what failed (the pod then stays on the TUN path).
+  std::string set_local_pod(const LocalPod& pod, const std::vector<std::pair<uint8_t, Addr>>& addrs);
+  // The pod's veth is gone: its cached flows, anti-spoofing entry and attachment go at once.
+  std::string delete_local_pod(uint32_t ifindex);
+  std::shared_ptr<const PodTable> pods() const { return pods_.load(std::memory_order_acquire); }
   void attach_tun(const TunConfig& cfg);
   void detach_tun();
   const TunDevice* tun() const { return tun_.get(); }
@@ -111,6 +124,7 @@ class Engine {
  private:
   PipelineEnv env();
   size_t rebind_restored_flows(const ServiceTable& t);
+  void sweep_cache();
   void gc_loop();
 
   EngineConfig cfg_;
@@ -122,6 +136,8 @@ class Engine {
   SlotPool be_slots_;
   std::atomic<std::shared_ptr<const ServiceTable>> table_;
   std::atomic<std::shared_ptr<const PolicyTable>> policy_;
+  std::atomic<std::shared_ptr<const PodTable>> pods_;  // null while the fast path is off
+  std::unique_ptr<KernelCache> cache_;
   std::atomic<uint64_t> version_{0};  // bumped after each publish (either table); engine threads poll it
   static constexpr uint32_t kPolicyCounters = 65536;
   std::unique_ptr<PolicyCounter[]> policy_counters_;

@@ -336,6 +336,24 @@ bool FlowTable::insert(const NewFlow& f, uint64_t now_ms, FlowHit& out) {
   return true;
 }
 
+bool FlowTable::peek(uint32_t idx, uint32_t gen, FlowHit& out) const {
+  if (idx >= capacity_) return false;
+  const Record& r = records_[idx];
+  if (r.in_use.load(std::memory_order_acquire) != kLive || r.gen.load(std::memory_order_acquire) != gen) return false;
+  out = FlowHit{};
+  out.dir = kForward;
+  out.idx = idx;
+  out.gen = gen;
+  out.state = r.state.load(std::memory_order_relaxed);
+  out.proto = r.proto.load(std::memory_order_relaxed);
+  out.svc_slot = r.svc_slot.load(std::memory_order_relaxed);
+  out.be_slot = r.be_slot.load(std::memory_order_relaxed);
+  out.extra_timeout_ms = r.extra_timeout_ms.load(std::memory_order_relaxed);
+  out.last_ms = r.last_ms.load(std::memory_order_relaxed);
+  // Read gen again: a release between the loads would have bumped it.
+  return r.gen.load(std::memory_order_acquire) == gen;
+}
+
 void FlowTable::touch(const FlowHit& h, uint8_t tcp_flags, uint64_t now_ms) {
   Record& r = records_[h.idx];
   if (r.gen.load(std::memory_order_relaxed) != h.gen) return;

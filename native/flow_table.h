@@ -134,6 +134,9 @@ class FlowTable {
   // Records activity and advances the TCP/UDP state machine; ignored if the record was reused.
   // Never moves a flow out of kReset, even when the cut lands between lookup and touch.
   void touch(const FlowHit& h, uint8_t tcp_flags, uint64_t now_ms);
+  // The record `idx` as a hit (dir kForward, no translation) if it is live with generation
+  // `gen`; false once it was released or reused. For the kernel cache's sweep.
+  bool peek(uint32_t idx, uint32_t gen, FlowHit& out) const;
   void remove(uint32_t idx, uint32_t gen);
   // Removes expired records; returns how many.
   size_t expire(uint64_t now_ms);

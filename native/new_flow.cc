@@ -1,6 +1,8 @@
 // Stage 5: plan a new flow, then commit the plan; see new_flow.h.
 #include "new_flow.h"
 
+#include "kernel_cache.h"
+
 namespace podnet {
 
 namespace {
@@ -222,11 +224,12 @@ void plan_masquerade(const PipelineEnv& env, const Tables& t, const Parsed& p, u
 
 // Pod-to-pod (or pod-to-outside) traffic when some pod is isolated: decide on the first
 // packet and keep an untranslated flow so the replies of an allowed flow pass.
-void plan_tracked(const Tables& t, const Parsed& p, FlowPlan& plan) {
+// `cache`: keep the record whatever the policy says, for the kernel flow cache to follow.
+void plan_tracked(const Tables& t, const Parsed& p, FlowPlan& plan, bool cache) {
   if (!plan_policy(t, plan, p, p.key.dst, p.key.dport)) return;
   plan.kind = FlowKind::kTracked;
   plan.action = PlanAction::kAdmit;
-  plan.insert = plan.policy.tracked;
+  plan.insert = plan.policy.tracked || cache;
   NewFlow& nf = plan.flow;
   nf.fwd = p.key;
   nf.rev = p.key;
@@ -236,6 +239,29 @@ void plan_tracked(const Tables& t, const Parsed& p, FlowPlan& plan) {
   nf.rev.dport = p.key.sport;
   nf.svc_slot = UINT32_MAX;
   nf.be_slot = UINT32_MAX;
+}
+
+// Both ends of a TCP/UDP packet are pods of this node: the kernel cache can carry the flow.
+bool local_pair(const Tables& t, const Parsed& p) {
+  return t.pods && (p.proto == kTCP || p.proto == kUDP) && !p.fragment && !p.later_fragment &&
+         t.pods->find(p.family, p.key.src) && t.pods->find(p.family, p.key.dst);
+}
+
+// An admitted TCP/UDP flow between two local pods (after any translation) is cached: the
+// forward direction enters at the client's veth and goes to the server's, the reverse the
+// other way. Anything else (a remote or host end, egress masquerade) stays on the TUN path.
+void plan_cache(const Tables& t, const Parsed& p, FlowPlan& plan) {
+  if (!t.pods || plan.action != PlanAction::kAdmit || !plan.insert || plan.kind == FlowKind::kMasquerade) return;
+  if (p.proto != kTCP && p.proto != kUDP) return;
+  const NewFlow& nf = plan.flow;
+  const Addr& server = (nf.fwd_x.rewrite & kRewriteDst) ? nf.fwd_x.dst : nf.fwd.dst;
+  const Addr& back_to = (nf.rev_x.rewrite & kRewriteDst) ? nf.rev_x.dst : nf.rev.dst;
+  if (back_to != p.key.src || nf.rev.src != server) return;
+  const LocalPod* client = t.pods->find(p.family, p.key.src);
+  const LocalPod* srv = client ? t.pods->find(p.family, server) : nullptr;
+  if (!srv) return;
+  plan.cache.client = client;
+  plan.cache.server = srv;
 }
 
 }  // namespace
@@ -258,10 +284,11 @@ FlowPlan plan_new_flow(const PipelineEnv& env, const Tables& t, const Parsed& p,
     if (!p.later_fragment && !p.fragment && (p.proto == kTCP || p.proto == kUDP) && !rst && env.masq &&
         masquerades(*env.masq, p))
       plan_masquerade(env, t, p, now_ms, plan);
-    else if (trackable && t.policy.active && !rst)
-      plan_tracked(t, p, plan);
+    else if (trackable && !rst && (t.policy.active || local_pair(t, p)))
+      plan_tracked(t, p, plan, local_pair(t, p));
   }
   plan.flow.state = initial_state(p);
+  plan_cache(t, p, plan);
   return plan;
 }
 
@@ -293,12 +320,14 @@ Result commit_new_flow(const PipelineEnv& env, const Tables& t, const FlowPlan& 
   if (plan.snat_takeover.valid()) flows.remove(plan.snat_takeover.idx, plan.snat_takeover.gen);
   if (plan.kind == FlowKind::kTracked) {
     FlowHit hit;
-    if (plan.insert) flows.insert(plan.flow, now_ms, hit);  // full table: the next packet is decided again
+    // Full table: the next packet is decided again.
+    if (plan.insert && flows.insert(plan.flow, now_ms, hit) && env.cache && plan.cache.ok()) env.cache->install(plan, hit);
     env.counters->passthrough.fetch_add(1, std::memory_order_relaxed);
     return forward_packet(pkt, p.len);
   }
   FlowHit hit;
   if (!flows.insert(plan.flow, now_ms, hit)) return count_drop(env, Drop::flow_table_full);
+  if (env.cache && plan.cache.ok()) env.cache->install(plan, hit);
   if (plan.kind == FlowKind::kService) count_flow(env, hit.svc_slot, hit.be_slot);
   translate(pkt, p, vh, hit.x);
   if (plan.kind == FlowKind::kService) count_packet(env, hit.svc_slot, hit.be_slot, p.len);

@@ -42,6 +42,15 @@ struct FlowRef {
   bool valid() const { return idx != UINT32_MAX; }
 };
 
+// Where the kernel flow cache delivers each direction of an admitted flow whose two ends are
+// pods on this node (kernel_cache.h). Unset when the fast path is off or an end is elsewhere.
+// Valid while the pod table the plan was made from is held.
+struct CacheRoute {
+  const LocalPod* client = nullptr;  // the forward direction enters here, the reverse leaves here
+  const LocalPod* server = nullptr;  // the forward direction leaves here, the reverse enters here
+  bool ok() const { return client && server; }
+};
+
 struct FlowPlan {
   PlanAction action = PlanAction::kPass;
   Drop reason = Drop::none;
@@ -59,6 +68,7 @@ struct FlowPlan {
   bool affinity_insert = false;      // first connection of this client: record the choice
   NewFlow affinity{};
   FlowRef snat_takeover;             // closed TCP flow holding the SNAT reverse key: remove
+  CacheRoute cache;                  // kAdmit: cache the flow in the kernel after the insert
 };
 
 // Decides what the first packet `p` of a flow gets; reads the tables and the flow table only.

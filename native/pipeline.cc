@@ -103,7 +103,10 @@ void trace_packet(const PipelineEnv& env, const Tables& t, const uint8_t* pkt, s
     case PlanAction::kDrop: out.verdict = Verdict::kDrop; break;
     case PlanAction::kReject:
     case PlanAction::kEcho: out.verdict = Verdict::kReply; break;
-    case PlanAction::kAdmit: out.x = plan.flow.fwd_x; break;
+    case PlanAction::kAdmit:
+      out.x = plan.flow.fwd_x;
+      out.cached = plan.cache.ok();
+      break;
   }
 }
 

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "flow_table.h"
+#include "local_pods.h"
 #include "packet.h"
 #include "policy.h"
 #include "range_set.h"
@@ -26,6 +27,8 @@
 #include "vnet.h"
 
 namespace podnet {
+
+class KernelCache;
 
 enum class Verdict : uint8_t { kForward, kReply, kDrop };
 
@@ -61,12 +64,14 @@ struct PipelineEnv {
   PolicyCounter* policy_counters;
   uint32_t policy_capacity;
   const MasqConfig* masq;
+  KernelCache* cache = nullptr;  // the kernel flow cache, when the fast path is on
 };
 
 // The published tables one packet is processed against.
 struct Tables {
   const ServiceTable& services;
   const PolicyTable& policy;
+  const PodTable* pods = nullptr;  // this node's pods, when the fast path is on
 };
 
 // Reply buffer a thread owns: the largest generated reply is an ICMPv6 error of 1280 bytes.
@@ -91,6 +96,7 @@ struct TraceInfo {
   const ServicePort* svc; // the service port, if any (valid while the table is held)
   Translation x;          // the translation that would apply
   PolicyDecision policy;  // NetworkPolicy's say (allowed, or which set denied)
+  bool cached = false;    // a new flow the kernel flow cache would carry after this packet
 };
 void trace_packet(const PipelineEnv& env, const Tables& t, const uint8_t* pkt, size_t len, uint64_t now_ms,
                   TraceInfo& out);

@@ -61,6 +61,10 @@ struct Counter {
     packets.fetch_add(1, std::memory_order_relaxed);
     bytes.fetch_add(b, std::memory_order_relaxed);
   }
+  void add_n(uint64_t n, uint64_t b) {
+    packets.fetch_add(n, std::memory_order_relaxed);
+    bytes.fetch_add(b, std::memory_order_relaxed);
+  }
   void reset() {
     packets.store(0, std::memory_order_relaxed);
     bytes.store(0, std::memory_order_relaxed);

@@ -22,18 +22,14 @@ export const CONFIGURATIONS: Configuration[] = [
   haproxy,
   podnet('podnet', 'podnet (1 queue, busy poll 50 µs: the defaults)'),
   podnet('podnet-p2p', 'podnet pod→pod (no VIP)', { target: 'pod' }),
+  podnet('podnet-fast', 'podnet, kernel fast path', { fastPath: true }),
+  podnet('podnet-fast-p2p', 'podnet pod→pod, kernel fast path', { target: 'pod', fastPath: true }),
   podnet('podnet-nobp', 'podnet, no busy poll', { busyPollUs: 0 }),
   podnet('podnet-q2', 'podnet, 2 queues', { queues: 2 }),
 ];
 
-/**
- * Diagnostic variants, only on request (`--configs`): not part of a default run. The fast-path
- * ones join the default list once podnetd reads `engine.fastPath` / `engine.bpffs` (until then
- * podnetd refuses the keys and their setup fails with its message).
- */
+/** Diagnostic variants, only on request (`--configs`): not part of a default run. */
 export const EXTRA_CONFIGURATIONS: Configuration[] = [
-  podnet('podnet-fast', 'podnet, kernel fast path', { fastPath: true }),
-  podnet('podnet-fast-p2p', 'podnet pod→pod, kernel fast path', { target: 'pod', fastPath: true }),
   podnet('podnet-nice', 'podnet, threads at nice -10', { nice: -10 }),
   podnet('podnet-batch1', 'podnet, batch 1', { batch: 1 }),
 ];

@@ -8,6 +8,7 @@
 //   service_specs.cc  apply()/replace() deltas -> ServicePortSpec / SvcKey
 //   policy.cc         setPolicy() tables -> PolicySpec; policyStats()
 //   trace.cc          process(), trace(), flows(): what the engine does with a packet
+//   fast_path.cc      the kernel flow cache: enable, the node's pods, status, cleanup
 //   convert.cc        coded errors, field readers, JS value -> Input
 #pragma once
 #include <napi.h>
@@ -65,5 +66,12 @@ Napi::Object policy_stats(Napi::Env env, const Engine& e);
 Napi::Object process_packet(Napi::Env env, Engine& e, Napi::Value packet, Napi::Value options);
 Napi::Object trace(Napi::Env env, Engine& e, const Engine::TraceQuery& q);
 Napi::Array flows(Napi::Env env, const Engine& e, uint32_t limit);
+
+// fast_path.cc
+Napi::Value enable_fast_path(Engine& e, const Napi::CallbackInfo& info);
+Napi::Value set_local_pod(Engine& e, const Napi::CallbackInfo& info);
+Napi::Value delete_local_pod(Engine& e, const Napi::CallbackInfo& info);
+Napi::Value fast_path_status(const Engine& e, const Napi::CallbackInfo& info);
+Napi::Value fast_path_remove_all(Engine& e, const Napi::CallbackInfo& info);
 
 }  // namespace podnet::binding

@@ -120,6 +120,11 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
                         InstanceMethod("flows", &EngineWrap::Flows), InstanceMethod("process", &EngineWrap::Process),
                         InstanceMethod("trace", &EngineWrap::Trace), InstanceMethod("setPolicy", &EngineWrap::SetPolicy),
                         InstanceMethod("policyStats", &EngineWrap::PolicyStats),
+                        InstanceMethod("enableFastPath", &EngineWrap::EnableFastPath),
+                        InstanceMethod("setLocalPod", &EngineWrap::SetLocalPod),
+                        InstanceMethod("deleteLocalPod", &EngineWrap::DeleteLocalPod),
+                        InstanceMethod("fastPathStatus", &EngineWrap::FastPathStatus),
+                        InstanceMethod("fastPathRemoveAll", &EngineWrap::FastPathRemoveAll),
                         InstanceMethod("close", &EngineWrap::Close)});
   }
 
@@ -208,6 +213,12 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
   }
 
   Napi::Value PolicyStats(const Napi::CallbackInfo& info) { return policy_stats(info.Env(), engine(info.Env())); }
+
+  Napi::Value EnableFastPath(const Napi::CallbackInfo& info) { return enable_fast_path(engine(info.Env()), info); }
+  Napi::Value SetLocalPod(const Napi::CallbackInfo& info) { return set_local_pod(engine(info.Env()), info); }
+  Napi::Value DeleteLocalPod(const Napi::CallbackInfo& info) { return delete_local_pod(engine(info.Env()), info); }
+  Napi::Value FastPathStatus(const Napi::CallbackInfo& info) { return fast_path_status(engine(info.Env()), info); }
+  Napi::Value FastPathRemoveAll(const Napi::CallbackInfo& info) { return fast_path_remove_all(engine(info.Env()), info); }
 
   Napi::Value Close(const Napi::CallbackInfo& info) {
     engine_.reset();

@@ -54,6 +54,8 @@ Napi::Object trace(Napi::Env env, Engine& e, const Engine::TraceQuery& q) {
   if (ti.reason != Drop::none) r.Set("reason", drop_name(ti.reason));
   r.Set("service", ti.service);
   r.Set("existingFlow", ti.existing_flow);
+  // Only said when the fast path is on: whether the kernel would carry the flow's later packets.
+  if (e.kernel_cache()) r.Set("cached", ti.cached);
   if (ti.svc) r.Set("servicePort", ti.svc->name);
   if (ti.x.rewrite & kRewriteDst) r.Set("backend", format_endpoint(q.family, ti.x.dst, ti.x.dport));
   if (ti.x.rewrite & kRewriteSrc) r.Set("snat", format_endpoint(q.family, ti.x.src, ti.x.sport));

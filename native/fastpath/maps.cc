@@ -67,6 +67,10 @@ int FlowCacheMaps::DeleteFlow(const podnet_flow_key& fwd, const podnet_flow_key&
   return rc;
 }
 
+int FlowCacheMaps::DeleteKey(const podnet_flow_key& key) {
+  return bpf_map_delete_elem(flows_fd_, &key) == 0 ? 0 : -errno;
+}
+
 int FlowCacheMaps::LookupFlow(const podnet_flow_key& key, podnet_flow_value* value) const {
   return bpf_map_lookup_elem(flows_fd_, &key, value) == 0 ? 0 : -errno;
 }

@@ -50,6 +50,8 @@ class FlowCacheMaps {
   int InstallFlow(const FlowEntry& forward, const FlowEntry& reverse);
   /** Deletes both directions; a key already gone is not an error. */
   int DeleteFlow(const podnet_flow_key& forward, const podnet_flow_key& reverse);
+  /** Deletes one direction; -ENOENT when absent. */
+  int DeleteKey(const podnet_flow_key& key);
   /** One entry by key; -ENOENT when absent. */
   int LookupFlow(const podnet_flow_key& key, podnet_flow_value* value) const;
 

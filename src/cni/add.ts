@@ -64,8 +64,9 @@ export async function cmdAdd(conf: NetConf, env: CniEnv, log: Log): Promise<Resu
 
     const ipam = openIpam(conf, env);
     const alloc = await steps.run('ipam', () => ipam.add(), () => ipam.del());
-    // The addresses on the host veth (its alias): GC and DEL read them back, whatever the IPAM.
-    await steps.run('record-addresses', () => setLinkAlias(sock, host.index, podAlias(alloc.ips.map((i) => i.address))));
+    // The addresses and the pod's MAC on the host veth (its alias): GC, DEL and podnetd's kernel
+    // flow cache read them back, whatever the IPAM.
+    await steps.run('record-addresses', () => setLinkAlias(sock, host.index, podAlias(alloc.ips.map((i) => i.address), peerMac)));
     const v4 = alloc.ips.some((i) => i.family === 4);
     const v6 = alloc.ips.some((i) => i.family === 6);
 

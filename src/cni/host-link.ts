@@ -1,7 +1,6 @@
 // The plugin's side of the node's links: the bridge as the plugin creates it when podnetd has
 // not yet (MTU from the network config, sysctls before up), the host veth's stable name, and the
 // alias that records a pod's addresses on it. The kernel requests are src/netlink/'s.
-import { parseIp } from '../net/ip';
 import { bridgeMac } from '../net/mac';
 import { createBridge, getLink, setLinkUp, type LinkInfo } from '../netlink/link';
 import { wrap, type Rtnl } from '../netlink/socket';
@@ -35,17 +34,4 @@ export async function ensureBridge(s: Rtnl, name: string, mtu: number, beforeUp?
   return { link, created };
 }
 
-// The pod's addresses ride on its host veth as the link's alias (IFLA_IFALIAS, `ip link show`
-// prints it): they live and die with the attachment, so GC and DEL know a pod's IPv6 proxy
-// entries even when the IPAM is a delegated plugin that cannot say what it handed out.
-const ALIAS_PREFIX = 'podnet:';
-
-export function podAlias(addresses: string[]): string {
-  return [ALIAS_PREFIX, ...addresses.map((a) => a.split('/')[0])].join(' ');
-}
-
-/** The addresses of podAlias(); [] for any other alias. */
-export function aliasAddresses(alias: string | undefined): string[] {
-  const parts = (alias ?? '').split(' ');
-  return parts[0] === ALIAS_PREFIX ? parts.slice(1).filter((a) => parseIp(a)) : [];
-}
+export { podAlias, aliasAddresses, aliasMac } from '../node/pod-alias';

@@ -21,6 +21,36 @@ export interface StatusReply {
   sync: SyncStatus;
   /** The node's pod CIDRs, service CIDRs and uplinks in use, and where each came from (absent from older podnetd). */
   network?: NetworkStatus;
+  /** The kernel flow cache (absent from older podnetd). */
+  fastPath?: FastPathWireStatus;
+}
+
+/** StatusReply.fastPath: whether admitted flows between local pods bypass the TUN, and how much. */
+export interface FastPathWireStatus {
+  /** on: loaded and attached to the pods' veths; off: not configured or not possible (reason). */
+  mode: 'on' | 'off';
+  reason?: string;
+  /** tcx, clsact, or none before the first pod. */
+  attachMode?: string;
+  pinDir?: string;
+  /** Pods whose veth runs the program. */
+  pods?: number;
+  /** ifindexes of the devices the program is attached to (as its pins record them). */
+  attachedTo?: number[];
+  /** Cached entries (one per direction) after the last sweep. */
+  entries?: number;
+  /** Flows written into the cache, and writes that failed (map full). */
+  installs?: number;
+  installErrors?: number;
+  /** Entries removed: flows cut, closed, expired or of a deleted pod. */
+  removed?: number;
+  /** Packets the program forwarded itself, fell through to the TUN (miss), or left to the engine by rule (punt), and anti-spoofing drops. */
+  hits?: number;
+  misses?: number;
+  punts?: number;
+  spoofDrops?: number;
+  /** The program's counters by name (hit_peer, punt_tcp_syn, ...). */
+  program?: Record<string, number>;
 }
 
 /** StatusReply.network */
@@ -266,6 +296,8 @@ export interface TraceResultEntry {
   deniedBy?: string[];
   /** The NetworkPolicy whose rule allows the flow (when an end is isolated). */
   allowedBy?: string;
+  /** With the fast path on: whether the kernel flow cache carries the flow after its first packets. */
+  cached?: boolean;
   /** Human sentence: why this verdict. */
   explanation: string;
 }

@@ -49,6 +49,8 @@ export interface DaemonConfig {
   bridge: string;
   tun: TunConfig;
   engine: EngineOptions;
+  /** The kernel flow cache (`engine.fastPath`, `engine.bpffs`): off unless enabled. */
+  fastPath: { enabled: boolean; bpffs: string };
   /** Flow table file (survives restarts); "" keeps flows in memory only. */
   stateFile: string;
   routeTable?: number;
@@ -76,6 +78,7 @@ export const DEFAULTS = {
   bridge: 'podnet0',
   tun: { name: 'podnet-tun', queues: 1, busyPollUs: 50, persist: true },
   stateFile: '/run/podnet/flows',
+  bpffs: '/sys/fs/bpf',
   healthzBindAddress: '127.0.0.1:10256',
   metricsBindAddress: '127.0.0.1:10249',
   controlSocket: '/run/podnet/podnetd.sock',
@@ -94,7 +97,7 @@ const TOP_KEYS = ['nodeName', 'manifests', 'kubeconfig', 'tables', 'podCIDRs', '
 const CLUSTER_KEYS = ['mode', 'uplink', 'uplinkMtu', 'vxlan', 'resyncIntervalMs'];
 const VXLAN_KEYS = ['name', 'vni', 'port'];
 const TUN_KEYS = ['name', 'queues', 'batch', 'busyPollUs', 'persist'];
-const ENGINE_KEYS = ['flowCapacity', 'maglevSize', 'maxServicePorts', 'timeouts', 'hairpinIPv4', 'hairpinIPv6', 'egressMasquerade'];
+const ENGINE_KEYS = ['flowCapacity', 'maglevSize', 'maxServicePorts', 'timeouts', 'hairpinIPv4', 'hairpinIPv6', 'egressMasquerade', 'fastPath', 'bpffs'];
 const EXTERNAL_KEYS = ['uplinks', 'nodePortAddresses', 'nodePortRange'];
 const EGRESS_KEYS = ['enabled', 'exemptCIDRs', 'sourceIPv4', 'sourceIPv6', 'portMin', 'portMax'];
 const TIMEOUT_KEYS = ['tcpSynSec', 'tcpEstablishedSec', 'tcpFinSec', 'tcpTimeWaitSec', 'tcpCloseSec', 'udpSec', 'udpStreamSec', 'icmpSec'];
@@ -256,6 +259,7 @@ export function buildConfig(raw: unknown, file = ''): DaemonConfig {
       persist: r.bool(tun.persist, 'tun.persist', DEFAULTS.tun.persist),
     },
     engine,
+    fastPath: { enabled: r.bool(eng.fastPath, 'engine.fastPath', false), bpffs: rel(r.string(eng.bpffs, 'engine.bpffs', DEFAULTS.bpffs))! },
     stateFile: r.string(c.stateFile, 'stateFile', DEFAULTS.stateFile),
     routeTable: c.routeTable === undefined ? undefined : r.int(c.routeTable, 'routeTable', 1, 0xfffffffe),
     healthzBindAddress: r.bind(c.healthzBindAddress, 'healthzBindAddress', DEFAULTS.healthzBindAddress),

@@ -151,6 +151,7 @@ export function toWireTrace(r: TraceResult): TraceResultEntry {
     ...(r.snat !== undefined ? { snat: r.snat } : {}),
     ...(r.deniedBy !== undefined ? { deniedBy: [...r.deniedBy] } : {}),
     ...(r.allowedBy !== undefined ? { allowedBy: r.allowedBy } : {}),
+    ...(r.cached !== undefined ? { cached: r.cached } : {}),
     explanation: explain(r),
   };
 }

@@ -30,6 +30,7 @@ import { deleteServiceRoute, ensureServiceRoute } from '../node/routing';
 import { ExternalTraffic } from '../external/controller';
 import { registerEngineMetrics } from './engine-metrics';
 import { AntispoofMetrics } from './antispoof-metrics';
+import { FastPath } from './fast-path';
 import { DaemonError } from './errors';
 import { HttpEndpoints } from './http';
 import { Notifier } from './notify';
@@ -78,6 +79,7 @@ export class Daemon {
   private podMtu: number | undefined;
   /** Anti-spoofing drops on the pod veths (tc counters, read at each scrape). */
   private antispoof: AntispoofMetrics | undefined;
+  private fastPath: FastPath | undefined;
   private readonly notifier: Notifier;
   private readonly http: HttpEndpoints;
   private readonly control: ControlApi;
@@ -164,6 +166,9 @@ export class Daemon {
     this.engine = new Engine({ ...cfg.engine, ...(egress ? { egressMasquerade: egress } : {}), ...(cfg.stateFile ? { stateFile: cfg.stateFile } : {}) });
     const restored = this.engine.stats();
     this.log.info({ engine: engineVersion(), stateFile: cfg.stateFile || null, restoredFlows: restored.restoredFlows, flows: restored.flows.active }, 'engine created');
+    this.fastPath = new FastPath(this.engine, cfg, this.log);
+    this.fastPath.register(this.registry);
+    this.fastPath.enable();
 
     step('source');
     const sink = new ProgrammedSink(this.engine);
@@ -192,6 +197,7 @@ export class Daemon {
     const wiring = await wireNode(wiringConfig(this.cfg), this.log);
     this.log.info({ wiring }, 'node wired');
     this.wired = true;
+    await this.fastPath.start().catch((err: unknown) => this.log.warn({ err }, 'kernel flow cache: cannot follow the bridge\'s pods'));
     if (cfg.nodeStateFile) recordNodeState(cfg.nodeStateFile, this.cfg.podCIDRs, this.nodeStateExtra());
     // A ServiceCIDR that changed while the node was being wired.
     this.factsChanged();
@@ -340,6 +346,7 @@ export class Daemon {
     await this.facts?.stop().catch((err: unknown) => this.log.warn({ err }, 'defaults source stop failed'));
     this.cluster?.stop();
     await this.external?.stop().catch((err: unknown) => this.log.warn({ err }, 'external stop failed'));
+    this.fastPath?.stop();
     await Promise.all([this.http.stop(), this.control.stop(), this.stopCni()]);
     if (this.engine) {
       this.engine.detachTun();
@@ -388,6 +395,7 @@ export class Daemon {
       },
       ...(this.defaults ? { network: toWireNetwork(this.defaults, this.external?.uplinkAddresses() ?? []) } : {}),
       engine: toWireEngineStatus(st, this.tun),
+      fastPath: this.fastPath?.status() ?? { mode: 'off', reason: 'engine not started' },
       sync: {
         initialized: cs?.initialized ?? this.ready,
         services: cs?.services ?? new Set(specs.map((s) => s.name?.split(':')[0])).size,

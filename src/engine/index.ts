@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type {
   ApplyResult, EngineOptions, EngineStats, FlowInfo, PolicyApplyResult, PolicyStats, PolicyTables,
-  ProcessOptions, ProcessResult,
+  ProcessOptions, ProcessResult, FastPathOptions, FastPathLoadReport, FastPathStatus, LocalPod,
   ServicePortSpec, TableDelta, TraceQuery, TraceResult, TunInfo, TunOptions,
 } from './types';
 
@@ -21,6 +21,11 @@ interface NativeEngine {
   trace(q: TraceQuery): TraceResult;
   setPolicy(t: PolicyTables): PolicyApplyResult;
   policyStats(): PolicyStats;
+  enableFastPath(o: FastPathOptions): FastPathLoadReport;
+  setLocalPod(p: LocalPod): void;
+  deleteLocalPod(ifindex: number): void;
+  fastPathStatus(): FastPathStatus | null;
+  fastPathRemoveAll(): void;
   close(): void;
 }
 
@@ -116,6 +121,34 @@ export class Engine {
   /** Flows allowed per policy and denied per isolating policy and direction. */
   policyStats(): PolicyStats {
     return this.native.policyStats();
+  }
+
+  /**
+   * Turns on the kernel flow cache (before attachTun): loads the tc program and its maps, or
+   * adopts the ones a previous podnetd pinned under `bpffs`. Throws ENGINE_FAST_PATH when the
+   * kernel or the capabilities do not allow it.
+   */
+  enableFastPath(o: FastPathOptions): FastPathLoadReport {
+    return this.native.enableFastPath(o);
+  }
+
+  /** A pod on the bridge: its anti-spoofing entry, the program on its veth, a cacheable end. */
+  setLocalPod(p: LocalPod): void {
+    this.native.setLocalPod(p);
+  }
+
+  /** The pod's veth is gone: its cached flows and entries are removed at once. */
+  deleteLocalPod(ifindex: number): void {
+    this.native.deleteLocalPod(ifindex);
+  }
+
+  fastPathStatus(): FastPathStatus | null {
+    return this.native.fastPathStatus();
+  }
+
+  /** Detaches the program everywhere and removes the pins (podnetd --cleanup). */
+  fastPathRemoveAll(): void {
+    this.native.fastPathRemoveAll();
   }
 
   /** What the engine would do with the first packet of such a connection; changes nothing. */

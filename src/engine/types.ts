@@ -257,6 +257,59 @@ export interface TraceResult {
   allowedBy?: string;
   /** The policies isolating the end that no rule allows (when denied). */
   deniedBy?: string[];
+  /** With the fast path on: whether the kernel flow cache carries the flow after its first packet. */
+  cached?: boolean;
+}
+
+/** Engine.enableFastPath: where the kernel flow cache pins its maps and program links. */
+export interface FastPathOptions {
+  /** A directory on a mounted bpffs (podnet pins under podnet/v<layout>/ below it). */
+  bpffs: string;
+  /** Bound of the BPF flow map (entries, one per direction). */
+  flowsMax?: number;
+  /** Attach with clsact + cls_bpf even where tcx exists. */
+  forceClsact?: boolean;
+  /** A BPF object file instead of the one embedded in the addon (tests). */
+  object?: string;
+}
+
+/** What enableFastPath found under the pin directory: a restart adopts what a previous run pinned. */
+export interface FastPathLoadReport {
+  pinDir: string;
+  flowsReused: boolean;
+  flowsReplaced: boolean;
+  linksUpdated: number;
+  filtersReplaced: number;
+  staleRemoved: number;
+}
+
+/** A pod on this node's bridge, as the kernel flow cache needs it. */
+export interface LocalPod {
+  /** The pod's host-side veth. */
+  ifindex: number;
+  /** The pod's own interface MAC. */
+  mac: string;
+  /** The MAC the pod knows its gateway by (the bridge's). */
+  gatewayMac: string;
+  addresses: string[];
+}
+
+/** The kernel flow cache's state (null from fastPathStatus while it is off). */
+export interface FastPathStatus {
+  pinDir: string;
+  /** tcx, clsact, or none before the first pod. */
+  attachMode: string;
+  /** Entries (one per direction) after the last sweep. */
+  entries: number;
+  installs: number;
+  installErrors: number;
+  removed: number;
+  sweeps: number;
+  sweepErrors: number;
+  /** The tc program's counters: hit_peer, miss, punt_tcp_syn, spoof_drop, ... */
+  program: Record<string, number>;
+  pods: number;
+  attachments: { ifindex: number; mode: string; progId: number }[];
 }
 
 /**

@@ -13,7 +13,7 @@
 // A failure programming tc or opening a health check port is logged and retried after
 // sync.retryIntervalMs; it never stops the daemon. After a failed tc batch the installed set is
 // unknown, so the retry starts the steering over (our prefs only) before syncing again.
-//   follow: address changes on the uplinks (netlink RTM_NEWADDR/RTM_DELADDR, addr-events.ts;
+//   follow: address changes on the uplinks (netlink RTM_NEWADDR/RTM_DELADDR, netlink/events.ts;
 //           a re-read every 5 s if the subscription fails) → NodePort addresses, eTP Cluster
 //           masquerade sources and health check listeners follow without a restart. Only the
 //           engine's egress masquerade source, fixed when the engine is created, needs one.
@@ -24,7 +24,7 @@ import { steerKey, type SteerRule } from '../node/steer-rule';
 import type { EndpointSliceInfo, ServiceInfo } from '../services/objects';
 import type { EgressMasquerade } from '../engine/types';
 import { globalAddresses, type LinkAddress } from '../netlink/addr';
-import { watchAddresses, type AddressWatch } from '../netlink/addr-events';
+import { watchAddresses, type ChangeWatch } from '../netlink/events';
 import { linkNames } from '../netlink/link';
 import { closeRtnl, openRtnl } from '../netlink/socket';
 import { Steering } from '../node/steering';
@@ -101,7 +101,7 @@ export class ExternalTraffic {
   private health: HealthCheckServers;
   /** The uplinks' addresses now, primary first (followed after start: follow()). */
   private addresses: string[];
-  private addressWatch: AddressWatch | undefined;
+  private addressWatch: ChangeWatch | undefined;
   private addressPoll: NodeJS.Timeout | undefined;
   private view: () => ExternalView = () => ({ services: [], slicesOf: () => [] });
   private proxyHealthy: () => boolean = () => true;

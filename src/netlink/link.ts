@@ -19,21 +19,29 @@ const IFLA_BRPORT_ISOLATED = 33;
 
 export interface LinkInfo { index: number; name: string; mac?: string; mtu?: number; master?: number; peerIndex?: number; alias?: string }
 
+function linkInfo(m: { data: { index?: number }; attrs: { ifname?: string; address?: Buffer; mtu?: number; master?: number; link?: Buffer; ifalias?: string } }, name?: string): LinkInfo {
+  const a = m.attrs;
+  return {
+    index: m.data.index!, name: name ?? a.ifname ?? '', mac: macText(a.address), mtu: a.mtu, master: a.master,
+    peerIndex: a.link && a.link.length >= 4 ? a.link.readUInt32LE(0) : undefined,
+    alias: a.ifalias,
+  };
+}
+
 /** The link called `name`, or undefined when there is none. */
 export async function getLink(s: Rtnl, name: string): Promise<LinkInfo | undefined> {
   try {
     const [m] = await s.getLink({}, { ifname: name });
-    if (!m) return undefined;
-    const a = m.attrs;
-    return {
-      index: m.data.index!, name, mac: macText(a.address), mtu: a.mtu, master: a.master,
-      peerIndex: a.link && a.link.length >= 4 ? a.link.readUInt32LE(0) : undefined,
-      alias: a.ifalias,
-    };
+    return m ? linkInfo(m, name) : undefined;
   } catch (e) {
     if (isAbsent(e)) return undefined;
     throw wrap(e, `get link ${name}`);
   }
+}
+
+/** Every link of this namespace: one dump. */
+export async function allLinks(s: Rtnl): Promise<LinkInfo[]> {
+  return (await request(s.getLinks(), 'list links')).filter((m) => m.attrs.ifname).map((m) => linkInfo(m));
 }
 
 /** Every link's name by ifindex. */

@@ -68,7 +68,10 @@ export function sweepStale(): string[] {
   // Work directories (configs, tables files) of dead runs: os.tmpdir()/podnet-<id>-XXXXXX.
   for (const f of readdirSync(os.tmpdir())) {
     const m = /^podnet-(pn[0-9a-f]{4})-[A-Za-z0-9]{6}$/.exec(f);
-    if (m && !ownerAlive(m[1])) rmSync(path.join(os.tmpdir(), f), { recursive: true, force: true });
+    if (!m || ownerAlive(m[1])) continue;
+    // A dead run's bpffs (sandbox.ts bpffsDir) is unmounted first, or the removal fails on it.
+    try { execFileSync('umount', [path.join(os.tmpdir(), f, 'bpffs')], { stdio: 'ignore' }); } catch { /* not mounted */ }
+    rmSync(path.join(os.tmpdir(), f), { recursive: true, force: true });
   }
   try {
     for (const f of readdirSync(MARKER_DIR)) {

@@ -14,7 +14,7 @@ import { SandboxError } from './errors';
 import { removeManifest, writeManifest } from './manifests';
 import type { ManagedProcess } from './process';
 import { distFile, repoRoot } from './paths';
-import type { Sandbox } from './sandbox';
+import { bpffsDir, type Sandbox } from './sandbox';
 
 export interface PodnetdOptions {
   queues?: number;
@@ -77,7 +77,7 @@ export class Podnetd {
       serviceCIDRs: sb.serviceCIDRs,
       bridge: sb.bridge,
       tun: { name: sb.tun, queues: opts.queues ?? 1, persist: true },
-      engine: opts.engine ?? {},
+      engine: { ...(sb.fastPath ? { fastPath: true, bpffs: bpffsDir(sb.dir) } : {}), ...(opts.engine ?? {}) },
       stateFile: p.state,
       controlSocket: p.socket,
       cniSocket: p.cniSocket,
@@ -94,6 +94,7 @@ export class Podnetd {
     distFile('src/daemon/main.js');
     const p = Podnetd.paths(sb, opts.ns);
     mkdirSync(p.manifests, { recursive: true });
+    if (sb.fastPath) sb.mountBpffs();
     const configFile = opts.configFile ?? p.config;
     if (!opts.configFile) writeFileSync(configFile, stringify(Podnetd.config(sb, source, opts)));
     const argv = [process.execPath, path.join(repoRoot(), 'bin/podnetd'), '--config', configFile];

@@ -2,12 +2,14 @@
 // the bridge by veths whose host side is an isolated bridge port, as the CNI plugin will do it.
 // Used by e2e tests, the demo and benchmarks. Never touches the root namespace's network state:
 // every `ip` command runs with `-n <our namespace>` or creates/deletes our own namespaces.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { run, type RunOptions, type RunResult } from '../netns/exec';
 import { nthAddress, parseNetwork } from '../net/cidr';
 import { bridgeMac, macText } from '../net/mac';
+import { podAlias } from '../node/pod-alias';
 import { delNetnsSync, killSync, register, unregister, type Cleanable } from './cleanup';
 import { SandboxError } from './errors';
 import { claimSandboxId, removeMarker, sweepStale } from './naming';
@@ -21,6 +23,21 @@ export interface SandboxOptions {
   serviceCIDRs?: string[];
   bridge?: string;
   tun?: string;
+  /**
+   * podnetd of this sandbox runs the kernel flow cache (engine.fastPath), pinned on a bpffs
+   * the sandbox mounts in its own directory. Default: on, unless PODNET_E2E_FASTPATH=0.
+   */
+  fastPath?: boolean;
+}
+
+/** The sandbox's bpffs mount point (inside its work directory). */
+export function bpffsDir(dir: string): string {
+  return path.join(dir, 'bpffs');
+}
+
+/** Unmounts a sandbox's bpffs if mounted (its pins go with it); never fails. */
+export function unmountBpffs(dir: string): void {
+  try { execFileSync('umount', [bpffsDir(dir)], { stdio: 'ignore' }); } catch { /* not mounted */ }
 }
 
 export interface Pod {
@@ -76,6 +93,22 @@ export class Sandbox implements Cleanable {
     this.gateway4 = nthAddress(parseNetwork(this.podCIDR4), 1);
     this.gateway6 = nthAddress(parseNetwork(this.podCIDR6), 1);
     this.dir = mkdtempSync(path.join(os.tmpdir(), `podnet-${this.id}-`));
+    this.fastPath = opts.fastPath ?? process.env.PODNET_E2E_FASTPATH !== '0';
+  }
+
+  /** podnetd here runs the kernel flow cache, pinned on bpffsDir(this.dir). */
+  readonly fastPath: boolean;
+  private bpffsMounted = false;
+
+  /** Mounts the sandbox's own bpffs (once); podnetd pins the flow cache there. */
+  mountBpffs(): string {
+    const d = bpffsDir(this.dir);
+    if (!this.bpffsMounted) {
+      mkdirSync(d, { recursive: true });
+      execFileSync('mount', ['-t', 'bpf', 'bpf', d], { stdio: 'ignore' });
+      this.bpffsMounted = true;
+    }
+    return d;
   }
 
   /** Sweeps stale sandboxes, then builds the node namespace with its bridge. */
@@ -181,6 +214,10 @@ export class Sandbox implements Cleanable {
     await ipPod('route', 'add', 'default', 'via', this.gateway4, 'dev', 'eth0');
     await ipPod('-6', 'route', 'add', 'default', 'via', this.gateway6, 'dev', 'eth0');
     await this.ipNode('-6', 'neigh', 'add', 'proxy', pod.ip6, 'dev', this.bridge);
+    // What the CNI plugin records on the host veth: podnetd's kernel flow cache reads it back.
+    const { stdout } = await ipPod('-j', 'link', 'show', 'eth0');
+    const mac = (JSON.parse(stdout) as { address: string }[])[0].address;
+    await this.ipNode('link', 'set', hostVeth, 'alias', podAlias([pod.ip4, pod.ip6], mac));
     this.pods.set(name, pod);
     return pod;
   }
@@ -231,6 +268,7 @@ export class Sandbox implements Cleanable {
     // Pods first: deleting their namespaces removes the veths before the node's bridge goes.
     for (const ns of [...this.namespaces].reverse()) delNetnsSync(ns);
     removeMarker(this.id);
+    if (this.bpffsMounted) unmountBpffs(this.dir);
     rmSync(this.dir, { recursive: true, force: true });
     unregister(this);
   }

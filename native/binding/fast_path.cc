@@ -1,0 +1,131 @@
+// The kernel flow cache as JS sees it: enableFastPath() before attachTun(), the pods of the
+// node's bridge (setLocalPod / deleteLocalPod, from podnetd's watch of the bridge's ports),
+// fastPathStatus() for podnetctl status and /metrics, fastPathRemoveAll() for --cleanup.
+#include <algorithm>
+#include <cstdio>
+
+#include "../addr_text.h"
+#include "../bpf/flow_cache.h"
+#include "binding.h"
+
+namespace podnet::binding {
+
+namespace {
+
+void parse_mac(Napi::Env env, const std::string& s, const std::string& where, uint8_t out[6]) {
+  unsigned b[6];
+  char tail;
+  if (std::sscanf(s.c_str(), "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5], &tail) != 6 ||
+      s.size() != 17)
+    bad(env, where, "not a MAC address", "ENGINE_BAD_ARGUMENT");
+  for (int i = 0; i < 6; i++) out[i] = uint8_t(b[i]);
+}
+
+Napi::Object object_arg(const Napi::CallbackInfo& info, const char* what) {
+  if (info.Length() < 1 || !info[0].IsObject()) bad(info.Env(), what, "not an object", "ENGINE_BAD_ARGUMENT");
+  return info[0].As<Napi::Object>();
+}
+
+void throw_if(Napi::Env env, const std::string& err) {
+  if (!err.empty()) throw coded(env, "ENGINE_FAST_PATH", err);
+}
+
+}  // namespace
+
+// enableFastPath({bpffs, flowsMax?, forceClsact?, object?}) -> what the loader found.
+Napi::Value enable_fast_path(Engine& e, const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object o = object_arg(info, "fastPath");
+  KernelCacheOptions ko;
+  ko.pin_root = get_string(o, "bpffs", "fastPath.bpffs", true);
+  if (!absent(o.Get("flowsMax")))
+    ko.flows_max = uint32_t(int_in(o.Get("flowsMax"), "fastPath.flowsMax", 1024, 1 << 24, "1024..16777216", "ENGINE_BAD_ARGUMENT"));
+  ko.force_clsact = o.Get("forceClsact").ToBoolean().Value();
+  ko.object_path = get_string(o, "object", "fastPath.object", false);
+  engine_call(env, [&] { e.enable_fast_path(ko); });
+  const fastpath::LoadReport& r = e.kernel_cache()->load_report();
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("pinDir", e.kernel_cache()->pin_dir());
+  out.Set("flowsReused", r.reused[fastpath::kFlowsMap]);
+  out.Set("flowsReplaced", r.flows_replaced);
+  out.Set("linksUpdated", r.links_updated);
+  out.Set("filtersReplaced", r.filters_replaced);
+  out.Set("staleRemoved", r.stale_removed);
+  return out;
+}
+
+// setLocalPod({ifindex, mac, gatewayMac, addresses: ["10.244.1.5", "fd00::5"]}).
+Napi::Value set_local_pod(Engine& e, const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object o = object_arg(info, "pod");
+  LocalPod pod;
+  pod.ifindex = uint32_t(int_in(o.Get("ifindex"), "pod.ifindex", 1, 0x7fffffff, "1..2147483647", "ENGINE_BAD_ARGUMENT"));
+  parse_mac(env, get_string(o, "mac", "pod.mac", true), "pod.mac", pod.mac);
+  parse_mac(env, get_string(o, "gatewayMac", "pod.gatewayMac", true), "pod.gatewayMac", pod.gw_mac);
+  Napi::Array list = get_array(o, "addresses", "pod.addresses", true);
+  std::vector<std::pair<uint8_t, Addr>> addrs;
+  for (uint32_t i = 0; i < list.Length(); i++) {
+    std::string s = string_at(list, i, "pod.addresses");
+    Addr a{};
+    uint8_t family = 0;
+    if (!parse_ip(s, a, family)) bad(env, at("pod.addresses", i), "not an IP address", "ENGINE_BAD_ARGUMENT");
+    addrs.emplace_back(family, a);
+  }
+  throw_if(env, e.set_local_pod(pod, addrs));
+  return env.Undefined();
+}
+
+Napi::Value delete_local_pod(Engine& e, const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint32_t ifindex = uint32_t(int_in(info[0], "ifindex", 1, 0x7fffffff, "1..2147483647", "ENGINE_BAD_ARGUMENT"));
+  throw_if(env, e.delete_local_pod(ifindex));
+  return env.Undefined();
+}
+
+// null while the fast path is off.
+Napi::Value fast_path_status(const Engine& e, const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const KernelCache* c = e.kernel_cache();
+  if (!c) return env.Null();
+  KernelCacheStats s = c->stats();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("pinDir", c->pin_dir());
+  o.Set("attachMode", c->attach_mode());
+  o.Set("entries", double(s.entries));
+  o.Set("installs", double(s.installs));
+  o.Set("installErrors", double(s.install_errors));
+  o.Set("removed", double(s.removed));
+  o.Set("sweeps", double(s.sweeps));
+  o.Set("sweepErrors", double(s.sweep_errors));
+  Napi::Object prog = Napi::Object::New(env);
+  static const char* const kNames[PODNET_STAT_MAX] = {PODNET_STAT_NAMES};
+  if (s.program_error == 0)
+    for (uint32_t i = 0; i < PODNET_STAT_MAX; i++) prog.Set(kNames[i], double(s.program[i]));
+  o.Set("program", prog);
+  auto pods = e.pods();
+  std::vector<uint32_t> veths;
+  if (pods) pods->for_each([&](uint8_t, const Addr&, const LocalPod& p) { veths.push_back(p.ifindex); });
+  std::sort(veths.begin(), veths.end());
+  veths.erase(std::unique(veths.begin(), veths.end()), veths.end());
+  o.Set("pods", double(veths.size()));
+  Napi::Array att = Napi::Array::New(env);
+  uint32_t i = 0;
+  for (const fastpath::Attachment& a : c->attachments()) {
+    Napi::Object ao = Napi::Object::New(env);
+    ao.Set("ifindex", a.ifindex);
+    ao.Set("mode", fastpath::AttachModeName(a.mode));
+    ao.Set("progId", a.prog_id);
+    att.Set(i++, ao);
+  }
+  o.Set("attachments", att);
+  return o;
+}
+
+Napi::Value fast_path_remove_all(Engine& e, const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!e.kernel_cache()) return env.Undefined();
+  throw_if(env, e.kernel_cache()->remove_all());
+  return env.Undefined();
+}
+
+}  // namespace podnet::binding

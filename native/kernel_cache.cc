@@ -1,0 +1,178 @@
+// The engine's side of the kernel flow cache; see kernel_cache.h.
+#include "kernel_cache.h"
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "engine.h"
+#include "fastpath/embedded.h"
+#include "new_flow.h"
+#include "pipeline.h"
+
+namespace podnet {
+
+namespace {
+
+std::string failed(const fastpath::Status& s) { return s.ok() ? std::string() : s.message; }
+
+podnet_flow_key cache_key(const FlowKey& k, uint32_t ifindex) {
+  return fastpath::MakeFlowKey(k.family, k.proto, k.src.b, k.dst.b, htons(k.sport), htons(k.dport), ifindex);
+}
+
+// One direction entering at `in`, translated by `x`, delivered to the pod `to`.
+fastpath::FlowEntry cache_entry(const FlowKey& k, const Translation& x, const LocalPod& in, const LocalPod& to,
+                                uint64_t flow_id) {
+  fastpath::FlowEntry e;
+  e.key = cache_key(k, in.ifindex);
+  std::memset(&e.value, 0, sizeof e.value);
+  podnet_flow_value& v = e.value;
+  if (x.rewrite & kRewriteSrc) {
+    std::memcpy(v.new_saddr, x.src.b, 16);
+    v.new_sport = htons(x.sport);
+    v.rewrite |= PODNET_RW_SADDR | PODNET_RW_SPORT;
+  }
+  if (x.rewrite & kRewriteDst) {
+    std::memcpy(v.new_daddr, x.dst.b, 16);
+    v.new_dport = htons(x.dport);
+    v.rewrite |= PODNET_RW_DADDR | PODNET_RW_DPORT;
+  }
+  v.rewrite |= PODNET_RW_MACS;
+  std::memcpy(v.dst_mac, to.mac, 6);
+  std::memcpy(v.src_mac, to.gw_mac, 6);
+  v.action = PODNET_ACT_REDIRECT_PEER;
+  v.target_ifindex = to.ifindex;
+  v.flow_id = flow_id;
+  return e;
+}
+
+bool same_translation(const Translation& a, const Translation& b) {
+  return a.rewrite == b.rewrite && a.src == b.src && a.dst == b.dst && a.sport == b.sport && a.dport == b.dport;
+}
+
+}  // namespace
+
+KernelCache::KernelCache(const KernelCacheOptions& o, uint32_t flow_capacity)
+    : force_clsact_(o.force_clsact), marks_(new Mark[size_t(flow_capacity) * 2]), capacity_(flow_capacity) {
+  fastpath::LoaderOptions lo;
+  if (o.object_path.empty()) {
+    lo.object.data = fastpath::kEmbeddedObject;
+    lo.object.size = fastpath::kEmbeddedObjectSize;
+  } else {
+    lo.object.path = o.object_path;
+  }
+  lo.pin_root = o.pin_root;
+  lo.flows_max = o.flows_max;
+  fastpath::Status s = fastpath::Loader::Open(lo, &loader_, &report_);
+  if (!s.ok()) throw EngineError("ENGINE_FAST_PATH", "kernel flow cache: " + s.message);
+  maps_ = std::make_unique<fastpath::FlowCacheMaps>(*loader_);
+  sweeper_ = std::make_unique<fastpath::FlowCacheMaps>(*loader_);
+}
+
+KernelCache::~KernelCache() = default;
+
+void KernelCache::install(const FlowPlan& plan, const FlowHit& hit) {
+  // Another thread created this flow first (a retransmitted first packet on another queue):
+  // its own commit caches it.
+  if (hit.dir != kForward || !same_translation(hit.x, plan.flow.fwd_x)) return;
+  const CacheRoute& r = plan.cache;
+  fastpath::FlowEntry fwd = cache_entry(plan.flow.fwd, plan.flow.fwd_x, *r.client, *r.server,
+                                        cache_flow_id(hit.idx, hit.gen, kForward));
+  fastpath::FlowEntry rev = cache_entry(plan.flow.rev, plan.flow.rev_x, *r.server, *r.client,
+                                        cache_flow_id(hit.idx, hit.gen, kReverse));
+  if (maps_->InstallFlow(fwd, rev) == 0) installs_.fetch_add(1, std::memory_order_relaxed);
+  else install_errors_.fetch_add(1, std::memory_order_relaxed);  // map full: the TUN path carries it
+}
+
+size_t KernelCache::sweep(FlowTable& flows, const PipelineEnv& env, const PodTable& pods, uint64_t now_ms) {
+  std::lock_guard<std::mutex> g(sweep_mu_);
+  if (sweeper_->Sweep(&swept_) != 0) {
+    sweep_errors_.fetch_add(1, std::memory_order_relaxed);
+    return 0;
+  }
+  veths_.clear();
+  pods.for_each([&](uint8_t, const Addr&, const LocalPod& pod) { veths_.insert(pod.ifindex); });
+  size_t deleted = 0;
+  for (const fastpath::SweptFlow& s : swept_) {
+    Dir dir = (s.flow_id >> 63) ? kReverse : kForward;
+    uint32_t idx = uint32_t(s.flow_id >> 32) & 0x7fffffffu;
+    uint32_t gen = uint32_t(s.flow_id);
+    FlowHit h;
+    bool keep = idx < capacity_ && veths_.count(s.key.ifindex) && veths_.count(s.target_ifindex) &&
+                flows.peek(idx, gen, h);
+    if (keep) {
+      h.dir = dir;
+      uint64_t seen_ms = s.last_seen_ns / 1'000'000;
+      if (seen_ms > h.last_ms) {
+        // The record's clock follows the cache's traffic; a FIN the program forwarded
+        // advances the TCP state like one the engine saw.
+        flows.touch(h, (s.tcp_flags & kTcpFin) ? kTcpFin : 0, std::min(seen_ms, now_ms));
+        flows.peek(idx, gen, h);
+      }
+      Mark& m = marks_[size_t(idx) * 2 + dir];
+      if (m.gen != gen || s.packets < m.packets) m = Mark{gen, 0, 0};
+      uint64_t dp = s.packets - m.packets, db = s.bytes - m.bytes;
+      if (dp) {
+        if (h.svc_slot < env.svc_capacity) env.svc_counters[h.svc_slot].add_n(dp, db);
+        if (h.be_slot < env.be_capacity) env.be_counters[h.be_slot].add_n(dp, db);
+        m.packets = s.packets;
+        m.bytes = s.bytes;
+      }
+      uint8_t base = h.state & kStateMask;
+      bool closing = h.proto == kTCP && (base == kReset || base == kTimeWait || base == kClose ||
+                                         (h.state & (kFinFwd | kFinRev)) == (kFinFwd | kFinRev));
+      keep = !closing;
+    }
+    if (!keep && maps_->DeleteKey(s.key) == 0) deleted++;
+  }
+  sweeps_.fetch_add(1, std::memory_order_relaxed);
+  entries_.store(swept_.size() - deleted, std::memory_order_relaxed);
+  removed_.fetch_add(deleted, std::memory_order_relaxed);
+  return deleted;
+}
+
+std::string KernelCache::set_pod(const LocalPod& pod, const std::vector<std::pair<uint8_t, Addr>>& addrs) {
+  podnet_pod_addrs pa;
+  std::memset(&pa, 0, sizeof pa);
+  std::memcpy(pa.mac, pod.mac, 6);
+  for (const auto& [family, a] : addrs) {
+    if (family == 4 && pa.n_v4 < PODNET_POD_MAX_V4) std::memcpy(pa.v4[pa.n_v4++], a.b, 4);
+    else if (family == 6 && pa.n_v6 < PODNET_POD_MAX_V6) std::memcpy(pa.v6[pa.n_v6++], a.b, 16);
+    else return "more addresses of one family than the kernel cache holds";
+  }
+  // Anti-spoofing before the program can see the pod's packets.
+  if (int rc = maps_->SetPod(pod.ifindex, pa); rc != 0)
+    return failed(fastpath::Status::Errno(rc, "anti-spoofing entry of ifindex " + std::to_string(pod.ifindex)));
+  fastpath::AttachOptions ao;
+  ao.force_clsact = force_clsact_;
+  fastpath::AttachMode mode = fastpath::AttachMode::kNone;
+  std::string err = failed(loader_->Attach(pod.ifindex, ao, &mode));
+  if (err.empty()) mode_.store(mode);
+  return err;
+}
+
+std::string KernelCache::delete_pod(uint32_t ifindex) {
+  size_t n = 0;
+  int rc = maps_->FlushIfindex(ifindex, &n);
+  removed_.fetch_add(n, std::memory_order_relaxed);
+  std::string err = failed(loader_->Detach(ifindex));
+  if (rc != 0 && err.empty()) err = failed(fastpath::Status::Errno(rc, "flush of ifindex " + std::to_string(ifindex)));
+  return err;
+}
+
+std::string KernelCache::remove_all() { return failed(loader_->RemoveAll()); }
+
+KernelCacheStats KernelCache::stats() const {
+  KernelCacheStats s;
+  s.installs = installs_.load(std::memory_order_relaxed);
+  s.install_errors = install_errors_.load(std::memory_order_relaxed);
+  s.removed = removed_.load(std::memory_order_relaxed);
+  s.sweeps = sweeps_.load(std::memory_order_relaxed);
+  s.entries = entries_.load(std::memory_order_relaxed);
+  s.sweep_errors = sweep_errors_.load(std::memory_order_relaxed);
+  s.program_error = maps_->ReadStats(&s.program);
+  return s;
+}
+
+}  // namespace podnet

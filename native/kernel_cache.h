@@ -1,0 +1,105 @@
+// The engine's side of the kernel flow cache (native/bpf/): the engine decides a flow on its
+// first packet as always; when both ends are pods on this node, the commit also writes the
+// decision, both directions, into the BPF flow map, and the tc program on the pods' host
+// veths forwards the flow's later packets itself (rewrite + redirect_peer), never crossing
+// the TUN. The engine stays the authority:
+//
+//   install   engine thread, at commit_new_flow: two map entries tagged with the record's
+//             index, generation and direction (flow_id)
+//   sweep     GC thread every second, and the JS thread right after apply()/set_policy()
+//             cut flows: reads every entry's stats tail (batched), moves last-seen and TCP
+//             FINs into the engine's record, adds packets/bytes to the service and backend
+//             counters, and deletes every entry whose record is gone, reused, cut (kReset) or
+//             closing (both FINs seen). So a cut flow's next packet reaches the engine, which
+//             resets both ends, and a closing flow is never cached again.
+//   pods      the pods' anti-spoofing entries and program attachments follow set_pod /
+//             delete_pod (a deleted pod's entries go at once: its ifindex may be reused).
+//
+// Maps and attachments are pinned (the loader), so cached flows keep flowing while podnetd
+// restarts; the restarted engine adopts entries whose records it restored from its state
+// file and deletes the others at its first sweep.
+#pragma once
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_set>
+#include <vector>
+
+#include "fastpath/loader.h"
+#include "fastpath/maps.h"
+#include "flow_table.h"
+#include "local_pods.h"
+
+namespace podnet {
+
+struct FlowPlan;
+struct PipelineEnv;
+
+struct KernelCacheOptions {
+  std::string pin_root;        // a directory on a mounted bpffs
+  uint32_t flows_max = 262144; // bound of the BPF flow map
+  bool force_clsact = false;   // attach with clsact + cls_bpf even where tcx exists
+  std::string object_path;     // the BPF object; empty = the one embedded in the addon
+};
+
+struct KernelCacheStats {
+  uint64_t installs = 0, install_errors = 0, removed = 0, sweeps = 0, entries = 0, sweep_errors = 0;
+  fastpath::StatCounters program{};  // the program's own counters (hits, misses, punts, spoofing)
+  int program_error = 0;             // reading them failed (-errno)
+};
+
+class KernelCache {
+ public:
+  // Loads (or adopts the pinned) maps and program; throws EngineError ENGINE_FAST_PATH.
+  KernelCache(const KernelCacheOptions& o, uint32_t flow_capacity);
+  ~KernelCache();
+
+  // Engine threads: caches an admitted flow whose route is known (plan.cache.ok()).
+  void install(const FlowPlan& plan, const FlowHit& hit);
+  // Sweep (see above); returns the entries deleted. Serialised internally.
+  // An entry entering or leaving by a veth that `pods` no longer lists is deleted too (a flow
+  // planned while its pod was being deleted).
+  size_t sweep(FlowTable& flows, const PipelineEnv& env, const PodTable& pods, uint64_t now_ms);
+
+  // JS thread. Anti-spoofing entry + attachment; "" or what failed.
+  std::string set_pod(const LocalPod& pod, const std::vector<std::pair<uint8_t, Addr>>& addrs);
+  // Flushes every entry entering or leaving by the veth, the pod's entries, the attachment.
+  std::string delete_pod(uint32_t ifindex);
+
+  KernelCacheStats stats() const;
+  std::vector<fastpath::Attachment> attachments() const { return loader_->Attachments(); }
+  const fastpath::LoadReport& load_report() const { return report_; }
+  const char* attach_mode() const { return fastpath::AttachModeName(mode_.load()); }
+  const std::string& pin_dir() const { return loader_->pin_dir(); }
+  // Detaches everything and removes the pins (podnetd --cleanup).
+  std::string remove_all();
+
+ private:
+  struct Mark {  // what the sweep already counted of one direction of a record
+    uint32_t gen = 0;
+    uint64_t packets = 0, bytes = 0;
+  };
+  std::unique_ptr<fastpath::Loader> loader_;
+  std::unique_ptr<fastpath::FlowCacheMaps> maps_;  // install/delete: stateless calls, any thread
+  fastpath::LoadReport report_;
+  bool force_clsact_;
+  std::atomic<fastpath::AttachMode> mode_{fastpath::AttachMode::kNone};
+
+  std::mutex sweep_mu_;
+  std::unique_ptr<fastpath::FlowCacheMaps> sweeper_;  // owns the sweep buffers
+  std::vector<fastpath::SweptFlow> swept_;
+  std::unordered_set<uint32_t> veths_;
+  std::unique_ptr<Mark[]> marks_;  // 2 per record
+  uint32_t capacity_;
+
+  std::atomic<uint64_t> installs_{0}, install_errors_{0}, removed_{0}, sweeps_{0}, entries_{0}, sweep_errors_{0};
+};
+
+// flow_id of a cached entry: record index, generation, direction.
+inline uint64_t cache_flow_id(uint32_t idx, uint32_t gen, Dir d) {
+  return (uint64_t(d) << 63) | (uint64_t(idx) << 32) | gen;
+}
+
+}  // namespace podnet

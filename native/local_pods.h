@@ -1,0 +1,62 @@
+// The pods on this node's bridge, as the kernel flow cache needs them: for each pod address,
+// the pod's host-side veth (where its packets enter the node and where redirect_peer delivers
+// to it), the pod's own MAC and the MAC it knows its gateway by. A flow is cacheable only when
+// both of its ends are in this table (kernel_cache.h).
+//
+// Immutable once published, like the service and policy tables: podnetd builds a new version
+// for every pod added or removed (JS thread), engine threads read the version they hold.
+#pragma once
+#include <cstdint>
+#include <cstring>
+#include <unordered_map>
+
+#include "net.h"
+
+namespace podnet {
+
+struct LocalPod {
+  uint32_t ifindex = 0;   // host-side veth, in the node's namespace
+  uint8_t mac[6] = {};    // the pod's eth0
+  uint8_t gw_mac[6] = {}; // the gateway as the pod sees it (the bridge)
+};
+
+class PodTable {
+ public:
+  const LocalPod* find(uint8_t family, const Addr& a) const {
+    auto it = by_addr_.find(key(family, a));
+    return it == by_addr_.end() ? nullptr : &it->second;
+  }
+  void put(uint8_t family, const Addr& a, const LocalPod& pod) { by_addr_[key(family, a)] = pod; }
+  // Removes every address of the pod behind `ifindex`; returns how many.
+  size_t erase_ifindex(uint32_t ifindex) {
+    size_t n = 0;
+    for (auto it = by_addr_.begin(); it != by_addr_.end();) {
+      if (it->second.ifindex == ifindex) {
+        it = by_addr_.erase(it);
+        n++;
+      } else {
+        ++it;
+      }
+    }
+    return n;
+  }
+  size_t addresses() const { return by_addr_.size(); }
+  template <typename F>
+  void for_each(F&& fn) const {  // fn(family, addr, pod)
+    for (const auto& [k, pod] : by_addr_) fn(k.family, k.addr, pod);
+  }
+
+ private:
+  struct Key {
+    uint8_t family;
+    Addr addr;
+    bool operator==(const Key& o) const { return family == o.family && addr == o.addr; }
+  };
+  struct KeyHash {
+    size_t operator()(const Key& k) const { return size_t(hash_bytes(k.addr.b, 16, k.family)); }
+  };
+  static Key key(uint8_t family, const Addr& a) { return Key{family, a}; }
+  std::unordered_map<Key, LocalPod, KeyHash> by_addr_;
+};
+
+}  // namespace podnet

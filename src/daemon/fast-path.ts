@@ -1,0 +1,116 @@
+// The kernel flow cache in podnetd (`engine.fastPath`): switched on before the TUN attaches
+// (the engine threads take their environment then), fed this node's pods from the bridge's
+// ports (node/local-pods.ts), reported in `podnetctl status` and /metrics. Anything that
+// stops it (no CAP_BPF, no bpffs, an old kernel) is logged once and podnetd runs on the TUN
+// path alone: the cache only ever speeds up what the engine already decided.
+import { Counter, Gauge, type Registry } from 'prom-client';
+import type { FastPathWireStatus } from '../ctl/api';
+import type { Engine, FastPathStatus } from '../engine/index';
+import { LocalPodWatch } from '../node/local-pods';
+import type { DaemonConfig } from './config';
+import type { Logger } from 'pino';
+
+type Log = Pick<Logger, 'info' | 'warn' | 'debug'>;
+
+/** The program's counters as hits, misses and punts. */
+export function sumProgram(p: Record<string, number>): { hits: number; misses: number; punts: number; spoofDrops: number } {
+  let hits = 0, punts = 0;
+  for (const [k, v] of Object.entries(p)) {
+    if (k.startsWith('hit_')) hits += v;
+    else if (k.startsWith('punt_')) punts += v;
+  }
+  return { hits, misses: p.miss ?? 0, punts, spoofDrops: p.spoof_drop ?? 0 };
+}
+
+export function toWireFastPath(s: FastPathStatus | null, reason: string): FastPathWireStatus {
+  if (!s) return { mode: 'off', reason };
+  return {
+    mode: 'on', attachMode: s.attachMode, pinDir: s.pinDir, pods: s.pods, attachedTo: s.attachments.filter((a) => a.progId).map((a) => a.ifindex), entries: s.entries,
+    installs: s.installs, installErrors: s.installErrors, removed: s.removed, ...sumProgram(s.program), program: s.program,
+  };
+}
+
+export class FastPath {
+  private watch: LocalPodWatch | undefined;
+  private reason = 'engine.fastPath is false';
+  private on = false;
+
+  constructor(private readonly engine: Engine, private readonly cfg: DaemonConfig, private readonly log: Log) {}
+
+  /** Before attachTun: loads or adopts the pinned cache. False (logged once) when it cannot. */
+  enable(): boolean {
+    if (!this.cfg.fastPath.enabled) return false;
+    try {
+      const r = this.engine.enableFastPath({ bpffs: this.cfg.fastPath.bpffs });
+      this.on = true;
+      this.log.info({ fastPath: r }, r.flowsReused ? 'kernel flow cache adopted from the previous run' : 'kernel flow cache loaded');
+    } catch (e) {
+      this.reason = (e as Error).message;
+      this.log.warn({ err: this.reason }, 'kernel flow cache unavailable: every packet takes the TUN path');
+    }
+    return this.on;
+  }
+
+  /** After the node is wired (the bridge exists): follows the bridge's pods. */
+  async start(): Promise<void> {
+    if (!this.on) return;
+    this.watch = new LocalPodWatch(this.cfg.bridge, {
+      add: (p) => {
+        this.engine.setLocalPod({ ifindex: p.ifindex, mac: p.mac, gatewayMac: p.gatewayMac, addresses: p.addresses });
+        this.log.debug({ pod: p }, 'pod veth runs the kernel flow cache');
+      },
+      remove: (ifindex, name) => {
+        try { this.engine.deleteLocalPod(ifindex); } catch (e) {
+          this.log.warn({ err: (e as Error).message, ifindex, veth: name }, 'kernel flow cache: pod removal incomplete');
+        }
+      },
+      error: (e) => this.log.warn({ err: (e as Error).message }, 'kernel flow cache: reading the bridge\'s pods failed'),
+    });
+    await this.watch.start();
+    this.log.info({ pods: this.watch.pods }, 'kernel flow cache follows the bridge\'s pods');
+  }
+
+  status(): FastPathWireStatus {
+    return toWireFastPath(this.on ? this.engine.fastPathStatus() : null, this.reason);
+  }
+
+  /** podnet_fastpath_* in the daemon's registry, read at scrape time. */
+  register(registry: Registry): void {
+    const read = () => (this.on ? this.engine.fastPathStatus() : null);
+    const fp = this;
+    new Gauge({
+      name: 'podnet_fastpath_enabled', help: '1 when the kernel flow cache is on', registers: [registry],
+      collect() { this.set(fp.on ? 1 : 0); },
+    });
+    new Gauge({
+      name: 'podnet_fastpath_entries', help: 'Kernel flow cache entries (one per direction) after the last sweep', registers: [registry],
+      collect() { this.set(read()?.entries ?? 0); },
+    });
+    new Counter({
+      name: 'podnet_fastpath_packets_total', help: 'Packets seen by the kernel flow cache program, by result (hit_peer, miss, punt_tcp_syn, spoof_drop, ...)',
+      labelNames: ['result'], registers: [registry],
+      collect() {
+        const s = read();
+        this.reset();
+        for (const [k, v] of Object.entries(s?.program ?? {})) this.inc({ result: k }, v);
+      },
+    });
+    new Counter({
+      name: 'podnet_fastpath_flows_total', help: 'Flows written into the kernel flow cache (event=install), failed writes (install_error), entries removed (removed)',
+      labelNames: ['event'], registers: [registry],
+      collect() {
+        const s = read();
+        this.reset();
+        if (!s) return;
+        this.inc({ event: 'install' }, s.installs);
+        this.inc({ event: 'install_error' }, s.installErrors);
+        this.inc({ event: 'removed' }, s.removed);
+      },
+    });
+  }
+
+  stop(): void {
+    this.watch?.close();
+    this.watch = undefined;
+  }
+}
