@@ -26,6 +26,13 @@ function setting(x: { values: string[]; source: string }): string {
   return `${x.values.join(', ') || '(none)'} (${x.source})`;
 }
 
+/** "fast path on (tcx, 4 pods): 12 entries; 9,120 hits, 3 misses, 40 punts, 0 spoof drops" or "off (why)". */
+function fastPathLine(f: NonNullable<StatusReply['fastPath']>): string {
+  if (f.mode === 'off') return `fastpath  off${f.reason ? ` (${f.reason})` : ''}`;
+  return `fastpath  on (${f.attachMode}, ${f.pods} pods): ${f.entries} entries, ${f.installs} installed, ${f.removed} removed; ` +
+    `${f.hits} hits, ${f.misses} misses, ${f.punts} punts, ${f.spoofDrops} spoof drops`;
+}
+
 export function formatStatus(s: StatusReply): string {
   const p = s.podnetd, e = s.engine, y = s.sync;
   const drops = Object.entries(e.drops).map(([k, n]) => `${k}=${n}`).join(' ') || 'none';
@@ -40,6 +47,7 @@ export function formatStatus(s: StatusReply): string {
     `engine    tun ${e.tun} (${e.offloads.join(',') || 'no offloads'}), table v${e.tableVersion}${e.restoredFlows ? ', flows restored from the state file' : ''}`,
     `flows     ${e.flows.active} active / ${e.flows.capacity}; ${e.flows.created} created, ${e.flows.expired} expired, ${e.flows.evicted} evicted`,
     `drops     ${drops}; passthrough ${e.passthrough}`,
+    ...(s.fastPath ? [fastPathLine(s.fastPath)] : []),
     `sync      ${y.initialized ? 'initialized' : 'waiting for the source'}; ${y.services} services, ${y.endpointSlices} endpoint slices → ` +
       `${y.servicePorts} service ports, ${y.backends} backends; ${y.pending} pending; last ${y.lastUpdated || 'never'}` +
       (y.lastSync ? ` (${y.lastSync.full ? 'full' : 'partial'}, ${y.lastSync.durationMs} ms${y.lastSync.error ? `, ERROR ${y.lastSync.error}` : ''})` : ''),
@@ -78,6 +86,7 @@ export function formatTrace(r: TraceReply): string {
     `verdict   ${x.verdict}${x.reason ? ` (${x.reason})` : ''}`,
     ...(x.deniedBy?.length ? [`policy    denied: isolated by ${x.deniedBy.join(', ')}, no rule allows it`]
       : x.allowedBy ? [`policy    allowed by ${x.allowedBy}`] : []),
+    ...(x.cached !== undefined ? [`fastpath  ${x.cached ? 'cached: later packets are forwarded by the kernel flow cache' : 'not cached: every packet goes through the engine'}`] : []),
     `why       ${x.explanation}`,
   ].join('\n');
 }

@@ -1,6 +1,7 @@
 // `podnetd --cleanup`: removes everything podnetd creates, in the reverse order of start-up:
 // rules and routes (local rule back at pref 0), the bridge (with its gateway addresses and
-// sysctls), the persistent TUN, the flow state file and the control and CNI sockets. Every step
+// sysctls), the persistent TUN, the kernel flow cache's attachments and pins (engine.fastPath),
+// the flow state file and the control and CNI sockets. Every step
 // tolerates "already gone", so it is safe to repeat and safe after a crash. Sysctls that are
 // global to the namespace (forwarding, rp_filter on all, early demux) are left as they are:
 // other software on a node may rely on them.
@@ -10,6 +11,7 @@ import { linkIndex } from '../netlink/link';
 import { closeRtnl, openRtnl } from '../netlink/socket';
 import { unwireNode } from '../node/wiring';
 import { cleanupCluster, cleanupConfig } from '../cluster/controller';
+import { Engine } from '../engine/index';
 import type { DaemonConfig } from './config';
 import { wiringConfig } from './daemon';
 
@@ -45,6 +47,16 @@ export async function cleanup(config: DaemonConfig, log: Logger): Promise<void> 
   if (cfg.cluster.mode !== 'none') await cleanupCluster(cfg, log).catch((err: unknown) => log.warn({ err }, 'cluster cleanup failed'));
   await unwireNode(wiringConfig(cfg), { deleteBridge: true });
   const tunDeleted = await deleteLink(cfg.tun.name);
+  if (cfg.fastPath.enabled) {
+    // A throwaway engine adopts the pins, then detaches the program everywhere and unpins.
+    const e = new Engine({ flowCapacity: 1024 });
+    try {
+      e.enableFastPath({ bpffs: cfg.fastPath.bpffs });
+      e.fastPathRemoveAll();
+    } catch (err) {
+      log.warn({ err: (err as Error).message }, 'kernel flow cache cleanup failed');
+    } finally { e.close(); }
+  }
   for (const f of [cfg.stateFile, cfg.controlSocket, cfg.cniSocket, cfg.nodeStateFile]) if (f) rmSync(f, { force: true });
   log.info({ bridge: cfg.bridge, tun: cfg.tun.name, tunDeleted, stateFile: cfg.stateFile || null, controlSocket: cfg.controlSocket || null }, 'cleaned up');
 }

@@ -4,13 +4,14 @@
 // an invalid document skipped, SIGHUP reloading the config (and surviving a bad one), and
 // `--cleanup` leaving a node namespace exactly as it was before podnetd wired it.
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import t from 'tap';
 import { parse as parseYaml, stringify } from 'yaml';
 import { run } from '../../src/netns/exec';
 import { Podnetd, Sandbox, serviceObjects, type Pod } from '../../src/sandbox';
+import { bpffsDir } from '../../src/sandbox/sandbox';
 import { repoRoot } from '../../src/sandbox/paths';
 import { haveCommand, isRoot, requires } from '../helpers/privileged';
 import { daemonEnv, jsonLines } from './fixtures';
@@ -198,6 +199,8 @@ t.test('--cleanup leaves the node namespace as it was', requires({ root: isRoot 
   t.equal(await snapshot(), before, 'links, addresses, rules and routes exactly as before');
   t.notOk(existsSync(podnetd.stateFile), 'state file removed');
   t.notOk(existsSync(podnetd.socket), 'control socket removed');
+  const pins = path.join(bpffsDir(sb.dir), 'podnet');
+  if (sb.fastPath) t.same(existsSync(pins) ? readdirSync(pins, { recursive: true }) : [], [], 'kernel flow cache pins removed');
   const again = await run(ns, [process.execPath, path.join(repoRoot(), 'bin/podnetd'), '--config', podnetd.configFile, '--cleanup'], { env: daemonEnv() });
   t.match(again.stdout, /"msg":"cleaned up"/, 'repeatable');
 });
