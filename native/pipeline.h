@@ -61,6 +61,10 @@ struct PipelineEnv {
   PolicyCounter* policy_counters;
   uint32_t policy_capacity;
   const MasqConfig* masq;
+  // Datapath probe targets (EngineConfig.probe4/6): an echo request to one is answered in
+  // place. All-zero: no probe target of that family.
+  Addr probe4{};
+  Addr probe6{};
 };
 
 // The published tables one packet is processed against.

@@ -120,7 +120,8 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
                         InstanceMethod("flows", &EngineWrap::Flows), InstanceMethod("process", &EngineWrap::Process),
                         InstanceMethod("trace", &EngineWrap::Trace), InstanceMethod("setPolicy", &EngineWrap::SetPolicy),
                         InstanceMethod("policyStats", &EngineWrap::PolicyStats),
-                        InstanceMethod("close", &EngineWrap::Close)});
+                        InstanceMethod("close", &EngineWrap::Close),
+                        InstanceMethod("pauseThreadsForTest", &EngineWrap::PauseThreadsForTest)});
   }
 
   explicit EngineWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<EngineWrap>(info) {
@@ -212,6 +213,15 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
   Napi::Value Close(const Napi::CallbackInfo& info) {
     engine_.reset();
     return info.Env().Undefined();
+  }
+
+  // pauseThreadsForTest(ms) -> false when no TUN is attached. A test hook: podnetd reaches it
+  // only with PODNET_TEST_HOOKS=1.
+  Napi::Value PauseThreadsForTest(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Engine& e = engine(env);
+    uint32_t ms = uint32_t(int_in(info[0], "pauseThreadsForTest.ms", 0, 600000, "must be an integer in [0, 600000]"));
+    return Napi::Boolean::New(env, e.pause_threads_for_test(ms));
   }
 
   std::unique_ptr<Engine> engine_;
