@@ -21,6 +21,34 @@ export interface StatusReply {
   sync: SyncStatus;
   /** The node's pod CIDRs, service CIDRs and uplinks in use, and where each came from (absent from older podnetd). */
   network?: NetworkStatus;
+  /** The datapath probe behind /livez; absent when it is off (health.probe.enabled false) or not started yet. */
+  probe?: ProbeStatus;
+}
+
+/** StatusReply.probe: podnetd pings its probe addresses through the TUN and the engine threads. */
+export interface ProbeStatus {
+  /** /livez answers 200: fewer than `failures` missed rounds in a row. */
+  live: boolean;
+  /** ms between rounds; a ping unanswered after timeoutMs is missed; `failures` missed rounds in a row fail /livez. */
+  intervalMs: number;
+  timeoutMs: number;
+  failures: number;
+  /** Rounds missed in a row now. */
+  consecutiveMisses: number;
+  /** Rounds since start, and how many of them missed. */
+  rounds: number;
+  missedRounds: number;
+  /** ISO time of the last answered round ("" before the first). */
+  lastOk: string;
+  /** The last round, per probe address: the round trip in ms, or absent when missed (with the error, if one). */
+  targets: ProbeTargetStatus[];
+}
+
+/** ProbeStatus.targets */
+export interface ProbeTargetStatus {
+  address: string;
+  rttMs?: number;
+  error?: string;
 }
 
 /** StatusReply.network */
