@@ -6,7 +6,6 @@
 import { CtlError, ControlClient, DEFAULT_SOCKET } from './client';
 import { formatCluster, formatFlows, formatServices, formatStatus, formatTrace } from './format';
 import { formatPolicies } from './policies';
-import { canonicalIp, parseIp } from '../net/ip';
 
 export const USAGE = `usage: podnetctl [--socket PATH] [--json] COMMAND
   status                                   engine, queues, sync state, counts
@@ -111,10 +110,9 @@ async function runCommand(p: Parsed, out: (s: string) => void): Promise<void> {
       const { host, port } = splitHostPort(to);
       const timeoutMs = Number(p.opts.get('timeout') ?? 1000);
       if (!Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > 60_000) throw new UsageError('--timeout must be 1-60000 ms');
-      if (!parseIp(host)) throw new UsageError(`--to: not an IP address: ${host}`);
       if (port < 1 || port > 65535) throw new UsageError('--to: port must be 1-65535');
       const { probeCommand } = await import('./probe');
-      const code = await probeCommand({ from, to: canonicalIp(host), port, proto: proto(p.opts.get('proto')).toLowerCase() as 'tcp' | 'udp', timeoutMs }, c, p.json, out);
+      const code = await probeCommand({ from, to: host, port, proto: proto(p.opts.get('proto')).toLowerCase() as 'tcp' | 'udp', timeoutMs }, c, p.json, out);
       if (code !== 0) throw new NothingBack();
       return;
     }

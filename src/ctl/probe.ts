@@ -101,8 +101,9 @@ export function formatProbe(r: PodProbeResult, from: string): string {
 
 /** `podnetctl probe`: resolves the pod, probes from inside it, prints; the exit code. */
 export async function probeCommand(args: ProbeArgs, client: ControlClient, json: boolean, out: (s: string) => void): Promise<number> {
+  if (!parseIp(args.to)) throw new CtlError('CTL_BAD_ARGUMENT', `--to: not an IP address: ${args.to}`);
   const { ns } = await resolvePod(args.from, client);
-  const r = await probeInNamespace(ns, { to: args.to, port: args.port, proto: args.proto, timeoutMs: args.timeoutMs });
+  const r = await probeInNamespace(ns, { to: canonicalIp(args.to), port: args.port, proto: args.proto, timeoutMs: args.timeoutMs });
   out(json ? JSON.stringify({ from: args.from, netns: ns, ...r }, null, 2) : formatProbe(r, ns === args.from ? ns : `${args.from} (netns ${ns})`));
   return r.answer ? 0 : 1;
 }
