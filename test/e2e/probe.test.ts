@@ -4,14 +4,14 @@
 // interval × failures + a margin, and 200 again once they read the TUN again. Then
 // `podnetctl probe` from the client pod: a SYN to a served VIP port gets a SYN-ACK, to a VIP
 // port without backends a RST, a UDP datagram to one an ICMP port unreachable; both families.
+// (That the hook exists only with PODNET_TEST_HOOKS=1 is test/daemon/probe-config.test.ts.)
 import http from 'node:http';
 import path from 'node:path';
 import t from 'tap';
 import { run, runStatus } from '../../src/netns/exec';
-import { Podnetd } from '../../src/sandbox';
 import { repoRoot } from '../../src/sandbox/paths';
-import { EMPTY_TCP_PORT, EMPTY_UDP_PORT, FAMILIES, HTTP_PORT, privileged, serviceTables, vip, BACKEND_HTTP, BACKEND_UDP } from './fixtures/helpers';
-import { Sandbox } from '../../src/sandbox';
+import { Podnetd, Sandbox } from '../../src/sandbox';
+import { BACKEND_HTTP, BACKEND_UDP, EMPTY_TCP_PORT, EMPTY_UDP_PORT, FAMILIES, HTTP_PORT, privileged, serviceTables, vip } from './fixtures/helpers';
 
 const PODNETCTL = path.join(repoRoot(), 'bin/podnetctl');
 const PROBE = { intervalMs: 300, timeoutMs: 200, failures: 3 };
@@ -95,13 +95,6 @@ t.test('datapath probe', async (t) => {
     t.match(m, /^podnet_datapath_probe_misses_total\{family="4"\} [1-9]/m, 'misses counted');
   });
 
-  await t.test('without PODNET_TEST_HOOKS the hook does not exist', async (t) => {
-    // The same control API with hooks off is every other e2e test's podnetd; asserted here on
-    // the route table of the running one: a GET-only API.
-    const r = await nodeGet(sb, 'http://127.0.0.1:10256/v1/test/pause-engine', 'POST');
-    t.equal(r.code, 405, 'health listener has no test endpoint');
-  });
-
   for (const f of FAMILIES) {
     await t.test(`podnetctl probe, IPv${f}`, async (t) => {
       const ctl = (args: string[]) => runStatus(null, [process.execPath, PODNETCTL, '--json', 'probe', '--from', client.ns, ...args]);
@@ -118,6 +111,11 @@ t.test('datapath probe', async (t) => {
       t.equal(udp.answer?.text, 'port unreachable', 'port unreachable');
       const human = await runStatus(null, [process.execPath, PODNETCTL, 'probe', '--from', client.ns, '--to', to(EMPTY_TCP_PORT)]);
       t.match(human.stdout, /RST from /, `human output: ${human.stdout.trim()}`);
+      // The other ways to name the pod: its address (the namespace holding it is found) and a namespace file.
+      for (const from of [f === 4 ? client.ip4 : client.ip6, `/run/netns/${client.ns}`]) {
+        const r = await runStatus(null, [process.execPath, PODNETCTL, '--json', 'probe', '--from', from, '--to', to(HTTP_PORT)]);
+        t.match(JSON.parse(r.stdout || '{}'), { netns: from.startsWith('/') ? from : client.ns, answer: { kind: 'syn-ack' } }, `--from ${from} ${r.stderr}`);
+      }
     });
   }
 });
