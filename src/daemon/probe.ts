@@ -34,7 +34,14 @@ export function startProbe(cfg: DaemonConfig, registry: Registry, log: Logger): 
       else log.error({ consecutiveMisses: health.consecutiveMisses }, 'datapath probe failing: /livez 503');
     }
   });
-  probe.start();
+  try {
+    probe.start();
+  } catch (err) {
+    // No CAP_NET_RAW (a unit without it): podnetd serves as before, /livez without the probe.
+    probe.stop();
+    log.error({ err, targets }, 'datapath probe off: cannot open its raw ICMP sockets (CAP_NET_RAW?); /livez does not check the data path');
+    return undefined;
+  }
   log.info({ targets, intervalMs, timeoutMs, failures }, 'datapath probe started');
   return probe;
 }
