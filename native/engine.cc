@@ -55,10 +55,12 @@ Engine::Engine(const EngineConfig& cfg)
 Engine::~Engine() { detach_tun(); }
 
 PipelineEnv Engine::env() {
-  return PipelineEnv{&flows_,          cfg_.hairpin4,         cfg_.hairpin6,   &counters_,
-                     svc_counters_.get(), svc_capacity(),        be_counters_.get(), be_capacity(),
-                     policy_counters_.get(), kPolicyCounters, &cfg_.masq,
-                     cache_.get()};
+  PipelineEnv e{&flows_,          cfg_.hairpin4,         cfg_.hairpin6,   &counters_,
+                svc_counters_.get(), svc_capacity(),        be_counters_.get(), be_capacity(),
+                policy_counters_.get(), kPolicyCounters, &cfg_.masq, cache_.get()};
+  e.probe4 = cfg_.probe4;
+  e.probe6 = cfg_.probe6;
+  return e;
 }
 
 ApplyResult Engine::apply(const std::vector<ServicePortSpec>& upsert, const std::vector<SvcKey>& remove,
@@ -395,6 +397,12 @@ std::vector<const QueueCounters*> Engine::queue_counters() const {
   if (workers_)
     for (const auto& c : workers_->counters()) v.push_back(c.get());
   return v;
+}
+
+bool Engine::pause_threads_for_test(uint32_t ms) {
+  if (!workers_) return false;
+  workers_->pause_for(ms);
+  return true;
 }
 
 }  // namespace podnet

@@ -31,6 +31,11 @@ struct EngineConfig {
   // traffic, so the backend's reply comes back through the engine.
   Addr hairpin4{{169, 254, 42, 1}};
   Addr hairpin6{{0xfd, 0x00, 0xa9, 0xfe, 0x00, 0x2a, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}};
+  // Datapath probe targets: podnetd pings them from the node through a route into the TUN and
+  // the engine threads answer (PipelineEnv.probe4/6), so a reply proves the threads read and
+  // write the TUN. Never assigned to any interface.
+  Addr probe4{{169, 254, 42, 2}};
+  Addr probe6{{0xfd, 0x00, 0xa9, 0xfe, 0x00, 0x2a, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2}};
   MasqConfig masq;
   std::string state_file;  // flow table file (e.g. /run/podnet/flows); empty = memory only
 };
@@ -120,6 +125,10 @@ class Engine {
   uint32_t be_capacity() const { return cfg_.max_service_ports * 4; }
   std::vector<const QueueCounters*> queue_counters() const;
   const EngineConfig& config() const { return cfg_; }
+
+  // Test hook (podnetd exposes it only with PODNET_TEST_HOOKS=1): the engine threads stop
+  // reading the TUN for `ms`, as a wedged thread would. False when no TUN is attached.
+  bool pause_threads_for_test(uint32_t ms);
 
  private:
   PipelineEnv env();

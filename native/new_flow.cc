@@ -275,7 +275,10 @@ uint8_t initial_state(const Parsed& p) {
 
 FlowPlan plan_new_flow(const PipelineEnv& env, const Tables& t, const Parsed& p, uint64_t now_ms) {
   FlowPlan plan;
-  if (t.services.is_vip(p.family, p.key.dst)) {
+  if (is_probe(env, p)) {
+    plan.probe = true;
+    plan_drop(plan, PlanAction::kEcho, Drop::none);
+  } else if (t.services.is_vip(p.family, p.key.dst)) {
     plan_service(env, t, p, now_ms, plan);
   } else {
     bool echo = p.icmp_echo_request || p.icmp_echo_reply;
@@ -311,7 +314,7 @@ Result commit_new_flow(const PipelineEnv& env, const Tables& t, const FlowPlan& 
     case PlanAction::kReject:
       return reject(env, pkt, p, vh, scratch, plan.reason);
     case PlanAction::kEcho:
-      env.counters->reply(Reply::echo_reply);
+      env.counters->reply(plan.probe ? Reply::probe_reply : Reply::echo_reply);
       if (vh) *vh = VnetHdr{};
       return Result{Verdict::kReply, Drop::none, pkt, echo_reply_in_place(pkt, p)};
     case PlanAction::kAdmit:
@@ -332,6 +335,10 @@ Result commit_new_flow(const PipelineEnv& env, const Tables& t, const FlowPlan& 
   translate(pkt, p, vh, hit.x);
   if (plan.kind == FlowKind::kService) count_packet(env, hit.svc_slot, hit.be_slot, p.len);
   return forward_packet(pkt, p.len);
+}
+
+bool is_probe(const PipelineEnv& env, const Parsed& p) {
+  return p.icmp_echo_request && !p.fragment && !p.later_fragment && p.key.dst == (p.family == 4 ? env.probe4 : env.probe6);
 }
 
 }  // namespace podnet

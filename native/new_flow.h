@@ -69,6 +69,7 @@ struct FlowPlan {
   NewFlow affinity{};
   FlowRef snat_takeover;             // closed TCP flow holding the SNAT reverse key: remove
   CacheRoute cache;                  // kAdmit: cache the flow in the kernel after the insert
+  bool probe = false;                // kEcho: the datapath probe (counted as probe_reply)
 };
 
 // Decides what the first packet `p` of a flow gets; reads the tables and the flow table only.
@@ -78,6 +79,9 @@ FlowPlan plan_new_flow(const PipelineEnv& env, const Tables& t, const Parsed& p,
 // Carries out `plan` for the packet it was made from. Engine threads; never allocates.
 Result commit_new_flow(const PipelineEnv& env, const Tables& t, const FlowPlan& plan, uint8_t* pkt, const Parsed& p,
                        VnetHdr* vh, uint64_t now_ms, uint8_t* scratch);
+
+// The packet is podnetd's datapath probe: an echo request to PipelineEnv.probe4/6.
+bool is_probe(const PipelineEnv& env, const Parsed& p);
 
 // State of a flow created by this packet.
 uint8_t initial_state(const Parsed& p);

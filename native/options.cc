@@ -92,6 +92,8 @@ EngineConfig engine_config(const Input& options) {
   c.max_service_ports = get_uint(o, "maxServicePorts", c.max_service_ports, 1, 1u << 22, "");
   get_ip(o, "hairpinIPv4", "", 4, c.hairpin4);
   get_ip(o, "hairpinIPv6", "", 6, c.hairpin6);
+  get_ip(o, "probeIPv4", "", 4, c.probe4);
+  get_ip(o, "probeIPv6", "", 6, c.probe6);
   const Input& masq = o["egressMasquerade"];
   if (masq.is_object()) masquerade(masq, c.masq);
   else if (!masq.absent()) fail(kBadOption, "egressMasquerade", "not an object");

@@ -65,6 +65,10 @@ struct PipelineEnv {
   uint32_t policy_capacity;
   const MasqConfig* masq;
   KernelCache* cache = nullptr;  // the kernel flow cache, when the fast path is on
+  // Datapath probe targets (EngineConfig.probe4/6): an echo request to one is answered in
+  // place. All-zero: no probe target of that family.
+  Addr probe4{};
+  Addr probe6{};
 };
 
 // The published tables one packet is processed against.

@@ -47,9 +47,10 @@ inline const char* drop_name(Drop d) {
   return names[static_cast<int>(d)];
 }
 
-enum class Reply : uint8_t { rst, icmp_unreachable, echo_reply, count };
+// probe_reply: echo replies to podnetd's datapath probe (EngineConfig.probe4/6).
+enum class Reply : uint8_t { rst, icmp_unreachable, echo_reply, probe_reply, count };
 inline const char* reply_name(Reply r) {
-  static const char* names[] = {"rst", "icmp_unreachable", "echo_reply"};
+  static const char* names[] = {"rst", "icmp_unreachable", "echo_reply", "probe_reply"};
   return names[static_cast<int>(r)];
 }
 

@@ -17,6 +17,7 @@
 
 #include <pthread.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -167,6 +168,7 @@ void TunWorkers::run(size_t q, PacketFn fn) {
       continue;
     }
     if (pfd[1].revents) return;
+    if (!wait_out_pause()) return;
     c.wakeups.fetch_add(1, std::memory_order_relaxed);
     uint64_t now = monotonic_ms();
     uint32_t got = 0;
@@ -196,6 +198,22 @@ void TunWorkers::run(size_t q, PacketFn fn) {
       misses = 0;
       cooldown = 64;
     }
+  }
+}
+
+void TunWorkers::pause_for(uint32_t ms) {
+  paused_until_ns_.store(monotonic_ns() + uint64_t(ms) * 1'000'000, std::memory_order_relaxed);
+}
+
+bool TunWorkers::wait_out_pause() {
+  for (;;) {
+    if (stop_.load(std::memory_order_relaxed)) return false;
+    uint64_t until = paused_until_ns_.load(std::memory_order_relaxed), now = monotonic_ns();
+    if (now >= until) return true;
+    // In slices, so a stop (or a shorter pause replacing this one) is seen within 20 ms.
+    uint64_t ns = std::min<uint64_t>(until - now, 20'000'000);
+    timespec ts{time_t(ns / 1'000'000'000), long(ns % 1'000'000'000)};
+    nanosleep(&ts, nullptr);
   }
 }
 

@@ -53,9 +53,14 @@ class TunWorkers {
   TunWorkers(const TunDevice& dev, uint32_t batch, uint32_t busy_poll_us, const std::function<PacketFn()>& make_fn);
   ~TunWorkers();  // stops and joins
   const std::vector<std::unique_ptr<QueueCounters>>& counters() const { return counters_; }
+  // Test hook: every thread stops reading its queue for `ms` (from now; a later call replaces
+  // an earlier one). Packets wait in the queue meanwhile, or the kernel drops them when it is full.
+  void pause_for(uint32_t ms);
 
  private:
   void run(size_t q, PacketFn fn);
+  // Sleeps while a pause_for() is in force; false when stopping.
+  bool wait_out_pause();
   std::vector<std::thread> threads_;
   std::vector<std::unique_ptr<QueueCounters>> counters_;
   std::vector<int> fds_;
@@ -63,6 +68,7 @@ class TunWorkers {
   uint32_t batch_;
   uint64_t busy_poll_ns_;
   std::atomic<bool> stop_{false};
+  std::atomic<uint64_t> paused_until_ns_{0};
 };
 
 uint64_t monotonic_ms();

@@ -125,7 +125,8 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
                         InstanceMethod("deleteLocalPod", &EngineWrap::DeleteLocalPod),
                         InstanceMethod("fastPathStatus", &EngineWrap::FastPathStatus),
                         InstanceMethod("fastPathRemoveAll", &EngineWrap::FastPathRemoveAll),
-                        InstanceMethod("close", &EngineWrap::Close)});
+                        InstanceMethod("close", &EngineWrap::Close),
+                        InstanceMethod("pauseThreadsForTest", &EngineWrap::PauseThreadsForTest)});
   }
 
   explicit EngineWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<EngineWrap>(info) {
@@ -223,6 +224,15 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
   Napi::Value Close(const Napi::CallbackInfo& info) {
     engine_.reset();
     return info.Env().Undefined();
+  }
+
+  // pauseThreadsForTest(ms) -> false when no TUN is attached. A test hook: podnetd reaches it
+  // only with PODNET_TEST_HOOKS=1.
+  Napi::Value PauseThreadsForTest(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Engine& e = engine(env);
+    uint32_t ms = uint32_t(int_in(info[0], "pauseThreadsForTest.ms", 0, 600000, "must be an integer in [0, 600000]"));
+    return Napi::Boolean::New(env, e.pause_threads_for_test(ms));
   }
 
   std::unique_ptr<Engine> engine_;

@@ -4,6 +4,7 @@
 // NetworkPolicy denials, and trace must create nothing.
 #include <gtest/gtest.h>
 
+#include "../checksum.h"
 #include "../engine.h"
 #include "addr.h"
 
@@ -117,4 +118,46 @@ TEST_F(FirstPacket, PolicyDenialTracedExactly) {
   }
   agree("10.1.0.7", 44000, "10.244.1.3");
   agree("10.2.0.7", 44000, "10.244.1.3");
+}
+
+// podnetd's datapath probe: an echo request to the probe address is answered in place and
+// counted as probe_reply (not as a VIP echo), whatever NetworkPolicy says; nothing is tracked.
+// The same ping to a neighbouring address passes through untouched.
+TEST_F(FirstPacket, ProbeEchoAnsweredInPlace) {
+  PolicySpec s;
+  RuleSetSpec rs;
+  rs.isolated_by = {"x/deny-all"};
+  s.rule_sets = {rs};
+  s.pods.push_back({"x/web", 0, 0, {VipKey{ip("10.244.1.3"), 4}}});
+  engine_.set_policy(build_policy_table(s));
+  auto ping = [](const char* dst, uint8_t* pkt) {
+    size_t ih = write_ip_header(pkt, 4, ip("10.244.0.1"), ip(dst), kICMP, 16);
+    uint8_t* icmp = pkt + ih;
+    std::memset(icmp, 0, 16);
+    icmp[0] = 8;
+    store16(icmp + 4, 0x4242);
+    store16(icmp + 6, 7);
+    store16(icmp + 2, csum_full(icmp, 16));
+    return ih + 16;
+  };
+  uint8_t pkt[64];
+  uint64_t before = engine_.flows().stats().active;
+  size_t len = ping("169.254.42.2", pkt);
+  Result r = engine_.process(pkt, len, nullptr, monotonic_ms());
+  ASSERT_EQ(int(r.verdict), int(Verdict::kReply));
+  Parsed p;
+  ASSERT_TRUE(parse_packet(r.out, r.out_len, p, nullptr));
+  EXPECT_TRUE(p.icmp_echo_reply);
+  EXPECT_TRUE(p.key.src == ip("169.254.42.2"));
+  EXPECT_TRUE(p.key.dst == ip("10.244.0.1"));
+  EXPECT_EQ(csum_full(r.out + 20, 16), 0) << "ICMP checksum";
+  EXPECT_EQ(csum_full(r.out, 20), 0) << "IPv4 header checksum";
+  EXPECT_EQ(engine_.counters().replies[int(Reply::probe_reply)].load(), 1u);
+  EXPECT_EQ(engine_.counters().replies[int(Reply::echo_reply)].load(), 0u);
+  EXPECT_EQ(engine_.flows().stats().active, before) << "the probe is not tracked";
+
+  len = ping("169.254.42.3", pkt);
+  r = engine_.process(pkt, len, nullptr, monotonic_ms());
+  EXPECT_EQ(int(r.verdict), int(Verdict::kForward)) << "not the probe address: passed on";
+  EXPECT_EQ(engine_.counters().replies[int(Reply::probe_reply)].load(), 1u);
 }

@@ -23,6 +23,8 @@ export interface StatusReply {
   network?: NetworkStatus;
   /** The kernel flow cache (absent from older podnetd). */
   fastPath?: FastPathWireStatus;
+  /** The datapath probe behind /livez; absent when it is off (health.probe.enabled false) or not started yet. */
+  probe?: ProbeStatus;
 }
 
 /** StatusReply.fastPath: whether admitted flows between local pods bypass the TUN, and how much. */
@@ -51,6 +53,32 @@ export interface FastPathWireStatus {
   spoofDrops?: number;
   /** The program's counters by name (hit_peer, punt_tcp_syn, ...). */
   program?: Record<string, number>;
+}
+
+/** StatusReply.probe: podnetd pings its probe addresses through the TUN and the engine threads. */
+export interface ProbeStatus {
+  /** /livez answers 200: fewer than `failures` missed rounds in a row. */
+  live: boolean;
+  /** ms between rounds; a ping unanswered after timeoutMs is missed; `failures` missed rounds in a row fail /livez. */
+  intervalMs: number;
+  timeoutMs: number;
+  failures: number;
+  /** Rounds missed in a row now. */
+  consecutiveMisses: number;
+  /** Rounds since start, and how many of them missed. */
+  rounds: number;
+  missedRounds: number;
+  /** ISO time of the last answered round ("" before the first). */
+  lastOk: string;
+  /** The last round, per probe address: the round trip in ms, or absent when missed (with the error, if one). */
+  targets: ProbeTargetStatus[];
+}
+
+/** ProbeStatus.targets */
+export interface ProbeTargetStatus {
+  address: string;
+  rttMs?: number;
+  error?: string;
 }
 
 /** StatusReply.network */

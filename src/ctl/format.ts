@@ -1,6 +1,6 @@
 // podnetctl's human output: aligned tables and short summaries of the control API's replies.
 // --json prints the replies themselves (src/ctl/api.ts), never this.
-import type { ClusterReply, FlowsReply, ServicesReply, StatusReply, TraceReply } from './api';
+import type { ClusterReply, FlowsReply, ProbeStatus, ServicesReply, StatusReply, TraceReply } from './api';
 
 /** Left-aligned columns, two spaces apart; numbers right-aligned. */
 export function table(header: string[], rows: (string | number)[][]): string {
@@ -51,11 +51,19 @@ export function formatStatus(s: StatusReply): string {
     `sync      ${y.initialized ? 'initialized' : 'waiting for the source'}; ${y.services} services, ${y.endpointSlices} endpoint slices → ` +
       `${y.servicePorts} service ports, ${y.backends} backends; ${y.pending} pending; last ${y.lastUpdated || 'never'}` +
       (y.lastSync ? ` (${y.lastSync.full ? 'full' : 'partial'}, ${y.lastSync.durationMs} ms${y.lastSync.error ? `, ERROR ${y.lastSync.error}` : ''})` : ''),
+    ...(s.probe ? [formatProbe(s.probe)] : []),
     '',
     table(['QUEUE', 'PACKETS IN', 'PACKETS OUT', 'BYTES IN', 'GSO', 'WAKEUPS', 'ERRORS'],
       e.queues.map((q) => [q.queue, q.packetsIn, q.packetsOut, q.bytesIn, q.gsoPackets, q.wakeups, q.readErrors + q.writeErrors])),
   ];
   return lines.join('\n');
+}
+
+/** "probe     live; last 0.12 ms (169.254.42.2), 0.10 ms (fd00:a9fe:2a::2); 0 missed in a row (503 at 3), 1/120 rounds missed". */
+export function formatProbe(p: ProbeStatus): string {
+  const last = p.targets.map((t) => `${t.rttMs !== undefined ? `${t.rttMs} ms` : `MISSED${t.error ? ` (${t.error})` : ''}`} (${t.address})`).join(', ') || 'no round yet';
+  return `probe     ${p.live ? 'live' : 'NOT LIVE'}; last ${last}; ${p.consecutiveMisses} missed in a row (/livez 503 at ${p.failures}), ` +
+    `${p.missedRounds}/${p.rounds} rounds missed; every ${p.intervalMs} ms, timeout ${p.timeoutMs} ms`;
 }
 
 export function formatServices(r: ServicesReply): string {

@@ -1,8 +1,8 @@
 // podnetctl (bin/podnetctl): the operator's view of one node's podnetd, over its control socket.
 //   podnetctl [--socket PATH] [--json] status | services | flows [filters] | trace --from IP --to IP:PORT --proto tcp|udp
-//             | policies [--pod NAME|IP] | cluster
+//             | policies [--pod NAME|IP] | cluster | probe --from POD --to IP:PORT [--proto tcp|udp] [--timeout MS]
 //   podnetctl sandbox up|down|exec|status ...   (src/ctl/sandbox.ts)
-// Exit codes: 0 ok, 1 podnetd unreachable or answered an error, 2 usage.
+// Exit codes: 0 ok, 1 podnetd unreachable or answered an error (probe: nothing came back), 2 usage.
 import { CtlError, ControlClient, DEFAULT_SOCKET } from './client';
 import { formatCluster, formatFlows, formatServices, formatStatus, formatTrace } from './format';
 import { formatPolicies } from './policies';
@@ -16,6 +16,10 @@ export const USAGE = `usage: podnetctl [--socket PATH] [--json] COMMAND
   policies [--pod NAME|NAMESPACE/NAME|IP]  per pod on this node: the NetworkPolicies isolating its ingress/egress
                                            and the rules that allow traffic; flows allowed/denied per policy
   cluster                                  cross-node routing: each node, its pod CIDRs, what is programmed for it
+  probe --from POD --to IP:PORT [--proto tcp|udp] [--timeout MS]
+                                           send one real SYN (or UDP datagram) from inside the pod and show what
+                                           came back: SYN-ACK, RST, ICMP type/code or nothing (exit 1), with the time.
+                                           POD: NAMESPACE/NAME, NAME, the pod's IP, a named netns or a netns file
   sandbox up [--name NAME] [--pods N] [--veth]
                                            a virtual node in network namespaces running podnetd;
                                            pods through the podnet CNI plugin (--veth: by hand)
@@ -26,6 +30,8 @@ export const USAGE = `usage: podnetctl [--socket PATH] [--json] COMMAND
 --socket defaults to $PODNET_SOCKET or ${DEFAULT_SOCKET}; --json prints the control API's JSON (src/ctl/api.ts).`;
 
 class UsageError extends Error {}
+/** `probe` saw nothing come back: exit 1, the output already says so. */
+class NothingBack extends Error {}
 
 interface Parsed { socket: string; json: boolean; command: string; opts: Map<string, string>; rest: string[] }
 
@@ -96,6 +102,20 @@ async function runCommand(p: Parsed, out: (s: string) => void): Promise<void> {
       print(await c.trace({ from, to: host, port, protocol: proto(p.opts.get('proto')), ...(sport ? { sourcePort: sport } : {}) }), formatTrace);
       return;
     }
+    case 'probe': {
+      allowed(p, ['from', 'to', 'proto', 'timeout']);
+      const from = p.opts.get('from');
+      const to = p.opts.get('to');
+      if (!from || !to) throw new UsageError('probe needs --from POD and --to IP:PORT');
+      const { host, port } = splitHostPort(to);
+      const timeoutMs = Number(p.opts.get('timeout') ?? 1000);
+      if (!Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > 60_000) throw new UsageError('--timeout must be 1-60000 ms');
+      if (port < 1 || port > 65535) throw new UsageError('--to: port must be 1-65535');
+      const { probeCommand } = await import('./probe');
+      const code = await probeCommand({ from, to: host, port, proto: proto(p.opts.get('proto')).toLowerCase() as 'tcp' | 'udp', timeoutMs }, c, p.json, out);
+      if (code !== 0) throw new NothingBack();
+      return;
+    }
     case '': throw new UsageError(USAGE);
     default: throw new UsageError(`unknown command ${p.command}\n${USAGE}`);
   }
@@ -117,6 +137,7 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
     return 0;
   } catch (e) {
     if (e instanceof UsageError) { process.stderr.write(`${e.message}\n`); return 2; }
+    if (e instanceof NothingBack) return 1;
     if (e instanceof CtlError) { process.stderr.write(`podnetctl: ${e.message} [${e.code}]\n`); return 1; }
     process.stderr.write(`podnetctl: ${(e as Error).stack ?? e}\n`);
     return 1;

@@ -72,6 +72,12 @@ export interface DaemonConfig {
   external: ExternalConfig;
   /** Pod egress masquerade (the reference bridge plugin's ipMasq), done by the engine. */
   egressMasquerade: EgressMasqueradeConfig;
+  /** The datapath probe behind /livez (src/probe/datapath.ts). */
+  health: HealthConfig;
+}
+
+export interface HealthConfig {
+  probe: { enabled: boolean; intervalMs: number; timeoutMs: number; failures: number };
 }
 
 export const DEFAULTS = {
@@ -89,15 +95,18 @@ export const DEFAULTS = {
   nodePortRange: [30000, 32767],
   egressPorts: [61000, 65535],
   cluster: { mode: 'none', vxlan: { name: 'podnet-vxlan', vni: 1, port: 4789 }, resyncIntervalMs: 60_000 },
+  healthProbe: { enabled: true, intervalMs: 2000, timeoutMs: 1000, failures: 3 },
 } as const;
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 const TOP_KEYS = ['nodeName', 'manifests', 'kubeconfig', 'tables', 'podCIDRs', 'serviceCIDRs', 'bridge', 'tun', 'engine',
-  'stateFile', 'routeTable', 'healthzBindAddress', 'metricsBindAddress', 'controlSocket', 'cniSocket', 'nodeStateFile', 'sync', 'logLevel', 'allowHostNetns', 'cluster', 'external'];
+  'stateFile', 'routeTable', 'healthzBindAddress', 'metricsBindAddress', 'controlSocket', 'cniSocket', 'nodeStateFile', 'sync', 'logLevel', 'allowHostNetns', 'cluster', 'external',
+  'health'];
 const CLUSTER_KEYS = ['mode', 'uplink', 'uplinkMtu', 'vxlan', 'resyncIntervalMs'];
 const VXLAN_KEYS = ['name', 'vni', 'port'];
 const TUN_KEYS = ['name', 'queues', 'batch', 'busyPollUs', 'persist'];
-const ENGINE_KEYS = ['flowCapacity', 'maglevSize', 'maxServicePorts', 'timeouts', 'hairpinIPv4', 'hairpinIPv6', 'egressMasquerade', 'fastPath', 'bpffs'];
+const ENGINE_KEYS = ['flowCapacity', 'maglevSize', 'maxServicePorts', 'timeouts', 'hairpinIPv4', 'hairpinIPv6', 'egressMasquerade',
+  'probeIPv4', 'probeIPv6', 'fastPath', 'bpffs'];
 const EXTERNAL_KEYS = ['uplinks', 'nodePortAddresses', 'nodePortRange'];
 const EGRESS_KEYS = ['enabled', 'exemptCIDRs', 'sourceIPv4', 'sourceIPv6', 'portMin', 'portMax'];
 const TIMEOUT_KEYS = ['tcpSynSec', 'tcpEstablishedSec', 'tcpFinSec', 'tcpTimeWaitSec', 'tcpCloseSec', 'udpSec', 'udpStreamSec', 'icmpSec'];
@@ -218,6 +227,34 @@ function egressConfig(r: Reader, raw: unknown): EgressMasqueradeConfig {
   };
 }
 
+/** `health.probe`: the datapath probe behind /livez; on by default, every 2 s, 503 after 3 missed rounds. */
+function healthConfig(r: Reader, raw: unknown): HealthConfig {
+  const h = r.object(raw, 'health', ['probe']);
+  const p = r.object(h.probe, 'health.probe', ['enabled', 'intervalMs', 'timeoutMs', 'failures']);
+  const d = DEFAULTS.healthProbe;
+  const probe = {
+    enabled: r.bool(p.enabled, 'health.probe.enabled', d.enabled),
+    intervalMs: r.int(p.intervalMs, 'health.probe.intervalMs', 100, 3_600_000, d.intervalMs),
+    timeoutMs: r.int(p.timeoutMs, 'health.probe.timeoutMs', 10, 3_600_000, d.timeoutMs),
+    failures: r.int(p.failures, 'health.probe.failures', 1, 1000, d.failures),
+  };
+  if (probe.timeoutMs > probe.intervalMs) r.fail('health.probe.timeoutMs', 'must not exceed health.probe.intervalMs');
+  return { probe };
+}
+
+/** `engine.probeIPv4` / `engine.probeIPv6`: the datapath probe's addresses (routed into the TUN, never assigned). */
+function probeAddressConfig(r: Reader, eng: Obj): Pick<EngineOptions, 'probeIPv4' | 'probeIPv6'> {
+  const out: Pick<EngineOptions, 'probeIPv4' | 'probeIPv6'> = {};
+  for (const f of [4, 6] as const) {
+    const key = `engine.probeIPv${f}`;
+    const v = r.optString(eng[`probeIPv${f}`], key);
+    if (v === undefined) continue;
+    if (net.isIP(v) !== f) r.fail(key, `not an IPv${f} address: ${JSON.stringify(v)}`);
+    out[f === 4 ? 'probeIPv4' : 'probeIPv6'] = v;
+  }
+  return out;
+}
+
 /** Turns a raw mapping (file contents with flag overrides merged in) into a checked DaemonConfig. */
 export function buildConfig(raw: unknown, file = ''): DaemonConfig {
   const r = new Reader(file);
@@ -241,6 +278,7 @@ export function buildConfig(raw: unknown, file = ''): DaemonConfig {
   const h6 = r.optString(eng.hairpinIPv6, 'engine.hairpinIPv6');
   if (h4) engine.hairpinIPv4 = h4;
   if (h6) engine.hairpinIPv6 = h6;
+  Object.assign(engine, probeAddressConfig(r, eng));
 
   const cfg: DaemonConfig = {
     file,
@@ -278,6 +316,7 @@ export function buildConfig(raw: unknown, file = ''): DaemonConfig {
     allowHostNetns: r.bool(c.allowHostNetns, 'allowHostNetns', false),
     external: externalConfig(r, c.external),
     egressMasquerade: egressConfig(r, eng.egressMasquerade),
+    health: healthConfig(r, c.health),
     cluster: {
       mode: r.string(cl.mode, 'cluster.mode', DEFAULTS.cluster.mode) as ClusterConfig['mode'],
       uplink: r.string(cl.uplink, 'cluster.uplink', ''),
@@ -358,7 +397,7 @@ export function setKey(raw: Obj, dotted: string, value: unknown): void {
 export function restartKeys(a: DaemonConfig, b: DaemonConfig): string[] {
   const keys: (keyof DaemonConfig)[] = ['nodeName', 'manifests', 'kubeconfig', 'tables', 'podCIDRs', 'serviceCIDRs', 'bridge', 'tun',
     'engine', 'stateFile', 'routeTable', 'healthzBindAddress', 'metricsBindAddress', 'controlSocket', 'cniSocket', 'sync', 'allowHostNetns', 'cluster',
-    'external', 'egressMasquerade'];
+    'external', 'egressMasquerade', 'health', 'fastPath'];
   return keys.filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k]));
 }
 

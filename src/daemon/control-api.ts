@@ -1,6 +1,7 @@
 // The local control API podnetctl talks to: HTTP/1.1 over a unix socket (default
 // /run/podnet/podnetd.sock, mode 0600, so root only), JSON answers documented in src/ctl/api.ts.
-// Read-only: status, services, flows, trace, policies. A unix socket rather than TCP because the file mode
+// Read-only: status, services, flows, trace, policies (with PODNET_TEST_HOOKS=1 podnetd adds one
+// write, POST /v1/test/pause-engine, for tests only). A unix socket rather than TCP because the file mode
 // is the access control and because it is reachable from any network namespace of the machine.
 // The engine's objects (src/engine/types.ts) never reach the wire as they are: the toWire*
 // functions below copy them field by field onto the podnet/v1 types, so a field the native
@@ -37,6 +38,8 @@ export interface ControlState {
   policies?(): PolicyState | undefined;
   /** Cross-node routing's view; undefined when podnetd runs none (cluster.mode none). */
   cluster?(): ClusterView | undefined;
+  /** Test hook (PODNET_TEST_HOOKS=1 only): POST /v1/test/pause-engine?ms=N stalls the engine threads. */
+  pauseEngineForTest?(ms: number): { paused: boolean; ms: number };
 }
 
 /** What /v1/policies joins: the tables the engine holds and its counters. */
@@ -276,6 +279,10 @@ export class ControlApi {
       res.end(`${JSON.stringify(body)}\n`);
     };
     try {
+      if (req.method === 'POST' && this.state.pauseEngineForTest && req.url?.startsWith('/v1/test/pause-engine')) {
+        send(200, this.state.pauseEngineForTest(Number(new URL(req.url, 'http://podnetd').searchParams.get('ms'))));
+        return;
+      }
       if (req.method !== 'GET') { send(405, { apiVersion: API_VERSION, error: { code: 'DAEMON_BAD_REQUEST', message: 'GET only' } }); return; }
       const u = new URL(req.url ?? '/', 'http://podnetd');
       switch (u.pathname) {

@@ -35,12 +35,15 @@ import { DaemonError } from './errors';
 import { HttpEndpoints } from './http';
 import { Notifier } from './notify';
 import { makeSource, ProgrammedSink, type TableSource } from './sources';
+import type { DatapathProbe } from '../probe/datapath';
+import { pauseEngineForTest, probeAddresses, startProbe, testHooksEnabled, toWireProbe } from './probe';
 
 export function wiringConfig(cfg: DaemonConfig): NodeWiringConfig {
   return {
     bridge: cfg.bridge, tun: cfg.tun.name, podCIDRs: cfg.podCIDRs, serviceCIDRs: cfg.serviceCIDRs,
     routeTable: cfg.routeTable, allowHostNetns: cfg.allowHostNetns,
     uplinks: cfg.external.uplinks,
+    probeAddresses: probeAddresses(cfg),
   };
 }
 
@@ -99,6 +102,8 @@ export class Daemon {
   /** The node is wired: a service CIDR change moves the routes into the TUN. */
   private wired = false;
   private serviceCIDRUpdate = Promise.resolve();
+  /** The datapath probe behind /livez (health.probe); started once the node is wired. */
+  private probe: DatapathProbe | undefined;
 
   constructor(private cfg: DaemonConfig, private readonly log: Logger) {
     this.configured = cfg;
@@ -113,6 +118,7 @@ export class Daemon {
       syncing: () => this.source?.syncing(this.cfg.sync.healthzTimeoutMs) ?? true,
       lastUpdatedMs: () => this.source?.lastUpdatedMs() ?? 0,
       metrics: () => this.metricsText(),
+      live: () => this.probe?.live() ?? true,
     }, log);
     this.control = new ControlApi({
       status: () => this.status(),
@@ -122,6 +128,7 @@ export class Daemon {
       trace: (q) => this.requireEngine().trace(q),
       policies: () => this.policyState(),
       cluster: () => this.cluster?.view(),
+      ...(testHooksEnabled() ? { pauseEngineForTest: (ms: number) => pauseEngineForTest(this.engine, ms, this.log) } : {}),
     }, log);
   }
 
@@ -222,6 +229,9 @@ export class Daemon {
     if (cfg.metricsBindAddress && !cfg.tables) {
       this.antispoof ??= new AntispoofMetrics(this.log, this.registry);
     }
+
+    step('probe');
+    this.probe = startProbe(cfg, this.registry, this.log);
 
     this.ready = true;
     this.notifier.send(`READY=1\nSTATUS=serving ${this.source.specs().length} service ports from ${this.source.description}\nMAINPID=${process.pid}`);
@@ -345,6 +355,7 @@ export class Daemon {
     await this.source?.stop().catch((err: unknown) => this.log.warn({ err }, 'source stop failed'));
     await this.facts?.stop().catch((err: unknown) => this.log.warn({ err }, 'defaults source stop failed'));
     this.cluster?.stop();
+    this.probe?.stop();
     await this.external?.stop().catch((err: unknown) => this.log.warn({ err }, 'external stop failed'));
     this.fastPath?.stop();
     await Promise.all([this.http.stop(), this.control.stop(), this.stopCni()]);
@@ -394,6 +405,7 @@ export class Daemon {
         ready: this.ready, healthy: this.ready && (this.source?.syncing(this.cfg.sync.healthzTimeoutMs) ?? false),
       },
       ...(this.defaults ? { network: toWireNetwork(this.defaults, this.external?.uplinkAddresses() ?? []) } : {}),
+      ...(this.probe ? { probe: toWireProbe(this.probe) } : {}),
       engine: toWireEngineStatus(st, this.tun),
       fastPath: this.fastPath?.status() ?? { mode: 'off', reason: 'engine not started' },
       sync: {

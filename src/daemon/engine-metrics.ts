@@ -63,7 +63,7 @@ export function registerEngineMetrics(registry: Registry, view: () => EngineView
 
   def('counter', 'podnet_packets_dropped_total', 'Packets dropped by the engine, by reason', ['reason'],
     (st, put) => { for (const [reason, n] of Object.entries(st.drops).sort()) put(n, { reason }); });
-  def('counter', 'podnet_replies_total', 'Packets the engine answered itself (rst, icmp_unreachable, echo_reply)', ['kind'],
+  def('counter', 'podnet_replies_total', 'Packets the engine answered itself (rst, icmp_unreachable, echo_reply, probe_reply)', ['kind'],
     (st, put) => { for (const [kind, n] of Object.entries(st.replies).sort()) put(n, { kind }); });
   one('counter', 'podnet_passthrough_packets_total', 'Packets passed unchanged (not service traffic)', (st) => st.passthrough);
 

@@ -2,7 +2,8 @@
 // /metrics on metricsBindAddress (both 127.0.0.1 by default; the same address may serve both).
 // /healthz: 200 once the first sync is programmed and while queued changes are synced within
 // sync.healthzTimeoutMs, else 503; /livez: the same without the first-sync condition (a daemon
-// still listing the API is alive). Body: {lastUpdated, currentTime} as kube-proxy's.
+// still listing the API is alive), and 503 after health.probe.failures datapath probes in a row
+// went unanswered (the engine threads stopped moving packets). Body: {lastUpdated, currentTime} as kube-proxy's.
 import http from 'node:http';
 import type { Logger } from 'pino';
 import { DaemonError } from './errors';
@@ -16,6 +17,8 @@ export interface HealthSource {
   lastUpdatedMs(): number;
   /** Prometheus text of every metric (podnet_ and the process's). */
   metrics(): Promise<string>;
+  /** The datapath probe is answered (src/probe/datapath.ts); absent: no probe, always true. */
+  live?(): boolean;
 }
 
 type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
@@ -34,7 +37,7 @@ function routes(src: HealthSource, paths: { health: boolean; metrics: boolean })
     const url = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET' && req.method !== 'HEAD') { res.writeHead(405).end(); return; }
     if (paths.health && (url === '/healthz' || url === '/livez')) {
-      const ok = src.syncing() && (url === '/livez' || src.ready());
+      const ok = src.syncing() && (url === '/livez' ? src.live?.() ?? true : src.ready());
       res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json', 'x-content-type-options': 'nosniff' });
       res.end(healthBody(src, ok));
       return;

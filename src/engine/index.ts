@@ -27,6 +27,7 @@ interface NativeEngine {
   fastPathStatus(): FastPathStatus | null;
   fastPathRemoveAll(): void;
   close(): void;
+  pauseThreadsForTest(ms: number): boolean;
 }
 
 interface Addon {
@@ -154,6 +155,14 @@ export class Engine {
   /** What the engine would do with the first packet of such a connection; changes nothing. */
   trace(q: TraceQuery): TraceResult {
     return this.native.trace(q);
+  }
+
+  /**
+   * Test hook: the engine threads stop reading the TUN for `ms`, as wedged threads would.
+   * False when no TUN is attached. podnetd reaches it only with PODNET_TEST_HOOKS=1.
+   */
+  pauseThreadsForTest(ms: number): boolean {
+    return this.native.pauseThreadsForTest(ms);
   }
 
   close(): void {

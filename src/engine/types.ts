@@ -102,6 +102,13 @@ export interface EngineOptions {
    */
   hairpinIPv4?: string;
   hairpinIPv6?: string;
+  /**
+   * Datapath probe targets: an ICMP echo request to one, read from the TUN, is answered by the
+   * engine thread that read it (counted as replies.probe_reply). podnetd routes them into the
+   * TUN and pings them (src/probe/). Defaults 169.254.42.2 and fd00:a9fe:2a::2.
+   */
+  probeIPv4?: string;
+  probeIPv6?: string;
   /** Masquerade of pod traffic leaving the cluster (the reference bridge's ipMasq), done by the engine. */
   egressMasquerade?: EgressMasquerade;
 }
@@ -210,7 +217,7 @@ export interface EngineStats {
   drops: Record<string, number>;
   /** Packets passed through unchanged (not service traffic). */
   passthrough: number;
-  /** Replies generated: rst, icmp_unreachable, echo_reply. */
+  /** Replies generated: rst, icmp_unreachable, echo_reply, probe_reply. */
   replies: Record<string, number>;
   services: ServicePortStats[];
   queues: QueueStats[];

@@ -1,6 +1,8 @@
-// Running programs inside a named network namespace. This is the one place in podnet that
-// crosses into another netns: it never calls setns in this process; it starts a child with
-// `ip netns exec NS ...`, so the kernel does the switch for that child only.
+// Running programs inside a network namespace. This is the one place in podnet that crosses
+// into another netns: it never calls setns in this process; it starts a child with
+// `ip netns exec NS ...` (a named namespace) or `nsenter --net=PATH ...` (a namespace file,
+// e.g. a container runtime's /proc/PID/ns/net or /var/run/netns/cni-...), so the kernel does the
+// switch for that child only.
 import { execFile, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 
 /** A command run in a namespace failed (non-zero exit, signal, or spawn error). */
@@ -31,9 +33,10 @@ export interface RunOptions {
   env?: NodeJS.ProcessEnv;
 }
 
-/** argv prefixed so that it runs in `ns` (null: the current namespace). */
+/** argv prefixed so that it runs in `ns`: a name, or an absolute path to a namespace file (null: the current namespace). */
 export function inNetns(ns: string | null, argv: readonly string[]): string[] {
-  return ns ? ['ip', 'netns', 'exec', ns, ...argv] : [...argv];
+  if (!ns) return [...argv];
+  return ns.startsWith('/') ? ['nsenter', `--net=${ns}`, ...argv] : ['ip', 'netns', 'exec', ns, ...argv];
 }
 
 /** Runs argv in `ns` to completion; rejects with NetnsExecError on failure. */

@@ -1,5 +1,6 @@
 // Routing that steers traffic into the TUN (the node's policy; netlink/route.ts sends it):
 //   main table:  <service CIDR> dev <tun>                      (host-network clients reach VIPs)
+//   main table:  <probe address>/32 (/128) dev <tun>           (podnetd's datapath probe, src/probe/)
 //   table podnet: default dev <tun>                            (v4 and v6)
 //   rule  <podPref>:   from <pod CIDR> iif <bridge> lookup podnet
 //   rule  <localPref>: lookup local    (moved from pref 0, see moveLocalRule)
@@ -32,6 +33,19 @@ export async function deleteServiceRoute(sock: Rtnl, tunIndex: number | undefine
   const c = parseNetwork(cidr);
   await deleteRoute(sock, { family: c.family, dst: c, oif: tunIndex, table: RT_TABLE_MAIN });
 }
+
+/** `ip route replace <probe address>/32 (/128) dev <tun>` in the main table: the datapath probe's ping reaches the engine. */
+export async function ensureProbeRoute(sock: Rtnl, tunIndex: number, address: string): Promise<void> {
+  const c = parseNetwork(hostCidr(address));
+  await replaceRoute(sock, { family: c.family, dst: c, oif: tunIndex, table: RT_TABLE_MAIN }, `probe route ${address}`);
+}
+
+export async function deleteProbeRoute(sock: Rtnl, tunIndex: number | undefined, address: string): Promise<void> {
+  const c = parseNetwork(hostCidr(address));
+  await deleteRoute(sock, { family: c.family, dst: c, oif: tunIndex, table: RT_TABLE_MAIN });
+}
+
+const hostCidr = (address: string) => `${address}/${address.includes(':') ? 128 : 32}`;
 
 /** `ip route replace default dev <tun> table <podnet>` for one family. */
 export async function ensurePodTableDefault(sock: Rtnl, tunIndex: number, family: Family, table: number): Promise<void> {

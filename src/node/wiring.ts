@@ -1,6 +1,6 @@
 // Node wiring as one script of named steps, all in the CURRENT network namespace (podnetd runs
-// in the node's netns). Order: bridge → sysctls → TUN up → service routes → podnet table →
-// pod rules → local rule moved. `unwireNode` undoes it for `podnetd --cleanup`.
+// in the node's netns). Order: bridge → sysctls → TUN up → service routes → probe routes →
+// podnet table → pod rules → local rule moved. `unwireNode` undoes it for `podnetd --cleanup`.
 import pino from 'pino';
 import { assertSandboxedNetns } from '../netns/current';
 import { nthAddress, parseNetwork } from '../net/cidr';
@@ -10,8 +10,8 @@ import { closeRtnl, openRtnl, type Rtnl } from '../netlink/socket';
 import { deleteBridge, ensureBridge } from './bridge';
 import { configureBridgeSysctls, configureTunSysctls, disableEarlyDemux, enableForwarding } from './sysctls';
 import {
-  DEFAULT_PREFS, deleteNdpBypassRule, deletePodRule, deletePodTableDefault, deleteServiceRoute,
-  ensureNdpBypassRule, ensurePodRule, ensurePodTableDefault, ensureServiceRoute, moveLocalRule,
+  DEFAULT_PREFS, deleteNdpBypassRule, deletePodRule, deletePodTableDefault, deleteProbeRoute, deleteServiceRoute,
+  ensureNdpBypassRule, ensurePodRule, ensurePodTableDefault, ensureProbeRoute, ensureServiceRoute, moveLocalRule,
   restoreLocalRule, type RulePrefs,
 } from './routing';
 import { removeSteering } from './steering';
@@ -29,6 +29,8 @@ export interface NodeWiringConfig {
   allowHostNetns?: boolean;
   /** Uplinks carrying external traffic, steered into the TUN by tc (steering.ts); cleanup removes it. */
   uplinks?: string[];
+  /** The datapath probe's addresses (src/probe/datapath.ts), routed into the TUN; none: no probe routes. */
+  probeAddresses?: string[];
 }
 
 export const DEFAULT_ROUTE_TABLE = 0x706e; // "pn"
@@ -82,6 +84,7 @@ export async function wireNode(cfg: NodeWiringConfig, log?: Logger): Promise<Wir
     await setLinkUp(sock, tunIndex);
 
     for (const c of cfg.serviceCIDRs) { step('service-route', { cidr: c }); await ensureServiceRoute(sock, tunIndex, c); }
+    for (const a of cfg.probeAddresses ?? []) { step('probe-route', { address: a }); await ensureProbeRoute(sock, tunIndex, a); }
 
     const podFamilies = [...new Set(cfg.podCIDRs.map((c) => parseNetwork(c).family))];
     for (const f of podFamilies) { step('podnet-table', { family: f, table }); await ensurePodTableDefault(sock, tunIndex, f, table); }
@@ -116,6 +119,7 @@ export async function unwireNode(cfg: NodeWiringConfig, opts: UnwireOptions = {}
     for (const f of podFamilies) await deletePodTableDefault(sock, f, table);
     const tunIndex = await linkIndex(sock, cfg.tun);
     for (const c of cfg.serviceCIDRs) await deleteServiceRoute(sock, tunIndex, c);
+    for (const a of cfg.probeAddresses ?? []) await deleteProbeRoute(sock, tunIndex, a);
     if (opts.deleteBridge) await deleteBridge(sock, cfg.bridge);
   });
   for (const dev of cfg.uplinks ?? []) await removeSteering(dev);

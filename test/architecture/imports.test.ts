@@ -26,10 +26,11 @@ export const ALLOWED: Record<string, string[]> = {
   policy: PLANE,
   cluster: PLANE,
   external: [...PLANE, 'services'],
-  ctl: ['net', 'sandbox'],
-  daemon: [...PLANE, 'services', 'policy', 'cluster', 'external', 'cni', 'ctl'],
-  sandbox: [...PLANE, 'services', 'policy', 'cluster', 'external', 'cni', 'ctl'],
-  demo: [...PLANE, 'services', 'policy', 'cluster', 'external', 'cni', 'ctl', 'sandbox'],
+  probe: BASE,
+  ctl: ['net', 'netns', 'probe', 'sandbox'],
+  daemon: [...PLANE, 'services', 'policy', 'cluster', 'external', 'cni', 'ctl', 'probe'],
+  sandbox: [...PLANE, 'services', 'policy', 'cluster', 'external', 'cni', 'ctl', 'probe'],
+  demo: [...PLANE, 'services', 'policy', 'cluster', 'external', 'cni', 'ctl', 'sandbox', 'probe'],
 };
 
 /** Files that must import nothing of src/ at all: the podnet/v1 wire contract. */

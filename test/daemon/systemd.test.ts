@@ -42,7 +42,7 @@ t.test('systemd-analyze verify has nothing to say', requires({ 'systemd-analyze'
 t.test('the unit keeps its lifecycle and hardening properties', async (t) => {
   const u = readFileSync(UNIT, 'utf8');
   const has = (line: string) => new RegExp(`^${line.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`, 'm').test(u);
-  for (const line of ['Type=notify', 'Restart=on-failure', 'NoNewPrivileges=yes', 'ProtectSystem=strict', 'CapabilityBoundingSet=CAP_NET_ADMIN CAP_BPF',
+  for (const line of ['Type=notify', 'Restart=on-failure', 'NoNewPrivileges=yes', 'ProtectSystem=strict', 'CapabilityBoundingSet=CAP_NET_ADMIN CAP_NET_RAW CAP_BPF',
     'RuntimeDirectory=podnet', 'RuntimeDirectoryPreserve=yes', 'ReadWritePaths=/run/podnet /sys/fs/bpf', 'SystemCallFilter=bpf', 'ExecReload=/bin/kill -HUP $MAINPID']) {
     t.ok(has(line), line);
   }
