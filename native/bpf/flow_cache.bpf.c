@@ -4,12 +4,23 @@
  *   1. anti-spoofing, when the ingress ifindex has a podnet_pods entry: Ethernet source must
  *      be the pod's MAC; IPv4/IPv6 source must be one of the pod's; ARP and IPv6 link-local
  *      or ND-from-:: are let through; anything else is dropped and counted per pod.
- *   2. parse Ethernet -> IPv4/IPv6 -> TCP/UDP/ICMP echo and punt (TC_ACT_OK, unchanged,
- *      counted by reason) whatever the engine must see: SYN, RST, fragments, IPv4 options,
- *      IPv6 extension headers, TTL <= 1, ICMP errors, truncated headers.
- *   3. look the 5-tuple up in podnet_flows; a miss is TC_ACT_OK unchanged (-> TUN -> engine).
+ *   2. parse Ethernet -> IPv4/IPv6 -> TCP/UDP/ICMP echo and punt (unchanged, counted by
+ *      reason) whatever the engine must see: SYN, RST, fragments, IPv4 options, IPv6
+ *      extension headers, TTL <= 1, ICMP errors, truncated headers.
+ *   3. look the 5-tuple up in podnet_flows; a miss is punted unchanged (-> TUN -> engine).
  *   4. on a hit: MTU check, rewrite addresses/ports with incremental checksums, decrement
  *      TTL for redirects, account, then redirect_peer / redirect_neigh / pass.
+ *
+ * Verdicts:
+ *   TC_ACT_UNSPEC (-1)  punt and miss: "no opinion", so whatever is attached after this
+ *                       program still runs: on clsact the next filter (the u32 anti-spoofing
+ *                       filters may share the veth's ingress), on tcx the next program
+ *                       (TCX_NEXT), then legacy tc. With nothing after it the kernel passes
+ *                       the packet on, as TC_ACT_OK would.
+ *   TC_ACT_OK           hit with the pass action: the rewritten packet goes on to the
+ *                       kernel's routing and no later filter sees it.
+ *   TC_ACT_REDIRECT     hit with redirect_peer / redirect_neigh.
+ *   TC_ACT_SHOT         anti-spoofing drop, or a rewrite helper failing half way.
  *
  * TCP FIN is deliberately not punted: the FIN and the last ACKs keep the fast path, the
  * entry's tcp_flags accumulate FIN (one entry per direction), and the engine's periodic
@@ -89,12 +100,19 @@ struct parsed {
   __u8 nd;          /* ICMPv6 neighbour discovery (router/neighbour solicit/advert, redirect) */
 };
 
-static __always_inline int count(__u32 stat)
+static __always_inline void count(__u32 stat)
 {
   __u64 *c = bpf_map_lookup_elem(&PODNET_MAP_STATS, &stat);
   if (c)
     *c += 1;
-  return TC_ACT_OK;
+}
+
+/* A punt or miss: counted, unchanged, and handed on with TC_ACT_UNSPEC so whatever is
+ * attached after this program still runs (see the verdicts in the header comment). */
+static __always_inline int punt(__u32 stat)
+{
+  count(stat);
+  return TC_ACT_UNSPEC;
 }
 
 static __always_inline int spoof_drop(__u32 ifindex, __u32 reason)
@@ -396,10 +414,10 @@ int podnet_fastpath(struct __sk_buff *skb)
   p.key.ifindex = skb->ingress_ifindex ? skb->ingress_ifindex : skb->ifindex;
 
   if (!have(skb, ETH_LEN))
-    return count(PODNET_STAT_PUNT_TRUNCATED);
+    return punt(PODNET_STAT_PUNT_TRUNCATED);
   struct ethhdr *eth = (void *)(long)skb->data;
   if ((void *)(eth + 1) > (void *)(long)skb->data_end)
-    return count(PODNET_STAT_PUNT_TRUNCATED);
+    return punt(PODNET_STAT_PUNT_TRUNCATED);
   __u16 ethertype = eth->h_proto;
 
   /* 1. anti-spoofing */
@@ -409,35 +427,35 @@ int podnet_fastpath(struct __sk_buff *skb)
       return spoof_drop(p.key.ifindex, PODNET_SPOOF_SRC_MAC);
     if (ethertype == bpf_htons(ETH_P_ARP)) {
       count(PODNET_STAT_SPOOF_ALLOWED_ND);
-      return count(PODNET_STAT_PUNT_NOT_IP);
+      return punt(PODNET_STAT_PUNT_NOT_IP);
     }
     if (ethertype != bpf_htons(ETH_P_IP) && ethertype != bpf_htons(ETH_P_IPV6))
       return spoof_drop(p.key.ifindex, PODNET_SPOOF_ETHERTYPE);
   } else if (ethertype != bpf_htons(ETH_P_IP) && ethertype != bpf_htons(ETH_P_IPV6)) {
-    return count(PODNET_STAT_PUNT_NOT_IP);
+    return punt(PODNET_STAT_PUNT_NOT_IP);
   }
 
   /* 2. parse and punt what the engine must see */
-  int punt = parse_l3(skb, ethertype, pod, &p);
-  if (punt == -2)
+  int why = parse_l3(skb, ethertype, pod, &p);
+  if (why == -2)
     return TC_ACT_SHOT;
-  if (punt < 0)
-    punt = parse_l4(skb, &p);
+  if (why < 0)
+    why = parse_l4(skb, &p);
   if (pod && p.nd)
     count(PODNET_STAT_SPOOF_ALLOWED_ND);
-  if (punt < 0 && p.ttl <= 1)
-    punt = PODNET_STAT_PUNT_TTL;
-  if (punt >= 0)
-    return count(punt);
+  if (why < 0 && p.ttl <= 1)
+    why = PODNET_STAT_PUNT_TTL;
+  if (why >= 0)
+    return punt(why);
 
   /* 3. lookup */
   struct podnet_flow_value *v = bpf_map_lookup_elem(&PODNET_MAP_FLOWS, &p.key);
   if (!v)
-    return count(PODNET_STAT_MISS);
+    return punt(PODNET_STAT_MISS);
 
   /* 4. hit */
   if (over_mtu(skb, &p, v))
-    return count(PODNET_STAT_PUNT_MTU);
+    return punt(PODNET_STAT_PUNT_MTU);
   if (rewrite(skb, &p, v))
     return TC_ACT_SHOT; /* a helper failed half way: never forward a half-rewritten packet */
   account(skb, &p, v);
@@ -455,7 +473,8 @@ int podnet_fastpath(struct __sk_buff *skb)
     __builtin_memcpy(nh.ipv6_nh, v->nexthop, 16);
     return bpf_redirect_neigh(v->target_ifindex, &nh, sizeof(nh), 0);
   }
-  return count(PODNET_STAT_HIT_PASS);
+  count(PODNET_STAT_HIT_PASS);
+  return TC_ACT_OK;
 }
 
 char LICENSE[] SEC("license") = "GPL";

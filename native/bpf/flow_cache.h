@@ -3,8 +3,9 @@
  * Where it sits: the engine decides a flow on its first packet (policy, Maglev, NAT) and
  * writes the decision here, one entry per direction. The tc program on each pod's host veth
  * (and optionally on the uplink) checks the pod's source addresses, looks the packet up and,
- * on a hit, rewrites and redirects it; a miss or punt continues unchanged into today's path
- * (policy routing -> TUN -> engine).
+ * on a hit, rewrites and redirects it; a miss or punt leaves it unchanged with TC_ACT_UNSPEC
+ * (a later tc filter or tcx program still runs) and it continues into today's path (policy
+ * routing -> TUN -> engine).
  *
  * Plain C with fixed-width types so both sides compile it: clang -target bpf and the C++
  * engine. Every struct has explicit padding and a checked size; keys must be zeroed before
@@ -92,7 +93,8 @@ enum podnet_rewrite {
 
 /* What the program does with a hit after rewriting. */
 enum podnet_action {
-  /* Return TC_ACT_OK: the kernel routes the rewritten packet (and decrements TTL itself). */
+  /* Return TC_ACT_OK: the kernel routes the rewritten packet (and decrements TTL itself);
+   * no later tc filter or tcx program sees it. */
   PODNET_ACT_PASS = 0,
   /* bpf_redirect_peer(target_ifindex): target is a local pod's host veth, the packet
    * enters the pod's eth0 directly. TTL/hop limit is decremented here; set RW_MACS so

@@ -11,7 +11,7 @@ import { ip, TCP, type L4, type IpOpts } from '../helpers/packets';
 import { haveCommand, isRoot, requires } from '../helpers/privileged';
 import { arpRequest, eth, frame, nsBody, solicitedNode } from './frames';
 import {
-  build, testRun, STATS, TC_ACT_OK, TC_ACT_REDIRECT, TC_ACT_SHOT,
+  build, testRun, STATS, TC_ACT_OK, TC_ACT_REDIRECT, TC_ACT_SHOT, TC_ACT_UNSPEC,
   type Flow, type Pod, type Run, type SpoofReason, type Stat,
 } from './testrun';
 
@@ -73,7 +73,7 @@ interface Case {
 }
 
 const step = (frame: Buffer, retval: Step['retval'], out?: Step['out'], o: Partial<Run> = {}): Step => ({ run: { if: CLIENT_IF, frame, ...o }, retval, out });
-const punt = (frame: Buffer, o: Partial<Run> = {}): Step => step(frame, TC_ACT_OK, 'same', o);
+const punt = (frame: Buffer, o: Partial<Run> = {}): Step => step(frame, TC_ACT_UNSPEC, 'same', o);
 const l3len = (f: Buffer) => f.length - 14;
 
 const fwd4 = fromClient(CLIENT4, VIP4, data(40000, 80));
@@ -160,7 +160,8 @@ const fin: Case[] = [
     stats: { hit_peer: 3 }, flow: { packets: 3, bytes: 3 * l3len(fin4), tcp_flags: TCP.FIN | TCP.ACK | TCP.PSH } },
 ];
 
-// Each punt: the packet leaves unchanged with TC_ACT_OK and only its reason is counted.
+// Each punt: the packet leaves unchanged with TC_ACT_UNSPEC (a later classifier still runs)
+// and only its reason is counted.
 const syn4 = fromClient(CLIENT4, VIP4, { proto: 'tcp', sport: 40000, dport: 80, flags: TCP.SYN });
 const withFlows = (c: Omit<Case, 'pods' | 'flows'>): Case => ({ pods: [CLIENT], flows: [dnat4, udp4, dnat6, udp6], ...c });
 const cutTcp = (f: Buffer, n: number) => { const q = Buffer.from(f.subarray(0, 34 + n)); q.writeUInt16BE(20 + n, 16); return q; };
@@ -223,7 +224,7 @@ const spoof: Case[] = [
       step(frame(GW, '02:00:00:00:09:99', ip(CLIENT4, VIP4, data(40000, 80))), TC_ACT_SHOT),
       step(fromClient('10.244.1.101', VIP4, data(40000, 80)), TC_ACT_SHOT),
       step(fromClient('10.244.1.101', VIP4, data(40000, 80)), TC_ACT_SHOT),
-      step(ret4, TC_ACT_OK, 'same', { if: BACKEND_IF }),
+      punt(ret4, { if: BACKEND_IF }),
     ],
     stats: { spoof_drop: 3, miss: 1 }, spoof: { src_mac: 1, src_ipv4: 2 } },
   { name: 'second IPv4 address of a pod is accepted', pods: [{ ...CLIENT, v4: ['10.244.9.9', CLIENT4] }], flows: [dnat4],

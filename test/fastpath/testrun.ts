@@ -8,6 +8,8 @@ export const root = path.resolve(__dirname, '../..');
 export const OBJ = path.join(root, 'build/bpf/flow_cache.bpf.o');
 export const HARNESS = path.join(root, 'build/bpf/testrun');
 
+/** Punt and miss: no verdict, a later classifier (clsact filter, tcx program) still runs. */
+export const TC_ACT_UNSPEC = -1;
 export const TC_ACT_OK = 0;
 export const TC_ACT_SHOT = 2;
 export const TC_ACT_REDIRECT = 7;
