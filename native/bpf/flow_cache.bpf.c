@@ -33,6 +33,7 @@
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
+#include <linux/if_packet.h>
 #include <linux/in.h>
 #include <linux/ip.h>
 #include <linux/ipv6.h>
@@ -408,6 +409,11 @@ int podnet_fastpath(struct __sk_buff *skb)
 
   if (v->action == PODNET_ACT_REDIRECT_PEER) {
     count(PODNET_STAT_HIT_PEER);
+    /* A pod's frame to its gateway carries the bridge's MAC, not the host veth's, so the
+     * veth marked it PACKET_OTHERHOST, and the target pod's IP stack drops such packets.
+     * Kernels from 6.15 scrub the skb on redirect_peer and reset it themselves; before
+     * that it is ours to do. Cannot fail for the types a veth sets. */
+    bpf_skb_change_type(skb, PACKET_HOST);
     return bpf_redirect_peer(v->target_ifindex, 0);
   }
   if (v->action == PODNET_ACT_REDIRECT_NEIGH) {

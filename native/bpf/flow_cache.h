@@ -97,8 +97,9 @@ enum podnet_action {
    * no later tc filter or tcx program sees it. */
   PODNET_ACT_PASS = 0,
   /* bpf_redirect_peer(target_ifindex): target is a local pod's host veth, the packet
-   * enters the pod's eth0 directly. TTL/hop limit is decremented here; set RW_MACS so
-   * the frame carries the pod's MAC as destination and the gateway's as source. */
+   * enters the pod's eth0 directly, as PACKET_HOST whatever MAC it came addressed to.
+   * TTL/hop limit is decremented here; set RW_MACS so the frame carries the pod's MAC as
+   * destination and the gateway's as source. */
   PODNET_ACT_REDIRECT_PEER = 1,
   /* bpf_redirect_neigh(target_ifindex, next hop): off-node delivery; the kernel's
    * neighbour table fills in the MACs. nh_family 0 lets the kernel look the route up

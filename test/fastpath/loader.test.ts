@@ -9,23 +9,16 @@
 //    namespace) while the cached entries carry a byte-exact transfer;
 //  - a deleted pod: flush + detach leave no entry and no attachment for its ifindex.
 import t from 'tap';
-import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { haveCommand, isRoot, requires } from '../helpers/privileged';
+import { haveCommand } from '../helpers/privileged';
 import { udpChecksums } from './checksums';
 import { build, OBJ } from './testrun';
-import { buildAll, GTEST, GTEST_ASAN, nstat, Topology, VIP } from './topology';
-import { exited, natArgs, ready, TCP_CLIENT, TCP_SINK, UDP_CLIENT, UDP_ECHO, type Stats } from './traffic';
+import { buildAll, GTEST, GTEST_ASAN, needsNamespaces, nstat, Topology, VIP } from './topology';
+import { exited, natArgs, ready, TCP_CLIENT, tcpSink, UDP_CLIENT, UDP_ECHO } from './traffic';
 
-const needs = requires({
-  root: isRoot,
-  clang: () => haveCommand('clang'),
-  'g++': () => haveCommand('g++'),
-  'libbpf headers': () => fs.existsSync('/usr/include/bpf/libbpf.h'),
-  googletest: () => fs.existsSync('/usr/include/gtest/gtest.h'),
-  nft: () => haveCommand('nft'),
+const needs = needsNamespaces({
   tcpdump: () => haveCommand('tcpdump'),
   nstat: () => haveCommand('nstat'),
   ethtool: () => haveCommand('ethtool'),
@@ -69,9 +62,8 @@ t.test('traffic through the cache between two pods', needs, async (t) => {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), `${topo.prefix}-`));
   try {
     topo.up();
-    const client = topo.addPod('a', '10.77.1.2');
-    const backend = topo.addPod('b', '10.77.1.3');
-    const stats = () => topo.fpctlJson<Stats>('stats')[0];
+    const { client, backend } = topo.clientAndBackend();
+    const stats = () => topo.stats();
 
     const modes = topo.fpctlJson<{ mode: string }>('attach', client.host, backend.host);
     t.same(modes.map((m) => m.mode), ['tcx', 'tcx'], 'tcx on this kernel');
@@ -111,14 +103,7 @@ t.test('traffic through the cache between two pods', needs, async (t) => {
     await udpRound('tcx, tx offload off', 40000, false);
     await udpRound('tcx, tx offload on', 40001, true);
 
-    // TCP: SYN and SYN-ACK are punted to the node's nftables DNAT; the cache carries the rest.
-    topo.inNode('nft', `table ip pnfl { chain pre { type nat hook prerouting priority dstnat; ip daddr ${VIP} tcp dport 80 dnat to ${backend.ip}:8080; }; }`);
-    const sink = topo.spawnIn(backend.ns, ['node', '-e', TCP_SINK, '8080']);
-    await ready(sink);
-    const data = randomBytes(4 << 20);
-    const dataFile = path.join(tmp, 'data');
-    fs.writeFileSync(dataFile, data);
-    const want = { n: data.length, sha: createHash('sha256').update(data).digest('hex') };
+    const { file: dataFile, want, sink } = await tcpSink(topo, backend, tmp, 4 << 20);
     const tcpRound = (label: string, sport: number, txOffload: boolean) => {
       for (const p of [client, backend]) topo.in(p.ns, 'ethtool', '-K', 'eth0', 'tx', txOffload ? 'on' : 'off');
       topo.fpctl('nat', ...natArgs('tcp', client, sport, backend, 8080));

@@ -1,14 +1,17 @@
 // Traffic through the cache for the real-kernel tests: the flow pairs fpctl installs, and
 // small node programs run inside the pod namespaces (a UDP echo and a client that checks every
 // echo, a TCP sink that answers with the byte count and sha256, and its client).
+import { createHash, randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
 import { VIP, type Pod, type Topology } from './topology';
 
-export type Stats = Record<string, number>;
-
-/** fpctl nat/unnat fields for client:sport -> VIP:80 -> backend:bport. */
-export function natArgs(proto: 'udp' | 'tcp', client: Pod, sport: number, backend: Pod, bport: number): string[] {
+/** fpctl nat/unnat fields for client:sport -> VIP:80 -> backend:bport; `gwDev` the device whose
+ * MAC the redirected frames carry as source (default: each pod's host veth). */
+export function natArgs(proto: 'udp' | 'tcp', client: Pod, sport: number, backend: Pod, bport: number, gwDev?: string): string[] {
   return [`proto=${proto}`, `client_dev=${client.host}`, `client=${client.ip}`, `client_mac=${client.mac}`, `sport=${sport}`,
-    `vip=${VIP}`, 'vport=80', `backend_dev=${backend.host}`, `backend=${backend.ip}`, `backend_mac=${backend.mac}`, `bport=${bport}`];
+    `vip=${VIP}`, 'vport=80', `backend_dev=${backend.host}`, `backend=${backend.ip}`, `backend_mac=${backend.mac}`, `bport=${bport}`,
+    ...(gwDev ? [`gw_dev=${gwDev}`] : [])];
 }
 
 export const UDP_ECHO = `const d=require('dgram').createSocket('udp4');d.on('message',(m,r)=>d.send(m,r.port,r.address));d.bind(+process.argv[1],()=>console.log('ready'));`;
@@ -35,4 +38,19 @@ export function ready(c: ReturnType<Topology['spawnIn']>, word = 'ready'): Promi
 
 export function exited(c: ReturnType<Topology['spawnIn']>): Promise<void> {
   return new Promise((resolve) => { if (c.exitCode !== null) resolve(); else c.on('exit', () => resolve()); });
+}
+
+/**
+ * The TCP slow path and sink: the node's nftables DNAT VIP:80 -> backend:8080 (SYN and SYN-ACK
+ * are punted to it, the cache carries the rest), the sink listening in the backend, and `size`
+ * random bytes in `dir`/data with the answer the sink must give for them; `sink` is its process.
+ */
+export async function tcpSink(topo: Topology, backend: Pod, dir: string, size: number): Promise<{ file: string; want: { n: number; sha: string }; sink: ReturnType<Topology['spawnIn']> }> {
+  topo.inNode('nft', `table ip pnfl { chain pre { type nat hook prerouting priority dstnat; ip daddr ${VIP} tcp dport 80 dnat to ${backend.ip}:8080; }; }`);
+  const sink = topo.spawnIn(backend.ns, ['node', '-e', TCP_SINK, '8080']);
+  await ready(sink);
+  const data = randomBytes(size);
+  const file = path.join(dir, 'data');
+  fs.writeFileSync(file, data);
+  return { file, want: { n: data.length, sha: createHash('sha256').update(data).digest('hex') }, sink };
 }
