@@ -1,15 +1,27 @@
 /* Kernel flow cache: the tc ingress program on each pod's host veth (and usable on uplinks).
  *
  * Steps, in order:
- *   1. anti-spoofing, when the ingress ifindex has a podnet_pods entry: Ethernet source must
- *      be the pod's MAC; IPv4/IPv6 source must be one of the pod's; ARP and IPv6 link-local
- *      or ND-from-:: are let through; anything else is dropped and counted per pod.
- *   2. parse Ethernet -> IPv4/IPv6 -> TCP/UDP/ICMP echo and punt (TC_ACT_OK, unchanged,
- *      counted by reason) whatever the engine must see: SYN, RST, fragments, IPv4 options,
- *      IPv6 extension headers, TTL <= 1, ICMP errors, truncated headers.
- *   3. look the 5-tuple up in podnet_flows; a miss is TC_ACT_OK unchanged (-> TUN -> engine).
+ *   1. anti-spoofing, when the ingress ifindex has a podnet_pods entry (antispoof.bpf.h,
+ *      the policy of the CNI's u32 filters): Ethernet source, ARP sender, IPv4/IPv6 source
+ *      and NA target must be the pod's; VLAN tags and IPv6 extension headers (but MLD
+ *      reports) are dropped; drops are counted per pod and reason.
+ *   2. parse Ethernet -> IPv4/IPv6 -> TCP/UDP/ICMP echo and punt (unchanged, counted by
+ *      reason) whatever the engine must see: SYN, RST, fragments, IPv4 options, IPv6
+ *      extension headers, TTL <= 1, ICMP errors, truncated headers.
+ *   3. look the 5-tuple up in podnet_flows; a miss is punted unchanged (-> TUN -> engine).
  *   4. on a hit: MTU check, rewrite addresses/ports with incremental checksums, decrement
  *      TTL for redirects, account, then redirect_peer / redirect_neigh / pass.
+ *
+ * Verdicts:
+ *   TC_ACT_UNSPEC (-1)  punt and miss: "no opinion", so whatever is attached after this
+ *                       program still runs: on clsact the next filter (the u32 anti-spoofing
+ *                       filters may share the veth's ingress), on tcx the next program
+ *                       (TCX_NEXT), then legacy tc. With nothing after it the kernel passes
+ *                       the packet on, as TC_ACT_OK would.
+ *   TC_ACT_OK           hit with the pass action: the rewritten packet goes on to the
+ *                       kernel's routing and no later filter sees it.
+ *   TC_ACT_REDIRECT     hit with redirect_peer / redirect_neigh.
+ *   TC_ACT_SHOT         anti-spoofing drop, or a rewrite helper failing half way.
  *
  * TCP FIN is deliberately not punted: the FIN and the last ACKs keep the fast path, the
  * entry's tcp_flags accumulate FIN (one entry per direction), and the engine's periodic
@@ -21,6 +33,7 @@
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
+#include <linux/if_packet.h>
 #include <linux/in.h>
 #include <linux/ip.h>
 #include <linux/ipv6.h>
@@ -89,26 +102,19 @@ struct parsed {
   __u8 nd;          /* ICMPv6 neighbour discovery (router/neighbour solicit/advert, redirect) */
 };
 
-static __always_inline int count(__u32 stat)
+static __always_inline void count(__u32 stat)
 {
   __u64 *c = bpf_map_lookup_elem(&PODNET_MAP_STATS, &stat);
   if (c)
     *c += 1;
-  return TC_ACT_OK;
 }
 
-static __always_inline int spoof_drop(__u32 ifindex, __u32 reason)
+/* A punt or miss: counted, unchanged, and handed on with TC_ACT_UNSPEC so whatever is
+ * attached after this program still runs (see the verdicts in the header comment). */
+static __always_inline int punt(__u32 stat)
 {
-  struct podnet_spoof_counts *c = bpf_map_lookup_elem(&PODNET_MAP_SPOOF, &ifindex);
-  if (!c) {
-    struct podnet_spoof_counts zero = {};
-    bpf_map_update_elem(&PODNET_MAP_SPOOF, &ifindex, &zero, BPF_NOEXIST);
-    c = bpf_map_lookup_elem(&PODNET_MAP_SPOOF, &ifindex);
-  }
-  if (c && reason < PODNET_SPOOF_MAX)
-    c->drops[reason] += 1;
-  count(PODNET_STAT_SPOOF_DROP);
-  return TC_ACT_SHOT;
+  count(stat);
+  return TC_ACT_UNSPEC;
 }
 
 /* Makes the first `len` bytes linear (a no-op unless the skb is paged). */
@@ -121,56 +127,24 @@ static __always_inline int have(struct __sk_buff *skb, __u32 len)
   return (long)skb->data + len <= (long)skb->data_end;
 }
 
-static __always_inline int mac_eq(const __u8 *a, const __u8 *b)
+/* The packet at `off` with its first `len` bytes linear and in bounds, or NULL. */
+static __always_inline __u8 *bytes_at(struct __sk_buff *skb, __u32 off, __u32 len)
 {
-  return *(const __u32 *)a == *(const __u32 *)b && *(const __u16 *)(a + 4) == *(const __u16 *)(b + 4);
+  if (!have(skb, off + len))
+    return 0;
+  __u8 *p = (__u8 *)(long)skb->data + off;
+  if ((void *)(p + len) > (void *)(long)skb->data_end)
+    return 0;
+  return p;
 }
 
-static __always_inline int addr16_eq(const __u8 *a, const __u8 *b)
-{
-  const __u32 *x = (const __u32 *)a, *y = (const __u32 *)b;
-  return x[0] == y[0] && x[1] == y[1] && x[2] == y[2] && x[3] == y[3];
-}
-
-static __always_inline int pod_has_v4(const struct podnet_pod_addrs *pod, const __u8 *src)
-{
-#pragma unroll
-  for (int i = 0; i < PODNET_POD_MAX_V4; i++)
-    if (i < pod->n_v4 && *(const __u32 *)pod->v4[i] == *(const __u32 *)src)
-      return 1;
-  return 0;
-}
-
-/* IPv6 sources a pod may use: its own, link-local (fe80::/10, never routed off the veth),
- * and :: for ICMPv6 (duplicate address detection). */
-static __always_inline int pod_may_send_v6(const struct podnet_pod_addrs *pod, const __u8 *src, __u8 nexthdr)
-{
-#pragma unroll
-  for (int i = 0; i < PODNET_POD_MAX_V6; i++)
-    if (i < pod->n_v6 && addr16_eq(pod->v6[i], src))
-      return 1;
-  if (src[0] == 0xfe && (src[1] & 0xc0) == 0x80)
-    return 1;
-  const __u32 *w = (const __u32 *)src;
-  return nexthdr == IPPROTO_ICMPV6 && (w[0] | w[1] | w[2] | w[3]) == 0;
-}
+#include "antispoof.bpf.h"
 
 /* ICMPv4 types carrying an inner header: unreachable, source quench, redirect, time
  * exceeded, parameter problem. */
 static __always_inline int icmp4_error(__u8 type)
 {
   return type == 3 || type == 4 || type == 5 || type == 11 || type == 12;
-}
-
-/* The L4 header at `off` with its first `len` bytes linear and in bounds, or NULL. */
-static __always_inline __u8 *l4_header(struct __sk_buff *skb, __u32 off, __u32 len)
-{
-  if (!have(skb, off + len))
-    return 0;
-  __u8 *l4 = (__u8 *)(long)skb->data + off;
-  if ((void *)(l4 + len) > (void *)(long)skb->data_end)
-    return 0;
-  return l4;
 }
 
 /* Parses L4 at p->l4off; returns a stat to punt with, or -1 to go on to the lookup. */
@@ -180,7 +154,7 @@ static __always_inline int parse_l4(struct __sk_buff *skb, struct parsed *p)
   /* a constant per family keeps the verifier's packet-range proof trivial */
   __u32 off = p->key.family == 4 ? ETH_LEN + IP4_LEN : ETH_LEN + IP6_LEN;
   if (proto == IPPROTO_TCP) {
-    __u8 *l4 = l4_header(skb, off, 20);
+    __u8 *l4 = bytes_at(skb, off, 20);
     if (!l4)
       return PODNET_STAT_PUNT_TRUNCATED;
     __u8 doff = l4[12] >> 4;
@@ -197,7 +171,7 @@ static __always_inline int parse_l4(struct __sk_buff *skb, struct parsed *p)
     return -1;
   }
   if (proto == IPPROTO_UDP) {
-    __u8 *l4 = l4_header(skb, off, 8);
+    __u8 *l4 = bytes_at(skb, off, 8);
     if (!l4)
       return PODNET_STAT_PUNT_TRUNCATED;
     p->key.sport = *(__be16 *)l4;
@@ -206,7 +180,7 @@ static __always_inline int parse_l4(struct __sk_buff *skb, struct parsed *p)
     return -1;
   }
   if (proto == IPPROTO_ICMP || proto == IPPROTO_ICMPV6) {
-    __u8 *l4 = l4_header(skb, off, 8);
+    __u8 *l4 = bytes_at(skb, off, 8);
     if (!l4)
       return PODNET_STAT_PUNT_TRUNCATED;
     __u8 type = l4[0];
@@ -225,10 +199,8 @@ static __always_inline int parse_l4(struct __sk_buff *skb, struct parsed *p)
   return PODNET_STAT_PUNT_L4;
 }
 
-/* Parses L3 (and the anti-spoofing source check); returns a stat to punt with, -1 to go
- * on, or -2 after a spoof drop was counted. */
-static __always_inline int parse_l3(struct __sk_buff *skb, __u16 ethertype, const struct podnet_pod_addrs *pod,
-                                    struct parsed *p)
+/* Parses L3; returns a stat to punt with, or -1 to go on. */
+static __always_inline int parse_l3(struct __sk_buff *skb, __u16 ethertype, struct parsed *p)
 {
   if (ethertype == bpf_htons(ETH_P_IP)) {
     if (!have(skb, ETH_LEN + IP4_LEN))
@@ -236,8 +208,6 @@ static __always_inline int parse_l3(struct __sk_buff *skb, __u16 ethertype, cons
     struct iphdr *ip = (void *)(long)skb->data + ETH_LEN;
     if ((void *)(ip + 1) > (void *)(long)skb->data_end)
       return PODNET_STAT_PUNT_TRUNCATED;
-    if (pod && !pod_has_v4(pod, (const __u8 *)&ip->saddr))
-      return spoof_drop(p->key.ifindex, PODNET_SPOOF_SRC_IPV4), -2;
     if (ip->version != 4 || ip->ihl < 5)
       return PODNET_STAT_PUNT_TRUNCATED;
     if (ip->ihl != 5)
@@ -258,8 +228,6 @@ static __always_inline int parse_l3(struct __sk_buff *skb, __u16 ethertype, cons
   struct ipv6hdr *ip6 = (void *)(long)skb->data + ETH_LEN;
   if ((void *)(ip6 + 1) > (void *)(long)skb->data_end)
     return PODNET_STAT_PUNT_TRUNCATED;
-  if (pod && !pod_may_send_v6(pod, (const __u8 *)&ip6->saddr, ip6->nexthdr))
-    return spoof_drop(p->key.ifindex, PODNET_SPOOF_SRC_IPV6), -2;
   if (ip6->version != 6)
     return PODNET_STAT_PUNT_TRUNCATED;
   __u8 nh = ip6->nexthdr;
@@ -396,54 +364,56 @@ int podnet_fastpath(struct __sk_buff *skb)
   p.key.ifindex = skb->ingress_ifindex ? skb->ingress_ifindex : skb->ifindex;
 
   if (!have(skb, ETH_LEN))
-    return count(PODNET_STAT_PUNT_TRUNCATED);
+    return punt(PODNET_STAT_PUNT_TRUNCATED);
   struct ethhdr *eth = (void *)(long)skb->data;
   if ((void *)(eth + 1) > (void *)(long)skb->data_end)
-    return count(PODNET_STAT_PUNT_TRUNCATED);
+    return punt(PODNET_STAT_PUNT_TRUNCATED);
   __u16 ethertype = eth->h_proto;
 
   /* 1. anti-spoofing */
   const struct podnet_pod_addrs *pod = bpf_map_lookup_elem(&PODNET_MAP_PODS, &p.key.ifindex);
-  if (pod) {
-    if (!mac_eq(eth->h_source, pod->mac))
-      return spoof_drop(p.key.ifindex, PODNET_SPOOF_SRC_MAC);
-    if (ethertype == bpf_htons(ETH_P_ARP)) {
+  if (pod && antispoof(skb, pod, p.key.ifindex, ethertype))
+    return TC_ACT_SHOT;
+  /* a tag the receive path moved out of the frame (only a pod's is a lie): the cache is
+   * keyed without it, so the engine decides */
+  if (skb->vlan_present)
+    return punt(PODNET_STAT_PUNT_NOT_IP);
+  if (ethertype != bpf_htons(ETH_P_IP) && ethertype != bpf_htons(ETH_P_IPV6)) {
+    if (pod && ethertype == bpf_htons(ETH_P_ARP))
       count(PODNET_STAT_SPOOF_ALLOWED_ND);
-      return count(PODNET_STAT_PUNT_NOT_IP);
-    }
-    if (ethertype != bpf_htons(ETH_P_IP) && ethertype != bpf_htons(ETH_P_IPV6))
-      return spoof_drop(p.key.ifindex, PODNET_SPOOF_ETHERTYPE);
-  } else if (ethertype != bpf_htons(ETH_P_IP) && ethertype != bpf_htons(ETH_P_IPV6)) {
-    return count(PODNET_STAT_PUNT_NOT_IP);
+    return punt(PODNET_STAT_PUNT_NOT_IP);
   }
 
   /* 2. parse and punt what the engine must see */
-  int punt = parse_l3(skb, ethertype, pod, &p);
-  if (punt == -2)
-    return TC_ACT_SHOT;
-  if (punt < 0)
-    punt = parse_l4(skb, &p);
+  int why = parse_l3(skb, ethertype, &p);
+  if (why < 0)
+    why = parse_l4(skb, &p);
   if (pod && p.nd)
     count(PODNET_STAT_SPOOF_ALLOWED_ND);
-  if (punt < 0 && p.ttl <= 1)
-    punt = PODNET_STAT_PUNT_TTL;
-  if (punt >= 0)
-    return count(punt);
+  if (why < 0 && p.ttl <= 1)
+    why = PODNET_STAT_PUNT_TTL;
+  if (why >= 0)
+    return punt(why);
 
   /* 3. lookup */
   struct podnet_flow_value *v = bpf_map_lookup_elem(&PODNET_MAP_FLOWS, &p.key);
   if (!v)
-    return count(PODNET_STAT_MISS);
+    return punt(PODNET_STAT_MISS);
 
   /* 4. hit */
   if (over_mtu(skb, &p, v))
-    return count(PODNET_STAT_PUNT_MTU);
+    return punt(PODNET_STAT_PUNT_MTU);
   if (rewrite(skb, &p, v))
     return TC_ACT_SHOT; /* a helper failed half way: never forward a half-rewritten packet */
   account(skb, &p, v);
 
   if (v->action == PODNET_ACT_REDIRECT_PEER) {
     count(PODNET_STAT_HIT_PEER);
+    /* A pod's frame to its gateway carries the bridge's MAC, not the host veth's, so the
+     * veth marked it PACKET_OTHERHOST, and the target pod's IP stack drops such packets.
+     * Kernels from 6.15 scrub the skb on redirect_peer and reset it themselves; before
+     * that it is ours to do. Cannot fail for the types a veth sets. */
+    bpf_skb_change_type(skb, PACKET_HOST);
     return bpf_redirect_peer(v->target_ifindex, 0);
   }
   if (v->action == PODNET_ACT_REDIRECT_NEIGH) {
@@ -455,7 +425,8 @@ int podnet_fastpath(struct __sk_buff *skb)
     __builtin_memcpy(nh.ipv6_nh, v->nexthop, 16);
     return bpf_redirect_neigh(v->target_ifindex, &nh, sizeof(nh), 0);
   }
-  return count(PODNET_STAT_HIT_PASS);
+  count(PODNET_STAT_HIT_PASS);
+  return TC_ACT_OK;
 }
 
 char LICENSE[] SEC("license") = "GPL";

@@ -3,8 +3,9 @@
  * Where it sits: the engine decides a flow on its first packet (policy, Maglev, NAT) and
  * writes the decision here, one entry per direction. The tc program on each pod's host veth
  * (and optionally on the uplink) checks the pod's source addresses, looks the packet up and,
- * on a hit, rewrites and redirects it; a miss or punt continues unchanged into today's path
- * (policy routing -> TUN -> engine).
+ * on a hit, rewrites and redirects it; a miss or punt leaves it unchanged with TC_ACT_UNSPEC
+ * (a later tc filter or tcx program still runs) and it continues into today's path (policy
+ * routing -> TUN -> engine).
  *
  * Plain C with fixed-width types so both sides compile it: clang -target bpf and the C++
  * engine. Every struct has explicit padding and a checked size; keys must be zeroed before
@@ -44,7 +45,7 @@
 #define PODNET_STATIC_ASSERT(c, m) _Static_assert(c, m)
 #endif
 
-#define PODNET_FC_VERSION 1
+#define PODNET_FC_VERSION 2
 
 #define PODNET_FC_CAT_(a, b) a##_v##b
 #define PODNET_FC_CAT(a, b) PODNET_FC_CAT_(a, b)
@@ -92,11 +93,13 @@ enum podnet_rewrite {
 
 /* What the program does with a hit after rewriting. */
 enum podnet_action {
-  /* Return TC_ACT_OK: the kernel routes the rewritten packet (and decrements TTL itself). */
+  /* Return TC_ACT_OK: the kernel routes the rewritten packet (and decrements TTL itself);
+   * no later tc filter or tcx program sees it. */
   PODNET_ACT_PASS = 0,
   /* bpf_redirect_peer(target_ifindex): target is a local pod's host veth, the packet
-   * enters the pod's eth0 directly. TTL/hop limit is decremented here; set RW_MACS so
-   * the frame carries the pod's MAC as destination and the gateway's as source. */
+   * enters the pod's eth0 directly, as PACKET_HOST whatever MAC it came addressed to.
+   * TTL/hop limit is decremented here; set RW_MACS so the frame carries the pod's MAC as
+   * destination and the gateway's as source. */
   PODNET_ACT_REDIRECT_PEER = 1,
   /* bpf_redirect_neigh(target_ifindex, next hop): off-node delivery; the kernel's
    * neighbour table fills in the MACs. nh_family 0 lets the kernel look the route up
@@ -146,12 +149,19 @@ PODNET_STATIC_ASSERT(sizeof(struct podnet_pod_addrs) == 48, "podnet_pod_addrs la
 
 /* ---- podnet_spoof: drops per pod by reason --------------------------------------------- */
 
+/* The u32 filters' names in brackets where they differ (src/node/antispoof.ts SpoofReason). */
 enum podnet_spoof_reason {
-  PODNET_SPOOF_SRC_MAC = 0,   /* Ethernet source is not the pod's MAC */
-  PODNET_SPOOF_SRC_IPV4 = 1,  /* IPv4 source is not one of the pod's */
-  PODNET_SPOOF_SRC_IPV6 = 2,  /* IPv6 source is not the pod's, link-local, or :: for ND */
-  PODNET_SPOOF_ETHERTYPE = 3, /* neither IPv4, IPv6 nor ARP */
-  PODNET_SPOOF_MAX = 4,
+  PODNET_SPOOF_SRC_MAC = 0,          /* Ethernet source is not the pod's MAC [mac-source] */
+  PODNET_SPOOF_SRC_IPV4 = 1,         /* IPv4 source is not one of the pod's [ipv4-source] */
+  PODNET_SPOOF_SRC_IPV6 = 2,         /* IPv6 source is not the pod's, link-local, or :: for
+                                        ICMPv6 [ipv6-source] */
+  PODNET_SPOOF_ARP_SENDER = 3,       /* ARP sender MAC not the pod's, or sender IP neither
+                                        the pod's IPv4 nor 0.0.0.0 */
+  PODNET_SPOOF_IPV6_NA_TARGET = 4,   /* neighbour advertisement for an address not the pod's */
+  PODNET_SPOOF_IPV6_EXT_HEADER = 5,  /* Hop-by-Hop / Routing / Destination Options /
+                                        Mobility first, other than an MLD report */
+  PODNET_SPOOF_VLAN_TAGGED = 6,      /* 802.1Q or 802.1ad tagged frame */
+  PODNET_SPOOF_MAX = 7,
 };
 
 struct podnet_spoof_counts {
@@ -166,7 +176,8 @@ enum podnet_stat {
   PODNET_STAT_HIT_PEER = 1,       /* hit, redirect_peer */
   PODNET_STAT_HIT_NEIGH = 2,      /* hit, redirect_neigh */
   PODNET_STAT_MISS = 3,           /* cacheable packet without an entry */
-  PODNET_STAT_PUNT_NOT_IP = 4,    /* ARP and other non-IP frames (after anti-spoofing) */
+  PODNET_STAT_PUNT_NOT_IP = 4,    /* ARP and other non-IP frames (after anti-spoofing), and
+                                     frames whose VLAN tag the receive path took out */
   PODNET_STAT_PUNT_TRUNCATED = 5, /* header cut short, or malformed (IP version, ihl < 5, doff < 5) */
   PODNET_STAT_PUNT_FRAGMENT = 6,  /* IPv4 MF or fragment offset */
   PODNET_STAT_PUNT_IP_OPTIONS = 7,/* IPv4 ihl != 5 */
@@ -179,7 +190,7 @@ enum podnet_stat {
   PODNET_STAT_PUNT_MTU = 14,      /* larger than the entry's egress MTU */
   PODNET_STAT_PUNT_L4 = 15,       /* other L4 protocols */
   PODNET_STAT_SPOOF_DROP = 16,    /* all anti-spoofing drops (per pod: podnet_spoof) */
-  PODNET_STAT_SPOOF_ALLOWED_ND = 17, /* ARP or ND let through without the address check */
+  PODNET_STAT_SPOOF_ALLOWED_ND = 17, /* a pod's ARP or ND that passed anti-spoofing */
   PODNET_STAT_MAX = 18,
 };
 
@@ -189,6 +200,7 @@ enum podnet_stat {
       "punt_fragment", "punt_ip_options", "punt_ipv6_ext", "punt_ttl", "punt_tcp_syn",     \
       "punt_tcp_rst", "punt_icmp_error", "punt_icmp_other", "punt_mtu", "punt_l4",         \
       "spoof_drop", "spoof_allowed_arp_nd"
-#define PODNET_SPOOF_NAMES "src_mac", "src_ipv4", "src_ipv6", "ethertype"
+#define PODNET_SPOOF_NAMES                                                                 \
+  "src_mac", "src_ipv4", "src_ipv6", "arp_sender", "ipv6_na_target", "ipv6_ext_header", "vlan_tagged"
 
 #endif /* PODNET_FLOW_CACHE_H */

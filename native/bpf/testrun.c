@@ -10,7 +10,7 @@
  *        [mtu=N] [dmac=M smac=M] [id=N]        (rewrite bits follow from the fields given)
  *   run  if=N [gso_size=N gso_segs=N] pkt=HEX  (HEX: the whole Ethernet frame)
  * Output, one JSON object per line: {"prog":{...}} with the verifier's and JIT's sizes,
- * {"run":i,"retval":R,"packet":"HEX"} for each run, then
+ * {"run":i,"retval":R,"packet":"HEX"} for each run (R signed: TC_ACT_UNSPEC is -1), then
  * {"stats":{...}} summed over CPUs, {"flow":i,...} with each flow's stats tail in input
  * order, and {"spoof":ifindex,...} for each pod.
  */
@@ -203,7 +203,7 @@ static void run(int prog, const struct fields *f, int index)
     printf("{\"run\":%d,\"error\":\"%s\"}\n", index, strerror(errno));
     return;
   }
-  printf("{\"run\":%d,\"retval\":%u,\"packet\":\"", index, opts.retval);
+  printf("{\"run\":%d,\"retval\":%d,\"packet\":\"", index, (int)opts.retval);
   print_hex(out, opts.data_size_out);
   printf("\"}\n");
 }

@@ -24,18 +24,27 @@ export function frame(dst: string, src: string, packet: Buffer): Buffer {
   return eth(dst, src, packet[0] >> 4 === 6 ? ETH_IPV6 : ETH_IP, packet);
 }
 
-/** ARP request (who-has `target` tell `sender`) as a pod sends it. */
-export function arpRequest(srcMac: string, sender: string, target: string): Buffer {
+/** ARP request (who-has `target` tell `sender`) as a pod sends it; the sender hardware
+ * address in the ARP body is `senderMac`, the frame's source unless given. */
+export function arpRequest(srcMac: string, sender: string, target: string, senderMac = srcMac): Buffer {
   const a = Buffer.alloc(28);
   a.writeUInt16BE(1, 0); // Ethernet
   a.writeUInt16BE(ETH_IP, 2);
   a[4] = 6;
   a[5] = 4;
   a.writeUInt16BE(1, 6); // request
-  macBytes(srcMac).copy(a, 8);
+  macBytes(senderMac).copy(a, 8);
   addrBytes(sender).copy(a, 14);
   addrBytes(target).copy(a, 24);
   return eth('ff:ff:ff:ff:ff:ff', srcMac, ETH_ARP, a);
+}
+
+/** The frame with an 802.1Q (0x8100) or 802.1ad (0x88a8) tag inserted after the MACs. */
+export function tagged(f: Buffer, tpid = 0x8100, vid = 5): Buffer {
+  const tag = Buffer.alloc(4);
+  tag.writeUInt16BE(tpid, 0);
+  tag.writeUInt16BE(vid, 2);
+  return Buffer.concat([f.subarray(0, 12), tag, f.subarray(12)]);
 }
 
 /** Neighbour solicitation body after the ICMPv6 header: reserved + target + source LL option. */

@@ -9,59 +9,20 @@
 //    namespace) while the cached entries carry a byte-exact transfer;
 //  - a deleted pod: flush + detach leave no entry and no attachment for its ifindex.
 import t from 'tap';
-import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { haveCommand, isRoot, requires } from '../helpers/privileged';
+import { haveCommand } from '../helpers/privileged';
 import { udpChecksums } from './checksums';
 import { build, OBJ } from './testrun';
-import { buildAll, GTEST, GTEST_ASAN, nstat, Topology, VIP, type Pod } from './topology';
+import { buildAll, GTEST, GTEST_ASAN, needsNamespaces, nstat, Topology, VIP } from './topology';
+import { exited, natArgs, ready, TCP_CLIENT, tcpSink, UDP_CLIENT, UDP_ECHO } from './traffic';
 
-const needs = requires({
-  root: isRoot,
-  clang: () => haveCommand('clang'),
-  'g++': () => haveCommand('g++'),
-  'libbpf headers': () => fs.existsSync('/usr/include/bpf/libbpf.h'),
-  googletest: () => fs.existsSync('/usr/include/gtest/gtest.h'),
-  nft: () => haveCommand('nft'),
+const needs = needsNamespaces({
   tcpdump: () => haveCommand('tcpdump'),
   nstat: () => haveCommand('nstat'),
   ethtool: () => haveCommand('ethtool'),
 });
-
-type Stats = Record<string, number>;
-
-function natArgs(proto: 'udp' | 'tcp', client: Pod, sport: number, backend: Pod, bport: number): string[] {
-  return [`proto=${proto}`, `client_dev=${client.host}`, `client=${client.ip}`, `client_mac=${client.mac}`, `sport=${sport}`,
-    `vip=${VIP}`, 'vport=80', `backend_dev=${backend.host}`, `backend=${backend.ip}`, `backend_mac=${backend.mac}`, `bport=${bport}`];
-}
-
-const UDP_ECHO = `const d=require('dgram').createSocket('udp4');d.on('message',(m,r)=>d.send(m,r.port,r.address));d.bind(+process.argv[1],()=>console.log('ready'));`;
-// Sends N datagrams from a fixed port to VIP:80 one at a time, checks each echo's source and bytes.
-const UDP_CLIENT = `const [vip,n,sport]=process.argv.slice(1);const d=require('dgram').createSocket('udp4');
-let i=0,ok=0,bad=[];const payload=(k)=>Buffer.concat([Buffer.from([k>>8,k&255]),Buffer.alloc(1200,k%251)]);
-const next=()=>{if(i===+n){console.log(JSON.stringify({ok,bad}));process.exit(0)}d.send(payload(i),80,vip)};
-const timer=setTimeout(()=>{console.log(JSON.stringify({ok,bad,timeout:i}));process.exit(0)},8000);
-d.on('message',(m,r)=>{if(r.address!==vip||r.port!==80||!m.equals(payload(i)))bad.push({i,from:r.address+':'+r.port});else ok++;i++;next()});
-d.bind(+sport,()=>next());`;
-const TCP_SINK = `require('net').createServer(s=>{const h=require('crypto').createHash('sha256');let n=0;s.on('data',b=>{h.update(b);n+=b.length});s.on('end',()=>s.end(JSON.stringify({n,sha:h.digest('hex')})))}).listen(+process.argv[1],()=>console.log('ready'));`;
-const TCP_CLIENT = `const [vip,sport,file]=process.argv.slice(1);const data=require('fs').readFileSync(file);let out='';
-const s=require('net').connect({host:vip,port:80,localPort:+sport},()=>s.end(data));s.on('data',b=>out+=b);s.on('close',()=>console.log(out||'{}'));s.on('error',e=>console.log(JSON.stringify({error:e.message})));`;
-
-/** Waits for a background process to print `ready` (or `listening` for tcpdump on stderr). */
-function ready(c: ReturnType<Topology['spawnIn']>, word = 'ready'): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no "${word}" within 5 s`)), 5000);
-    const on = (b: Buffer) => { if (b.toString().includes(word)) { clearTimeout(timer); resolve(); } };
-    c.stdout?.on('data', on);
-    c.stderr?.on('data', on);
-  });
-}
-
-function exited(c: ReturnType<Topology['spawnIn']>): Promise<void> {
-  return new Promise((resolve) => { if (c.exitCode !== null) resolve(); else c.on('exit', () => resolve()); });
-}
 
 // Built once for both tests.
 let built: { b: ReturnType<typeof build>; g: ReturnType<typeof buildAll> } | undefined;
@@ -101,9 +62,8 @@ t.test('traffic through the cache between two pods', needs, async (t) => {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), `${topo.prefix}-`));
   try {
     topo.up();
-    const client = topo.addPod('a', '10.77.1.2');
-    const backend = topo.addPod('b', '10.77.1.3');
-    const stats = () => topo.fpctlJson<Stats>('stats')[0];
+    const { client, backend } = topo.clientAndBackend();
+    const stats = () => topo.stats();
 
     const modes = topo.fpctlJson<{ mode: string }>('attach', client.host, backend.host);
     t.same(modes.map((m) => m.mode), ['tcx', 'tcx'], 'tcx on this kernel');
@@ -143,14 +103,7 @@ t.test('traffic through the cache between two pods', needs, async (t) => {
     await udpRound('tcx, tx offload off', 40000, false);
     await udpRound('tcx, tx offload on', 40001, true);
 
-    // TCP: SYN and SYN-ACK are punted to the node's nftables DNAT; the cache carries the rest.
-    topo.inNode('nft', `table ip pnfl { chain pre { type nat hook prerouting priority dstnat; ip daddr ${VIP} tcp dport 80 dnat to ${backend.ip}:8080; }; }`);
-    const sink = topo.spawnIn(backend.ns, ['node', '-e', TCP_SINK, '8080']);
-    await ready(sink);
-    const data = randomBytes(4 << 20);
-    const dataFile = path.join(tmp, 'data');
-    fs.writeFileSync(dataFile, data);
-    const want = { n: data.length, sha: createHash('sha256').update(data).digest('hex') };
+    const { file: dataFile, want, sink } = await tcpSink(topo, backend, tmp, 4 << 20);
     const tcpRound = (label: string, sport: number, txOffload: boolean) => {
       for (const p of [client, backend]) topo.in(p.ns, 'ethtool', '-K', 'eth0', 'tx', txOffload ? 'on' : 'off');
       topo.fpctl('nat', ...natArgs('tcp', client, sport, backend, 8080));

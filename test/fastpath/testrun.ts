@@ -8,6 +8,8 @@ export const root = path.resolve(__dirname, '../..');
 export const OBJ = path.join(root, 'build/bpf/flow_cache.bpf.o');
 export const HARNESS = path.join(root, 'build/bpf/testrun');
 
+/** Punt and miss: no verdict, a later classifier (clsact filter, tcx program) still runs. */
+export const TC_ACT_UNSPEC = -1;
 export const TC_ACT_OK = 0;
 export const TC_ACT_SHOT = 2;
 export const TC_ACT_REDIRECT = 7;
@@ -18,7 +20,9 @@ export const STATS = [
   'punt_icmp_other', 'punt_mtu', 'punt_l4', 'spoof_drop', 'spoof_allowed_arp_nd',
 ] as const;
 export type Stat = (typeof STATS)[number];
-export type SpoofReason = 'src_mac' | 'src_ipv4' | 'src_ipv6' | 'ethertype';
+/** Anti-spoofing drop reasons in enum order (PODNET_SPOOF_NAMES). */
+export const SPOOF_REASONS = ['src_mac', 'src_ipv4', 'src_ipv6', 'arp_sender', 'ipv6_na_target', 'ipv6_ext_header', 'vlan_tagged'] as const;
+export type SpoofReason = (typeof SPOOF_REASONS)[number];
 
 export interface Pod { if: number; mac: string; v4?: string[]; v6?: string[] }
 

@@ -11,12 +11,16 @@
 //     nat k=v...  / unnat k=v...   install / delete both directions of a VIP flow:
 //                                  proto=udp|tcp client_dev= client= client_mac= sport=
 //                                  vip= vport= backend_dev= backend= backend_mac= bport=
+//                                  [gw_dev=] (the pods' gateway device, whose MAC the
+//                                  frames carry as source: default each pod's host veth)
 //     stats | sweep | attachments  JSON
+//     spoof DEV|IFINDEX            the pod's anti-spoofing drops by reason, JSON
 //     flush IFINDEX                {"removed":N}
 #include <arpa/inet.h>
 #include <net/if.h>
 #include <netinet/in.h>
 
+#include <cctype>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -72,12 +76,12 @@ std::map<std::string, std::string> Fields(const std::vector<std::string>& args) 
 }
 
 /** Both directions leave through redirect_peer into the other pod, addressed to its MAC from
- * the MAC of its host veth (what the pod's gateway would write). */
-void RedirectTo(podnet_flow_value* v, uint32_t ifindex, const std::string& pod_mac, const std::string& host_dev) {
+ * the MAC of its gateway device (what the pod's gateway would write). */
+void RedirectTo(podnet_flow_value* v, uint32_t ifindex, const std::string& pod_mac, const std::string& gw_dev) {
   v->action = PODNET_ACT_REDIRECT_PEER;
   v->target_ifindex = ifindex;
   Mac(pod_mac, v->dst_mac);
-  DevMac(host_dev, v->src_mac);
+  DevMac(gw_dev, v->src_mac);
   v->flow_id = 1;
 }
 
@@ -98,18 +102,19 @@ void NatPair(const std::map<std::string, std::string>& f, FlowEntry* fwd, FlowEn
   const uint16_t sport = htons(std::atoi(get("sport").c_str())), vport = htons(std::atoi(get("vport").c_str())),
                  bport = htons(std::atoi(get("bport").c_str()));
   const uint32_t cif = Ifindex(get("client_dev")), bif = Ifindex(get("backend_dev"));
+  const bool bridged = f.count("gw_dev") > 0;
   std::memset(fwd, 0, sizeof(*fwd));
   std::memset(rev, 0, sizeof(*rev));
   fwd->key = MakeFlowKey(4, proto, client, vip, sport, vport, cif);
   std::memcpy(fwd->value.new_daddr, backend, 4);
   fwd->value.new_dport = bport;
   fwd->value.rewrite = PODNET_RW_DADDR | PODNET_RW_DPORT | PODNET_RW_MACS;
-  RedirectTo(&fwd->value, bif, get("backend_mac"), get("backend_dev"));
+  RedirectTo(&fwd->value, bif, get("backend_mac"), bridged ? get("gw_dev") : get("backend_dev"));
   rev->key = MakeFlowKey(4, proto, backend, client, bport, sport, bif);
   std::memcpy(rev->value.new_saddr, vip, 4);
   rev->value.new_sport = vport;
   rev->value.rewrite = PODNET_RW_SADDR | PODNET_RW_SPORT | PODNET_RW_MACS;
-  RedirectTo(&rev->value, cif, get("client_mac"), get("client_dev"));
+  RedirectTo(&rev->value, cif, get("client_mac"), bridged ? get("gw_dev") : get("client_dev"));
 }
 
 void Check(int rc, const char* what) {
@@ -171,6 +176,16 @@ int main(int argc, char** argv) {
     std::printf("{");
     for (int k = 0; k < PODNET_STAT_MAX; k++)
       std::printf("%s\"%s\":%llu", k ? "," : "", names[k], static_cast<unsigned long long>(st[k]));
+    std::printf("}\n");
+  } else if (cmd == "spoof" && args.size() == 1) {
+    static const char* const names[PODNET_SPOOF_MAX] = {PODNET_SPOOF_NAMES};
+    const char* a = args[0].c_str();
+    podnet_spoof_counts sp;
+    Check(maps.ReadSpoof(std::isdigit(static_cast<unsigned char>(a[0])) ? std::strtoul(a, nullptr, 0) : Ifindex(a), &sp),
+          "spoof");
+    std::printf("{");
+    for (int k = 0; k < PODNET_SPOOF_MAX; k++)
+      std::printf("%s\"%s\":%llu", k ? "," : "", names[k], static_cast<unsigned long long>(sp.drops[k]));
     std::printf("}\n");
   } else if (cmd == "sweep") {
     std::vector<SweptFlow> out;

@@ -5,6 +5,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <gtest/gtest.h>
+#include <linux/pkt_cls.h>
 
 #include <algorithm>
 #include <cstring>
@@ -168,10 +169,10 @@ TEST_F(Maps, CountersAfterPacketsThroughTheProgram) {
   fwd.value.action = PODNET_ACT_PASS;
   ASSERT_EQ(maps_->InstallFlow(fwd, Udp(9, kBackend, kClient, 53, 33000, 42)), 0);
 
-  EXPECT_EQ(Run(7, UdpFrame(pod_mac, kClient, kVip, 33000, 53)), 0);   // hit, pass
-  EXPECT_EQ(Run(7, UdpFrame(pod_mac, kClient, kVip, 33001, 53)), 0);   // miss
-  EXPECT_EQ(Run(7, UdpFrame(other_mac, kClient, kVip, 33000, 53)), 2);  // spoofed MAC: shot
-  EXPECT_EQ(Run(7, UdpFrame(pod_mac, kBackend, kVip, 33000, 53)), 2);   // spoofed IPv4: shot
+  EXPECT_EQ(Run(7, UdpFrame(pod_mac, kClient, kVip, 33000, 53)), TC_ACT_OK);      // hit, pass
+  EXPECT_EQ(Run(7, UdpFrame(pod_mac, kClient, kVip, 33001, 53)), TC_ACT_UNSPEC);  // miss
+  EXPECT_EQ(Run(7, UdpFrame(other_mac, kClient, kVip, 33000, 53)), TC_ACT_SHOT);  // spoofed MAC
+  EXPECT_EQ(Run(7, UdpFrame(pod_mac, kBackend, kVip, 33000, 53)), TC_ACT_SHOT);   // spoofed IPv4
 
   StatCounters st;
   ASSERT_EQ(maps_->ReadStats(&st), 0);
