@@ -8,8 +8,8 @@
 // bpf_link_update, clsact filters are replaced at the same handle and priority. Nothing
 // here detaches on close: attachments and maps outlive the daemon by design.
 //
-// Pins under <pin root>/podnet/v1/:
-//   podnet_flows_v1 ...          the four maps (names from flow_cache.h)
+// Pins under <pin root>/podnet/v<N>/ (N = PODNET_FC_VERSION):
+//   podnet_flows_v2 ...          the four maps (names from flow_cache.h)
 //   tcx_<ifindex>                the tcx ingress link on that device
 //   clsact_<ifindex>_<h>_<prio>  the program of a clsact ingress filter (handle h in hex),
 //                                kept as the record that the filter is ours
