@@ -8,9 +8,12 @@ secs=${1:-60}
 mkdir -p out/corpus
 srcs=(../policy.cc ../policy_build.cc ../range_set.cc ../checksum.cc ../packet.cc ../maglev.cc ../flow_table.cc
       ../state_file.cc ../service_table.cc ../pipeline.cc ../new_flow.cc ../rewrite.cc ../icmp.cc ../reply.cc ../tun.cc
-      ../engine.cc)
+      ../engine.cc ../kernel_cache.cc ../fastpath/loader.cc ../fastpath/attach.cc ../fastpath/maps.cc
+      ../fastpath/embedded.cc)
+# embedded.cc includes the program's bytes from build/bpf (native/bpf/build.sh, run by the addon build).
 clang++ -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-  -Wall -Wextra -Werror -Wno-missing-field-initializers -o out/fuzz_pipeline fuzz_pipeline.cc "${srcs[@]}" -lpthread
+  -Wall -Wextra -Werror -Wno-missing-field-initializers -I../../build/bpf -o out/fuzz_pipeline fuzz_pipeline.cc "${srcs[@]}" \
+  -lbpf -lpthread
 [ -n "${2:-}" ] && cp -n "$2"/* out/corpus/ 2>/dev/null || true
 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=0 \
   ./out/fuzz_pipeline -max_total_time="$secs" -print_final_stats=1 -artifact_prefix=out/ out/corpus
