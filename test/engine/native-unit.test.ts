@@ -5,6 +5,7 @@
 // says which. Needs g++, make and libgtest-dev (scripts/setup.sh), no root.
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -22,8 +23,10 @@ const tools = {
 };
 
 t.test('native unit tests (googletest), plain and under ASan + UBSan', requires(tools), async (t) => {
-  // Objects are kept between runs (the Makefile tracks header dependencies).
-  const out = path.join(os.tmpdir(), `podnet-native-unit-${process.getuid?.() ?? 0}`);
+  // Objects are kept between runs (the Makefile tracks header dependencies), one directory per
+  // checkout: objects of another checkout's sources can look newer than this one's.
+  const tag = createHash('sha256').update(root).digest('hex').slice(0, 8);
+  const out = path.join(os.tmpdir(), `podnet-native-unit-${process.getuid?.() ?? 0}-${tag}`);
   for (const f of ['plain.json', 'sanitize.json']) fs.rmSync(path.join(out, f), { force: true });
   const r = spawnSync('bash', [path.join(root, 'native/test/run.sh'), out], {
     encoding: 'utf8', timeout: 1500 * 1000, maxBuffer: 64 << 20, // two g++ builds on a loaded machine
