@@ -150,7 +150,7 @@ class FlowTable {
   uint32_t timeout_ms(uint8_t proto, uint8_t state, uint32_t extra) const;
 
   template <typename F>
-  void for_each(F&& fn) const;  // fn(const FlowKey& fwd, const Translation& fx, state, last_ms, proto)
+  void for_each(F&& fn) const;  // fn(const FlowKey& fwd, const Translation& fx, state, last_ms, proto, single, idx, gen)
 
  private:
   void rebuild_index();
@@ -193,7 +193,8 @@ void FlowTable::for_each(F&& fn) const {
     if (r.in_use.load(std::memory_order_acquire) != kLive) continue;
     const Entry& e = entries_[2 * i];
     fn(e.key, e.x, r.state.load(std::memory_order_relaxed), r.last_ms.load(std::memory_order_relaxed),
-       r.proto.load(std::memory_order_relaxed), r.single.load(std::memory_order_relaxed) != 0);
+       r.proto.load(std::memory_order_relaxed), r.single.load(std::memory_order_relaxed) != 0, i,
+       r.gen.load(std::memory_order_relaxed));
   }
 }
 

@@ -54,7 +54,10 @@ bool same_translation(const Translation& a, const Translation& b) {
 }  // namespace
 
 KernelCache::KernelCache(const KernelCacheOptions& o, uint32_t flow_capacity)
-    : force_clsact_(o.force_clsact), marks_(new Mark[size_t(flow_capacity) * 2]), capacity_(flow_capacity) {
+    : force_clsact_(o.force_clsact),
+      marks_(new Mark[size_t(flow_capacity) * 2]),
+      cached_(new std::atomic<uint32_t>[flow_capacity]()),
+      capacity_(flow_capacity) {
   fastpath::LoaderOptions lo;
   if (o.object_path.empty()) {
     lo.object.data = fastpath::kEmbeddedObject;
@@ -81,8 +84,12 @@ void KernelCache::install(const FlowPlan& plan, const FlowHit& hit) {
                                         cache_flow_id(hit.idx, hit.gen, kForward));
   fastpath::FlowEntry rev = cache_entry(plan.flow.rev, plan.flow.rev_x, *r.server, *r.client,
                                         cache_flow_id(hit.idx, hit.gen, kReverse));
-  if (maps_->InstallFlow(fwd, rev) == 0) installs_.fetch_add(1, std::memory_order_relaxed);
-  else install_errors_.fetch_add(1, std::memory_order_relaxed);  // map full: the TUN path carries it
+  if (maps_->InstallFlow(fwd, rev) == 0) {
+    installs_.fetch_add(1, std::memory_order_relaxed);
+    if (hit.idx < capacity_) cached_[hit.idx].store(hit.gen + 1, std::memory_order_relaxed);
+  } else {
+    install_errors_.fetch_add(1, std::memory_order_relaxed);  // map full: the TUN path carries it
+  }
 }
 
 size_t KernelCache::sweep(FlowTable& flows, const PipelineEnv& env, const PodTable& pods, uint64_t now_ms) {
@@ -124,7 +131,12 @@ size_t KernelCache::sweep(FlowTable& flows, const PipelineEnv& env, const PodTab
                                          (h.state & (kFinFwd | kFinRev)) == (kFinFwd | kFinRev));
       keep = !closing;
     }
-    if (!keep && maps_->DeleteKey(s.key) == 0) deleted++;
+    if (keep) continue;
+    if (maps_->DeleteKey(s.key) == 0) deleted++;
+    if (idx < capacity_) {
+      uint32_t want = gen + 1;
+      cached_[idx].compare_exchange_strong(want, 0, std::memory_order_relaxed);
+    }
   }
   sweeps_.fetch_add(1, std::memory_order_relaxed);
   entries_.store(swept_.size() - deleted, std::memory_order_relaxed);

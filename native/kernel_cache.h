@@ -69,6 +69,10 @@ class KernelCache {
   std::string delete_pod(uint32_t ifindex);
 
   KernelCacheStats stats() const;
+  // Whether the record idx/gen has entries in the map (installed, not yet deleted by a sweep).
+  bool cached(uint32_t idx, uint32_t gen) const {
+    return idx < capacity_ && cached_[idx].load(std::memory_order_relaxed) == gen + 1;
+  }
   std::vector<fastpath::Attachment> attachments() const { return loader_->Attachments(); }
   const fastpath::LoadReport& load_report() const { return report_; }
   const char* attach_mode() const { return fastpath::AttachModeName(mode_.load()); }
@@ -92,6 +96,7 @@ class KernelCache {
   std::vector<fastpath::SweptFlow> swept_;
   std::unordered_set<uint32_t> veths_;
   std::unique_ptr<Mark[]> marks_;  // 2 per record
+  std::unique_ptr<std::atomic<uint32_t>[]> cached_;  // per record: gen + 1 while cached, else 0
   uint32_t capacity_;
 
   std::atomic<uint64_t> installs_{0}, install_errors_{0}, removed_{0}, sweeps_{0}, entries_{0}, sweep_errors_{0};

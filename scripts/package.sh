@@ -137,8 +137,8 @@ ln -s "$prefix/bin/podnetctl" "$debroot/usr/bin/podnetctl"
 echo /etc/podnet/podnetd.yaml >"$debroot/DEBIAN/conffiles"
 for s in postinst prerm postrm; do install -m 0755 "scripts/deb/$s" "$debroot/DEBIAN/$s"; done
 
-# Depends: what the ELF files link (libc6, libstdc++6, libgcc-s1; libbpf1 once the addon links
-# it), as dpkg-shlibdeps works it out from the installed libraries' symbols, plus the tools the
+# Depends: what the ELF files link (libc6, libstdc++6, libgcc-s1, libbpf1 for the kernel flow
+# cache), as dpkg-shlibdeps works it out from the installed libraries' symbols, plus the tools the
 # daemon and the unit run (ip, /bin/kill).
 mapfile -t elves < <(find "$debroot$prefix" -type f \( -name '*.node' -o -path '*/node/bin/node' \) | sort)
 shlibs=$(cd "$stage" && mkdir -p debian && printf 'Source: podnet\n\nPackage: podnet\nArchitecture: any\n' >debian/control &&

@@ -74,17 +74,21 @@ Napi::Array flows(Napi::Env env, const Engine& e, uint32_t limit) {
   uint64_t now = monotonic_ms();
   Napi::Array out = Napi::Array::New(env);
   uint32_t n = 0;
+  const KernelCache* cache = e.kernel_cache();
   e.flows().for_each([&](const FlowKey& k, const Translation& x, uint8_t state, uint64_t last, uint8_t proto,
-                         bool single) {
+                         bool single, uint32_t idx, uint32_t gen) {
     if (n >= limit || single) return;
     Napi::Object o = Napi::Object::New(env);
     o.Set("protocol", proto == kTCP ? "TCP" : proto == kUDP ? "UDP" : "ICMP");
     o.Set("client", format_endpoint(k.family, k.src, k.sport));
     o.Set("vip", format_endpoint(k.family, k.dst, k.dport));
-    o.Set("backend", format_endpoint(k.family, x.dst, x.dport));
+    // Untranslated (policy-tracked, pod to pod, egress-masqueraded) flows go to their destination.
+    bool dnat = x.rewrite & kRewriteDst;
+    o.Set("backend", format_endpoint(k.family, dnat ? x.dst : k.dst, dnat ? x.dport : k.dport));
     if (x.rewrite & kRewriteSrc) o.Set("snat", format_endpoint(k.family, x.src, x.sport));
     o.Set("state", flow_state_name(proto, state));
     o.Set("idleMs", double(now > last ? now - last : 0));
+    if (cache) o.Set("cached", cache->cached(idx, gen));
     out.Set(n++, o);
   });
   return out;

@@ -274,8 +274,10 @@ export interface FlowEntry {
   snat?: string;
   /** TCP: SYN_SENT, ESTABLISHED, FIN_WAIT, TIME_WAIT, CLOSE, RESET (cut, RSTs pending); UDP: UNREPLIED, REPLIED. */
   state: string;
-  /** Milliseconds since the flow's last packet. */
+  /** Milliseconds since the flow's last packet (as of the last sweep when the kernel carries it). */
   idleMs: number;
+  /** With the fast path on: the kernel flow cache carries the flow's packets. */
+  cached?: boolean;
 }
 
 /** GET /v1/flows?vip=&client=&backend=&protocol=&limit= (vip/client/backend: "ip" or "ip:port"). */

@@ -79,8 +79,11 @@ export function formatServices(r: ServicesReply): string {
 }
 
 export function formatFlows(r: FlowsReply): string {
-  const rows = r.flows.map((f) => [f.protocol, f.client, f.vip, f.backend, f.snat ?? '', f.state, Math.round(f.idleMs / 1000)]);
-  return `${table(['PROTO', 'CLIENT', 'VIP', 'BACKEND', 'SNAT', 'STATE', 'IDLE s'], rows)}\n` +
+  // The PATH column only when podnetd runs the kernel flow cache: "kernel" (cached) or "engine".
+  const fp = r.flows.some((f) => f.cached !== undefined);
+  const rows = r.flows.map((f) => [f.protocol, f.client, f.vip, f.backend, f.snat ?? '', f.state, Math.round(f.idleMs / 1000),
+    ...(fp ? [f.cached ? 'kernel' : 'engine'] : [])]);
+  return `${table(['PROTO', 'CLIENT', 'VIP', 'BACKEND', 'SNAT', 'STATE', 'IDLE s', ...(fp ? ['PATH'] : [])], rows)}\n` +
     `(${r.flows.length} shown${r.truncated ? ', more match: --limit' : ''}; ${r.active} active in the table)`;
 }
 

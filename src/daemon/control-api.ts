@@ -116,6 +116,7 @@ export function toWireFlow(f: FlowInfo): FlowEntry {
   return {
     protocol: f.protocol, client: f.client, vip: f.vip, backend: f.backend,
     ...(f.snat !== undefined ? { snat: f.snat } : {}), state: f.state, idleMs: f.idleMs,
+    ...(f.cached !== undefined ? { cached: f.cached } : {}),
   };
 }
 

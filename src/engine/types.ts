@@ -233,6 +233,8 @@ export interface FlowInfo {
   /** TCP: SYN_SENT, ESTABLISHED, FIN_WAIT, TIME_WAIT, CLOSE, RESET (cut, RSTs pending); UDP: UNREPLIED, REPLIED. */
   state: string;
   idleMs: number;
+  /** With the fast path on: the kernel flow cache carries the flow. */
+  cached?: boolean;
 }
 
 /** A connection to ask the engine about (podnetctl trace). */

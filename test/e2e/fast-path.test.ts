@@ -95,6 +95,8 @@ t.test('a deleted pod leaves no cache entry and no attachment', async (t) => {
   const sender = await sb.spawn(client.ns, sb.agent('send-paced', gone.ip4, BACKEND_SINK, 64 << 20, 5, 4 << 20), { readyLine: /^connected$/ });
   const entries = () => cacheEntries(sb, podnetd);
   await eventually('its flow is cached', entries, (es) => es.some((e) => e.ifindex === ifindex || e.target === ifindex), 10_000);
+  const fl = (await podnetd.ctl.flows({})).flows.filter((f) => f.backend.startsWith(`${gone.ip4}:`));
+  t.same(fl.map((f) => f.cached), [true], `podnetctl flows marks it cached (${JSON.stringify(fl)})`);
   await sb.exec(sb.nodeNs, ['ip', 'link', 'del', gone.hostVeth]);
   const left = await eventually('nothing of the pod left in the cache', entries, (es) => !es.some((e) => e.ifindex === ifindex || e.target === ifindex), 5_000);
   t.pass(`${left.length} entries left, none of ifindex ${ifindex}`);

@@ -93,12 +93,12 @@ t.test('release package: tarball and .deb', requires(checks), async (t) => {
     t.match(control, new RegExp(`^Version: ${pkg.version.replace(/\./g, '\\.')}$`, 'm'), 'Version from package.json');
     t.match(control, new RegExp(`^Architecture: ${debArch}$`, 'm'), 'Architecture from dpkg');
     const depends = /^Depends: (.*)$/m.exec(control)?.[1] ?? '';
-    for (const d of ['libc6', 'libstdc++6', 'iproute2', 'procps']) t.ok(depends.split(/,\s*/).some((x) => x.split(' ')[0] === d), `Depends on ${d}`);
+    for (const d of ['libc6', 'libstdc++6', 'libbpf1', 'iproute2', 'procps']) t.ok(depends.split(/,\s*/).some((x) => x.split(' ')[0] === d), `Depends on ${d}`);
     t.equal(run(['dpkg-deb', '--ctrl-tarfile', deb]).code, 0);
     t.match(run(['sh', '-c', `dpkg-deb --ctrl-tarfile '${deb}' | tar -xOf - ./conffiles`]).out, /^\/etc\/podnet\/podnetd\.yaml$/m, 'the config is a conffile');
 
-    // iproute2 and procps: the package's Depends beyond what minbase has.
-    const boot = root.bootstrap(['iproute2', 'procps']);
+    // iproute2, procps and libbpf1 (the kernel flow cache's loader): the package's Depends beyond what minbase has.
+    const boot = root.bootstrap(['iproute2', 'procps', 'libbpf1']);
     t.comment(`debootstrap: ${(boot.ms / 1000).toFixed(1)} s`);
     if (!t.equal(boot.code, 0, 'debootstrap --variant=minbase')) { t.comment(boot.out.slice(-3000) + boot.err.slice(-3000)); return; }
     const absent = root.chroot(['sh', '-c', 'for c in gcc cc g++ npm node nodejs; do command -v $c && exit 1; done; exit 0']);
