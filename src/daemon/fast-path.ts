@@ -41,7 +41,9 @@ export class FastPath {
   enable(): boolean {
     if (!this.cfg.fastPath.enabled) return false;
     try {
-      const r = this.engine.enableFastPath({ bpffs: this.cfg.fastPath.bpffs });
+      // Two entries per flow (one per direction): room for every flow the engine can hold.
+      const flowsMax = Math.min(2 * (this.cfg.engine.flowCapacity ?? 262144), 1 << 24);
+      const r = this.engine.enableFastPath({ bpffs: this.cfg.fastPath.bpffs, flowsMax });
       this.on = true;
       this.log.info({ fastPath: r }, r.flowsReused ? 'kernel flow cache adopted from the previous run' : 'kernel flow cache loaded');
     } catch (e) {
