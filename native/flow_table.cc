@@ -212,12 +212,7 @@ bool FlowTable::lookup(const FlowKey& k, uint64_t now_ms, FlowHit& out) {
   out.dir = Dir(e & 1);
   out.idx = idx;
   out.gen = r.gen.load(std::memory_order_acquire);
-  out.state = r.state.load(std::memory_order_relaxed);
-  out.proto = r.proto.load(std::memory_order_relaxed);
-  out.svc_slot = r.svc_slot.load(std::memory_order_relaxed);
-  out.be_slot = r.be_slot.load(std::memory_order_relaxed);
-  out.extra_timeout_ms = r.extra_timeout_ms.load(std::memory_order_relaxed);
-  out.last_ms = r.last_ms.load(std::memory_order_relaxed);
+  read_record(r, out);
   bool gone = expired(r, now_ms);
   unlock(s);
   if (gone) {
@@ -336,6 +331,15 @@ bool FlowTable::insert(const NewFlow& f, uint64_t now_ms, FlowHit& out) {
   return true;
 }
 
+void FlowTable::read_record(const Record& r, FlowHit& out) {
+  out.state = r.state.load(std::memory_order_relaxed);
+  out.proto = r.proto.load(std::memory_order_relaxed);
+  out.svc_slot = r.svc_slot.load(std::memory_order_relaxed);
+  out.be_slot = r.be_slot.load(std::memory_order_relaxed);
+  out.extra_timeout_ms = r.extra_timeout_ms.load(std::memory_order_relaxed);
+  out.last_ms = r.last_ms.load(std::memory_order_relaxed);
+}
+
 bool FlowTable::peek(uint32_t idx, uint32_t gen, FlowHit& out) const {
   if (idx >= capacity_) return false;
   const Record& r = records_[idx];
@@ -344,12 +348,7 @@ bool FlowTable::peek(uint32_t idx, uint32_t gen, FlowHit& out) const {
   out.dir = kForward;
   out.idx = idx;
   out.gen = gen;
-  out.state = r.state.load(std::memory_order_relaxed);
-  out.proto = r.proto.load(std::memory_order_relaxed);
-  out.svc_slot = r.svc_slot.load(std::memory_order_relaxed);
-  out.be_slot = r.be_slot.load(std::memory_order_relaxed);
-  out.extra_timeout_ms = r.extra_timeout_ms.load(std::memory_order_relaxed);
-  out.last_ms = r.last_ms.load(std::memory_order_relaxed);
+  read_record(r, out);
   // Read gen again: a release between the loads would have bumped it.
   return r.gen.load(std::memory_order_acquire) == gen;
 }

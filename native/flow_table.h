@@ -158,6 +158,8 @@ class FlowTable {
   void link(uint32_t e);
   void unlink(uint32_t e);
   bool expired(const Record& r, uint64_t now_ms) const;
+  // The record's state, protocol, slots, timeout and last-seen into a hit.
+  static void read_record(const Record& r, FlowHit& out);
   bool try_release(uint32_t idx, uint32_t gen);
   bool cut(uint32_t idx, uint32_t gen, uint64_t now_ms);
   void lock(uint32_t stripe);

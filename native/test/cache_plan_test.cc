@@ -7,6 +7,7 @@
 #include "../engine.h"
 #include "../new_flow.h"
 #include "addr.h"
+#include "engine_config.h"
 
 using namespace podnet;
 using podnet::test::ip;
@@ -26,19 +27,7 @@ class CachePlan : public testing::Test {
     pods_.put(4, ip("10.244.1.2"), a);
     pods_.put(4, ip("10.244.1.3"), b);
   }
-  static EngineConfig config() {
-    EngineConfig c;
-    c.flow_capacity = 4096;
-    c.maglev_size = 251;
-    c.max_service_ports = 16;
-    c.masq.v4 = true;
-    c.masq.src4 = ip("192.0.2.1");
-    cidr_ranges(4, ip("10.244.0.0"), 16, {}, 0, c.masq.pods4);
-    cidr_ranges(4, ip("10.96.0.0"), 12, {}, 0, c.masq.exempt4);
-    cidr_ranges(4, ip("10.244.0.0"), 16, {}, 0, c.masq.exempt4);
-    merge_ranges(c.masq.exempt4, 4);
-    return c;
-  }
+  static EngineConfig config() { return podnet::test::small_engine_config({{"10.96.0.0", 12}, {"10.244.0.0", 16}}); }
 
   FlowPlan plan(const char* src, const char* dst, uint16_t dport, bool with_pods = true, uint8_t proto = kTCP) {
     auto t = engine_.table();

@@ -7,6 +7,7 @@
 #include "../checksum.h"
 #include "../engine.h"
 #include "addr.h"
+#include "engine_config.h"
 
 using namespace podnet;
 using podnet::test::ip;
@@ -34,19 +35,7 @@ class FirstPacket : public testing::Test {
                    svc("10.96.0.30", 0, {"10.244.1.2"}, "10.0.0.1"), svc("10.96.0.40", 0, {})},
                   {}, true);
   }
-  static EngineConfig config() {
-    EngineConfig c;
-    c.flow_capacity = 4096;
-    c.maglev_size = 251;
-    c.max_service_ports = 16;
-    c.masq.v4 = true;
-    c.masq.src4 = ip("192.0.2.1");
-    cidr_ranges(4, ip("10.244.0.0"), 16, {}, 0, c.masq.pods4);
-    cidr_ranges(4, ip("10.0.0.0"), 8, {}, 0, c.masq.exempt4);
-    cidr_ranges(4, ip("10.96.0.0"), 12, {}, 0, c.masq.exempt4);
-    merge_ranges(c.masq.exempt4, 4);
-    return c;
-  }
+  static EngineConfig config() { return podnet::test::small_engine_config({{"10.0.0.0", 8}, {"10.96.0.0", 12}}); }
 
   // Traces a SYN from src:sport to dst:80, then sends it; both must agree.
   void agree(const char* src, uint16_t sport, const char* dst) {
