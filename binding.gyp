@@ -29,6 +29,8 @@
         "native/addr_text.cc",
         "native/kernel_cache.cc",
         "native/binding/fast_path.cc",
+        "native/binding/events.cc",
+        "native/events.cc",
         "native/fastpath/loader.cc",
         "native/fastpath/attach.cc",
         "native/fastpath/maps.cc",

@@ -50,6 +50,7 @@ Engine::Engine(const EngineConfig& cfg)
   if (!is_prime(cfg.maglev_size) || cfg.maglev_size < 3)
     throw EngineError("ENGINE_BAD_OPTION", "maglevSize must be a prime >= 3, got " + std::to_string(cfg.maglev_size));
   rebind_pending_ = flows_.restored();
+  flows_.set_monitor(&monitor_);
 }
 
 Engine::~Engine() { detach_tun(); }
@@ -60,6 +61,7 @@ PipelineEnv Engine::env() {
                 policy_counters_.get(), kPolicyCounters, &cfg_.masq, cache_.get()};
   e.probe4 = cfg_.probe4;
   e.probe6 = cfg_.probe6;
+  e.monitor = &monitor_;
   return e;
 }
 

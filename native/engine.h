@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "events.h"
 #include "flow_table.h"
 #include "kernel_cache.h"
 #include "local_pods.h"
@@ -119,6 +120,8 @@ class Engine {
   std::shared_ptr<const ServiceTable> table() const { return table_.load(std::memory_order_acquire); }
   const FlowTable& flows() const { return flows_; }
   const EngineCounters& counters() const { return counters_; }
+  // podnetctl monitor's event ring (events.h): attach, read, detach on the JS thread.
+  Monitor& monitor() { return monitor_; }
   const Counter& svc_counter(uint32_t slot) const { return svc_counters_[slot]; }
   const Counter& be_counter(uint32_t slot) const { return be_counters_[slot]; }
   uint32_t svc_capacity() const { return cfg_.max_service_ports; }
@@ -139,6 +142,7 @@ class Engine {
   EngineConfig cfg_;
   FlowTable flows_;
   EngineCounters counters_;
+  Monitor monitor_;
   std::unique_ptr<Counter[]> svc_counters_;
   std::unique_ptr<Counter[]> be_counters_;
   SlotPool svc_slots_;

@@ -120,7 +120,7 @@ size_t FlowTable::rebind(const std::function<bool(const FlowKey&, const Translat
     if (fn(entries_[2 * i].key, entries_[2 * i].x, svc, be)) {
       r.svc_slot.store(svc, std::memory_order_relaxed);
       r.be_slot.store(be, std::memory_order_relaxed);
-    } else if (try_release(i, r.gen.load(std::memory_order_acquire))) {
+    } else if (try_release(i, r.gen.load(std::memory_order_acquire), FlowEnd::cut)) {
       dropped++;
     }
   }
@@ -251,7 +251,8 @@ uint32_t FlowTable::alloc(uint64_t now_ms) {
       }
     }
     if (victim == kNil) continue;
-    if (try_release(victim, records_[victim].gen.load(std::memory_order_acquire))) {
+    if (try_release(victim, records_[victim].gen.load(std::memory_order_acquire),
+                    victim_expired ? FlowEnd::expired : FlowEnd::evicted)) {
       (victim_expired ? expired_ : evicted_).fetch_add(1, std::memory_order_relaxed);
       std::lock_guard<std::mutex> g(alloc_mu_);
       // try_release pushed it on the free list; take it back.
@@ -366,11 +367,12 @@ void FlowTable::touch(const FlowHit& h, uint8_t tcp_flags, uint64_t now_ms) {
   if (ns != s) r.state.compare_exchange_strong(s, ns, std::memory_order_relaxed);
 }
 
-bool FlowTable::try_release(uint32_t idx, uint32_t gen) {
+bool FlowTable::try_release(uint32_t idx, uint32_t gen, FlowEnd why) {
   Record& r = records_[idx];
   uint8_t live = kLive;
   if (r.gen.load(std::memory_order_acquire) != gen) return false;
   if (!r.in_use.compare_exchange_strong(live, kReleasing, std::memory_order_acq_rel)) return false;
+  if (monitor_ && monitor_->on()) report_end(idx, why);
   for (uint32_t e = 2 * idx; e < 2 * idx + 2; e++) {
     uint32_t s = stripe_of(entries_[e].hash);
     lock(s);
@@ -416,12 +418,13 @@ bool FlowTable::cut(uint32_t idx, uint32_t gen, uint64_t now_ms) {
   if (ok && tcp) {
     ok = (r.state.load(std::memory_order_relaxed) & kStateMask) != kReset;
     if (ok) {
+      if (monitor_ && monitor_->on()) report_end(idx, FlowEnd::cut);
       r.last_ms.store(now_ms, std::memory_order_relaxed);
       r.state.store(kReset, std::memory_order_release);  // see expired()
     }
   }
   r.in_use.store(kLive, std::memory_order_release);
-  if (ok && !tcp) return try_release(idx, gen);
+  if (ok && !tcp) return try_release(idx, gen, FlowEnd::cut);
   return ok;
 }
 
@@ -460,6 +463,28 @@ size_t FlowTable::cut_if(const std::function<bool(const FlowKey&, const Translat
     batch.clear();
   }
   return n;
+}
+
+// A TCP flow's state says how it ended better than the path that removed it: a flow found
+// expired after a FIN was closed, after a RST reset. A cut one (kReset) was reported by the cut.
+void FlowTable::report_end(uint32_t idx, FlowEnd why) const {
+  const Record& r = records_[idx];
+  if (r.single.load(std::memory_order_relaxed)) return;  // an affinity record, not a flow
+  uint8_t state = r.state.load(std::memory_order_acquire);
+  if (r.proto.load(std::memory_order_relaxed) == kTCP && why != FlowEnd::cut) {
+    uint8_t base = state & kStateMask;
+    if (base == kReset) return;
+    if (why == FlowEnd::expired && base == kClose) why = FlowEnd::reset;
+    if (why == FlowEnd::expired && (base == kTimeWait || base == kFinWait)) why = FlowEnd::closed;
+  }
+  const Entry& f = entries_[2 * idx];
+  Event e{};
+  e.type = EventType::kFlowEnd;
+  e.reason = uint8_t(why);
+  e.state = state;
+  event_key(e, f.key);
+  event_translation(e, f.x);
+  monitor_->record(e);
 }
 
 FlowTableStats FlowTable::stats() const {

@@ -11,6 +11,7 @@
 #include <mutex>
 #include <vector>
 
+#include "events.h"
 #include "net.h"
 
 namespace podnet {
@@ -59,6 +60,12 @@ struct Translation {
   uint8_t rewrite;  // kRewriteSrc | kRewriteDst
 };
 constexpr uint8_t kRewriteSrc = 1, kRewriteDst = 2;
+
+// A monitor event's backend (DNAT) and source NAT, from a flow's forward translation.
+inline void event_translation(Event& e, const Translation& x) {
+  if (x.rewrite & kRewriteDst) e.be = x.dst, e.be_port = x.dport, e.flags |= kEvBackend;
+  if (x.rewrite & kRewriteSrc) e.snat = x.src, e.snat_port = x.sport, e.flags |= kEvSnat;
+}
 
 // What a lookup hands back: a private copy, valid after the lock is released.
 struct FlowHit {
@@ -147,6 +154,8 @@ class FlowTable {
   // Cuts (as above) every flow for which fn(forward key, forward translation) is true.
   size_t cut_if(const std::function<bool(const FlowKey&, const Translation&)>& fn, uint64_t now_ms);
   FlowTableStats stats() const;
+  // Flows that end are reported to `m` while a monitor is attached (events.h).
+  void set_monitor(Monitor* m) { monitor_ = m; }
   uint32_t timeout_ms(uint8_t proto, uint8_t state, uint32_t extra) const;
 
   template <typename F>
@@ -160,7 +169,9 @@ class FlowTable {
   bool expired(const Record& r, uint64_t now_ms) const;
   // The record's state, protocol, slots, timeout and last-seen into a hit.
   static void read_record(const Record& r, FlowHit& out);
-  bool try_release(uint32_t idx, uint32_t gen);
+  bool try_release(uint32_t idx, uint32_t gen, FlowEnd why = FlowEnd::expired);
+  // The record is pinned (kReleasing, kCutting) by the caller.
+  void report_end(uint32_t idx, FlowEnd why) const;
   bool cut(uint32_t idx, uint32_t gen, uint64_t now_ms);
   void lock(uint32_t stripe);
   void unlock(uint32_t stripe);
@@ -185,6 +196,7 @@ class FlowTable {
   void* state_map_ = nullptr;
   size_t state_bytes_ = 0;
   bool restored_ = false;
+  Monitor* monitor_ = nullptr;
 
 };
 

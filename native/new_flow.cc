@@ -7,7 +7,47 @@ namespace podnet {
 
 namespace {
 
-Result policy_drop(const PolicyDecision& d) {
+// Policy counter slots name policies stably across table versions: the monitor's reader
+// turns them into names.
+void event_policy(Event& e, const PolicyTable& pt, uint32_t policy) {
+  uint32_t slot = policy < pt.policy_slot.size() ? pt.policy_slot[policy] : UINT32_MAX;
+  if (e.n_policies < Event::kMaxPolicies) e.policies[e.n_policies++] = slot;
+  else e.more_policies++;
+}
+
+// A denial for the monitor: the packet, where a VIP sent it, and the policies isolating the denied end.
+void report_policy_drop(const PipelineEnv& env, const PolicyTable& pt, const FlowPlan& plan, const Parsed& p) {
+  Event e{};
+  e.type = EventType::kDrop;
+  e.reason = uint8_t(plan.reason);
+  e.len = p.len;
+  event_key(e, p.key);
+  if (plan.be) e.be = plan.be->addr, e.be_port = plan.be->port, e.flags |= kEvBackend;
+  if (plan.policy.deny_set >= 0 && size_t(plan.policy.deny_set) < pt.sets.size())
+    for (uint32_t i : pt.sets[size_t(plan.policy.deny_set)].isolated_by) event_policy(e, pt, i);
+  env.monitor->record(e);
+}
+
+// A new flow for the monitor: its translation, service, whether the kernel cache carries it.
+void report_new_flow(const PipelineEnv& env, const PolicyTable& pt, const FlowPlan& plan, const Parsed& p,
+                     const FlowHit& hit) {
+  Event e{};
+  e.type = EventType::kFlowNew;
+  e.kind = uint8_t(plan.kind);
+  e.state = hit.state;
+  event_key(e, p.key);
+  event_translation(e, hit.x);
+  if (env.cache && plan.cache.ok()) e.flags |= kEvCached;
+  if (plan.policy_checked && plan.policy.allow_policy != UINT32_MAX) {
+    e.flags |= kEvPolicyAllow;
+    event_policy(e, pt, plan.policy.allow_policy);
+  }
+  env.monitor->record(e);
+}
+
+Result policy_drop(const PipelineEnv& env, const PolicyTable& pt, const FlowPlan& plan, const Parsed& p) {
+  if (env.monitoring()) report_policy_drop(env, pt, plan, p);
+  const PolicyDecision& d = plan.policy;
   return Result{Verdict::kDrop, d.denied_egress ? Drop::policy_egress : Drop::policy_ingress, nullptr, 0};
 }
 
@@ -304,7 +344,7 @@ Result commit_new_flow(const PipelineEnv& env, const Tables& t, const FlowPlan& 
     FlowHit ah;
     flows.insert(plan.affinity, now_ms, ah);  // a full table only costs us the stickiness
   }
-  if (plan.policy_checked && !policy_admits(env, t.policy, plan.policy)) return policy_drop(plan.policy);
+  if (plan.policy_checked && !policy_admits(env, t.policy, plan.policy)) return policy_drop(env, t.policy, plan, p);
   switch (plan.action) {
     case PlanAction::kPass:
       env.counters->passthrough.fetch_add(1, std::memory_order_relaxed);
@@ -324,13 +364,17 @@ Result commit_new_flow(const PipelineEnv& env, const Tables& t, const FlowPlan& 
   if (plan.kind == FlowKind::kTracked) {
     FlowHit hit;
     // Full table: the next packet is decided again.
-    if (plan.insert && flows.insert(plan.flow, now_ms, hit) && env.cache && plan.cache.ok()) env.cache->install(plan, hit);
+    if (plan.insert && flows.insert(plan.flow, now_ms, hit)) {
+      if (env.cache && plan.cache.ok()) env.cache->install(plan, hit);
+      if (env.monitoring()) report_new_flow(env, t.policy, plan, p, hit);
+    }
     env.counters->passthrough.fetch_add(1, std::memory_order_relaxed);
     return forward_packet(pkt, p.len);
   }
   FlowHit hit;
   if (!flows.insert(plan.flow, now_ms, hit)) return count_drop(env, Drop::flow_table_full);
   if (env.cache && plan.cache.ok()) env.cache->install(plan, hit);
+  if (env.monitoring()) report_new_flow(env, t.policy, plan, p, hit);
   if (plan.kind == FlowKind::kService) count_flow(env, hit.svc_slot, hit.be_slot);
   translate(pkt, p, vh, hit.x);
   if (plan.kind == FlowKind::kService) count_packet(env, hit.svc_slot, hit.be_slot, p.len);

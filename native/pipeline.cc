@@ -45,10 +45,22 @@ bool trackable(const Tables& t, const Parsed& p) {
   return !p.later_fragment && (p.proto == kTCP || p.proto == kUDP || (echo && t.policy.active));
 }
 
-}  // namespace
+// A drop or reject for the monitor. The packet is as it arrived (only forwarded packets are
+// rewritten), parsed again: this runs only while a monitor is attached.
+void report_drop(const PipelineEnv& env, const uint8_t* pkt, size_t len, Drop why) {
+  Event e{};
+  e.type = EventType::kDrop;
+  e.reason = uint8_t(why);
+  e.len = uint32_t(len);
+  Parsed p;
+  Drop ignored;
+  if (parse_packet(pkt, len, p, &ignored)) event_key(e, p.key);
+  else if (len) e.family = pkt[0] >> 4;
+  env.monitor->record(e);
+}
 
-Result process_packet(const PipelineEnv& env, const Tables& t, uint8_t* pkt, size_t len, VnetHdr* vh,
-                      uint64_t now_ms, uint8_t* scratch) {
+Result run_stages(const PipelineEnv& env, const Tables& t, uint8_t* pkt, size_t len, VnetHdr* vh, uint64_t now_ms,
+                  uint8_t* scratch) {
   Parsed p;
   Drop why;
   if (!parse_packet(pkt, len, p, &why)) return count_drop(env, why);
@@ -70,6 +82,18 @@ Result process_packet(const PipelineEnv& env, const Tables& t, uint8_t* pkt, siz
   }
   FlowPlan plan = plan_new_flow(env, t, p, now_ms);
   return commit_new_flow(env, t, plan, pkt, p, vh, now_ms, scratch);
+}
+
+}  // namespace
+
+// A NetworkPolicy denial reports itself, with the policies that isolate the denied end (new_flow.cc).
+Result process_packet(const PipelineEnv& env, const Tables& t, uint8_t* pkt, size_t len, VnetHdr* vh,
+                      uint64_t now_ms, uint8_t* scratch) {
+  Result r = run_stages(env, t, pkt, len, vh, now_ms, scratch);
+  if (r.reason != Drop::none && r.reason != Drop::policy_ingress && r.reason != Drop::policy_egress &&
+      env.monitoring())
+    report_drop(env, pkt, len, r.reason);
+  return r;
 }
 
 void trace_packet(const PipelineEnv& env, const Tables& t, const uint8_t* pkt, size_t len, uint64_t now_ms,

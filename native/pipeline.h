@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "events.h"
 #include "flow_table.h"
 #include "local_pods.h"
 #include "packet.h"
@@ -69,6 +70,8 @@ struct PipelineEnv {
   // place. All-zero: no probe target of that family.
   Addr probe4{};
   Addr probe6{};
+  Monitor* monitor = nullptr;  // podnetctl monitor: drops and new flows while one is attached
+  bool monitoring() const { return monitor && monitor->on(); }
 };
 
 // The published tables one packet is processed against.

@@ -30,6 +30,7 @@ export const CONFIGURATIONS: Configuration[] = [
 
 /** Diagnostic variants, only on request (`--configs`): not part of a default run. */
 export const EXTRA_CONFIGURATIONS: Configuration[] = [
+  podnet('podnet-fast-nobp', 'podnet, kernel fast path, no busy poll', { fastPath: true, busyPollUs: 0 }),
   podnet('podnet-nice', 'podnet, threads at nice -10', { nice: -10 }),
   podnet('podnet-batch1', 'podnet, batch 1', { batch: 1 }),
 ];

@@ -9,6 +9,7 @@
 //   policy.cc         setPolicy() tables -> PolicySpec; policyStats()
 //   trace.cc          process(), trace(), flows(): what the engine does with a packet
 //   fast_path.cc      the kernel flow cache: enable, the node's pods, status, cleanup
+//   events.cc         podnetctl monitor: attach to the event ring, drain it, detach
 //   convert.cc        coded errors, field readers, JS value -> Input
 #pragma once
 #include <napi.h>
@@ -73,5 +74,10 @@ Napi::Value set_local_pod(Engine& e, const Napi::CallbackInfo& info);
 Napi::Value delete_local_pod(Engine& e, const Napi::CallbackInfo& info);
 Napi::Value fast_path_status(const Engine& e, const Napi::CallbackInfo& info);
 Napi::Value fast_path_remove_all(Engine& e, const Napi::CallbackInfo& info);
+
+// events.cc
+Napi::Value monitor_start(Engine& e, const Napi::CallbackInfo& info);
+Napi::Value monitor_read(Engine& e, const Napi::CallbackInfo& info);
+Napi::Value monitor_stop(Engine& e, const Napi::CallbackInfo& info);
 
 }  // namespace podnet::binding

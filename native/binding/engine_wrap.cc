@@ -125,6 +125,9 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
                         InstanceMethod("deleteLocalPod", &EngineWrap::DeleteLocalPod),
                         InstanceMethod("fastPathStatus", &EngineWrap::FastPathStatus),
                         InstanceMethod("fastPathRemoveAll", &EngineWrap::FastPathRemoveAll),
+                        InstanceMethod("monitorStart", &EngineWrap::MonitorStart),
+                        InstanceMethod("monitorRead", &EngineWrap::MonitorRead),
+                        InstanceMethod("monitorStop", &EngineWrap::MonitorStop),
                         InstanceMethod("close", &EngineWrap::Close),
                         InstanceMethod("pauseThreadsForTest", &EngineWrap::PauseThreadsForTest)});
   }
@@ -220,6 +223,10 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
   Napi::Value DeleteLocalPod(const Napi::CallbackInfo& info) { return delete_local_pod(engine(info.Env()), info); }
   Napi::Value FastPathStatus(const Napi::CallbackInfo& info) { return fast_path_status(engine(info.Env()), info); }
   Napi::Value FastPathRemoveAll(const Napi::CallbackInfo& info) { return fast_path_remove_all(engine(info.Env()), info); }
+
+  Napi::Value MonitorStart(const Napi::CallbackInfo& info) { return monitor_start(engine(info.Env()), info); }
+  Napi::Value MonitorRead(const Napi::CallbackInfo& info) { return monitor_read(engine(info.Env()), info); }
+  Napi::Value MonitorStop(const Napi::CallbackInfo& info) { return monitor_stop(engine(info.Env()), info); }
 
   Napi::Value Close(const Napi::CallbackInfo& info) {
     engine_.reset();

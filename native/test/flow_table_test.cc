@@ -4,7 +4,9 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <set>
 #include <string>
+#include <vector>
 
 #include "../flow_table.h"
 
@@ -250,4 +252,54 @@ TEST(FlowTable, StateFileSurvivesARestart) {
   }
   unlink(path.c_str());
   rmdir(dir);
+}
+
+namespace {
+
+std::vector<Event> drain(Monitor& m) {
+  std::vector<Event> v(64);
+  v.resize(m.read(v.data(), v.size()));
+  return v;
+}
+
+}  // namespace
+
+TEST(FlowTable, EndedFlowsReportWhyWhileAMonitorIsAttached) {
+  FlowTable ft(64, timeouts());
+  Monitor m;
+  ft.set_monitor(&m);
+  FlowHit h;
+  ft.insert(flow(1), 1000, h);
+  ft.expire(5000);  // SYN_SENT past tcp_syn_ms, nobody watching
+  m.attach();
+  EXPECT_TRUE(drain(m).empty()) << "nothing recorded while detached";
+
+  ft.insert(flow(2), 1000, h);
+  ft.touch(h, 0x04, 1000);  // RST
+  ft.insert(flow(3, kUDP), 1000, h);
+  ft.insert(flow(4), 1000, h);
+  ft.expire(3500);
+  auto ev = drain(m);
+  ASSERT_EQ(ev.size(), 3u);
+  std::set<std::pair<uint16_t, std::string>> got;
+  for (const Event& e : ev) {
+    EXPECT_EQ(e.type, EventType::kFlowEnd);
+    EXPECT_TRUE(e.flags & kEvBackend);
+    EXPECT_TRUE(e.be == v4(kBackend));
+    EXPECT_EQ(e.be_port, 8080);
+    got.insert({e.sport, flow_end_name(FlowEnd(e.reason))});
+  }
+  EXPECT_EQ(got, (std::set<std::pair<uint16_t, std::string>>{{1026, "reset"}, {1027, "expired"}, {1028, "expired"}}));
+
+  // A cut is reported when it happens; the cut TCP flow's later removal is not reported again.
+  ft.insert(flow(5), 4000, h);
+  ft.insert(flow(6, kUDP), 4000, h);
+  std::vector<uint8_t> purge(8, 0);
+  purge[3] = 1;
+  EXPECT_EQ(ft.purge_backends(purge, 4000), 2u);
+  ev = drain(m);
+  ASSERT_EQ(ev.size(), 2u);
+  for (const Event& e : ev) EXPECT_STREQ(flow_end_name(FlowEnd(e.reason)), "cut");
+  ft.expire(5000);
+  EXPECT_TRUE(drain(m).empty());
 }

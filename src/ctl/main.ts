@@ -1,6 +1,7 @@
 // podnetctl (bin/podnetctl): the operator's view of one node's podnetd, over its control socket.
 //   podnetctl [--socket PATH] [--json] status | services | flows [filters] | trace --from IP --to IP:PORT --proto tcp|udp
 //             | policies [--pod NAME|IP] | cluster | probe --from POD --to IP:PORT [--proto tcp|udp] [--timeout MS]
+//             | monitor [--type drop|flow|sync] [--pod P] [--service S] [--reason R] [--count N] [--duration S]
 //   podnetctl sandbox up|down|exec|status ...   (src/ctl/sandbox.ts)
 // Exit codes: 0 ok, 1 podnetd unreachable or answered an error (probe: nothing came back), 2 usage.
 import { CtlError, ControlClient, DEFAULT_SOCKET } from './client';
@@ -20,6 +21,11 @@ export const USAGE = `usage: podnetctl [--socket PATH] [--json] COMMAND
                                            send one real SYN (or UDP datagram) from inside the pod and show what
                                            came back: SYN-ACK, RST, ICMP type/code or nothing (exit 1), with the time.
                                            POD: NAMESPACE/NAME, NAME, the pod's IP, a named netns or a netns file
+  monitor [--type drop|flow|sync[,...]] [--pod NAME|IP] [--service NAME|VIP] [--reason REASON]
+          [--count N] [--duration SEC]
+                                           live events until Ctrl-C: drops (reason, packet, denying policies),
+                                           new flows (service port, backend, SNAT, cached), ended flows, table
+                                           syncs; --json: one JSON object per line
   sandbox up [--name NAME] [--pods N] [--veth]
                                            a virtual node in network namespaces running podnetd;
                                            pods through the podnet CNI plugin (--veth: by hand)
@@ -114,6 +120,18 @@ async function runCommand(p: Parsed, out: (s: string) => void): Promise<void> {
       const { probeCommand } = await import('./probe');
       const code = await probeCommand({ from, to: host, port, proto: proto(p.opts.get('proto')).toLowerCase() as 'tcp' | 'udp', timeoutMs }, c, p.json, out);
       if (code !== 0) throw new NothingBack();
+      return;
+    }
+    case 'monitor': {
+      allowed(p, ['type', 'pod', 'service', 'reason', 'count', 'duration']);
+      const count = p.opts.has('count') ? Number(p.opts.get('count')) : undefined;
+      if (count !== undefined && (!Number.isInteger(count) || count < 1)) throw new UsageError('--count must be a positive integer');
+      const durationSec = p.opts.has('duration') ? Number(p.opts.get('duration')) : undefined;
+      if (durationSec !== undefined && !(durationSec > 0)) throw new UsageError('--duration must be a positive number of seconds');
+      const { monitorCommand } = await import('./monitor');
+      await monitorCommand(c, {
+        type: p.opts.get('type'), pod: p.opts.get('pod'), service: p.opts.get('service'), reason: p.opts.get('reason'), count, durationSec, json: p.json,
+      }, out, (s) => process.stderr.write(`${s}\n`));
       return;
     }
     case '': throw new UsageError(USAGE);

@@ -1,6 +1,7 @@
 // The local control API podnetctl talks to: HTTP/1.1 over a unix socket (default
 // /run/podnet/podnetd.sock, mode 0600, so root only), JSON answers documented in src/ctl/api.ts.
-// Read-only: status, services, flows, trace, policies (with PODNET_TEST_HOOKS=1 podnetd adds one
+// Read-only: status, services, flows, trace, policies, and the monitor's event stream (monitor.ts)
+// (with PODNET_TEST_HOOKS=1 podnetd adds one
 // write, POST /v1/test/pause-engine, for tests only). A unix socket rather than TCP because the file mode
 // is the access control and because it is reachable from any network namespace of the machine.
 // The engine's objects (src/engine/types.ts) never reach the wire as they are: the toWire*
@@ -25,6 +26,7 @@ import type {
 import { describePods, tableSizes, type DirectionView } from '../policy/explain';
 import type { Resolved } from './defaults';
 import { DaemonError } from './errors';
+import { streamMonitor, type MonitorHub } from './monitor';
 
 /** What the control API reads from the running daemon. */
 export interface ControlState {
@@ -38,6 +40,8 @@ export interface ControlState {
   policies?(): PolicyState | undefined;
   /** Cross-node routing's view; undefined when podnetd runs none (cluster.mode none). */
   cluster?(): ClusterView | undefined;
+  /** GET /v1/monitor's source of events; absent: no such endpoint. */
+  monitor?: MonitorHub;
   /** Test hook (PODNET_TEST_HOOKS=1 only): POST /v1/test/pause-engine?ms=N stalls the engine threads. */
   pauseEngineForTest?(ms: number): { paused: boolean; ms: number };
 }
@@ -313,6 +317,10 @@ export class ControlApi {
         case '/v1/cluster': {
           const r: ClusterReply = toWireCluster(this.state.cluster?.(), this.state.status().podnetd.nodeName);
           send(200, r); return;
+        }
+        case '/v1/monitor': {
+          if (!this.state.monitor) throw new DaemonError('DAEMON_BAD_REQUEST', 'this podnetd serves no monitor');
+          streamMonitor(this.state.monitor, u, req, res); return;
         }
         case '/v1/trace': {
           const q = parseTrace(u);

@@ -33,6 +33,7 @@ import { AntispoofMetrics } from './antispoof-metrics';
 import { FastPath } from './fast-path';
 import { DaemonError } from './errors';
 import { HttpEndpoints } from './http';
+import { MonitorHub } from './monitor';
 import { Notifier } from './notify';
 import { makeSource, ProgrammedSink, type TableSource } from './sources';
 import type { DatapathProbe } from '../probe/datapath';
@@ -86,6 +87,8 @@ export class Daemon {
   private readonly notifier: Notifier;
   private readonly http: HttpEndpoints;
   private readonly control: ControlApi;
+  /** podnetctl monitor: the engine's events and the planes' table versions, to connected clients. */
+  private readonly monitor: MonitorHub;
   private readonly startedAt = Date.now();
   private cniServer: import('node:net').Server | undefined;
   /** Cross-node routing from Node objects (cfg.cluster.mode routed|vxlan). */
@@ -120,6 +123,7 @@ export class Daemon {
       metrics: () => this.metricsText(),
       live: () => this.probe?.live() ?? true,
     }, log);
+    this.monitor = new MonitorHub(() => this.engine, log);
     this.control = new ControlApi({
       status: () => this.status(),
       specs: () => this.source?.specs() ?? [],
@@ -128,6 +132,7 @@ export class Daemon {
       trace: (q) => this.requireEngine().trace(q),
       policies: () => this.policyState(),
       cluster: () => this.cluster?.view(),
+      monitor: this.monitor,
       ...(testHooksEnabled() ? { pauseEngineForTest: (ms: number) => pauseEngineForTest(this.engine, ms, this.log) } : {}),
     }, log);
   }
@@ -178,7 +183,7 @@ export class Daemon {
     this.fastPath.enable();
 
     step('source');
-    const sink = new ProgrammedSink(this.engine);
+    const sink = new ProgrammedSink(this.monitor.tables(this.engine));
     if (cfg.cluster.mode !== 'none') {
       this.cluster = new ClusterRouting({
         cfg, log: this.log,
@@ -189,7 +194,7 @@ export class Daemon {
         },
       });
     }
-    this.source = makeSource(cfg, sink, this.metrics, this.log, this.engine,
+    this.source = makeSource(cfg, sink, this.metrics, this.log, this.monitor.policy(this.engine),
       this.cluster && cfg.manifests ? [clusterManifestHook(this.cluster)] : undefined, this.external?.controlPlaneOptions());
     await this.source.start();
     if (this.cluster && cfg.kubeconfig) await this.cluster.startKube();
@@ -358,6 +363,7 @@ export class Daemon {
     this.probe?.stop();
     await this.external?.stop().catch((err: unknown) => this.log.warn({ err }, 'external stop failed'));
     this.fastPath?.stop();
+    this.monitor.stop();
     await Promise.all([this.http.stop(), this.control.stop(), this.stopCni()]);
     if (this.engine) {
       this.engine.detachTun();

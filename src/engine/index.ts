@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type {
-  ApplyResult, EngineOptions, EngineStats, FlowInfo, PolicyApplyResult, PolicyStats, PolicyTables,
+  ApplyResult, EngineOptions, EngineStats, FlowInfo, MonitorOptions, MonitorReadResult, PolicyApplyResult, PolicyStats, PolicyTables,
   ProcessOptions, ProcessResult, FastPathOptions, FastPathLoadReport, FastPathStatus, LocalPod,
   ServicePortSpec, TableDelta, TraceQuery, TraceResult, TunInfo, TunOptions,
 } from './types';
@@ -26,6 +26,9 @@ interface NativeEngine {
   deleteLocalPod(ifindex: number): void;
   fastPathStatus(): FastPathStatus | null;
   fastPathRemoveAll(): void;
+  monitorStart(o?: MonitorOptions): void;
+  monitorRead(max?: number): MonitorReadResult;
+  monitorStop(): void;
   close(): void;
   pauseThreadsForTest(ms: number): boolean;
 }
@@ -155,6 +158,24 @@ export class Engine {
   /** What the engine would do with the first packet of such a connection; changes nothing. */
   trace(q: TraceQuery): TraceResult {
     return this.native.trace(q);
+  }
+
+  /**
+   * Attaches a monitor (podnetctl monitor): from now on the engine records drops, new flows and
+   * ended flows into its event ring, at most `rate` per second per thread. Each call needs a monitorStop().
+   */
+  monitorStart(o: MonitorOptions = {}): void {
+    this.native.monitorStart(o);
+  }
+
+  /** The events recorded since the last read (at most `max`, 4096), oldest first. */
+  monitorRead(max?: number): MonitorReadResult {
+    return this.native.monitorRead(max);
+  }
+
+  /** Detaches one monitor; with none left the engine records nothing. */
+  monitorStop(): void {
+    this.native.monitorStop();
   }
 
   /**

@@ -389,3 +389,61 @@ export interface PolicyApplyResult {
   /** Established flows no longer allowed by the new policy, cut. */
   flowsCut: number;
 }
+
+/** Engine.monitorStart: the rate limit per engine thread. */
+export interface MonitorOptions {
+  /** Events per second per thread (default 5000); more are counted as skipped. */
+  rate?: number;
+  /** Events a thread may record at once above the rate (default 1000). */
+  burst?: number;
+}
+
+/**
+ * One event of the engine's monitor ring. Names are looked up when the event is read: the
+ * service port by the packet's destination, pods and policies in the policy table.
+ */
+export interface MonitorEvent {
+  type: 'drop' | 'flow-new' | 'flow-end';
+  /** Wall-clock time, milliseconds since the epoch. */
+  timeMs: number;
+  /** drop: the engine's drop counter name (policy_ingress, no_backend, ...); flow-end: expired, closed, reset, cut or evicted. */
+  reason?: string;
+  /** drop: the packet's length. */
+  length?: number;
+  family?: 4 | 6;
+  /** Absent when the packet did not parse. */
+  protocol?: 'TCP' | 'UDP' | 'ICMP' | 'ICMPv6' | 'other';
+  srcIp?: string;
+  dstIp?: string;
+  /** "ip:port" for TCP and UDP, the address alone otherwise: as the packet arrived (before any DNAT). */
+  src?: string;
+  dst?: string;
+  srcPod?: string;
+  dstPod?: string;
+  servicePort?: string;
+  /** The flow's (or the denied packet's) DNAT target, its endpoint name and pod. */
+  backend?: string;
+  backendName?: string;
+  backendPod?: string;
+  snat?: string;
+  /** flow-new: what kind of flow the engine keeps. */
+  kind?: 'service' | 'masquerade' | 'tracked';
+  /** flow-new with the fast path on: whether the kernel flow cache carries it. */
+  cached?: boolean;
+  /** flow-end: the flow's state when it ended. */
+  state?: string;
+  /** drop (policy): the policies isolating the denied end; morePolicies beyond the first four. */
+  deniedBy?: string[];
+  morePolicies?: number;
+  /** flow-new: the policy that allowed it. */
+  allowedBy?: string;
+}
+
+/** Engine.monitorRead: the events queued since the last read, and counts since monitorStart. */
+export interface MonitorReadResult {
+  events: MonitorEvent[];
+  /** Over a thread's rate: not recorded. */
+  skipped: number;
+  /** The ring was full: not recorded. */
+  lost: number;
+}
