@@ -180,7 +180,7 @@ int main(int argc, char** argv) {
   for (auto& t : ts) t.join();
   // Quiescent now: the index and the records must agree.
   uint64_t live = 0;
-  table.for_each([&](const FlowKey& k, const Translation& x, uint8_t, uint64_t, uint8_t, bool) {
+  table.for_each([&](const FlowKey& k, const Translation& x, uint8_t, uint64_t, uint8_t, bool, uint32_t, uint32_t) {
     live++;
     uint32_t c = uint32_t(k.sport - 1024);
     FlowHit h;
