@@ -38,6 +38,8 @@ export class NodePodnetd {
     const dir = path.join(o.dir, 'podnetd');
     const manifests = path.join(dir, 'manifests');
     mkdirSync(manifests, { recursive: true });
+    // Its health and metrics listeners bind the namespace's loopback.
+    execFileSync('ip', ['-n', o.ns, 'link', 'set', 'lo', 'up'], { stdio: 'ignore' });
     let bpffs: string | undefined;
     if (o.fastPath) {
       bpffs = path.join(o.dir, 'bpffs');
@@ -50,7 +52,8 @@ export class NodePodnetd {
       podCIDRs: o.podCIDRs,
       serviceCIDRs: ['10.96.0.0/16', 'fd00:96::/108'],
       bridge: o.bridge,
-      tun: { name: 'podnet-tun', queues: 1 },
+      // No busy polling: an idle podnetd must not take CPU from what is measured next to it.
+      tun: { name: 'podnet-tun', queues: 1, busyPollUs: 0 },
       engine: bpffs ? { fastPath: true, bpffs } : {},
       stateFile: path.join(dir, 'state', 'flows'),
       controlSocket: path.join(dir, 'podnetd.sock'),
