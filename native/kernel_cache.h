@@ -67,6 +67,8 @@ class KernelCache {
   std::string set_pod(const LocalPod& pod, const std::vector<std::pair<uint8_t, Addr>>& addrs);
   // Flushes every entry entering or leaving by the veth, the pod's entries, the attachment.
   std::string delete_pod(uint32_t ifindex);
+  // The pod's anti-spoofing entry as the kernel holds it (CNI CHECK); 0 or -errno (-ENOENT: none).
+  int pod_entry(uint32_t ifindex, podnet_pod_addrs* out) const { return maps_->GetPod(ifindex, out); }
 
   KernelCacheStats stats() const;
   // Whether the record idx/gen has entries in the map (installed, not yet deleted by a sweep).

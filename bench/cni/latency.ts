@@ -1,15 +1,17 @@
 // ADD and DEL latency of the podnet CNI plugin against the reference bridge + host-local, in
 // the same run, same machine, same kind of config (median of N, default 20): the Node plugin
 // (bin/podnet, with and without its V8 code cache), the native shim forwarding to the CNI
-// server (the thick-plugin path podnetd hosts), and the floor a Node.js plugin cannot go below
-// (`node -e 0`). Runs as root in namespaces it creates
-// (pncnib + 4 hex) and removes. Usage: node dist/bench/cni/latency.js [--n 20] [--json]
+// server (the thick-plugin path podnetd hosts), the same shim forwarding to podnetd itself with
+// its kernel flow cache on (ADD then installs the pod's anti-spoofing through the cache instead
+// of the u32 filters; its bpffs is mounted in the bench's temp dir and unmounted at the end),
+// and the floor a Node.js plugin cannot go below (`node -e 0`). Runs as root in namespaces it
+// creates (pncnib + 4 hex) and removes. Usage: node dist/bench/cni/latency.js [--n 20] [--json]
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { NodePodnetd } from '../../src/sandbox/node-podnetd';
 
 const REPO = path.resolve(__dirname, '../../..');
 const PODNET = path.join(REPO, 'bin/podnet');
@@ -80,6 +82,52 @@ function measure(n: number, hostNs: string, pods: string[], plugin: string, conf
   return { add: median(adds), del: median(dels), adds, dels, addCpu: median(addCpus), delCpu: median(delCpus) };
 }
 
+/** CPU time (user + sys, all threads) a process used so far, from /proc (clock ticks of 10 ms). */
+function cpuMsOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) * 10;
+}
+
+interface Pair { ref: number; ours: number; refCpu: number; oursCpu: number; serverCpu: number }
+
+/**
+ * The reference and ours call for call, alternating which goes first, each on its own pods:
+ * on a loaded machine both see the same load. `serverPid`: the process that does our work
+ * (podnetd), whose CPU time per call is added to the shim's.
+ */
+function interleaved(n: number, host: string, refPods: string[], ourPods: string[], refConf: object, ourConf: object,
+  extra: NodeJS.ProcessEnv, serverPid: number): { add: Pair; del: Pair } {
+  const env = (cmd: string, pod: string, i: number, x: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv => ({
+    PATH: process.env.PATH, CNI_COMMAND: cmd, CNI_CONTAINERID: `pair-${i}`, CNI_NETNS: `/var/run/netns/${pod}`,
+    CNI_IFNAME: 'eth0', CNI_PATH: `${path.dirname(PODNET)}:${REF}`, ...x,
+  });
+  const ns = ['nsenter', `--net=/var/run/netns/${host}`];
+  const one = (cmd: string, i: number) => {
+    const r: Partial<Pair> = {};
+    const calls = [
+      () => { r.ref = timed([...ns, path.join(REF, 'bridge')], env(cmd, refPods[i], i), JSON.stringify(refConf)); r.refCpu = lastCpuMs; },
+      () => {
+        const c0 = cpuMsOf(serverPid);
+        r.ours = timed([...ns, SHIM], env(cmd, ourPods[i], i, extra), JSON.stringify(ourConf));
+        r.oursCpu = lastCpuMs; r.serverCpu = cpuMsOf(serverPid) - c0;
+      },
+    ];
+    if (i % 2) calls.reverse();
+    for (const c of calls) c();
+    return r as Pair;
+  };
+  one('ADD', n); one('DEL', n); // warm-up
+  const adds = Array.from({ length: n }, (_, i) => one('ADD', i));
+  const dels = Array.from({ length: n }, (_, i) => one('DEL', i));
+  const sum = (xs: Pair[]): Pair => ({
+    ref: median(xs.map((x) => x.ref)), ours: median(xs.map((x) => x.ours)), refCpu: median(xs.map((x) => x.refCpu)),
+    // The server's CPU in 10 ms ticks: the mean over the calls, not the median.
+    oursCpu: median(xs.map((x) => x.oursCpu)), serverCpu: xs.reduce((a, x) => a + x.serverCpu, 0) / xs.length,
+  });
+  return { add: sum(adds), del: sum(dels) };
+}
+
 async function main(): Promise<void> {
   if (process.getuid?.() !== 0) { console.error('needs root (network namespaces)'); process.exit(2); }
   const n = argValue('--n', 20);
@@ -87,14 +135,16 @@ async function main(): Promise<void> {
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'pncnib-'));
   const names: string[] = [];
   let serverPid: number | undefined;
+  let podnetd: NodePodnetd | undefined;
   const add = (what: string) => { const nm = `${prefix}-${what}`; sh('ip', ['netns', 'add', nm]); names.push(nm); return nm; };
   try {
     const host = add('host');
     const pods = Array.from({ length: n + 1 }, (_, i) => add(`p${i}`));
-    const ref = measure(n, host, pods, path.join(REF, 'bridge'), {
+    const refConf = {
       cniVersion: '1.0.0', name: 'benchref', type: 'bridge', bridge: 'refbr0', isGateway: true,
       ipam: { type: 'host-local', ranges: [[{ subnet: '10.250.0.0/24' }], [{ subnet: 'fd00:250::/64' }]], routes: [{ dst: '0.0.0.0/0' }, { dst: '::/0' }], dataDir: path.join(tmp, 'ref') },
-    });
+    };
+    const ref = measure(n, host, pods, path.join(REF, 'bridge'), refConf);
     const podnetConf = {
       cniVersion: '1.0.0', name: 'benchpodnet', type: 'podnet', bridge: 'podnet0', isolatePods: true,
       ipam: { type: 'podnet', ranges: [[{ subnet: '10.251.0.0/24' }], [{ subnet: 'fd00:251::/64' }]], routes: [{ dst: '0.0.0.0/0' }, { dst: '::/0' }], dataDir: path.join(tmp, 'podnet') },
@@ -109,6 +159,13 @@ async function main(): Promise<void> {
     const shim = measure(n, host, pods, SHIM, podnetConf, { PODNET_CNI_SOCKET: socket });
     // What the anti-spoofing filters (26 u32 filters per pod veth, over netlink) cost an ADD.
     const shimNoSpoof = measure(n, host, pods, SHIM, { ...podnetConf, antiSpoofing: false }, { PODNET_CNI_SOCKET: socket });
+    // podnetd's own CNI server with the kernel flow cache on: anti-spoofing through the cache.
+    podnetd = await NodePodnetd.start({ ns: host, dir: tmp, bridge: 'podnet0', podCIDRs: ['10.251.0.0/24', 'fd00:251::/64'], fastPath: true });
+    const fastPathMode = (await podnetd.fastPath()).mode;
+    const fast = measure(n, host, pods, SHIM, podnetConf, { PODNET_CNI_SOCKET: podnetd.cniSocket });
+    // And call for call against the reference (its own pods), with podnetd's CPU per call.
+    const refPods = Array.from({ length: n + 1 }, (_, i) => add(`r${i}`));
+    const pair = interleaved(n, host, refPods, pods, refConf, podnetConf, { PODNET_CNI_SOCKET: podnetd.cniSocket }, podnetd.pid);
     const nodeFloor = median(Array.from({ length: n }, () => timed([process.execPath, '-e', '0'], { PATH: process.env.PATH, CNI_COMMAND: '-' }, '')));
     const result = {
       n,
@@ -117,6 +174,13 @@ async function main(): Promise<void> {
       podnetShim: { addMs: +shim.add.toFixed(1), delMs: +shim.del.toFixed(1) },
       podnetShimNoAntispoof: { addMs: +shimNoSpoof.add.toFixed(1), delMs: +shimNoSpoof.del.toFixed(1) },
       ratioShim: { add: +(shim.add / ref.add).toFixed(2), del: +(shim.del / ref.del).toFixed(2) },
+      podnetdFastPath: { mode: fastPathMode, addMs: +fast.add.toFixed(1), delMs: +fast.del.toFixed(1) },
+      ratioFastPath: { add: +(fast.add / ref.add).toFixed(2), del: +(fast.del / ref.del).toFixed(2) },
+      interleaved: {
+        addMs: { reference: +pair.add.ref.toFixed(1), podnetdFastPath: +pair.add.ours.toFixed(1), ratio: +(pair.add.ours / pair.add.ref).toFixed(2) },
+        delMs: { reference: +pair.del.ref.toFixed(1), podnetdFastPath: +pair.del.ours.toFixed(1), ratio: +(pair.del.ours / pair.del.ref).toFixed(2) },
+        addCpuMs: { reference: pair.add.refCpu, shim: pair.add.oursCpu, podnetd: +pair.add.serverCpu.toFixed(1), ratio: +((pair.add.oursCpu + pair.add.serverCpu) / pair.add.refCpu).toFixed(2) },
+      },
       podnetNoCodeCache: { addMs: +noCache.add.toFixed(1), delMs: +noCache.del.toFixed(1) },
       ratio: { add: +(ours.add / ref.add).toFixed(2), del: +(ours.del / ref.del).toFixed(2) },
       nodeStartMs: +nodeFloor.toFixed(1),
@@ -131,8 +195,14 @@ async function main(): Promise<void> {
     console.log(`ratio          ${result.ratio.add.toString().padStart(6)}   ${result.ratio.del.toString().padStart(6)}   (target ≤ 1.5)`);
     console.log(`shim → server ${result.podnetShim.addMs.toString().padStart(6)}   ${result.podnetShim.delMs.toString().padStart(6)}   ratio ${result.ratioShim.add} / ${result.ratioShim.del}`);
     console.log(`shim, no anti-spoofing ${result.podnetShimNoAntispoof.addMs}   ${result.podnetShimNoAntispoof.delMs}`);
+    console.log(`shim → podnetd, fast path ${fastPathMode} ${result.podnetdFastPath.addMs}   ${result.podnetdFastPath.delMs}   ratio ${result.ratioFastPath.add} / ${result.ratioFastPath.del} (target ≤ 1.0)`);
+    const il = result.interleaved;
+    console.log(`interleaved with the reference: ADD ${il.addMs.reference} vs ${il.addMs.podnetdFastPath} (ratio ${il.addMs.ratio}), DEL ${il.delMs.reference} vs ${il.delMs.podnetdFastPath} (ratio ${il.delMs.ratio})`);
+    console.log(`  CPU ms per ADD: reference ${il.addCpuMs.reference}, shim ${il.addCpuMs.shim} + podnetd ${il.addCpuMs.podnetd} (ratio ${il.addCpuMs.ratio})`);
     console.log(`node -e 0      ${result.nodeStartMs.toString().padStart(6)}            (start-up floor of a Node.js plugin)`);
   } finally {
+    await podnetd?.stop().catch(() => undefined);
+    spawnSync('umount', [path.join(tmp, 'bpffs')], { stdio: 'ignore' }); // a stop that did not get that far
     if (serverPid) { try { process.kill(serverPid, 'SIGTERM'); } catch { /* gone */ } }
     for (const nm of names) spawnSync('ip', ['netns', 'del', nm], { stdio: 'ignore' });
     rmSync(tmp, { recursive: true, force: true });

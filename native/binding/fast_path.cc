@@ -2,7 +2,9 @@
 // node's bridge (setLocalPod / deleteLocalPod, from podnetd's watch of the bridge's ports),
 // fastPathStatus() for podnetctl status and /metrics, fastPathRemoveAll() for --cleanup.
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 
 #include "../addr_text.h"
 #include "../bpf/flow_cache.h"
@@ -80,6 +82,39 @@ Napi::Value delete_local_pod(Engine& e, const Napi::CallbackInfo& info) {
   uint32_t ifindex = uint32_t(int_in(info[0], "ifindex", 1, 0x7fffffff, "1..2147483647", "ENGINE_BAD_ARGUMENT"));
   throw_if(env, e.delete_local_pod(ifindex));
   return env.Undefined();
+}
+
+// localPodEntry(ifindex) -> {mac, addresses, attached} as the kernel holds them, or null when
+// the ifindex has no anti-spoofing entry (or the fast path is off).
+Napi::Value local_pod_entry(const Engine& e, const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint32_t ifindex = uint32_t(int_in(info[0], "ifindex", 1, 0x7fffffff, "1..2147483647", "ENGINE_BAD_ARGUMENT"));
+  const KernelCache* c = e.kernel_cache();
+  if (!c) return env.Null();
+  podnet_pod_addrs pa;
+  if (int rc = c->pod_entry(ifindex, &pa); rc == -ENOENT) return env.Null();
+  else if (rc != 0) throw coded(env, "ENGINE_FAST_PATH", "anti-spoofing entry of ifindex " + std::to_string(ifindex) + ": " + std::strerror(-rc));
+  char mac[18];
+  std::snprintf(mac, sizeof mac, "%02x:%02x:%02x:%02x:%02x:%02x", pa.mac[0], pa.mac[1], pa.mac[2], pa.mac[3], pa.mac[4], pa.mac[5]);
+  Napi::Array addrs = Napi::Array::New(env);
+  uint32_t n = 0;
+  for (uint32_t i = 0; i < pa.n_v4 && i < PODNET_POD_MAX_V4; i++) {
+    Addr a{};
+    std::memcpy(a.b, pa.v4[i], 4);
+    addrs.Set(n++, format_ip(4, a));
+  }
+  for (uint32_t i = 0; i < pa.n_v6 && i < PODNET_POD_MAX_V6; i++) {
+    Addr a{};
+    std::memcpy(a.b, pa.v6[i], 16);
+    addrs.Set(n++, format_ip(6, a));
+  }
+  bool attached = false;
+  for (const fastpath::Attachment& a : c->attachments()) attached = attached || (a.ifindex == ifindex && a.prog_id != 0);
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("mac", std::string(mac));
+  o.Set("addresses", addrs);
+  o.Set("attached", attached);
+  return o;
 }
 
 // null while the fast path is off.

@@ -155,6 +155,10 @@ int FlowCacheMaps::SetPod(uint32_t ifindex, const podnet_pod_addrs& pod) {
   return bpf_map_update_elem(pods_fd_, &ifindex, &pod, BPF_ANY) == 0 ? 0 : -errno;
 }
 
+int FlowCacheMaps::GetPod(uint32_t ifindex, podnet_pod_addrs* out) const {
+  return bpf_map_lookup_elem(pods_fd_, &ifindex, out) == 0 ? 0 : -errno;
+}
+
 int FlowCacheMaps::DeletePod(uint32_t ifindex) {
   return bpf_map_delete_elem(pods_fd_, &ifindex) == 0 || errno == ENOENT ? 0 : -errno;
 }

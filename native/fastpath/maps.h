@@ -64,6 +64,8 @@ class FlowCacheMaps {
   int FlushIfindex(uint32_t ifindex, size_t* removed = nullptr);
 
   int SetPod(uint32_t ifindex, const podnet_pod_addrs& pod);
+  /** The pod's anti-spoofing entry; -ENOENT when the ifindex has none. */
+  int GetPod(uint32_t ifindex, podnet_pod_addrs* out) const;
   /** -ENOENT-free: deleting a missing pod is fine. */
   int DeletePod(uint32_t ifindex);
 

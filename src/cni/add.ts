@@ -7,6 +7,7 @@ import { closeSync, openSync } from 'node:fs';
 import type { NetConf } from './config';
 import type { CniEnv } from './env';
 import { EnvironmentError } from './errors';
+import type { CniHooks } from './hooks';
 import { tryParseCidr } from '../net/cidr';
 import { parseIp } from '../net/ip';
 import { openIpam, type IpamResult } from './ipam/index';
@@ -48,7 +49,7 @@ function argsMac(env: CniEnv): string | undefined {
   return m;
 }
 
-export async function cmdAdd(conf: NetConf, env: CniEnv, log: Log): Promise<Result> {
+export async function cmdAdd(conf: NetConf, env: CniEnv, log: Log, hooks: CniHooks = {}): Promise<Result> {
   const steps = new Steps(log);
   const sock = openRtnl();
   let fd: number | undefined;
@@ -79,12 +80,14 @@ export async function cmdAdd(conf: NetConf, env: CniEnv, log: Log): Promise<Resu
       if (conf.isolatePods) isolationSysctls(conf.bridge, v4, v6);
     });
 
-    // Filters on the host veth before configure-netns brings the pod's interface up: no window
-    // in which it can lie. Netlink on our socket (netlink/tc.ts), no exec: 2-5 ms on a loaded node.
+    // On the host veth before configure-netns brings the pod's interface up: no window in which
+    // it can lie. The kernel flow cache's entry + program when podnetd lends them (hooks.ts),
+    // else u32 filters over our netlink socket (netlink/tc.ts, no exec: 2-5 ms on a loaded node).
     if (conf.antiSpoofing) {
       const { installAntispoof, removeAntispoof } = require('./antispoof') as typeof import('./antispoof');
-      const addrs = alloc.ips.map((i) => i.address);
-      await steps.run('anti-spoofing', () => installAntispoof(sock, host, addrs, peerMac), () => removeAntispoof(sock, host));
+      const kernel = bridge.mac ? hooks.kernelAntispoof?.() : undefined;
+      const pod = { ifindex: host.index, name: hostName, mac: peerMac.toLowerCase(), gatewayMac: bridge.mac ?? '', addresses: alloc.ips.map((i) => i.address.split('/')[0]) };
+      await steps.run('anti-spoofing', () => installAntispoof(sock, pod, kernel, log), (form) => removeAntispoof(sock, host, form, kernel));
     }
 
     await steps.run('configure-netns', () => configureContainer(env.netns, {

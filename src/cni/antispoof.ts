@@ -1,13 +1,23 @@
-// The CNI side of anti-spoofing (config `antiSpoofing`, default true): at ADD, the pod's host
-// veth gets the u32 filters of src/node/antispoof.ts on a clsact ingress, over the rtnetlink
-// socket ADD already holds (netlink/tc.ts; no exec); CHECK reads them back with `tc filter show` (the
-// reader is shared with podnetd's counters). DEL has nothing to do:
-// the qdisc and its filters go with the veth. Runs in the plugin's own namespace (the node's),
-// like the rest of ADD; in podnetd's CNI server the same code runs inside the daemon.
+// The CNI side of anti-spoofing (config `antiSpoofing`, default true), in one of two forms:
+//   kernel  in podnetd's CNI server while its kernel flow cache is on (hooks.ts): the pod's
+//           entry in the cache's BPF map and the tc program on its host veth, through the
+//           engine, synchronously (a map write and a link: well under a millisecond)
+//   u32     everywhere else: the u32 filters of src/node/antispoof.ts on a clsact ingress of
+//           the host veth, over the rtnetlink socket ADD already holds (netlink/tc.ts; no exec)
+// Both enforce the same policy and are in place before configure-netns brings the pod's
+// interface up. CHECK verifies the form the veth has: the kernel entry when the host has one
+// for it, else the filters, read back with `tc filter show` (the reader is shared with
+// podnetd's counters). DEL: the filters and the attachment go with the veth, the kernel entry
+// through the hook (and podnetd's watch of the bridge). Runs in the plugin's own namespace
+// (the node's), like the rest of ADD; in podnetd's CNI server the same code runs inside the daemon.
 import { spawn } from 'node:child_process';
+import { canonicalIp } from '../net/ip';
 import { antispoofRules, diffInstalled, parseFilterShow, type PodAddresses } from '../node/antispoof';
 import { DROP_DEV, DROP_PEER } from '../node/drop-sink';
+import type { BridgePod } from '../node/local-pods';
 import { CheckError, IoError } from './errors';
+import type { KernelAntispoof } from './hooks';
+import type { Log } from './log';
 import { ensureDownVeth } from '../netlink/link';
 import type { Rtnl } from '../netlink/socket';
 import { installU32, removeClsact } from '../netlink/tc';
@@ -35,8 +45,28 @@ export function podAddresses(addresses: string[], mac?: string): PodAddresses {
   return { ipv4: bare.filter((a) => !a.includes(':')), ipv6: bare.filter((a) => a.includes(':')), ...(mac ? { mac: mac.toLowerCase() } : {}) };
 }
 
-/** ADD step: the sink, then clsact + every filter on the veth, over rtnetlink (netlink/tc.ts). */
-export async function installAntispoof(sock: Rtnl, veth: { index: number }, addresses: string[], mac: string): Promise<void> {
+export type AntispoofForm = 'kernel' | 'u32';
+
+/**
+ * ADD step: the kernel form when the host lends one, else (or when the cache cannot hold the
+ * pod, e.g. more addresses of a family than its entry has room for) the u32 filters.
+ */
+export async function installAntispoof(sock: Rtnl, pod: BridgePod, kernel: KernelAntispoof | undefined, log: Log): Promise<AntispoofForm> {
+  if (kernel) {
+    try {
+      kernel.install(pod);
+      return 'kernel';
+    } catch (e) {
+      log.warn({ err: (e as Error).message, veth: pod.name }, 'anti-spoofing: the kernel flow cache cannot hold the pod; u32 filters instead');
+      try { kernel.remove(pod.ifindex); } catch { /* the filters below protect it either way */ }
+    }
+  }
+  await installU32Antispoof(sock, { index: pod.ifindex }, pod.addresses, pod.mac);
+  return 'u32';
+}
+
+/** The u32 form: the sink, then clsact + every filter on the veth, over rtnetlink (netlink/tc.ts). */
+export async function installU32Antispoof(sock: Rtnl, veth: { index: number }, addresses: string[], mac: string): Promise<void> {
   let rules;
   try { rules = antispoofRules(podAddresses(addresses, mac)); } catch (e) {
     // An address the rules cannot express (e.g. more than 10 of a family from a delegated IPAM).
@@ -46,12 +76,37 @@ export async function installAntispoof(sock: Rtnl, veth: { index: number }, addr
 }
 
 /** Undo of the ADD step (the veth's own undo removes it too; this covers a veth that stays). */
-export async function removeAntispoof(sock: Rtnl, veth: { index: number }): Promise<void> {
-  await removeClsact(sock, veth.index);
+export async function removeAntispoof(sock: Rtnl, veth: { index: number }, form: AntispoofForm, kernel: KernelAntispoof | undefined): Promise<void> {
+  if (form === 'kernel') kernel?.remove(veth.index);
+  else await removeClsact(sock, veth.index);
 }
 
-/** CHECK: every filter the pod's addresses call for is on `veth`, matching and acting as built. */
-export async function checkAntispoof(veth: string, addresses: string[], mac: string | undefined): Promise<void> {
+const sameAddresses = (a: string[], b: string[]) => {
+  const x = new Set(a.map((i) => canonicalIp(i.split('/')[0])));
+  const y = new Set(b.map((i) => canonicalIp(i.split('/')[0])));
+  return x.size === y.size && [...x].every((i) => y.has(i));
+};
+
+/**
+ * CHECK: the kernel entry when the host holds one for the veth (its MAC, its addresses, the
+ * program attached), else every filter the pod's addresses call for on `veth`, matching and
+ * acting as built.
+ */
+export async function checkAntispoof(veth: { name: string; index: number }, addresses: string[], mac: string | undefined,
+  kernel?: KernelAntispoof): Promise<void> {
+  const entry = kernel?.entry(veth.index);
+  if (entry) {
+    const problems = [];
+    if (mac && entry.mac !== mac.toLowerCase()) problems.push(`kernel anti-spoofing entry has MAC ${entry.mac}, expected ${mac.toLowerCase()}`);
+    if (!sameAddresses(entry.addresses, addresses)) problems.push(`kernel anti-spoofing entry has ${entry.addresses.join(', ') || 'no address'}, expected ${addresses.map((a) => a.split('/')[0]).join(', ')}`);
+    if (!entry.attached) problems.push('the anti-spoofing program is not attached');
+    if (problems.length) throw new CheckError(`${veth.name}: ${problems.join('; ')}`);
+    return;
+  }
+  await checkU32Antispoof(veth.name, addresses, mac);
+}
+
+async function checkU32Antispoof(veth: string, addresses: string[], mac: string | undefined): Promise<void> {
   let text: string;
   try { text = await tc(['filter', 'show', 'dev', veth, 'ingress']); } catch (e) {
     throw new CheckError(`anti-spoofing filters of ${veth} cannot be read: ${(e as Error).message}`);

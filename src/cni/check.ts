@@ -1,9 +1,10 @@
 // CHECK: the attachment still matches prevResult — bridge and host veth present and enslaved,
-// its anti-spoofing filters in place (for prevResult's addresses),
+// its anti-spoofing in place (for prevResult's addresses: the kernel flow cache's entry or the filters),
 // the container interface with its MAC, addresses and routes, and the IPAM reservation.
 import type { NetConf } from './config';
 import type { CniEnv } from './env';
 import { CheckError, ConfigError, IncompatibleVersionError } from './errors';
+import type { CniHooks } from './hooks';
 import { tryParseCidr } from '../net/cidr';
 import { canonicalIp } from '../net/ip';
 import { openIpam } from './ipam/index';
@@ -18,7 +19,7 @@ const sameCidr = (a: string, b: string) => {
   return !!x && !!y && x.family === y.family && x.prefix === y.prefix && canonicalIp(a.split('/')[0]) === canonicalIp(b.split('/')[0]);
 };
 
-export async function cmdCheck(conf: NetConf, env: CniEnv): Promise<void> {
+export async function cmdCheck(conf: NetConf, env: CniEnv, hooks: CniHooks = {}): Promise<void> {
   if (!allowsCheck(conf.cniVersion)) throw new IncompatibleVersionError('config version does not allow CHECK', conf.cniVersion);
   const prev = conf.prevResult;
   if (!prev) throw new ConfigError('prevResult', undefined, 'required for CHECK');
@@ -29,13 +30,15 @@ export async function cmdCheck(conf: NetConf, env: CniEnv): Promise<void> {
   const ips = (prev.ips ?? []).filter((i) => i.interface === idx);
 
   const sock = openRtnl();
+  const hostName = hostVethName(env.containerId, env.ifname);
+  let hostIndex: number;
   try {
     const br = await getLink(sock, conf.bridge);
     if (!br) throw new CheckError(`bridge ${conf.bridge} is missing`);
-    const hostName = hostVethName(env.containerId, env.ifname);
     const host = await getLink(sock, hostName);
     if (!host) throw new CheckError(`host veth ${hostName} is missing`);
     if (host.master !== br.index) throw new CheckError(`host veth ${hostName} is not a port of ${conf.bridge}`);
+    hostIndex = host.index;
   } finally {
     closeRtnl(sock);
   }
@@ -46,7 +49,7 @@ export async function cmdCheck(conf: NetConf, env: CniEnv): Promise<void> {
   if (!st.up) throw new CheckError(`interface ${env.ifname} is down`);
   if (conf.antiSpoofing) {
     const { checkAntispoof } = require('./antispoof') as typeof import('./antispoof');
-    await checkAntispoof(hostVethName(env.containerId, env.ifname), ips.map((i) => i.address), want.mac ?? st.mac);
+    await checkAntispoof({ name: hostName, index: hostIndex }, ips.map((i) => i.address), want.mac ?? st.mac, hooks.kernelAntispoof?.());
   }
   for (const ip of ips) {
     if (!st.addresses.some((a) => sameCidr(a, ip.address))) throw new CheckError(`interface ${env.ifname} lacks address ${ip.address}`);

@@ -1,7 +1,7 @@
 // GC (1.1.0): everything this network holds that the runtime no longer lists in
 // cni.dev/valid-attachments goes: IPAM reservations, host veths on the bridge (named "pn…" from
 // container ID + ifname, so a crash between veth and reservation is covered) and proxy-NDP
-// entries of addresses no longer attached. Which addresses are attached: those written on the
+// entries of addresses no longer attached (a stale veth's kernel anti-spoofing entry with it). Which addresses are attached: those written on the
 // remaining host veths' aliases at ADD (host-link.ts podAlias; works for a delegated IPAM too), and
 // with the built-in IPAM also every reservation in its store. Only entries this plugin added
 // (NDA_PROTOCOL PROXY_PROTO) are removed, plus, with the built-in IPAM, unmarked ones it does
@@ -16,11 +16,12 @@ import type { BuiltinIpam } from './ipam/builtin';
 import { bridgePorts, deleteLink, getLink } from '../netlink/link';
 import { delProxyNeigh, listProxyNeighs } from '../netlink/neigh';
 import { closeRtnl, openRtnl } from '../netlink/socket';
+import { dropKernelAntispoof, type CniHooks } from './hooks';
 import { aliasAddresses, hostVethName } from './host-link';
 import type { Log } from './log';
 import { allowsGcStatus } from './version';
 
-export async function cmdGc(conf: NetConf, env: CniEnv, log: Log): Promise<void> {
+export async function cmdGc(conf: NetConf, env: CniEnv, log: Log, hooks: CniHooks = {}): Promise<void> {
   if (!allowsGcStatus(conf.cniVersion)) throw new IncompatibleVersionError('config version does not allow GC', conf.cniVersion);
   const valid = conf.validAttachments;
   if (!valid) throw new ConfigError('cni.dev/valid-attachments', undefined, 'required for GC');
@@ -37,6 +38,7 @@ export async function cmdGc(conf: NetConf, env: CniEnv, log: Log): Promise<void>
       if (/^pn[0-9a-f]{11}$/.test(port.name) && !keep.has(port.name)) {
         log.info({ veth: port.name }, 'gc: stale host veth');
         await deleteLink(sock, port.name);
+        dropKernelAntispoof(hooks, port.index, port.name, log);
       } else {
         for (const a of aliasAddresses(port.alias)) attached.add(canonicalIp(a));
       }

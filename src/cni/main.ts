@@ -5,6 +5,7 @@
 // required lazily per command: start-up time is most of an ADD's cost (bench/cni/latency.ts).
 import { readFileSync, writeSync } from 'node:fs';
 import { toCniError } from './errors';
+import type { CniHooks } from './hooks';
 import { LATEST } from './version';
 
 function readStdin(): Buffer {
@@ -25,7 +26,7 @@ function requireCommandAllowed(command: string, conf: import('./config').NetConf
   if (command === 'GC' && !conf.validAttachments) throw new ConfigError('cni.dev/valid-attachments', undefined, 'required for GC');
 }
 
-async function dispatch(state: { cniVersion: string }, rawEnv: NodeJS.ProcessEnv, input: () => Buffer): Promise<unknown> {
+async function dispatch(state: { cniVersion: string }, rawEnv: NodeJS.ProcessEnv, input: () => Buffer, hooks: CniHooks): Promise<unknown> {
   const { readEnv } = require('./env') as typeof import('./env');
   const env = readEnv(rawEnv);
   const stdin = input();
@@ -59,21 +60,21 @@ async function dispatch(state: { cniVersion: string }, rawEnv: NodeJS.ProcessEnv
     case 'ADD': {
       const { cmdAdd } = require('./add') as typeof import('./add');
       const { toVersion } = require('./result') as typeof import('./result');
-      return toVersion(await cmdAdd(conf, env, log), conf.cniVersion);
+      return toVersion(await cmdAdd(conf, env, log, hooks), conf.cniVersion);
     }
     case 'DEL': {
       const { cmdDel } = require('./del') as typeof import('./del');
-      await cmdDel(conf, env, log);
+      await cmdDel(conf, env, log, hooks);
       return undefined;
     }
     case 'CHECK': {
       const { cmdCheck } = require('./check') as typeof import('./check');
-      await cmdCheck(conf, env);
+      await cmdCheck(conf, env, hooks);
       return undefined;
     }
     case 'GC': {
       const { cmdGc } = require('./gc') as typeof import('./gc');
-      await cmdGc(conf, env, log);
+      await cmdGc(conf, env, log, hooks);
       return undefined;
     }
     case 'STATUS': {
@@ -84,11 +85,14 @@ async function dispatch(state: { cniVersion: string }, rawEnv: NodeJS.ProcessEnv
   }
 }
 
-/** One CNI call: what to print on stdout and the exit code. Used by the binary and by server.ts. */
-export async function handle(rawEnv: NodeJS.ProcessEnv, input: () => Buffer): Promise<{ exitCode: number; stdout: string }> {
+/**
+ * One CNI call: what to print on stdout and the exit code. Used by the binary and by server.ts
+ * (which passes what its host lends, hooks.ts).
+ */
+export async function handle(rawEnv: NodeJS.ProcessEnv, input: () => Buffer, hooks: CniHooks = {}): Promise<{ exitCode: number; stdout: string }> {
   const state = { cniVersion: LATEST };
   try {
-    const out = await dispatch(state, rawEnv, input);
+    const out = await dispatch(state, rawEnv, input, hooks);
     return { exitCode: 0, stdout: out === undefined ? '' : `${JSON.stringify(out)}\n` };
   } catch (e) {
     const err = toCniError(e);

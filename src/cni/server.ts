@@ -9,6 +9,7 @@
 //   response: "<exit code>\n" then exactly what the plugin would print on stdout
 import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
 import net from 'node:net';
+import type { CniHooks } from './hooks';
 import { handle } from './main';
 
 export const DEFAULT_SOCKET = '/run/podnet/cni.sock';
@@ -46,12 +47,12 @@ function readAll(sock: net.Socket): Promise<Buffer> {
   });
 }
 
-async function serveOne(sock: net.Socket): Promise<void> {
+async function serveOne(sock: net.Socket, hooks: CniHooks): Promise<void> {
   const request = await readAll(sock);
   let reply: string;
   try {
     const { env, stdin } = parseRequest(request);
-    const r = await handle(requestEnv(env), () => stdin);
+    const r = await handle(requestEnv(env), () => stdin, hooks);
     reply = `${r.exitCode}\n${r.stdout}`;
   } catch (e) {
     reply = `1\n${JSON.stringify({ cniVersion: '1.1.0', code: 6, msg: `bad request to the podnet CNI server: ${(e as Error).message}` })}\n`;
@@ -59,13 +60,16 @@ async function serveOne(sock: net.Socket): Promise<void> {
   sock.end(reply);
 }
 
-/** Listens on `path` (root only: 0600). A stale socket file from a crashed daemon is replaced. */
-export function createCniServer(path = DEFAULT_SOCKET): Promise<net.Server> {
+/**
+ * Listens on `path` (root only: 0600). A stale socket file from a crashed daemon is replaced.
+ * `hooks`: what the host lends every call (podnetd: the kernel flow cache's anti-spoofing).
+ */
+export function createCniServer(path = DEFAULT_SOCKET, hooks: CniHooks = {}): Promise<net.Server> {
   try { if (lstatSync(path).isSocket()) unlinkSync(path); } catch { /* absent */ }
   // allowHalfOpen: the shim half-closes after stdin and still waits for the answer.
   const server = net.createServer({ allowHalfOpen: true }, (sock) => {
     sock.on('error', () => { /* the shim went away: nothing to answer */ });
-    serveOne(sock).catch(() => sock.destroy());
+    serveOne(sock, hooks).catch(() => sock.destroy());
   });
   return new Promise((resolve, reject) => {
     server.once('error', reject);

@@ -158,7 +158,8 @@ export class Daemon {
       // starting Node for every pod (src/cni/server.ts). Loaded only when enabled.
       const { createCniServer } = await import('../cni/server');
       mkdirSync(path.dirname(lc.cniSocket), { recursive: true, mode: 0o755 });
-      this.cniServer = await createCniServer(lc.cniSocket).catch((e: Error) => {
+      // With the kernel flow cache on, ADD installs a pod's anti-spoofing through it (fast-path.ts).
+      this.cniServer = await createCniServer(lc.cniSocket, { kernelAntispoof: () => this.fastPath?.cniAntispoof() }).catch((e: Error) => {
         throw new DaemonError('DAEMON_LISTEN', `CNI socket ${lc.cniSocket}: ${e.message}`, { cause: e });
       });
       this.log.info({ socket: lc.cniSocket }, 'CNI server listening');

@@ -1,9 +1,12 @@
 // The kernel flow cache in podnetd (`engine.fastPath`): switched on before the TUN attaches
 // (the engine threads take their environment then), fed this node's pods from the bridge's
-// ports (node/local-pods.ts), reported in `podnetctl status` and /metrics. Anything that
+// ports (node/local-pods.ts) and, for pods podnetd's CNI server adds, by ADD itself
+// (cniAntispoof: the pod's anti-spoofing entry and program before its interface is up, in
+// place of the u32 filters), reported in `podnetctl status` and /metrics. Anything that
 // stops it (no CAP_BPF, no bpffs, an old kernel) is logged once and podnetd runs on the TUN
 // path alone: the cache only ever speeds up what the engine already decided.
 import { Counter, Gauge, type Registry } from 'prom-client';
+import type { KernelAntispoof } from '../cni/hooks';
 import type { FastPathWireStatus } from '../ctl/api';
 import type { Engine, FastPathStatus } from '../engine/index';
 import { LocalPodWatch } from '../node/local-pods';
@@ -34,8 +37,9 @@ export class FastPath {
   private watch: LocalPodWatch | undefined;
   private reason = 'engine.fastPath is false';
   private on = false;
+  private antispoof: KernelAntispoof | undefined;
 
-  constructor(private readonly engine: Engine, private readonly cfg: DaemonConfig, private readonly log: Log) {}
+  constructor(private readonly engine: Engine, private readonly cfg: Pick<DaemonConfig, 'fastPath' | 'bridge'>, private readonly log: Log) {}
 
   /** Before attachTun: loads or adopts the pinned cache. False (logged once) when it cannot. */
   enable(): boolean {
@@ -51,6 +55,25 @@ export class FastPath {
       this.log.warn({ err: this.reason }, 'kernel flow cache unavailable: every packet takes the TUN path');
     }
     return this.on;
+  }
+
+  /**
+   * The CNI server's hook (cni/hooks.ts) while the cache is on: ADD installs the pod's entry and
+   * attaches the program synchronously, and the watch below takes the pod as known (or ADD
+   * finds it known: the watch saw the veth's alias first and did the same already).
+   */
+  cniAntispoof(): KernelAntispoof | undefined {
+    if (!this.on) return undefined;
+    return this.antispoof ??= {
+      install: (p) => {
+        if (this.watch?.knows(p)) return;
+        this.engine.setLocalPod({ ifindex: p.ifindex, mac: p.mac, gatewayMac: p.gatewayMac, addresses: p.addresses });
+        this.watch?.adopt(p);
+        this.log.debug({ pod: p }, 'CNI ADD: pod veth runs the kernel flow cache');
+      },
+      remove: (ifindex) => this.engine.deleteLocalPod(ifindex),
+      entry: (ifindex) => this.engine.localPodEntry(ifindex) ?? undefined,
+    };
   }
 
   /** After the node is wired (the bridge exists): follows the bridge's pods. */

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type {
   ApplyResult, EngineOptions, EngineStats, FlowInfo, MonitorOptions, MonitorReadResult, PolicyApplyResult, PolicyStats, PolicyTables,
-  ProcessOptions, ProcessResult, FastPathOptions, FastPathLoadReport, FastPathStatus, LocalPod,
+  ProcessOptions, ProcessResult, FastPathOptions, FastPathLoadReport, FastPathStatus, LocalPod, LocalPodEntry,
   ServicePortSpec, TableDelta, TraceQuery, TraceResult, TunInfo, TunOptions,
 } from './types';
 
@@ -24,6 +24,7 @@ interface NativeEngine {
   enableFastPath(o: FastPathOptions): FastPathLoadReport;
   setLocalPod(p: LocalPod): void;
   deleteLocalPod(ifindex: number): void;
+  localPodEntry(ifindex: number): LocalPodEntry | null;
   fastPathStatus(): FastPathStatus | null;
   fastPathRemoveAll(): void;
   monitorStart(o?: MonitorOptions): void;
@@ -144,6 +145,11 @@ export class Engine {
   /** The pod's veth is gone: its cached flows and entries are removed at once. */
   deleteLocalPod(ifindex: number): void {
     this.native.deleteLocalPod(ifindex);
+  }
+
+  /** The pod's anti-spoofing entry as the kernel holds it; null when the ifindex has none. */
+  localPodEntry(ifindex: number): LocalPodEntry | null {
+    return this.native.localPodEntry(ifindex);
   }
 
   fastPathStatus(): FastPathStatus | null {

@@ -303,6 +303,15 @@ export interface LocalPod {
   addresses: string[];
 }
 
+/** Engine.localPodEntry: a pod's anti-spoofing entry read back from the BPF map. */
+export interface LocalPodEntry {
+  mac: string;
+  /** IPv4 first, then IPv6, in the kernel's text form. */
+  addresses: string[];
+  /** Whether the program runs on the veth (an attachment with a live program). */
+  attached: boolean;
+}
+
 /** The kernel flow cache's state (null from fastPathStatus while it is off). */
 export interface FastPathStatus {
   pinDir: string;

@@ -129,10 +129,11 @@ export async function deleteLink(s: Rtnl, name: string): Promise<void> {
   try { await s.delLink({ index: l.index }); } catch (e) { if (!isAbsent(e)) throw wrap(e, `delete link ${name}`); }
 }
 
-/** The links enslaved to a bridge, with their aliases. */
-export async function bridgePorts(s: Rtnl, bridgeIndex: number): Promise<{ name: string; alias?: string }[]> {
+/** The links enslaved to a bridge, with their indices and aliases. */
+export async function bridgePorts(s: Rtnl, bridgeIndex: number): Promise<{ index: number; name: string; alias?: string }[]> {
   const links = await s.getLinks();
-  return links.filter((l) => l.attrs.master === bridgeIndex && l.attrs.ifname).map((l) => ({ name: l.attrs.ifname!, alias: l.attrs.ifalias }));
+  return links.filter((l) => l.attrs.master === bridgeIndex && l.attrs.ifname)
+    .map((l) => ({ index: l.data.index!, name: l.attrs.ifname!, alias: l.attrs.ifalias }));
 }
 
 /** Every link of `kind` (IFLA_INFO_KIND: "veth", "bridge", ...) in this namespace: one dump. */

@@ -4,6 +4,8 @@
 // the bridge's ports on every link event (netlink/events.ts: a veth joining, renamed, gone)
 // and hands the differences to its handlers, so it works whether the pod was added by
 // podnetd's CNI server, by the plugin alone while podnetd was down, or before a restart.
+// podnetd's CNI server installs a pod's anti-spoofing itself at ADD, before the link events
+// arrive, and tells the watch (adopt): the pod is known, add() is not called for it again.
 import { watchLinks, type ChangeWatch } from '../netlink/events';
 import { allLinks, type LinkInfo } from '../netlink/link';
 import { closeRtnl, openRtnl, type Rtnl } from '../netlink/socket';
@@ -43,7 +45,9 @@ export interface LocalPodHandlers {
 const key = (p: BridgePod) => `${p.name} ${p.mac} ${p.gatewayMac} ${p.addresses.join(',')}`;
 
 export class LocalPodWatch {
-  private readonly known = new Map<number, { key: string; name: string }>();
+  /** `pass`: the pass during which the pod became known (a dump read before it may lack it). */
+  private readonly known = new Map<number, { key: string; name: string; pass: number }>();
+  private passes = 0;
   private watch: ChangeWatch | undefined;
   private sock: Rtnl | undefined;
   private running: Promise<void> | undefined;
@@ -58,8 +62,22 @@ export class LocalPodWatch {
     await this.reconcile();
   }
 
-  /** The pods handed to add() and not removed since. */
+  /** The pods handed to add() or adopted, and not removed since. */
   get pods(): number { return this.known.size; }
+
+  /**
+   * A pod whose add() the caller has done itself (the CNI server at ADD): known from now on,
+   * removed like any other when its veth goes. A pass whose dump was read before this call
+   * does not take its absence for a removal.
+   */
+  /** Whether add() was done for the pod as it is now (same veth, MAC, gateway, addresses). */
+  knows(pod: BridgePod): boolean {
+    return this.known.get(pod.ifindex)?.key === key(pod);
+  }
+
+  adopt(pod: BridgePod): void {
+    this.known.set(pod.ifindex, { key: key(pod), name: pod.name, pass: this.passes });
+  }
 
   /** Re-reads the bridge's ports; overlapping calls merge into one more pass. */
   reconcile(): Promise<void> {
@@ -78,6 +96,7 @@ export class LocalPodWatch {
 
   private async pass(): Promise<void> {
     if (!this.sock) return;
+    const pass = ++this.passes;
     let pods: BridgePod[];
     try { pods = bridgePods(await allLinks(this.sock), this.bridge); } catch (e) { this.h.error(e); return; }
     const seen = new Set<number>();
@@ -87,11 +106,11 @@ export class LocalPodWatch {
       if (this.known.get(p.ifindex)?.key === k) continue;
       try {
         this.h.add(p);
-        this.known.set(p.ifindex, { key: k, name: p.name });
+        this.known.set(p.ifindex, { key: k, name: p.name, pass });
       } catch (e) { this.h.error(e); }
     }
-    for (const [ifindex, { name }] of this.known) {
-      if (seen.has(ifindex)) continue;
+    for (const [ifindex, { name, pass: since }] of this.known) {
+      if (seen.has(ifindex) || since >= pass) continue;
       this.known.delete(ifindex);
       this.h.remove(ifindex, name);
     }

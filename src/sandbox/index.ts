@@ -6,3 +6,4 @@ export { SandboxError } from './errors';
 export { sweepStale, SANDBOX_NS_RE } from './naming';
 export { serviceObjects, toYaml, writeManifest, removeManifest, type ServiceDef, type PortDef, type EndpointDef } from './manifests';
 export { cniAvailable, netConf } from './cni';
+export { NodePodnetd, type NodePodnetdOptions } from './node-podnetd';

@@ -11,8 +11,7 @@ import t from 'tap';
 import { antispoofRules, parseFilterShow, parseStats, tcFilterArgs, type AntispoofStats } from '../../src/node/antispoof';
 import { haveCommand, requires } from '../helpers/privileged';
 import { NsSet, pings, podnetConf, REPO, rootChecks, runPlugin, sh } from './fixtures/helpers';
-
-const SPOOF = path.join(__dirname, 'fixtures/spoof.py');
+import { SPOOF, spoofTools } from './fixtures/spoof';
 
 /**
  * antispoofStats as podnetd runs it (rtnetlink dumps, in its own namespace): the compiled module
@@ -56,21 +55,7 @@ t.test('anti-spoofing on the pod veth', requires(checks), async (t) => {
     if (JSON.stringify(nl) !== JSON.stringify(tc)) throw new Error(`netlink ${JSON.stringify(nl)} != tc ${JSON.stringify(tc)}`);
     return nl;
   };
-  const py = (pod: string, args: string[]) => ns.exec(pod, ['python3', SPOOF, ...args]);
-  const linkLocal = (pod: string) => /inet6 (fe80::[0-9a-f:]+)\//.exec(ns.exec(pod, ['ip', '-6', 'addr', 'show', 'dev', 'eth0', 'scope', 'link']))![1];
-  const hostNeigh = (ip: string) => sh('ip', ['-n', host, 'neigh', 'show', ip, 'dev', 'podnet0']);
-
-  /** Source addresses of the datagrams `pod` receives on bind:port while `send` runs. */
-  const receive = (pod: string, bind: string, port: number, send: () => void): Promise<string[]> => new Promise((resolve, reject) => {
-    const child = spawn('ip', ['netns', 'exec', pod, 'python3', SPOOF, 'udp-recv', bind, String(port), '3']);
-    let out = '';
-    let sent = false;
-    child.stdout.setEncoding('utf8').on('data', (s: string) => {
-      out += s;
-      if (!sent && out.includes('ready')) { sent = true; try { send(); } catch (e) { reject(e); } }
-    });
-    child.on('close', () => resolve(out.split('\n').filter((l) => l && l !== 'ready')));
-  });
+  const { py, linkLocal, hostNeigh, receive } = spoofTools(ns, host);
 
   await t.test('ADD installs the filters; CHECK sees them', async (t) => {
     const installed = parseFilterShow(sh('ip', ['netns', 'exec', host, 'tc', 'filter', 'show', 'dev', vethA, 'ingress']));
