@@ -39,14 +39,14 @@ export class FastPath {
   private on = false;
   private antispoof: KernelAntispoof | undefined;
 
-  constructor(private readonly engine: Engine, private readonly cfg: Pick<DaemonConfig, 'fastPath' | 'bridge'>, private readonly log: Log) {}
+  constructor(private readonly engine: Engine, private readonly cfg: Pick<DaemonConfig, 'fastPath' | 'bridge'> & { engine?: { flowCapacity?: number } }, private readonly log: Log) {}
 
   /** Before attachTun: loads or adopts the pinned cache. False (logged once) when it cannot. */
   enable(): boolean {
     if (!this.cfg.fastPath.enabled) return false;
     try {
       // Two entries per flow (one per direction): room for every flow the engine can hold.
-      const flowsMax = Math.min(2 * (this.cfg.engine.flowCapacity ?? 262144), 1 << 24);
+      const flowsMax = Math.min(2 * (this.cfg.engine?.flowCapacity ?? 262144), 1 << 24);
       const r = this.engine.enableFastPath({ bpffs: this.cfg.fastPath.bpffs, flowsMax });
       this.on = true;
       this.log.info({ fastPath: r }, r.flowsReused ? 'kernel flow cache adopted from the previous run' : 'kernel flow cache loaded');
