@@ -3,7 +3,7 @@
 //             | policies [--pod NAME|IP] | cluster | probe --from POD --to IP:PORT [--proto tcp|udp] [--timeout MS]
 //             | monitor [--type drop|flow|sync] [--pod P] [--service S] [--reason R] [--count N] [--duration S]
 //   podnetctl sandbox up|down|exec|status ...   (src/ctl/sandbox.ts)
-// Exit codes: 0 ok, 1 podnetd unreachable or answered an error (probe: nothing came back), 2 usage.
+// Exit codes: 0 ok (and --help), 1 podnetd unreachable or answered an error (probe: nothing came back), 2 usage.
 import { CtlError, ControlClient, DEFAULT_SOCKET } from './client';
 import { formatCluster, formatFlows, formatServices, formatStatus, formatTrace } from './format';
 import { formatPolicies } from './policies';
@@ -36,6 +36,8 @@ export const USAGE = `usage: podnetctl [--socket PATH] [--json] COMMAND
 --socket defaults to $PODNET_SOCKET or ${DEFAULT_SOCKET}; --json prints the control API's JSON (src/ctl/api.ts).`;
 
 class UsageError extends Error {}
+/** -h / --help: the usage text on stdout, exit 0. */
+class HelpRequested extends Error {}
 /** `probe` saw nothing come back: exit 1, the output already says so. */
 class NothingBack extends Error {}
 
@@ -50,7 +52,7 @@ export function parse(argv: string[]): Parsed {
     if (a === '--json') p.json = true;
     else if (a === '--socket') p.socket = argv[++i] ?? '';
     else if (a.startsWith('--socket=')) p.socket = a.slice(9);
-    else if (a === '-h' || a === '--help') throw new UsageError(USAGE);
+    else if (a === '-h' || a === '--help') throw new HelpRequested(USAGE);
     else if (a.startsWith('--')) {
       const eq = a.indexOf('=');
       const k = eq > 0 ? a.slice(2, eq) : a.slice(2);
@@ -154,6 +156,7 @@ export async function main(argv = process.argv.slice(2)): Promise<number> {
     await runCommand(parse(argv), out);
     return 0;
   } catch (e) {
+    if (e instanceof HelpRequested) { out(e.message); return 0; }
     if (e instanceof UsageError) { process.stderr.write(`${e.message}\n`); return 2; }
     if (e instanceof NothingBack) return 1;
     if (e instanceof CtlError) { process.stderr.write(`podnetctl: ${e.message} [${e.code}]\n`); return 1; }

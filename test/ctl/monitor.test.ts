@@ -140,5 +140,5 @@ t.test('the stream: filters, sync events, attach only while a client is connecte
   t.equal(d.out, '', 'no sync events meanwhile');
   t.equal((await ctl(sock, 'monitor', '--count', '0')).code, 2, 'usage error');
   t.equal((await ctl(sock, 'monitor', '--bogus', '1')).code, 2, 'unknown option');
-  t.match((await ctl(sock, '--help')).err, /monitor \[--type drop\|flow\|sync/, 'in the help text');
+  t.match((await ctl(sock, '--help')).out, /monitor \[--type drop\|flow\|sync/, 'in the help text');
 });

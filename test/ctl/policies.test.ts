@@ -165,7 +165,7 @@ t.test('GET /v1/policies and podnetctl policies over a socket', async (t) => {
   t.match((await run(process.execPath, [ctl, '--socket', sock, 'policies'])).stdout, /not enforced/);
   const usage = await run(process.execPath, [ctl, '--socket', sock, 'policies', '--from', 'x']).catch((e: { code: number; stderr: string }) => e);
   t.equal((usage as { code: number }).code, 2, 'unknown option: usage error');
-  t.match((await run(process.execPath, [ctl, '--help']).catch((e: { stderr: string }) => e)).stderr, /policies \[--pod NAME\|NAMESPACE\/NAME\|IP\]/, 'documented in the usage text');
+  t.match((await run(process.execPath, [ctl, '--help'])).stdout, /policies \[--pod NAME\|NAMESPACE\/NAME\|IP\]/, 'documented in the usage text');
 });
 
 t.test('trace names the policy that allowed or denied a flow', async (t) => {
