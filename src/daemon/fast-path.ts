@@ -101,7 +101,16 @@ export class FastPath {
 
   /** podnet_fastpath_* in the daemon's registry, read at scrape time. */
   register(registry: Registry): void {
-    const read = () => (this.on ? this.engine.fastPathStatus() : null);
+    // One status per scrape: registry.metrics() runs every collect() in one synchronous pass,
+    // and each fastPathStatus() costs a map read per counter and a pin directory listing.
+    let snap: FastPathStatus | null | undefined;
+    const read = () => {
+      if (snap === undefined) {
+        snap = this.on ? this.engine.fastPathStatus() : null;
+        queueMicrotask(() => { snap = undefined; });
+      }
+      return snap;
+    };
     const fp = this;
     new Gauge({
       name: 'podnet_fastpath_enabled', help: '1 when the kernel flow cache is on', registers: [registry],
