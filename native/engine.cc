@@ -45,6 +45,7 @@ Engine::Engine(const EngineConfig& cfg)
       be_slots_(cfg.max_service_ports * 4),
       table_(std::make_shared<const ServiceTable>()),
       policy_(std::make_shared<const PolicyTable>()),
+      masq_(std::make_shared<const MasqConfig>(cfg.masq)),
       policy_counters_(new PolicyCounter[kPolicyCounters]),
       scratch_(new uint8_t[kScratchSize]) {
   if (!is_prime(cfg.maglev_size) || cfg.maglev_size < 3)
@@ -58,7 +59,7 @@ Engine::~Engine() { detach_tun(); }
 PipelineEnv Engine::env() {
   PipelineEnv e{&flows_,          cfg_.hairpin4,         cfg_.hairpin6,   &counters_,
                 svc_counters_.get(), svc_capacity(),        be_counters_.get(), be_capacity(),
-                policy_counters_.get(), kPolicyCounters, &cfg_.masq, cache_.get()};
+                policy_counters_.get(), kPolicyCounters, cache_.get()};
   e.probe4 = cfg_.probe4;
   e.probe6 = cfg_.probe6;
   e.monitor = &monitor_;
@@ -231,7 +232,8 @@ void Engine::trace(const TraceQuery& q, TraceInfo& out, std::shared_ptr<const Se
   table = table_.load(std::memory_order_acquire);
   policy = policy_.load(std::memory_order_acquire);
   auto pods = pods_.load(std::memory_order_acquire);
-  trace_packet(env(), Tables{*table, *policy, pods.get()}, pkt, len, monotonic_ms(), out);
+  auto masq = masq_.load(std::memory_order_acquire);
+  trace_packet(env(), Tables{*table, *policy, pods.get(), masq.get()}, pkt, len, monotonic_ms(), out);
 }
 
 std::pair<uint64_t, size_t> Engine::set_policy(PolicyTable&& t) {
@@ -273,7 +275,8 @@ Result Engine::process(uint8_t* pkt, size_t len, VnetHdr* vh, uint64_t now_ms) {
   auto t = table_.load(std::memory_order_acquire);
   auto pol = policy_.load(std::memory_order_acquire);
   auto pods = pods_.load(std::memory_order_acquire);
-  return process_packet(env(), Tables{*t, *pol, pods.get()}, pkt, len, vh, now_ms, scratch_.get());
+  auto masq = masq_.load(std::memory_order_acquire);
+  return process_packet(env(), Tables{*t, *pol, pods.get(), masq.get()}, pkt, len, vh, now_ms, scratch_.get());
 }
 
 void Engine::attach_tun(const TunConfig& cfg) {
@@ -292,6 +295,7 @@ void Engine::attach_tun(const TunConfig& cfg) {
       std::shared_ptr<const ServiceTable> table;
       std::shared_ptr<const PolicyTable> policy;
       std::shared_ptr<const PodTable> pods;
+      std::shared_ptr<const MasqConfig> masq;
       uint64_t version = UINT64_MAX;
     };
     auto local = std::make_shared<Cached>();
@@ -309,9 +313,11 @@ void Engine::attach_tun(const TunConfig& cfg) {
         local->table = table_.load(std::memory_order_acquire);
         local->policy = policy_.load(std::memory_order_acquire);
         local->pods = pods_.load(std::memory_order_acquire);
+        local->masq = masq_.load(std::memory_order_acquire);
         local->version = v;
       }
-      Result r = process_packet(e, Tables{*local->table, *local->policy, local->pods.get()}, buf + sizeof(VnetHdr), n - sizeof(VnetHdr),
+      Tables t{*local->table, *local->policy, local->pods.get(), local->masq.get()};
+      Result r = process_packet(e, t, buf + sizeof(VnetHdr), n - sizeof(VnetHdr),
                                 vh, now, scratch.get());
       if (r.verdict == Verdict::kDrop) return 0;
       if (r.out2_len) {
@@ -392,6 +398,29 @@ std::string Engine::delete_local_pod(uint32_t ifindex) {
   pods_.store(std::shared_ptr<const PodTable>(std::move(next)), std::memory_order_release);
   version_.fetch_add(1, std::memory_order_acq_rel);
   return cache_->delete_pod(ifindex);
+}
+
+size_t Engine::set_masquerade_sources(const Addr* src4, const Addr* src6) {
+  std::lock_guard<std::mutex> g(apply_mu_);
+  auto cur = masq_.load(std::memory_order_acquire);
+  auto next = std::make_shared<MasqConfig>(*cur);
+  next->v4 = src4 != nullptr;
+  next->src4 = src4 ? *src4 : Addr{};
+  next->v6 = src6 != nullptr;
+  next->src6 = src6 ? *src6 : Addr{};
+  masq_.store(std::shared_ptr<const MasqConfig>(next), std::memory_order_release);
+  version_.fetch_add(1, std::memory_order_acq_rel);
+  bool gone4 = cur->v4 && (!next->v4 || next->src4 != cur->src4);
+  bool gone6 = cur->v6 && (!next->v6 || next->src6 != cur->src6);
+  if (!gone4 && !gone6) return 0;
+  // Egress-masqueraded flows: the source rewritten, the destination not (service flows
+  // rewrite it; tracked flows rewrite nothing).
+  size_t cut = flows_.cut_if([&](const FlowKey& k, const Translation& x) {
+    if (k.proto == kAffinity || (x.rewrite & kRewriteDst) || !(x.rewrite & kRewriteSrc)) return false;
+    return k.family == 4 ? gone4 && x.src == cur->src4 : gone6 && x.src == cur->src6;
+  }, monotonic_ms());
+  if (cut) sweep_cache();
+  return cut;
 }
 
 std::vector<const QueueCounters*> Engine::queue_counters() const {

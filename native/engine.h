@@ -37,7 +37,7 @@ struct EngineConfig {
   // write the TUN. Never assigned to any interface.
   Addr probe4{{169, 254, 42, 2}};
   Addr probe6{{0xfd, 0x00, 0xa9, 0xfe, 0x00, 0x2a, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2}};
-  MasqConfig masq;
+  MasqConfig masq;  // as created; the running one is Engine::masquerade()
   std::string state_file;  // flow table file (e.g. /run/podnet/flows); empty = memory only
 };
 
@@ -99,6 +99,12 @@ class Engine {
   // The pod's veth is gone: its cached flows, anti-spoofing entry and attachment go at once.
   std::string delete_local_pod(uint32_t ifindex);
   std::shared_ptr<const PodTable> pods() const { return pods_.load(std::memory_order_acquire); }
+  // New egress-masquerade sources (the node's address moved: DHCP, `ip addr`). A family
+  // without one stops being masqueraded. Flows masqueraded to a source that is no longer one
+  // are cut (their replies cannot come back: TCP gets a RST on its next segment, as conntrack
+  // forgets them when the kernel's MASQUERADE address goes). Returns the flows cut.
+  size_t set_masquerade_sources(const Addr* src4, const Addr* src6);
+  std::shared_ptr<const MasqConfig> masquerade() const { return masq_.load(std::memory_order_acquire); }
   void attach_tun(const TunConfig& cfg);
   void detach_tun();
   const TunDevice* tun() const { return tun_.get(); }
@@ -150,8 +156,9 @@ class Engine {
   std::atomic<std::shared_ptr<const ServiceTable>> table_;
   std::atomic<std::shared_ptr<const PolicyTable>> policy_;
   std::atomic<std::shared_ptr<const PodTable>> pods_;  // null while the fast path is off
+  std::atomic<std::shared_ptr<const MasqConfig>> masq_;
   std::unique_ptr<KernelCache> cache_;
-  std::atomic<uint64_t> version_{0};  // bumped after each publish (either table); engine threads poll it
+  std::atomic<uint64_t> version_{0};  // bumped after each publish (any table); engine threads poll it
   static constexpr uint32_t kPolicyCounters = 65536;
   std::unique_ptr<PolicyCounter[]> policy_counters_;
   std::unordered_map<std::string, uint32_t> policy_slot_by_name_;

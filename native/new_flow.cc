@@ -136,12 +136,13 @@ const Backend* choose_backend(const PipelineEnv& env, const ServicePort& svc, co
 // whose replies come back through the engine on any port); egress masquerade stays in range
 // because the uplink steers only that range into the TUN. A port held by a closed TCP flow
 // (TIME_WAIT, RST) is taken over, as netfilter does, or short connections exhaust the range.
-bool snat_port(const PipelineEnv& env, FlowPlan& plan, const Addr& snat, uint64_t now_ms, bool any_port) {
+bool snat_port(const PipelineEnv& env, const MasqConfig& m, FlowPlan& plan, const Addr& snat, uint64_t now_ms,
+               bool any_port) {
   NewFlow& nf = plan.flow;
   nf.rev.dst = snat;
   uint64_t h = hash_key(nf.fwd);
-  uint32_t lo = env.masq->port_lo, span = uint32_t(env.masq->port_hi) - lo + 1;
-  bool own_fits = any_port || (nf.fwd.sport >= lo && nf.fwd.sport <= env.masq->port_hi);
+  uint32_t lo = m.port_lo, span = uint32_t(m.port_hi) - lo + 1;
+  bool own_fits = any_port || (nf.fwd.sport >= lo && nf.fwd.sport <= m.port_hi);
   for (uint32_t i = own_fits ? 0 : 1; i < 64; i++) {
     nf.rev.dport = i == 0 ? nf.fwd.sport : uint16_t(lo + mix64(h + i) % span);
     FlowHit taken;
@@ -155,10 +156,16 @@ bool snat_port(const PipelineEnv& env, FlowPlan& plan, const Addr& snat, uint64_
   return false;
 }
 
+// The published egress masquerade, or an empty one (no egress masquerade, the default ports).
+const MasqConfig& masq_of(const Tables& t) {
+  static const MasqConfig kNone;
+  return t.masq ? *t.masq : kNone;
+}
+
 // Source NAT of a planned flow to `snat`, keeping the original source for the replies.
-bool plan_snat(const PipelineEnv& env, FlowPlan& plan, const Parsed& p, const Addr& snat, uint64_t now_ms,
-               bool any_port) {
-  if (!snat_port(env, plan, snat, now_ms, any_port)) {
+bool plan_snat(const PipelineEnv& env, const Tables& t, FlowPlan& plan, const Parsed& p, const Addr& snat,
+               uint64_t now_ms, bool any_port) {
+  if (!snat_port(env, masq_of(t), plan, snat, now_ms, any_port)) {
     plan.action = PlanAction::kDrop;
     plan.reason = Drop::snat_exhausted;
     return false;
@@ -231,7 +238,7 @@ void plan_service(const PipelineEnv& env, const Tables& t, const Parsed& p, uint
   const Addr* snat = nullptr;
   if (svc->masquerade) snat = &svc->masquerade_addr;
   else if (be->addr == p.key.src) snat = p.family == 4 ? &env.hairpin4 : &env.hairpin6;
-  if (snat && !plan_snat(env, plan, p, *snat, now_ms, true)) return;
+  if (snat && !plan_snat(env, t, plan, p, *snat, now_ms, true)) return;
   nf.svc_slot = svc->slot;
   nf.be_slot = be->slot;
   plan.kind = FlowKind::kService;
@@ -254,7 +261,8 @@ void plan_masquerade(const PipelineEnv& env, const Tables& t, const Parsed& p, u
   nf.rev.proto = p.proto;
   nf.rev.src = p.key.dst;
   nf.rev.sport = p.key.dport;
-  if (!plan_snat(env, plan, p, p.family == 4 ? env.masq->src4 : env.masq->src6, now_ms, false)) return;
+  const MasqConfig& m = masq_of(t);
+  if (!plan_snat(env, t, plan, p, p.family == 4 ? m.src4 : m.src6, now_ms, false)) return;
   nf.svc_slot = UINT32_MAX;
   nf.be_slot = UINT32_MAX;
   plan.kind = FlowKind::kMasquerade;
@@ -324,8 +332,8 @@ FlowPlan plan_new_flow(const PipelineEnv& env, const Tables& t, const Parsed& p,
     bool echo = p.icmp_echo_request || p.icmp_echo_reply;
     bool trackable = !p.later_fragment && (p.proto == kTCP || p.proto == kUDP || (echo && t.policy.active));
     bool rst = p.proto == kTCP && (p.tcp_flags & kTcpRst);
-    if (!p.later_fragment && !p.fragment && (p.proto == kTCP || p.proto == kUDP) && !rst && env.masq &&
-        masquerades(*env.masq, p))
+    if (!p.later_fragment && !p.fragment && (p.proto == kTCP || p.proto == kUDP) && !rst && t.masq &&
+        masquerades(*t.masq, p))
       plan_masquerade(env, t, p, now_ms, plan);
     else if (trackable && !rst && (t.policy.active || local_pair(t, p)))
       plan_tracked(t, p, plan, local_pair(t, p));

@@ -104,6 +104,14 @@ EngineConfig engine_config(const Input& options) {
   return c;
 }
 
+MasqSources masquerade_sources(const Input& o) {
+  if (!o.is_object()) throw EngineError(kBadOption, "setEgressSources: an object required");
+  MasqSources s;
+  s.v4 = get_ip(o, "sourceIPv4", "", 4, s.src4);
+  s.v6 = get_ip(o, "sourceIPv6", "", 6, s.src6);
+  return s;
+}
+
 TunConfig tun_config(const Input& o) {
   if (!o.is_object()) throw EngineError(kBadOption, "attachTun: options required");
   TunConfig c;

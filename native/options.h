@@ -13,6 +13,14 @@ namespace podnet {
 // Codes: ENGINE_BAD_OPTION.
 EngineConfig engine_config(const Input& options);
 
+// setEgressSources({sourceIPv4?, sourceIPv6?}): the new egress-masquerade sources (absent:
+// that family is no longer masqueraded). Codes: ENGINE_BAD_OPTION.
+struct MasqSources {
+  bool v4 = false, v6 = false;
+  Addr src4{}, src6{};
+};
+MasqSources masquerade_sources(const Input& o);
+
 // attachTun({name, queues?, batch?, busyPollUs?, persist?}). Codes: ENGINE_BAD_OPTION.
 TunConfig tun_config(const Input& options);
 

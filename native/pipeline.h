@@ -46,6 +46,8 @@ struct Result {
 
 // Egress masquerade (EngineOptions.egressMasquerade): pod traffic leaving the cluster gets
 // the node's address and a port from [port_lo, port_hi], a range the uplink steers into the TUN.
+// Published like the other tables (Engine::set_masquerade_sources), because the node's address
+// follows DHCP and `ip addr`; a family without a source is not masqueraded.
 struct MasqConfig {
   bool v4 = false, v6 = false;
   Addr src4{}, src6{};
@@ -64,7 +66,6 @@ struct PipelineEnv {
   uint32_t be_capacity;
   PolicyCounter* policy_counters;
   uint32_t policy_capacity;
-  const MasqConfig* masq;
   KernelCache* cache = nullptr;  // the kernel flow cache, when the fast path is on
   // Datapath probe targets (EngineConfig.probe4/6): an echo request to one is answered in
   // place. All-zero: no probe target of that family.
@@ -79,6 +80,7 @@ struct Tables {
   const ServiceTable& services;
   const PolicyTable& policy;
   const PodTable* pods = nullptr;  // this node's pods, when the fast path is on
+  const MasqConfig* masq = nullptr;  // egress masquerade and the SNAT port range; null: none, defaults
 };
 
 // Reply buffer a thread owns: the largest generated reply is an ICMPv6 error of 1280 bytes.

@@ -45,10 +45,11 @@
 //   owner apply() / set_policy() allocate slots on the JS thread; engine threads add with
 //         relaxed atomics; readers want totals, not a consistent snapshot
 //
-// Egress masquerade ranges (pipeline.h MasqConfig)   fixed at engine creation
+// Egress masquerade (pipeline.h MasqConfig)   immutable version, published atomically like the above
 //   key   pod CIDRs (sources) and exempt CIDRs (destinations), sorted merged range sets
 //   value the node address per family, the SNAT port range the uplink steers into the TUN
-//   owner the Engine constructor; never changes while it runs
+//   owner the Engine constructor; set_masquerade_sources() on the JS thread publishes new
+//         sources when the node's address moves and cuts the flows masqueraded to the old one
 #pragma once
 #include "flow_table.h"
 #include "pipeline.h"

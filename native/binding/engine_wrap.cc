@@ -120,6 +120,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
                         InstanceMethod("flows", &EngineWrap::Flows), InstanceMethod("process", &EngineWrap::Process),
                         InstanceMethod("trace", &EngineWrap::Trace), InstanceMethod("setPolicy", &EngineWrap::SetPolicy),
                         InstanceMethod("policyStats", &EngineWrap::PolicyStats),
+                        InstanceMethod("setEgressSources", &EngineWrap::SetEgressSources),
                         InstanceMethod("enableFastPath", &EngineWrap::EnableFastPath),
                         InstanceMethod("setLocalPod", &EngineWrap::SetLocalPod),
                         InstanceMethod("deleteLocalPod", &EngineWrap::DeleteLocalPod),
@@ -218,6 +219,18 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
   }
 
   Napi::Value PolicyStats(const Napi::CallbackInfo& info) { return policy_stats(info.Env(), engine(info.Env())); }
+
+  // setEgressSources({sourceIPv4?, sourceIPv6?}) -> {flowsCut}: the egress masquerade's node
+  // address per family follows the uplinks (a family without one is not masqueraded).
+  Napi::Value SetEgressSources(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Engine& e = engine(env);
+    MasqSources s = engine_call(env, [&] { return masquerade_sources(to_input(info[0])); });
+    size_t cut = e.set_masquerade_sources(s.v4 ? &s.src4 : nullptr, s.v6 ? &s.src6 : nullptr);
+    Napi::Object r = Napi::Object::New(env);
+    r.Set("flowsCut", double(cut));
+    return r;
+  }
 
   Napi::Value EnableFastPath(const Napi::CallbackInfo& info) { return enable_fast_path(engine(info.Env()), info); }
   Napi::Value SetLocalPod(const Napi::CallbackInfo& info) { return set_local_pod(engine(info.Env()), info); }

@@ -33,11 +33,11 @@ class CachePlan : public testing::Test {
     auto t = engine_.table();
     auto pol = engine_.policy();
     PipelineEnv env{&flows_, engine_.config().hairpin4, engine_.config().hairpin6, &counters_, svc_.get(), 16, be_.get(), 64,
-                    pol_.get(), 16, &engine_.config().masq};
+                    pol_.get(), 16};
     size_t len = build_first_packet(4, ip(src), ip(dst), proto, 40000, dport, pkt_);
     Parsed p;
     EXPECT_TRUE(parse_packet(pkt_, len, p, nullptr));
-    return plan_new_flow(env, Tables{*t, *pol, with_pods ? &pods_ : nullptr}, p, monotonic_ms());
+    return plan_new_flow(env, Tables{*t, *pol, with_pods ? &pods_ : nullptr, &engine_.config().masq}, p, monotonic_ms());
   }
 
   Engine engine_;

@@ -91,6 +91,8 @@ export interface NetworkStatus {
   uplinks: SettingStatus;
   /** The uplinks' global addresses now (they follow address changes). */
   uplinkAddresses: string[];
+  /** Egress masquerade's source per family now (absent: off); the unpinned ones follow the uplinks. */
+  egressSources?: string[];
 }
 
 /** One setting in use and where it came from. */

@@ -43,6 +43,7 @@ export function formatStatus(s: StatusReply): string {
       `podCIDRs: ${setting(s.network.podCIDRs)}`,
       `serviceCIDRs: ${setting(s.network.serviceCIDRs)}`,
       `uplinks: ${setting(s.network.uplinks)}${s.network.uplinkAddresses.length ? `; addresses ${s.network.uplinkAddresses.join(', ')}` : ''}`,
+      ...(s.network.egressSources ? [`egress masquerade: ${s.network.egressSources.join(', ') || 'no source address yet'}`] : []),
     ] : []),
     `engine    tun ${e.tun} (${e.offloads.join(',') || 'no offloads'}), table v${e.tableVersion}${e.restoredFlows ? ', flows restored from the state file' : ''}`,
     `flows     ${e.flows.active} active / ${e.flows.capacity}; ${e.flows.created} created, ${e.flows.expired} expired, ${e.flows.evicted} evicted`,

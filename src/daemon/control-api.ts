@@ -20,7 +20,7 @@ import {
 } from '../ctl/api';
 import { canonicalIp } from '../net/ip';
 import type {
-  BackendSpec, BackendStats, EngineStats, FlowInfo, PolicyStats, PolicyTables, QueueStats, ServicePortSpec, ServicePortStats,
+  BackendSpec, BackendStats, EgressSources, EngineStats, FlowInfo, PolicyStats, PolicyTables, QueueStats, ServicePortSpec, ServicePortStats,
   TraceQuery, TraceResult, TunInfo,
 } from '../engine/types';
 import { describePods, tableSizes, type DirectionView } from '../policy/explain';
@@ -146,9 +146,12 @@ export function toWireEngineStatus(st: EngineStats, tun: TunInfo | undefined): E
 
 /** The engine's dry-run verdict, with the sentence explaining it. */
 /** The node's network settings and their origins (defaults.ts Resolved) → StatusReply.network. */
-export function toWireNetwork(d: { podCIDRs: Resolved; serviceCIDRs: Resolved; uplinks: Resolved }, uplinkAddresses: readonly string[]): NetworkStatus {
+export function toWireNetwork(d: { podCIDRs: Resolved; serviceCIDRs: Resolved; uplinks: Resolved }, uplinkAddresses: readonly string[], egress?: EgressSources): NetworkStatus {
   const setting = (r: Resolved) => ({ values: [...r.values], source: r.source });
-  return { podCIDRs: setting(d.podCIDRs), serviceCIDRs: setting(d.serviceCIDRs), uplinks: setting(d.uplinks), uplinkAddresses: [...uplinkAddresses] };
+  return {
+    podCIDRs: setting(d.podCIDRs), serviceCIDRs: setting(d.serviceCIDRs), uplinks: setting(d.uplinks), uplinkAddresses: [...uplinkAddresses],
+    ...(egress ? { egressSources: [egress.sourceIPv4, egress.sourceIPv6].filter((a): a is string => !!a) } : {}),
+  };
 }
 
 export function toWireTrace(r: TraceResult): TraceResultEntry {

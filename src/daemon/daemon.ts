@@ -227,8 +227,15 @@ export class Daemon {
       const cp = this.source.controlPlane();
       await this.external.start(cp ? () => cp.externalView() : undefined, () => this.source?.syncing(this.cfg.sync.healthzTimeoutMs) ?? false);
       // Address changes on the uplinks (DHCP, `ip addr add`) move the NodePorts without a restart.
-      this.external.follow((addresses) => this.source?.controlPlane()?.setExternalNodeAddresses(addresses));
-      this.log.info({ uplinks: cfg.external.uplinks, nodePortIPs: this.external.nodeContext().nodePortIPs, egressMasquerade: egress ?? null, rules: this.external.counts.rules, healthChecks: this.external.healthPorts() }, 'external traffic steered');
+      const engine = this.engine;
+      this.external.follow({
+        onAddresses: (addresses) => this.source?.controlPlane()?.setExternalNodeAddresses(addresses),
+        onEgressSources: (sources) => {
+          const { flowsCut } = engine.setEgressSources(sources);
+          if (flowsCut) this.log.info({ flowsCut }, 'flows masqueraded to a gone address cut');
+        },
+      });
+      this.log.info({ uplinks: cfg.external.uplinks, nodePortIPs: this.external.nodeContext().nodePortIPs, egressMasquerade: this.external.egress ?? null, rules: this.external.counts.rules, healthChecks: this.external.healthPorts() }, 'external traffic steered');
     }
 
     // Only where pods can exist: the metrics endpoint on, in the node's own namespace.
@@ -411,7 +418,7 @@ export class Daemon {
         startedAt: new Date(this.startedAt).toISOString(), uptimeSec: Math.round((Date.now() - this.startedAt) / 1000),
         ready: this.ready, healthy: this.ready && (this.source?.syncing(this.cfg.sync.healthzTimeoutMs) ?? false),
       },
-      ...(this.defaults ? { network: toWireNetwork(this.defaults, this.external?.uplinkAddresses() ?? []) } : {}),
+      ...(this.defaults ? { network: toWireNetwork(this.defaults, this.external?.uplinkAddresses() ?? [], this.external?.egress) } : {}),
       ...(this.probe ? { probe: toWireProbe(this.probe) } : {}),
       engine: toWireEngineStatus(st, this.tun),
       fastPath: this.fastPath?.status() ?? { mode: 'off', reason: 'engine not started' },

@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type {
-  ApplyResult, EngineOptions, EngineStats, FlowInfo, MonitorOptions, MonitorReadResult, PolicyApplyResult, PolicyStats, PolicyTables,
+  ApplyResult, EgressSources, EngineOptions, EngineStats, FlowInfo, MonitorOptions, MonitorReadResult, PolicyApplyResult, PolicyStats, PolicyTables,
   ProcessOptions, ProcessResult, FastPathOptions, FastPathLoadReport, FastPathStatus, LocalPod, LocalPodEntry,
   ServicePortSpec, TableDelta, TraceQuery, TraceResult, TunInfo, TunOptions,
 } from './types';
@@ -21,6 +21,7 @@ interface NativeEngine {
   trace(q: TraceQuery): TraceResult;
   setPolicy(t: PolicyTables): PolicyApplyResult;
   policyStats(): PolicyStats;
+  setEgressSources(s: EgressSources): { flowsCut: number };
   enableFastPath(o: FastPathOptions): FastPathLoadReport;
   setLocalPod(p: LocalPod): void;
   deleteLocalPod(ifindex: number): void;
@@ -121,6 +122,15 @@ export class Engine {
    */
   setPolicy(tables: PolicyTables): PolicyApplyResult {
     return this.native.setPolicy(tables);
+  }
+
+  /**
+   * New egress-masquerade sources (the uplink's address moved): new flows leave with them; a
+   * family without one is no longer masqueraded; flows masqueraded to a source that is gone are
+   * cut (TCP gets a RST on its next segment). Returns how many were cut.
+   */
+  setEgressSources(s: EgressSources): { flowsCut: number } {
+    return this.native.setEgressSources(s);
   }
 
   /** Flows allowed per policy and denied per isolating policy and direction. */

@@ -130,6 +130,12 @@ export interface EgressMasquerade {
   portMax?: number;
 }
 
+/** Engine.setEgressSources: the egress masquerade's node address per family, now. */
+export interface EgressSources {
+  sourceIPv4?: string;
+  sourceIPv6?: string;
+}
+
 export interface TunOptions {
   /** TUN device name, e.g. "podnet-tun". Created if absent. */
   name: string;

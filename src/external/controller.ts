@@ -15,14 +15,14 @@
 // unknown, so the retry starts the steering over (our prefs only) before syncing again.
 //   follow: address changes on the uplinks (netlink RTM_NEWADDR/RTM_DELADDR, netlink/events.ts;
 //           a re-read every 5 s if the subscription fails) → NodePort addresses, eTP Cluster
-//           masquerade sources and health check listeners follow without a restart. Only the
-//           engine's egress masquerade source, fixed when the engine is created, needs one.
+//           masquerade sources, health check listeners, the engine's egress masquerade sources
+//           (unless pinned by the config) and their reply steering follow without a restart.
 import type { Logger } from 'pino';
 import type { ControlPlaneOptions } from '../services/control-plane';
 import { healthChecks, steeringRules, type ExternalNodeContext, externalNodeContext } from '../services/external';
 import { steerKey, type SteerRule } from '../node/steer-rule';
 import type { EndpointSliceInfo, ServiceInfo } from '../services/objects';
-import type { EgressMasquerade } from '../engine/types';
+import type { EgressMasquerade, EgressSources } from '../engine/types';
 import { globalAddresses, type LinkAddress } from '../netlink/addr';
 import { watchAddresses, type ChangeWatch } from '../netlink/events';
 import { linkNames } from '../netlink/link';
@@ -64,13 +64,16 @@ export async function uplinkAddresses(uplinks: readonly string[]): Promise<{ add
   }
 }
 
-/** The engine's EgressMasquerade from the config and the uplink addresses; undefined when off or without any source. */
+/**
+ * The engine's EgressMasquerade from the config and the uplink addresses (the first of each
+ * family, the primary); undefined when off. Without any source nothing is masqueraded until an
+ * uplink gets an address.
+ */
 export function egressMasquerade(cfg: ExternalNodeConfig, addresses: readonly string[]): EgressMasquerade | undefined {
   const em = cfg.egressMasquerade;
   if (!em.enabled) return undefined;
   const sourceIPv4 = em.sourceIPv4 ?? addresses.find((a) => !a.includes(':'));
   const sourceIPv6 = em.sourceIPv6 ?? addresses.find((a) => a.includes(':'));
-  if (!sourceIPv4 && !sourceIPv6) return undefined;
   return {
     podCIDRs: [...cfg.podCIDRs],
     // Pod-to-pod and pod-to-service traffic keeps the pod address; so do the operator's ranges
@@ -81,6 +84,19 @@ export function egressMasquerade(cfg: ExternalNodeConfig, addresses: readonly st
     portMin: em.portMin,
     portMax: em.portMax,
   };
+}
+
+/** The sources of an EgressMasquerade, as Engine.setEgressSources takes them. */
+export function egressSources(em: EgressMasquerade): EgressSources {
+  return { ...(em.sourceIPv4 ? { sourceIPv4: em.sourceIPv4 } : {}), ...(em.sourceIPv6 ? { sourceIPv6: em.sourceIPv6 } : {}) };
+}
+
+/** What follow() reports. */
+export interface ExternalFollowers {
+  /** The uplinks' addresses changed (the control plane's node addresses). */
+  onAddresses?: (addresses: string[]) => void;
+  /** The egress masquerade's sources changed (Engine.setEgressSources). */
+  onEgressSources?: (sources: EgressSources) => void;
 }
 
 export interface ExternalTrafficOptions {
@@ -101,6 +117,8 @@ export class ExternalTraffic {
   private health: HealthCheckServers;
   /** The uplinks' addresses now, primary first (followed after start: follow()). */
   private addresses: string[];
+  /** The engine's egress masquerade now (its sources follow the addresses). */
+  private egressNow: EgressMasquerade | undefined;
   private addressWatch: ChangeWatch | undefined;
   private addressPoll: NodeJS.Timeout | undefined;
   private view: () => ExternalView = () => ({ services: [], slicesOf: () => [] });
@@ -121,7 +139,7 @@ export class ExternalTraffic {
     if (missing.length) log.warn({ uplinks: missing }, 'external.uplinks: no such link; steering on it fails until it exists (retried)');
     if (addresses.length === 0) log.warn({ uplinks: cfg.external.uplinks }, 'the uplinks have no global address: no NodePort addresses, no default masquerade source');
     const egress = egressMasquerade(cfg, addresses);
-    if (cfg.egressMasquerade.enabled && !egress) log.warn('engine.egressMasquerade: no source address (uplinks without address, no sourceIPv4/sourceIPv6): egress not masqueraded');
+    if (egress && !egress.sourceIPv4 && !egress.sourceIPv6) log.warn('engine.egressMasquerade: no source address yet (uplinks without address, no sourceIPv4/sourceIPv6): egress not masqueraded until an uplink gets one');
     return new ExternalTraffic({ cfg, log, addresses, ...(egress ? { egress } : {}) });
   }
 
@@ -129,6 +147,7 @@ export class ExternalTraffic {
     this.log = opts.log.child({ component: 'external' });
     const { cfg } = opts;
     this.addresses = [...opts.addresses];
+    this.egressNow = opts.egress;
     this.steering = new Steering({ uplinks: cfg.external.uplinks, tun: cfg.tun.name, allowHostNetns: cfg.allowHostNetns, ...(opts.netns ? { netns: opts.netns } : {}) });
     this.health = this.healthServers();
   }
@@ -147,11 +166,12 @@ export class ExternalTraffic {
 
   /**
    * Follows address changes on the uplinks: netlink address events (a re-read every
-   * `pollMs` when the subscription cannot be made). `onAddresses` gets the new list (the
-   * control plane's node addresses); steering and health check listeners follow here.
+   * `pollMs` when the subscription cannot be made). `on.onAddresses` gets the new list (the
+   * control plane's node addresses), `on.onEgressSources` the egress masquerade's new sources;
+   * steering and health check listeners follow here.
    */
-  follow(onAddresses: (addresses: string[]) => void, pollMs = 5000): void {
-    const refresh = () => { void this.refreshAddresses(onAddresses).catch((err: unknown) => this.log.warn({ err }, 'reading the uplink addresses failed')); };
+  follow(on: ExternalFollowers, pollMs = 5000): void {
+    const refresh = () => { void this.refreshAddresses(on).catch((err: unknown) => this.log.warn({ err }, 'reading the uplink addresses failed')); };
     try {
       this.addressWatch = watchAddresses(refresh);
     } catch (err) {
@@ -162,29 +182,34 @@ export class ExternalTraffic {
     refresh(); // a change between start and the subscription
   }
 
-  /** Re-reads the uplinks' addresses; on a change, moves NodePort addresses and health checks. */
-  async refreshAddresses(onAddresses?: (addresses: string[]) => void): Promise<boolean> {
+  /**
+   * Re-reads the uplinks' addresses; on a change, moves NodePort addresses, health checks and
+   * the egress masquerade's sources (the config's pinned ones stay).
+   */
+  async refreshAddresses(on: ExternalFollowers = {}): Promise<boolean> {
     const { addresses } = await uplinkAddresses(this.opts.cfg.external.uplinks);
     if (this.stopped || addresses.join() === this.addresses.join()) return false;
     const before = this.addresses;
     this.addresses = addresses;
     const node = this.nodeContext();
     this.log.info({ uplinks: this.opts.cfg.external.uplinks, before, addresses, nodePortIPs: node.nodePortIPs }, 'uplink addresses changed');
-    const em = this.opts.egress, cfgEm = this.opts.cfg.egressMasquerade;
+    const em = this.egressNow;
     const want = egressMasquerade(this.opts.cfg, addresses);
-    if (em && ((!cfgEm.sourceIPv4 && want?.sourceIPv4 !== em.sourceIPv4) || (!cfgEm.sourceIPv6 && want?.sourceIPv6 !== em.sourceIPv6))) {
-      this.log.warn({ running: [em.sourceIPv4, em.sourceIPv6], wanted: [want?.sourceIPv4, want?.sourceIPv6] }, 'the egress masquerade source changes only with a restart (set engine.egressMasquerade.sourceIPv4/6 to pin it)');
+    if (em && want && (want.sourceIPv4 !== em.sourceIPv4 || want.sourceIPv6 !== em.sourceIPv6)) {
+      this.egressNow = want;
+      this.log.info({ before: egressSources(em), sources: egressSources(want) }, 'egress masquerade sources follow the uplinks');
+      on.onEgressSources?.(egressSources(want));
     }
     const old = this.health;
     this.health = this.healthServers();
     await old.close();
-    onAddresses?.(addresses);
+    on.onAddresses?.(addresses);
     this.kick();
     return true;
   }
 
-  /** The egress masquerade the engine is created with (undefined: off). */
-  get egress(): EgressMasquerade | undefined { return this.opts.egress; }
+  /** The egress masquerade now (undefined: off); its sources follow the uplinks' addresses. */
+  get egress(): EgressMasquerade | undefined { return this.egressNow; }
 
   /** This node for the model (NodePort addresses, eTP Cluster masquerade source). */
   nodeContext(): ExternalNodeContext {
@@ -232,7 +257,7 @@ export class ExternalTraffic {
   rules(): SteerRule[] {
     const v = this.view();
     const node = v.node ?? this.nodeContext();
-    const em = this.opts.egress;
+    const em = this.egressNow;
     const sources = em ? [em.sourceIPv4, em.sourceIPv6].filter((s): s is string => !!s) : [];
     return steeringRules(v.services, node, {
       nodePortRange: this.opts.cfg.external.nodePortRange,

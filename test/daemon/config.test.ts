@@ -8,7 +8,7 @@ import t from 'tap';
 import { parseArgs, resolveConfig } from '../../src/daemon/args';
 import { buildConfig, DEFAULTS, restartKeys } from '../../src/daemon/config';
 import { ConfigError } from '../../src/daemon/errors';
-import { egressMasquerade } from '../../src/external/controller';
+import { egressMasquerade, egressSources } from '../../src/external/controller';
 import { runStatus } from '../../src/netns/exec';
 import { repoRoot } from '../../src/sandbox/paths';
 import { isRoot, requires } from '../helpers/privileged';
@@ -183,7 +183,12 @@ t.test('engine.egressMasquerade becomes the engine option at start (src/external
     sourceIPv4: '192.168.1.7', sourceIPv6: 'fd00:1::7', portMin: 61000, portMax: 65535,
   }, 'pods and services always exempt; sources: the uplink primary address per family');
   t.same(egressMasquerade(cfg({ enabled: true, sourceIPv4: '192.168.1.8' }), ['fd00:1::7'])?.sourceIPv4, '192.168.1.8', 'configured source wins');
-  t.equal(egressMasquerade(cfg({ enabled: true }), []), undefined, 'no address at all: off (podnetd warns)');
+  const none = egressMasquerade(cfg({ enabled: true }), []);
+  t.ok(none, 'no address yet: on, so the sources can follow the uplinks (podnetd warns)');
+  t.equal(none?.sourceIPv4, undefined);
+  t.equal(none?.sourceIPv6, undefined);
+  t.same(egressSources(none!), {}, 'nothing to masquerade to until an uplink has an address');
+  t.same(egressSources(egressMasquerade(cfg({ enabled: true }), uplink)!), { sourceIPv4: '192.168.1.7', sourceIPv6: 'fd00:1::7' });
 });
 
 t.test('external and egressMasquerade changes need a restart', async (t) => {

@@ -3,7 +3,8 @@
 // with healthCheckNodePort, loadBalancerSourceRanges) in podnetd's manifest directory; podnetd's
 // config names the uplink (`external.uplinks`) and turns on `engine.egressMasquerade`. podnetd
 // reads the uplink's addresses, programs the external specs, installs the tc steering, serves
-// the health check ports and moves them as the manifests change; `--cleanup` removes the steering.
+// the health check ports and moves them as the manifests change, follows a renumbered uplink
+// (egress masquerade source, reply steering); `--cleanup` removes the steering.
 // The pieces alone are tested in external.test.ts.
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
@@ -18,6 +19,8 @@ import { waitForValue, type WaitOptions } from '../helpers/wait';
 
 const LB_WEB = '198.51.100.7', EXT_WEB = '203.0.113.9', LB_LOCAL = '198.51.100.8', LB_DENY = '198.51.100.9', LB_ALLOW = '198.51.100.10', LB_LATE = '198.51.100.11';
 const WHOAMI = 9090, HC_PORT = 32000;
+/** The uplink's IPv4 address after a renumbering (same subnet). */
+const NODE4_NEW = '192.168.50.3';
 /** Reconciles through podnetd and the kernel: polled slowly, for long. */
 const EXTERNAL: WaitOptions = { timeoutMs: 15_000, everyMs: 200 };
 
@@ -166,6 +169,23 @@ t.test('podnetd drives external traffic from its config and manifests', async (t
     t.same(r.tally, { ep2: 4 }, 'the new LB IP answers');
     t.ok(podnetd.proc.running, 'podnetd kept running');
     t.same((await burst(NODE4, 30080, 4)).errors, {}, 'the NodePorts are steered again too');
+  });
+
+  await t.test('the uplink address changes (DHCP): pod egress leaves with the new one, no restart', async (t) => {
+    const from = podnetd.proc.lines.length;
+    await sb.ipNode('addr', 'del', `${NODE4}/24`, 'dev', UPLINK);
+    await sb.ipNode('addr', 'add', `${NODE4_NEW}/24`, 'dev', UPLINK);
+    await podnetd.proc.waitForLine(/egress masquerade sources follow the uplinks/, { from, timeoutMs: 10_000 });
+    const r = await waitForValue('UDP egress from the new address', () => sb.agentRun<{ tally: Record<string, number>; lost: number }>(ep2.ns, 'udp-ask', [OUT4, 7000, 5]),
+      (x) => x.lost === 0 && Object.keys(x.tally).join() === NODE4_NEW, EXTERNAL);
+    t.same(Object.keys(r.tally), [NODE4_NEW], 'the outside sees the new node address, replies return');
+    const code = `const s=require('net').connect(7001,${JSON.stringify(OUT4)});let b='';s.on('data',d=>b+=d);s.on('end',()=>console.log(b));s.on('error',e=>console.log('ERR '+e.code))`;
+    const { stdout } = await sb.exec(ep2.ns, [process.execPath, '-e', code], { timeoutMs: 10_000 });
+    t.equal(stdout.trim().split(' ')[0], NODE4_NEW, 'TCP too: the reply to the new address is steered back');
+    const v6 = await sb.agentRun<{ tally: Record<string, number>; lost: number }>(ep2.ns, 'udp-ask', [OUT6, 7000, 3]);
+    t.same(Object.keys(v6.tally), [NODE6], 'the IPv6 source did not change');
+    t.same((await podnetd.ctl.status()).network?.egressSources, [NODE4_NEW, NODE6], 'podnetctl status shows the sources in use');
+    t.ok(podnetd.proc.running, 'podnetd kept running');
   });
 
   await t.test('--cleanup removes the steering', async (t) => {
