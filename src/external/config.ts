@@ -14,12 +14,12 @@ export interface ExternalConfig {
   nodePortRange: [number, number];
 }
 
-/** engine.egressMasquerade as configured; the engine's EgressMasquerade is built from it at start (src/external/controller.ts). */
+/** engine.egressMasquerade as configured; the engine's EgressMasquerade is built from it at start and its sources follow the uplinks (src/external/controller.ts). */
 export interface EgressMasqueradeConfig {
   enabled: boolean;
   /** Destinations that keep the pod address, besides podCIDRs and serviceCIDRs (always exempt). */
   exemptCIDRs: string[];
-  /** Masquerade sources; default: the uplinks' primary address of each family. */
+  /** Masquerade sources (pinned); default: the uplinks' primary address of each family, followed as it changes. */
   sourceIPv4?: string;
   sourceIPv6?: string;
   portMin: number;
