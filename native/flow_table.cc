@@ -387,8 +387,8 @@ bool FlowTable::try_release(uint32_t idx, uint32_t gen, FlowEnd why) {
   return true;
 }
 
-void FlowTable::remove(uint32_t idx, uint32_t gen) {
-  if (idx < capacity_) try_release(idx, gen);
+void FlowTable::remove(uint32_t idx, uint32_t gen, FlowEnd why) {
+  if (idx < capacity_) try_release(idx, gen, why);
 }
 
 size_t FlowTable::expire(uint64_t now_ms) {

@@ -144,7 +144,7 @@ class FlowTable {
   // The record `idx` as a hit (dir kForward, no translation) if it is live with generation
   // `gen`; false once it was released or reused. For the kernel cache's sweep.
   bool peek(uint32_t idx, uint32_t gen, FlowHit& out) const;
-  void remove(uint32_t idx, uint32_t gen);
+  void remove(uint32_t idx, uint32_t gen, FlowEnd why = FlowEnd::expired);
   // Removes expired records; returns how many.
   size_t expire(uint64_t now_ms);
   // Cuts every flow whose backend slot is flagged in `be_slots` (size = slot capacity).

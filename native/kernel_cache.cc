@@ -92,6 +92,25 @@ void KernelCache::install(const FlowPlan& plan, const FlowHit& hit) {
   }
 }
 
+void KernelCache::forget(const FlowKey& fwd, const FlowHit& hit, const PodTable& pods) {
+  if (!cached(hit.idx, hit.gen)) return;
+  // The reverse key as commit_new_flow indexed it: from the server to the client, or to the
+  // SNAT address when the source was translated.
+  FlowKey rev = fwd;
+  rev.src = (hit.x.rewrite & kRewriteDst) ? hit.x.dst : fwd.dst;
+  rev.sport = (hit.x.rewrite & kRewriteDst) ? hit.x.dport : fwd.dport;
+  rev.dst = (hit.x.rewrite & kRewriteSrc) ? hit.x.src : fwd.src;
+  rev.dport = (hit.x.rewrite & kRewriteSrc) ? hit.x.sport : fwd.sport;
+  const LocalPod* client = pods.find(fwd.family, fwd.src);
+  const LocalPod* server = pods.find(fwd.family, rev.src);
+  size_t n = 0;
+  if (client && maps_->DeleteKey(cache_key(fwd, client->ifindex)) == 0) n++;
+  if (server && maps_->DeleteKey(cache_key(rev, server->ifindex)) == 0) n++;
+  removed_.fetch_add(n, std::memory_order_relaxed);
+  uint32_t want = hit.gen + 1;
+  cached_[hit.idx].compare_exchange_strong(want, 0, std::memory_order_relaxed);
+}
+
 size_t KernelCache::sweep(FlowTable& flows, const PipelineEnv& env, const PodTable& pods, uint64_t now_ms) {
   std::lock_guard<std::mutex> g(sweep_mu_);
   if (sweeper_->Sweep(&swept_) != 0) {
@@ -110,17 +129,18 @@ size_t KernelCache::sweep(FlowTable& flows, const PipelineEnv& env, const PodTab
                 flows.peek(idx, gen, h);
     if (keep) {
       h.dir = dir;
-      uint64_t seen_ms = s.last_seen_ns / 1'000'000;
-      if (seen_ms > h.last_ms) {
-        // The record's clock follows the cache's traffic; a FIN the program forwarded
-        // advances the TCP state like one the engine saw.
-        flows.touch(h, (s.tcp_flags & kTcpFin) ? kTcpFin : 0, std::min(seen_ms, now_ms));
-        flows.peek(idx, gen, h);
-      }
       Mark& m = marks_[size_t(idx) * 2 + dir];
       if (m.gen != gen || s.packets < m.packets) m = Mark{gen, 0, 0};
       uint64_t dp = s.packets - m.packets, db = s.bytes - m.bytes;
       if (dp) {
+        // Hits since the last sweep: the record's clock follows the cache's traffic (never
+        // backwards: a whole short connection can fit in the millisecond of its SYN), and
+        // what the program forwarded advances the TCP state like packets the engine saw: a
+        // reverse hit (the SYN-ACK) establishes, a FIN closes.
+        uint64_t seen_ms = std::min(s.last_seen_ns / 1'000'000, now_ms);
+        flows.touch(h, (s.tcp_flags & kTcpFin) ? kTcpFin : 0, std::max(seen_ms, h.last_ms));
+        flows.peek(idx, gen, h);
+        h.dir = dir;
         if (h.svc_slot < env.svc_capacity) env.svc_counters[h.svc_slot].add_n(dp, db);
         if (h.be_slot < env.be_capacity) env.be_counters[h.be_slot].add_n(dp, db);
         m.packets = s.packets;

@@ -58,6 +58,10 @@ class KernelCache {
 
   // Engine threads: caches an admitted flow whose route is known (plan.cache.ok()).
   void install(const FlowPlan& plan, const FlowHit& hit);
+  // Engine threads: the record `hit` (found by its forward key `fwd`) is being replaced (a SYN
+  // reopening a closed flow): its entries go now, before the new decision, so no packet of the
+  // new connection can meet the old one's translation.
+  void forget(const FlowKey& fwd, const FlowHit& hit, const PodTable& pods);
   // Sweep (see above); returns the entries deleted. Serialised internally.
   // An entry entering or leaving by a veth that `pods` no longer lists is deleted too (a flow
   // planned while its pod was being deleted).

@@ -2,6 +2,7 @@
 // for the order of the stages.
 #include "pipeline.h"
 
+#include "kernel_cache.h"
 #include "new_flow.h"
 
 namespace podnet {
@@ -33,10 +34,17 @@ Result reset_cut_flow(const PipelineEnv& env, uint8_t* pkt, const Parsed& p, Vne
 
 bool is_cut(const FlowHit& hit) { return hit.proto == kTCP && (hit.state & kStateMask) == kReset; }
 
-// A client reusing the port of a cut flow opens a new connection: it is judged afresh (a new
-// backend, today's policy) rather than reset.
+// A closed TCP flow (both FINs, or a RST) whose record still waits out its timeout.
+bool is_closed(const FlowHit& hit) {
+  uint8_t base = hit.state & kStateMask;
+  return hit.proto == kTCP && (base == kTimeWait || base == kClose);
+}
+
+// A client reusing the port of a cut or closed flow opens a new connection: it is judged
+// afresh (today's backends and policy; a new record, so a new kernel cache entry) rather than
+// reset or revived, as conntrack starts a new entry for a SYN in TIME_WAIT.
 bool reopens(const FlowHit& hit, const Parsed& p) {
-  return hit.dir == kForward && (p.tcp_flags & (kTcpSyn | kTcpAck)) == kTcpSyn;
+  return (is_cut(hit) || is_closed(hit)) && hit.dir == kForward && (p.tcp_flags & (kTcpSyn | kTcpAck)) == kTcpSyn;
 }
 
 // Packets that may belong to a flow of the table.
@@ -69,16 +77,18 @@ Result run_stages(const PipelineEnv& env, const Tables& t, uint8_t* pkt, size_t 
 
   FlowHit hit;
   if (trackable(t, p) && env.flows->lookup(p.key, now_ms, hit)) {
-    if (!is_cut(hit)) {
+    if (reopens(hit, p)) {
+      if (env.cache && t.pods) env.cache->forget(p.key, hit, *t.pods);
+      env.flows->remove(hit.idx, hit.gen, is_cut(hit) ? FlowEnd::cut : FlowEnd::closed);
+    } else if (!is_cut(hit)) {
       translate(pkt, p, vh, hit.x);
       env.flows->touch(hit, p.tcp_flags, now_ms);
       count_packet(env, hit.svc_slot, hit.be_slot, p.len);
       return forward_packet(pkt, p.len);
+    } else {
+      // Not touched: the cut flow lives tcp_close_ms from the cut, however chatty its ends are.
+      return reset_cut_flow(env, pkt, p, vh, hit, scratch);
     }
-    // Not touched otherwise: the cut flow lives tcp_close_ms from the cut, however chatty
-    // its ends are.
-    if (!reopens(hit, p)) return reset_cut_flow(env, pkt, p, vh, hit, scratch);
-    env.flows->remove(hit.idx, hit.gen);
   }
   FlowPlan plan = plan_new_flow(env, t, p, now_ms);
   return commit_new_flow(env, t, plan, pkt, p, vh, now_ms, scratch);
@@ -108,7 +118,7 @@ void trace_packet(const PipelineEnv& env, const Tables& t, const uint8_t* pkt, s
   }
   out.service = t.services.is_vip(p.family, p.key.dst);
   FlowHit hit;
-  if (trackable(t, p) && env.flows->lookup(p.key, now_ms, hit) && !(is_cut(hit) && reopens(hit, p))) {
+  if (trackable(t, p) && env.flows->lookup(p.key, now_ms, hit) && !reopens(hit, p)) {
     out.existing_flow = true;
     out.x = hit.x;
     if (out.service) out.svc = t.services.find(p.family, p.proto, p.key.dst, p.key.dport);

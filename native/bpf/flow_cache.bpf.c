@@ -6,8 +6,8 @@
  *      and NA target must be the pod's; VLAN tags and IPv6 extension headers (but MLD
  *      reports) are dropped; drops are counted per pod and reason.
  *   2. parse Ethernet -> IPv4/IPv6 -> TCP/UDP/ICMP echo and punt (unchanged, counted by
- *      reason) whatever the engine must see: SYN, RST, fragments, IPv4 options, IPv6
- *      extension headers, TTL <= 1, ICMP errors, truncated headers.
+ *      reason) whatever the engine must see: a connection's first SYN, RST, fragments, IPv4
+ *      options, IPv6 extension headers, TTL <= 1, ICMP errors, truncated headers.
  *   3. look the 5-tuple up in podnet_flows; a miss is punted unchanged (-> TUN -> engine).
  *   4. on a hit: MTU check, rewrite addresses/ports with incremental checksums, decrement
  *      TTL for redirects, account, then redirect_peer / redirect_neigh / pass.
@@ -23,10 +23,15 @@
  *   TC_ACT_REDIRECT     hit with redirect_peer / redirect_neigh.
  *   TC_ACT_SHOT         anti-spoofing drop, or a rewrite helper failing half way.
  *
- * TCP FIN is deliberately not punted: the FIN and the last ACKs keep the fast path, the
- * entry's tcp_flags accumulate FIN (one entry per direction), and the engine's periodic
- * sweep reads them to run its close timeout. RST is punted so the engine can delete both
- * directions at once.
+ * TCP SYN without ACK is punted: it starts a connection, the engine decides (a SYN reusing
+ * the ports of a closed flow gets a new decision too). The SYN-ACK is not: it can only hit
+ * an entry the engine wrote when it admitted that SYN, so it is the decision's own reply, and
+ * forwarding it here saves every connection its second trip through the TUN (the sweep then
+ * moves the engine's record to established, as a reverse packet does in the engine).
+ * TCP FIN is not punted either: the FIN and the last ACKs keep the fast path, the entry's
+ * tcp_flags accumulate FIN (one entry per direction), and the engine's periodic sweep reads
+ * them to run its close timeout. RST is punted so the engine can delete both directions at
+ * once.
  *
  * The ingress device is skb->ingress_ifindex (the same as skb->ifindex at tc ingress; it is
  * also the field BPF_PROG_TEST_RUN lets a test set without a real device).
@@ -59,6 +64,7 @@
 #define TCP_FIN 0x01
 #define TCP_SYN 0x02
 #define TCP_RST 0x04
+#define TCP_ACK 0x10
 
 struct {
   __uint(type, BPF_MAP_TYPE_HASH);
@@ -163,7 +169,7 @@ static __always_inline int parse_l4(struct __sk_buff *skb, struct parsed *p)
     p->tcp_flags = l4[13];
     if (p->tcp_flags & TCP_RST)
       return PODNET_STAT_PUNT_TCP_RST;
-    if (p->tcp_flags & TCP_SYN)
+    if ((p->tcp_flags & (TCP_SYN | TCP_ACK)) == TCP_SYN)
       return PODNET_STAT_PUNT_TCP_SYN;
     p->key.sport = *(__be16 *)l4;
     p->key.dport = *(__be16 *)(l4 + 2);

@@ -183,7 +183,7 @@ enum podnet_stat {
   PODNET_STAT_PUNT_IP_OPTIONS = 7,/* IPv4 ihl != 5 */
   PODNET_STAT_PUNT_IPV6_EXT = 8,  /* IPv6 next header not TCP/UDP/ICMPv6 */
   PODNET_STAT_PUNT_TTL = 9,       /* TTL / hop limit <= 1: the slow path sends time-exceeded */
-  PODNET_STAT_PUNT_TCP_SYN = 10,  /* connection setup: the engine decides */
+  PODNET_STAT_PUNT_TCP_SYN = 10,  /* SYN without ACK, a connection's start: the engine decides */
   PODNET_STAT_PUNT_TCP_RST = 11,  /* teardown: the engine deletes the flow at once */
   PODNET_STAT_PUNT_ICMP_ERROR = 12, /* errors carry an inner header the engine translates */
   PODNET_STAT_PUNT_ICMP_OTHER = 13, /* ICMP that is neither echo nor an error (ND, ...) */

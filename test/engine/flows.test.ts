@@ -128,6 +128,22 @@ t.test('TCP state follows FIN from both sides to TIME_WAIT', async (t) => {
   t.equal(e.flows()[0].state, 'FIN_WAIT');
   s(TCP.FIN | TCP.ACK);
   t.equal(e.flows()[0].state, 'TIME_WAIT');
+  // The client reuses the port (as conntrack, a SYN in TIME_WAIT starts a new entry): a new
+  // decision and a new record, counted as a new flow of the service.
+  const flowsBefore = e.stats().services.find((x) => x.vip === '10.96.0.12')!.flows;
+  e.monitorStart();
+  t.teardown(() => e.monitorStop());
+  t.equal(c(TCP.SYN).verdict, 'forward');
+  t.equal(e.flows()[0].state, 'SYN_SENT', 'a new connection');
+  t.equal(e.flows().length, 1, 'the old record is gone');
+  t.equal(e.stats().services.find((x) => x.vip === '10.96.0.12')!.flows, flowsBefore + 1, 'counted as a new flow');
+  const events = e.monitorRead().events;
+  t.match(events.find((x) => x.type === 'flow-end'), { reason: 'closed', state: 'TIME_WAIT' }, 'the old one ended as closed');
+  t.ok(events.some((x) => x.type === 'flow-new'), 'the new one reported');
+  s(TCP.SYN | TCP.ACK);
+  t.equal(e.flows()[0].state, 'ESTABLISHED');
+  t.equal(c(TCP.SYN).verdict, 'forward', 'a retransmitted SYN of a live flow stays on it');
+  t.equal(e.flows().length, 1);
 });
 
 t.test('ICMP errors about a flow are translated, quote included (PMTUD through a VIP)', async (t) => {

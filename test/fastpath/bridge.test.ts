@@ -80,7 +80,7 @@ t.test('traffic through the cache between two pods on a bridge', needs, async (t
     const got = JSON.parse(topo.in(client.ns, 'node', '-e', TCP_CLIENT, VIP, '41000', tcp.file));
     const after = stats();
     t.same(got, tcp.want, 'TCP: 1 MiB arrived byte-exact (sha256)');
-    t.ok(after.punt_tcp_syn - before.punt_tcp_syn >= 2, 'TCP: SYN and SYN-ACK took the slow path');
+    t.ok(after.punt_tcp_syn - before.punt_tcp_syn >= 1, 'TCP: the SYN took the slow path');
     t.ok(after.hit_peer - before.hit_peer > 20, `TCP: ${after.hit_peer - before.hit_peer} segments through the cache`);
 
     // A u32 filter after the program drops everything to the VIP (mirred to a veth that is

@@ -150,7 +150,11 @@ const gso: Case[] = [
 ];
 
 const fin4 = fromClient(CLIENT4, VIP4, data(40000, 80, TCP.FIN | TCP.ACK));
+const synAck4 = frame(GW, BACKEND_MAC, ip(BACKEND4, CLIENT4, data(8080, 40000, TCP.SYN | TCP.ACK)));
 const fin: Case[] = [
+  { name: 'TCP SYN+ACK of an admitted flow is forwarded by the cache (the decision\'s own reply), SYN left in the flags', pods: [BACKEND], flows: [rnat4],
+    steps: [step(synAck4, TC_ACT_REDIRECT, toClient(VIP4, CLIENT4, data(80, 40000, TCP.SYN | TCP.ACK)), { if: BACKEND_IF })],
+    stats: { hit_peer: 1 }, flow: { packets: 1, bytes: l3len(synAck4), tcp_flags: TCP.SYN | TCP.ACK } },
   { name: 'TCP FIN is forwarded by the cache and leaves FIN in the flow flags for the sweep', pods: [CLIENT], flows: [dnat4],
     steps: [
       step(fwd4, TC_ACT_REDIRECT),
@@ -170,7 +174,7 @@ const punts: Case[] = [
   withFlows({ name: 'miss: no entry for the 5-tuple', steps: [punt(fromClient(CLIENT4, VIP4, data(40001, 80)))], stats: { miss: 1 } }),
   withFlows({ name: 'miss: same 5-tuple on another ingress device', steps: [punt(frame(GW, BACKEND_MAC, ip(CLIENT4, VIP4, data(40000, 80))), { if: 11 })], stats: { miss: 1 } }),
   withFlows({ name: 'TCP SYN of a cached flow', steps: [punt(syn4)], stats: { punt_tcp_syn: 1 } }),
-  withFlows({ name: 'TCP SYN+ACK', steps: [punt(fromClient(CLIENT4, VIP4, data(40000, 80, TCP.SYN | TCP.ACK)))], stats: { punt_tcp_syn: 1 } }),
+  withFlows({ name: 'TCP SYN+ACK without an entry is a miss (only a SYN without ACK is a SYN punt)', steps: [punt(fromClient(CLIENT4, VIP4, data(40001, 80, TCP.SYN | TCP.ACK)))], stats: { miss: 1 } }),
   withFlows({ name: 'TCP RST of a cached flow', steps: [punt(fromClient(CLIENT4, VIP4, data(40000, 80, TCP.RST | TCP.ACK)))], stats: { punt_tcp_rst: 1 } }),
   withFlows({ name: 'IPv4 first fragment (MF)', steps: [punt(fromClient(CLIENT4, VIP4, udp(33000, 53), { moreFragments: true }))], stats: { punt_fragment: 1 } }),
   withFlows({ name: 'IPv4 later fragment (offset)', steps: [punt(fromClient(CLIENT4, VIP4, udp(33000, 53), { fragOffset: 1480 }))], stats: { punt_fragment: 1 } }),
