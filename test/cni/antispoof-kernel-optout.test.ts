@@ -3,7 +3,8 @@
 // out (its host veth's alias says antispoof=off, written by ADD) gets no anti-spoofing entry,
 // so the program lets its lies through, as the u32 form does for such a pod
 // (antispoof.test.ts); it is still a local pod of the cache, and its flows are cached. A
-// default pod on the same bridge still cannot lie. Everything in namespaces of this test; the
+// default pod on the same bridge still cannot lie, and the token added to (then taken from) its
+// alias deletes (then restores) its entry. Everything in namespaces of this test; the
 // bpffs is mounted in its own directory and unmounted at the end.
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
@@ -40,11 +41,12 @@ t.test('a pod with antiSpoofing false is cached but not policed by the kernel fl
     return r.json;
   };
   const [a, c, o] = ['a', 'c', 'o'].map((p) => ns.add(p));
-  add('ctr-a', a, conf); // 10.244.1.2, fd00:10:244:1::2: anti-spoofing (the default)
+  const rA = add('ctr-a', a, conf); // 10.244.1.2, fd00:10:244:1::2: anti-spoofing (the default)
   add('ctr-c', c, conf); // .3: the receiver
   const ro = add('ctr-o', o, off); // .4: opted out
   const A4 = '10.244.1.2', A6 = 'fd00:10:244:1::2', C4 = '10.244.1.3', C6 = 'fd00:10:244:1::3', O4 = '10.244.1.4';
   const vethO = ro.interfaces[1].name as string;
+  const vethA = rA.interfaces[1].name as string;
   const ifindexO = Number(/^(\d+):/.exec(sh('ip', ['-n', host, '-o', 'link', 'show', vethO]))![1]);
   const { py, receive, spoofedSourcesStopped } = spoofTools(ns, host);
 
@@ -83,6 +85,19 @@ t.test('a pod with antiSpoofing false is cached but not policed by the kernel fl
     const hits = (after.hits ?? 0) - (before.hits ?? 0);
     t.ok(hits >= 80, `${hits} of them forwarded by the program (installs ${before.installs} → ${after.installs})`);
     t.ok(pings(ns, o, C4), 'ping o → c');
+  });
+
+  await t.test("an alias that changes its mind: the watch deletes the stale entry, then writes it back", async (t) => {
+    const ra = JSON.parse(sh('ip', ['-n', host, '-j', 'link', 'show', vethA]))[0] as { ifalias: string };
+    const lieArrives = async (port: number) => (await receive(c, C4, port, () => py(a, ['udp-send', O4, C4, String(port), '5']))).includes(O4);
+    t.notOk(await lieArrives(5007), 'a (default) cannot lie');
+    sh('ip', ['-n', host, 'link', 'set', vethA, 'alias', `${ra.ifalias} antispoof=off`]);
+    await new Promise((r) => setTimeout(r, 500)); // the watch's debounce and pass
+    t.ok(await lieArrives(5008), "with antispoof=off in its alias a's lie arrives: no entry left");
+    sh('ip', ['-n', host, 'link', 'set', vethA, 'alias', ra.ifalias]);
+    await new Promise((r) => setTimeout(r, 500));
+    t.notOk(await lieArrives(5009), 'the token gone: policed again');
+    t.equal(call('CHECK', 'ctr-a', a, { ...conf, prevResult: rA }).code, 0, "CHECK of a: podnetd's entry is back");
   });
 
   await t.test('DEL of the opted-out pod', async (t) => {
