@@ -6,40 +6,17 @@
 // default pod on the same bridge still cannot lie, and the token added to (then taken from) its
 // alias deletes (then restores) its entry. Everything in namespaces of this test; the
 // bpffs is mounted in its own directory and unmounted at the end.
-import { spawnSync } from 'node:child_process';
-import path from 'node:path';
 import t from 'tap';
-import { NodePodnetd } from '../../src/sandbox/node-podnetd';
-import { haveCommand, requires } from '../helpers/privileged';
-import { NsSet, pings, podnetConf, REPO, rootChecks, runPlugin, sh } from './fixtures/helpers';
+import { requires } from '../helpers/privileged';
+import { fastPathNode, kernelChecks as checks } from './fixtures/fast-path-node';
+import { pings, sh } from './fixtures/helpers';
 import { spoofTools } from './fixtures/spoof';
 
-const SHIM = path.join(REPO, 'dist/cni/podnet');
-const checks = {
-  ...rootChecks, python3: () => haveCommand('python3'), 'tc (iproute2)': () => haveCommand('tc'), 'a C compiler (cc)': () => haveCommand('cc'),
-};
-
 t.test('a pod with antiSpoofing false is cached but not policed by the kernel flow cache', requires(checks), async (t) => {
-  const build = spawnSync('sh', [path.join(REPO, 'src/cni/shim/build.sh')], { encoding: 'utf8' });
-  t.equal(build.status, 0, `shim builds: ${build.stderr}`);
-  const ns = new NsSet();
-  const host = ns.add('host');
-  sh('ip', ['netns', 'exec', host, 'sysctl', '-qw', 'net.ipv4.ip_forward=1']);
-  let podnetd: NodePodnetd | undefined;
-  t.teardown(async () => { await podnetd?.stop(); ns.cleanup(); });
-  podnetd = await NodePodnetd.start({ ns: host, dir: ns.tmp, bridge: 'podnet0', podCIDRs: ['10.244.1.0/24', 'fd00:10:244:1::/64'], fastPath: true });
-  const fp0 = await podnetd.fastPath();
-  if (fp0.mode !== 'on') { t.fail(`fast path off: ${fp0.reason}`); return; }
-  const d = podnetd;
-  const conf = podnetConf(path.join(ns.tmp, 'ipam'));
+  const node = await fastPathNode(t);
+  if (!node) return;
+  const { ns, host, podnetd: d, conf, call, add } = node;
   const off = { ...conf, antiSpoofing: false };
-  const call = (command: string, id: string, pod: string, c: object) =>
-    runPlugin({ command, containerId: id, netns: ns.path(pod), ifname: 'eth0', hostNs: host, plugin: SHIM, extraEnv: { PODNET_CNI_SOCKET: d.cniSocket } }, c);
-  const add = (id: string, pod: string, c: object) => {
-    const r = call('ADD', id, pod, c);
-    if (r.code !== 0) throw new Error(`ADD ${id}: ${r.stdout}${r.stderr}`);
-    return r.json;
-  };
   const [a, c, o] = ['a', 'c', 'o'].map((p) => ns.add(p));
   const rA = add('ctr-a', a, conf); // 10.244.1.2, fd00:10:244:1::2: anti-spoofing (the default)
   add('ctr-c', c, conf); // .3: the receiver

@@ -8,20 +8,17 @@
 // Everything in namespaces of this test; the bpffs is mounted in its own directory and
 // unmounted at the end.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { haveCommand, requires } from '../helpers/privileged';
-import { NsSet, podnetConf, REPO, rootChecks, runPlugin, sh } from './fixtures/helpers';
+import { nsWithBpffs } from './fixtures/fast-path-node';
+import { podnetConf, REPO, rootChecks, runPlugin, sh } from './fixtures/helpers';
 
 const checks = { ...rootChecks, 'tc (iproute2)': () => haveCommand('tc') };
 
 t.test('standalone CHECK of the kernel flow cache form', requires(checks), async (t) => {
-  const ns = new NsSet();
-  const bpffs = path.join(ns.tmp, 'bpffs');
-  mkdirSync(bpffs);
-  sh('mount', ['-t', 'bpf', 'bpf', bpffs]);
-  t.teardown(() => { spawnSync('umount', [bpffs]); ns.cleanup(); });
+  const { ns, bpffs } = nsWithBpffs(t);
   const host = ns.add('host');
   const conf = podnetConf(path.join(ns.tmp, 'ipam'));
   const env = (pod: string, id: string, command: string) => ({
