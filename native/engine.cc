@@ -375,12 +375,13 @@ void Engine::enable_fast_path(const KernelCacheOptions& o) {
   version_.fetch_add(1, std::memory_order_acq_rel);
 }
 
-std::string Engine::set_local_pod(const LocalPod& pod, const std::vector<std::pair<uint8_t, Addr>>& addrs) {
+std::string Engine::set_local_pod(const LocalPod& pod, const std::vector<std::pair<uint8_t, Addr>>& addrs,
+                                  bool antispoof) {
   std::lock_guard<std::mutex> g(apply_mu_);
   if (!cache_) return "the fast path is off";
   // Anti-spoofing entry and attachment first: the pod's flows are cached only once its
   // veth runs the program.
-  std::string err = cache_->set_pod(pod, addrs);
+  std::string err = cache_->set_pod(pod, addrs, antispoof);
   auto next = std::make_shared<PodTable>(*pods_.load(std::memory_order_acquire));
   next->erase_ifindex(pod.ifindex);
   if (err.empty())

@@ -94,8 +94,10 @@ class Engine {
   KernelCache* kernel_cache() { return cache_.get(); }
   const KernelCache* kernel_cache() const { return cache_.get(); }
   // A pod on this node's bridge appeared (or changed): its addresses become cacheable ends,
-  // its veth gets the program. "" or what failed (the pod then stays on the TUN path).
-  std::string set_local_pod(const LocalPod& pod, const std::vector<std::pair<uint8_t, Addr>>& addrs);
+  // its veth gets the program, and its anti-spoofing entry unless `antispoof` is false (a pod
+  // whose CNI config opted out: cached, not policed). "" or what failed (the pod then stays on
+  // the TUN path).
+  std::string set_local_pod(const LocalPod& pod, const std::vector<std::pair<uint8_t, Addr>>& addrs, bool antispoof);
   // The pod's veth is gone: its cached flows, anti-spoofing entry and attachment go at once.
   std::string delete_local_pod(uint32_t ifindex);
   std::shared_ptr<const PodTable> pods() const { return pods_.load(std::memory_order_acquire); }

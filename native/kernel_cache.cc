@@ -164,18 +164,24 @@ size_t KernelCache::sweep(FlowTable& flows, const PipelineEnv& env, const PodTab
   return deleted;
 }
 
-std::string KernelCache::set_pod(const LocalPod& pod, const std::vector<std::pair<uint8_t, Addr>>& addrs) {
-  podnet_pod_addrs pa;
-  std::memset(&pa, 0, sizeof pa);
-  std::memcpy(pa.mac, pod.mac, 6);
-  for (const auto& [family, a] : addrs) {
-    if (family == 4 && pa.n_v4 < PODNET_POD_MAX_V4) std::memcpy(pa.v4[pa.n_v4++], a.b, 4);
-    else if (family == 6 && pa.n_v6 < PODNET_POD_MAX_V6) std::memcpy(pa.v6[pa.n_v6++], a.b, 16);
-    else return "more addresses of one family than the kernel cache holds";
+std::string KernelCache::set_pod(const LocalPod& pod, const std::vector<std::pair<uint8_t, Addr>>& addrs,
+                                 bool antispoof) {
+  // Anti-spoofing before the program can see the pod's packets; without it, no entry (the
+  // program polices only veths that have one), and none left from an earlier set_pod.
+  if (antispoof) {
+    podnet_pod_addrs pa;
+    std::memset(&pa, 0, sizeof pa);
+    std::memcpy(pa.mac, pod.mac, 6);
+    for (const auto& [family, a] : addrs) {
+      if (family == 4 && pa.n_v4 < PODNET_POD_MAX_V4) std::memcpy(pa.v4[pa.n_v4++], a.b, 4);
+      else if (family == 6 && pa.n_v6 < PODNET_POD_MAX_V6) std::memcpy(pa.v6[pa.n_v6++], a.b, 16);
+      else return "more addresses of one family than the kernel cache holds";
+    }
+    if (int rc = maps_->SetPod(pod.ifindex, pa); rc != 0)
+      return failed(fastpath::Status::Errno(rc, "anti-spoofing entry of ifindex " + std::to_string(pod.ifindex)));
+  } else if (int rc = maps_->DeletePod(pod.ifindex); rc != 0) {
+    return failed(fastpath::Status::Errno(rc, "stale anti-spoofing entry of ifindex " + std::to_string(pod.ifindex)));
   }
-  // Anti-spoofing before the program can see the pod's packets.
-  if (int rc = maps_->SetPod(pod.ifindex, pa); rc != 0)
-    return failed(fastpath::Status::Errno(rc, "anti-spoofing entry of ifindex " + std::to_string(pod.ifindex)));
   fastpath::AttachOptions ao;
   ao.force_clsact = force_clsact_;
   fastpath::AttachMode mode = fastpath::AttachMode::kNone;

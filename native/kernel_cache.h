@@ -13,7 +13,8 @@
 //             closing (both FINs seen). So a cut flow's next packet reaches the engine, which
 //             resets both ends, and a closing flow is never cached again.
 //   pods      the pods' anti-spoofing entries and program attachments follow set_pod /
-//             delete_pod (a deleted pod's entries go at once: its ifindex may be reused).
+//             delete_pod (a deleted pod's entries go at once: its ifindex may be reused); a
+//             pod set without anti-spoofing has the attachment and no entry.
 //
 // Maps and attachments are pinned (the loader), so cached flows keep flowing while podnetd
 // restarts; the restarted engine adopts entries whose records it restored from its state
@@ -67,8 +68,9 @@ class KernelCache {
   // planned while its pod was being deleted).
   size_t sweep(FlowTable& flows, const PipelineEnv& env, const PodTable& pods, uint64_t now_ms);
 
-  // JS thread. Anti-spoofing entry + attachment; "" or what failed.
-  std::string set_pod(const LocalPod& pod, const std::vector<std::pair<uint8_t, Addr>>& addrs);
+  // JS thread. Anti-spoofing entry (or, with `antispoof` false, none: a stale one is deleted
+  // and the program lets the veth's frames through unpoliced) + attachment; "" or what failed.
+  std::string set_pod(const LocalPod& pod, const std::vector<std::pair<uint8_t, Addr>>& addrs, bool antispoof);
   // Flushes every entry entering or leaving by the veth, the pod's entries, the attachment.
   std::string delete_pod(uint32_t ifindex);
   // The pod's anti-spoofing entry as the kernel holds it (CNI CHECK); 0 or -errno (-ENOENT: none).

@@ -56,7 +56,8 @@ Napi::Value enable_fast_path(Engine& e, const Napi::CallbackInfo& info) {
   return out;
 }
 
-// setLocalPod({ifindex, mac, gatewayMac, addresses: ["10.244.1.5", "fd00::5"]}).
+// setLocalPod({ifindex, mac, gatewayMac, addresses: ["10.244.1.5", "fd00::5"], antiSpoofing?}):
+// antiSpoofing false writes no anti-spoofing entry (absent: true).
 Napi::Value set_local_pod(Engine& e, const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object o = object_arg(info, "pod");
@@ -73,7 +74,9 @@ Napi::Value set_local_pod(Engine& e, const Napi::CallbackInfo& info) {
     if (!parse_ip(s, a, family)) bad(env, at("pod.addresses", i), "not an IP address", "ENGINE_BAD_ARGUMENT");
     addrs.emplace_back(family, a);
   }
-  throw_if(env, e.set_local_pod(pod, addrs));
+  Napi::Value as = o.Get("antiSpoofing");
+  if (!absent(as) && !as.IsBoolean()) bad(env, "pod.antiSpoofing", "not a boolean", "ENGINE_BAD_ARGUMENT");
+  throw_if(env, e.set_local_pod(pod, addrs, absent(as) || as.As<Napi::Boolean>().Value()));
   return env.Undefined();
 }
 

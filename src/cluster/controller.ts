@@ -5,8 +5,8 @@
 //     → syncNodeRoutes in podnetd's own netns (src/cluster/program.ts) → one log line per change
 // A failed sync is retried with backoff (1 s → 30 s) and never takes podnetd down: the routes
 // already programmed keep carrying traffic. A periodic re-sync repairs what someone removed.
-// This node's own Node object also gives its pod CIDRs when the config names none (podCIDRs
-// resolved before the node is wired; see waitForPodCIDRs). `cleanupCluster` is `--cleanup`'s part.
+// `cleanupCluster` is `--cleanup`'s part. (This node's pod CIDRs, when the config names none,
+// come from its Node object through the daemon's node facts, before the node is wired.)
 import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { BoundedFrequencyRunner, type Clock, realClock } from '../sync/runner';
@@ -95,7 +95,6 @@ export class ClusterRouting implements ClusterNodeSink {
   /** The pending sync was asked for (start, SIGHUP): log its outcome even when it changed nothing. */
   private loud = false;
   private failures = 0;
-  private selfWaiters: Array<(n: ClusterNode) => void> = [];
   private informer: { stop(): Promise<void> } | undefined;
   last: ClusterSyncResult | undefined;
   /** The desired state of the last successful sync. */
@@ -121,7 +120,6 @@ export class ClusterRouting implements ClusterNodeSink {
     if (this.prints.get(name) === print) return;
     if (node && print) { this.nodes.set(name, node); this.prints.set(name, print); } else { this.nodes.delete(name); this.prints.delete(name); }
     if (node && name === this.cfg.nodeName) {
-      if (node.podCIDRs.length) for (const w of this.selfWaiters.splice(0)) w(node);
       const configured = this.cfg.podCIDRs.map((c) => formatCidr(parseNetwork(c)));
       if (configured.length && node.podCIDRs.length && fingerprint([...configured].sort()) !== fingerprint([...node.podCIDRs].sort())) {
         this.log.warn({ configured, node: node.podCIDRs }, 'this node\'s podCIDRs in the config differ from its Node object; other nodes route the Node\'s');
@@ -133,13 +131,6 @@ export class ClusterRouting implements ClusterNodeSink {
   setInitialized(): void {
     this.initialized = true;
     this.trigger();
-  }
-
-  /** Resolves with this node's pod CIDRs from its Node object (spec.podCIDRs) once it has any. */
-  waitForPodCIDRs(): Promise<string[]> {
-    const me = this.nodes.get(this.cfg.nodeName);
-    if (me?.podCIDRs.length) return Promise.resolve([...me.podCIDRs]);
-    return new Promise((resolve) => this.selfWaiters.push((n) => resolve([...n.podCIDRs])));
   }
 
   /** Starts syncing (after the node is wired: the rules point into its podnet table); runs the first sync now. */

@@ -65,9 +65,9 @@ export async function cmdAdd(conf: NetConf, env: CniEnv, log: Log, hooks: CniHoo
 
     const ipam = openIpam(conf, env);
     const alloc = await steps.run('ipam', () => ipam.add(), () => ipam.del());
-    // The addresses and the pod's MAC on the host veth (its alias): GC, DEL and podnetd's kernel
-    // flow cache read them back, whatever the IPAM.
-    await steps.run('record-addresses', () => setLinkAlias(sock, host.index, podAlias(alloc.ips.map((i) => i.address), peerMac)));
+    // The addresses, the pod's MAC and an antiSpoofing opt-out on the host veth (its alias): GC,
+    // DEL and podnetd's kernel flow cache read them back, whatever the IPAM.
+    await steps.run('record-addresses', () => setLinkAlias(sock, host.index, podAlias(alloc.ips.map((i) => i.address), peerMac, { antiSpoofing: conf.antiSpoofing })));
     const v4 = alloc.ips.some((i) => i.family === 4);
     const v6 = alloc.ips.some((i) => i.family === 6);
 
@@ -86,7 +86,7 @@ export async function cmdAdd(conf: NetConf, env: CniEnv, log: Log, hooks: CniHoo
     if (conf.antiSpoofing) {
       const { installAntispoof, removeAntispoof } = require('./antispoof') as typeof import('./antispoof');
       const kernel = bridge.mac ? hooks.kernelAntispoof?.() : undefined;
-      const pod = { ifindex: host.index, name: hostName, mac: peerMac.toLowerCase(), gatewayMac: bridge.mac ?? '', addresses: alloc.ips.map((i) => i.address.split('/')[0]) };
+      const pod = { ifindex: host.index, name: hostName, mac: peerMac.toLowerCase(), gatewayMac: bridge.mac ?? '', addresses: alloc.ips.map((i) => i.address.split('/')[0]), antiSpoofing: true };
       await steps.run('anti-spoofing', () => installAntispoof(sock, pod, kernel, log), (form) => removeAntispoof(sock, host, form, kernel));
     }
 

@@ -7,7 +7,8 @@
 // Both enforce the same policy and are in place before configure-netns brings the pod's
 // interface up. CHECK verifies the form the veth has: the kernel entry when the host has one
 // for it, else the filters, read back with `tc filter show` (the reader is shared with
-// podnetd's counters). DEL: the filters and the attachment go with the veth, the kernel entry
+// podnetd's counters); without the host's hook, a veth with no filter but the kernel form's
+// program passes on what the plugin alone can see of it (kernel-form.ts). DEL: the filters and the attachment go with the veth, the kernel entry
 // through the hook (and podnetd's watch of the bridge). Runs in the plugin's own namespace
 // (the node's), like the rest of ADD; in podnetd's CNI server the same code runs inside the daemon.
 import { spawn } from 'node:child_process';
@@ -17,10 +18,11 @@ import { DROP_DEV, DROP_PEER } from '../node/drop-sink';
 import type { BridgePod } from '../node/local-pods';
 import { CheckError, IoError } from './errors';
 import type { KernelAntispoof } from './hooks';
-import type { Log } from './log';
+import { bpffsRoot, FAST_PATH_PROGRAM, kernelFormSeen } from './kernel-form';
+import { silent, type Log } from './log';
 import { ensureDownVeth } from '../netlink/link';
-import type { Rtnl } from '../netlink/socket';
-import { installU32, removeClsact } from '../netlink/tc';
+import { closeRtnl, openRtnl, type Rtnl } from '../netlink/socket';
+import { dumpIngressFilters, installU32, removeClsact, type FilterStats } from '../netlink/tc';
 
 /** Runs tc in this namespace; asynchronous so podnetd's event loop never blocks on it. */
 function tc(argv: string[], input?: string): Promise<string> {
@@ -90,10 +92,12 @@ const sameAddresses = (a: string[], b: string[]) => {
 /**
  * CHECK: the kernel entry when the host holds one for the veth (its MAC, its addresses, the
  * program attached), else every filter the pod's addresses call for on `veth`, matching and
- * acting as built.
+ * acting as built. Without the host's hook (the standalone plugin, podnetd down) a veth with
+ * no u32 filter passes when it runs the kernel flow cache's program (kernel-form.ts), with a
+ * warning naming what could not be verified; a veth with neither form fails.
  */
 export async function checkAntispoof(veth: { name: string; index: number }, addresses: string[], mac: string | undefined,
-  kernel?: KernelAntispoof): Promise<void> {
+  kernel?: KernelAntispoof, log: Log = silent): Promise<void> {
   const entry = kernel?.entry(veth.index);
   if (entry) {
     const problems = [];
@@ -103,7 +107,29 @@ export async function checkAntispoof(veth: { name: string; index: number }, addr
     if (problems.length) throw new CheckError(`${veth.name}: ${problems.join('; ')}`);
     return;
   }
+  if (!kernel) {
+    const filters = await ingressFilters(veth);
+    if (!filters.some((f) => f.kind === 'u32')) {
+      const k = await kernelFormSeen(veth.index, filters);
+      if (!k) {
+        throw new CheckError(`${veth.name}: no anti-spoofing: no u32 filter on its ingress, and no kernel flow cache program ` +
+          `(no ${FAST_PATH_PROGRAM} cls_bpf filter, no pinned tcx link under ${bpffsRoot()}/podnet)`);
+      }
+      log.warn({ veth: veth.name, seen: k.seen, unverified: k.unverified },
+        'CHECK without podnetd: anti-spoofing in the kernel flow cache form, program attached; its entry not verified');
+      return;
+    }
+  }
   await checkU32Antispoof(veth.name, addresses, mac);
+}
+
+async function ingressFilters(veth: { name: string; index: number }): Promise<FilterStats[]> {
+  const sock = openRtnl();
+  try { return await dumpIngressFilters(sock, veth.index); } catch (e) {
+    throw new CheckError(`tc filters of ${veth.name} cannot be read: ${(e as Error).message}`);
+  } finally {
+    closeRtnl(sock);
+  }
 }
 
 async function checkU32Antispoof(veth: string, addresses: string[], mac: string | undefined): Promise<void> {

@@ -11,6 +11,7 @@ import { openIpam } from './ipam/index';
 import { getLink } from '../netlink/link';
 import { closeRtnl, openRtnl } from '../netlink/socket';
 import { hostVethName } from './host-link';
+import { silent, type Log } from './log';
 import { inspectContainer } from './netns';
 import { allowsCheck } from './version';
 
@@ -19,7 +20,7 @@ const sameCidr = (a: string, b: string) => {
   return !!x && !!y && x.family === y.family && x.prefix === y.prefix && canonicalIp(a.split('/')[0]) === canonicalIp(b.split('/')[0]);
 };
 
-export async function cmdCheck(conf: NetConf, env: CniEnv, hooks: CniHooks = {}): Promise<void> {
+export async function cmdCheck(conf: NetConf, env: CniEnv, hooks: CniHooks = {}, log: Log = silent): Promise<void> {
   if (!allowsCheck(conf.cniVersion)) throw new IncompatibleVersionError('config version does not allow CHECK', conf.cniVersion);
   const prev = conf.prevResult;
   if (!prev) throw new ConfigError('prevResult', undefined, 'required for CHECK');
@@ -49,7 +50,7 @@ export async function cmdCheck(conf: NetConf, env: CniEnv, hooks: CniHooks = {})
   if (!st.up) throw new CheckError(`interface ${env.ifname} is down`);
   if (conf.antiSpoofing) {
     const { checkAntispoof } = require('./antispoof') as typeof import('./antispoof');
-    await checkAntispoof({ name: hostName, index: hostIndex }, ips.map((i) => i.address), want.mac ?? st.mac, hooks.kernelAntispoof?.());
+    await checkAntispoof({ name: hostName, index: hostIndex }, ips.map((i) => i.address), want.mac ?? st.mac, hooks.kernelAntispoof?.(), log);
   }
   for (const ip of ips) {
     if (!st.addresses.some((a) => sameCidr(a, ip.address))) throw new CheckError(`interface ${env.ifname} lacks address ${ip.address}`);

@@ -69,7 +69,7 @@ async function dispatch(state: { cniVersion: string }, rawEnv: NodeJS.ProcessEnv
     }
     case 'CHECK': {
       const { cmdCheck } = require('./check') as typeof import('./check');
-      await cmdCheck(conf, env, hooks);
+      await cmdCheck(conf, env, hooks, log);
       return undefined;
     }
     case 'GC': {

@@ -2,7 +2,7 @@
 // drops with their reason and packet, new flows with their service port and backend, ended
 // flows, and table versions as the planes publish them. One line per event, or with --json the
 // control API's MonitorEventEntry per line. Runs until Ctrl-C, --count events or --duration.
-import type { MonitorEventEntry } from './api';
+import type { MonitorEventEntry } from './api-monitor';
 import type { ControlClient } from './client';
 
 export interface MonitorArgs {

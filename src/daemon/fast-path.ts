@@ -8,8 +8,8 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { KernelAntispoof } from '../cni/hooks';
 import type { FastPathWireStatus } from '../ctl/api';
-import type { Engine, FastPathStatus } from '../engine/index';
-import { LocalPodWatch } from '../node/local-pods';
+import type { Engine, FastPathStatus, LocalPod } from '../engine/index';
+import { LocalPodWatch, type BridgePod } from '../node/local-pods';
 import type { DaemonConfig } from './config';
 import type { Logger } from 'pino';
 
@@ -32,6 +32,9 @@ export function toWireFastPath(s: FastPathStatus | null, reason: string): FastPa
     installs: s.installs, installErrors: s.installErrors, removed: s.removed, ...sumProgram(s.program), program: s.program,
   };
 }
+
+/** The engine's view of a bridge pod: its anti-spoofing entry only when its config wants one. */
+const localPod = (p: BridgePod): LocalPod => ({ ifindex: p.ifindex, mac: p.mac, gatewayMac: p.gatewayMac, addresses: p.addresses, antiSpoofing: p.antiSpoofing });
 
 export class FastPath {
   private watch: LocalPodWatch | undefined;
@@ -67,7 +70,7 @@ export class FastPath {
     return this.antispoof ??= {
       install: (p) => {
         if (this.watch?.knows(p)) return;
-        this.engine.setLocalPod({ ifindex: p.ifindex, mac: p.mac, gatewayMac: p.gatewayMac, addresses: p.addresses });
+        this.engine.setLocalPod(localPod(p));
         this.watch?.adopt(p);
         this.log.debug({ pod: p }, 'CNI ADD: pod veth runs the kernel flow cache');
       },
@@ -81,7 +84,7 @@ export class FastPath {
     if (!this.on) return;
     this.watch = new LocalPodWatch(this.cfg.bridge, {
       add: (p) => {
-        this.engine.setLocalPod({ ifindex: p.ifindex, mac: p.mac, gatewayMac: p.gatewayMac, addresses: p.addresses });
+        this.engine.setLocalPod(localPod(p));
         this.log.debug({ pod: p }, 'pod veth runs the kernel flow cache');
       },
       remove: (ifindex, name) => {

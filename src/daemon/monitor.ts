@@ -1,5 +1,5 @@
 // podnetctl monitor's daemon side: GET /v1/monitor streams what the data path does, one JSON
-// object per line (src/ctl/api.ts MonitorEventEntry).
+// object per line (src/ctl/api-monitor.ts MonitorEventEntry).
 //   engine events  drops, new flows, ended flows: the engine records them into its event ring
 //                  only while a monitor is attached (native/events.h); the hub attaches one for
 //                  all clients and drains the ring every intervalMs while any client is connected
@@ -10,7 +10,7 @@
 import type http from 'node:http';
 import net from 'node:net';
 import type { Logger } from 'pino';
-import type { MonitorEventEntry } from '../ctl/api';
+import type { MonitorEventEntry } from '../ctl/api-monitor';
 import type { MonitorEvent, MonitorOptions, MonitorReadResult } from '../engine/types';
 import { canonicalIp } from '../net/ip';
 import type { PolicyTableSink } from '../policy/sources';

@@ -307,6 +307,11 @@ export interface LocalPod {
   /** The MAC the pod knows its gateway by (the bridge's). */
   gatewayMac: string;
   addresses: string[];
+  /**
+   * false: no anti-spoofing entry for the veth (a stale one is deleted); the program then only
+   * caches the pod's flows. Default true.
+   */
+  antiSpoofing?: boolean;
 }
 
 /** Engine.localPodEntry: a pod's anti-spoofing entry read back from the BPF map. */

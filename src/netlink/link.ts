@@ -82,6 +82,12 @@ export async function createBridge(s: Rtnl, name: string, mac: Buffer, mtu?: num
   }
 }
 
+/** IFLA_LINKINFO of a veth whose peer has `peerAttrs` (VETH_INFO_PEER: an ifinfomsg, then them). */
+function vethLinkinfo(peerAttrs: Buffer[]): Buffer {
+  const peer = Buffer.concat([Buffer.alloc(16), ...peerAttrs]);
+  return Buffer.concat([nlattr(IFLA_INFO_KIND, cstr('veth')), nlattr(IFLA_INFO_DATA, nlattr(VETH_INFO_PEER, peer))]);
+}
+
 export interface VethSpec {
   hostName: string;
   peerName: string;
@@ -96,15 +102,12 @@ export interface VethSpec {
 export async function createVeth(s: Rtnl, v: VethSpec): Promise<LinkInfo> {
   // The peer cannot be set up here: veth_open refuses (ENOTCONN) before the host end exists;
   // whoever configures the namespace brings it up together with its addresses.
-  const ifinfomsg = Buffer.alloc(16);
-  const peer = Buffer.concat([
-    ifinfomsg,
+  const linkinfo = vethLinkinfo([
     nlattr(IFLA_IFNAME, cstr(v.peerName)),
     nlattr(IFLA_ADDRESS, macBytes(v.peerMac)),
     nlattr(IFLA_MTU, u32le(v.mtu)),
     nlattr(IFLA_NET_NS_FD, u32le(v.netnsFd)),
   ]);
-  const linkinfo = Buffer.concat([nlattr(IFLA_INFO_KIND, cstr('veth')), nlattr(IFLA_INFO_DATA, nlattr(VETH_INFO_PEER, peer))]);
   await request(s.newLink({ flags: { up: true }, change: { up: true } },
     { ifname: v.hostName, mtu: v.mtu, master: v.bridgeIndex, linkinfo }, { flags: CREATE_EXCL }),
   `create veth ${v.hostName} <-> ${v.peerName} in netns`);
@@ -156,12 +159,23 @@ export async function setLinkAlias(s: Rtnl, index: number, alias: string): Promi
 export async function ensureDownVeth(s: Rtnl, name: string, peerName: string): Promise<number> {
   const have = await getLink(s, name);
   if (have) return have.index;
-  const peer = Buffer.concat([Buffer.alloc(16), nlattr(IFLA_IFNAME, cstr(peerName))]);
-  const linkinfo = Buffer.concat([nlattr(IFLA_INFO_KIND, cstr('veth')), nlattr(IFLA_INFO_DATA, nlattr(VETH_INFO_PEER, peer))]);
+  const linkinfo = vethLinkinfo([nlattr(IFLA_IFNAME, cstr(peerName))]);
   try { await s.newLink({}, { ifname: name, linkinfo }, { flags: CREATE_EXCL }); } catch (e) {
     if (!isExists(e)) throw wrap(e, `create drop sink ${name}`); // else: a concurrent creator made it
   }
   const made = await getLink(s, name);
   if (!made) throw wrap(new Error('vanished after creation'), `drop sink ${name}`);
   return made.index;
+}
+
+/**
+ * The same pair created in another namespace, the one of `netnsFd` (both ends: a peer without
+ * its own IFLA_NET_NS_FD would be born in the socket's namespace), without entering it; present
+ * there already is success. The socket stays where it is, so nothing is looked up over there.
+ */
+export async function ensureDownVethIn(s: Rtnl, netnsFd: number, name: string, peerName: string): Promise<void> {
+  const linkinfo = vethLinkinfo([nlattr(IFLA_IFNAME, cstr(peerName)), nlattr(IFLA_NET_NS_FD, u32le(netnsFd))]);
+  try { await s.newLink({}, { ifname: name, netNsFd: netnsFd, linkinfo }, { flags: CREATE_EXCL }); } catch (e) {
+    if (!isExists(e)) throw wrap(e, `create drop sink ${name} in netns fd ${netnsFd}`); // else: there already
+  }
 }

@@ -7,7 +7,10 @@
 // send (iproute2 tc/f_u32.c, tc/m_mirred.c); the layouts are the kernel's uapi structs
 // (linux/pkt_cls.h tc_u32_sel/tc_u32_key, linux/tc_act/tc_mirred.h tc_mirred). Reading back:
 // one RTM_GETTFILTER dump of a link's ingress gives every filter with its actions' counters
-// (what `tc -s filter show dev X ingress` prints), for the anti-spoofing drop metrics.
+// (what `tc -s filter show dev X ingress` prints), for the anti-spoofing drop metrics, and a
+// cls_bpf filter's program name and id (the kernel flow cache's program attached in clsact
+// mode, for a CHECK without podnetd). A tcx attachment is not in it: rtnetlink has no view of
+// tcx, only the bpf syscall (BPF_PROG_QUERY) does.
 import { cstrText, nlattr, nlnest, parseNlattrs, u32le } from './attrs';
 import { CREATE_EXCL, errnoOf, isAbsent, request, wrap, type Rtnl } from './socket';
 
@@ -39,6 +42,8 @@ const TCA_EGRESS_REDIR = 1;
 const TCA_ACT_STATS = 4;
 const TCA_STATS_BASIC = 1; // struct gnet_stats_basic { __u64 bytes; __u32 packets; }
 const TCA_STATS_PKT64 = 8; // the packet count when it no longer fits the u32 above
+const TCA_BPF_NAME = 7;
+const TCA_BPF_ID = 11;
 
 const ETH_P: Record<TcProtocol, number> = { ip: 0x0800, ipv6: 0x86dd, arp: 0x0806, '802.1Q': 0x8100, '802.1ad': 0x88a8, all: 0x0003 };
 
@@ -102,6 +107,18 @@ export interface FilterStats {
   ethertype: number;
   kind: string;
   actions: { kind: string; packets: number; bytes: number }[];
+  /** A cls_bpf filter's program as the kernel names it (TCA_BPF_NAME, "prog:[id]" from libbpf) and its id. */
+  bpf?: { name: string; id: number };
+}
+
+/** The program of a cls_bpf filter's TCA_OPTIONS. Pure. */
+export function bpfProgram(options: Buffer): { name: string; id: number } {
+  let name = ''; let id = 0;
+  for (const a of parseNlattrs(options)) {
+    if (a.type === TCA_BPF_NAME) name = cstrText(a.payload);
+    else if (a.type === TCA_BPF_ID && a.payload.length >= 4) id = a.payload.readUInt32LE(0);
+  }
+  return { name, id };
 }
 
 /** Counters of one action's TCA_ACT_STATS nest (gnet_stats: basic, and pkt64 when it overflowed). */
@@ -153,6 +170,7 @@ export async function dumpIngressFilters(s: Rtnl, ifindex: number): Promise<Filt
     return {
       pref: info >>> 16, ethertype: ((proto & 0xff) << 8) | (proto >> 8), kind: m.attrs.kind ?? '',
       actions: m.attrs.options && m.attrs.kind === 'u32' ? u32Actions(m.attrs.options) : [],
+      ...(m.attrs.options && m.attrs.kind === 'bpf' ? { bpf: bpfProgram(m.attrs.options) } : {}),
     };
   });
 }

@@ -33,6 +33,11 @@ export interface RunOptions {
   env?: NodeJS.ProcessEnv;
 }
 
+/** The namespace file of `ns`: a name (`ip netns add`'s, under /var/run/netns) or an absolute path. */
+export function netnsFile(ns: string): string {
+  return ns.startsWith('/') ? ns : `/var/run/netns/${ns}`;
+}
+
 /** argv prefixed so that it runs in `ns`: a name, or an absolute path to a namespace file (null: the current namespace). */
 export function inNetns(ns: string | null, argv: readonly string[]): string[] {
   if (!ns) return [...argv];

@@ -6,22 +6,33 @@
 // Should the sink vanish, mirred still answers SHOT for a redirect to a missing device.
 //
 // Kept free of heavy imports: the CNI plugin reads DROP_DEV at every ADD (it creates the sink
-// itself over its own netlink socket, src/netlink/link.ts ensureDownVeth).
-import { run } from '../netns/exec';
+// itself over its own netlink socket, src/netlink/link.ts ensureDownVeth); the netlink modules
+// below are the ones ADD has loaded already.
+import { closeSync, openSync } from 'node:fs';
+import { ensureDownVeth, ensureDownVethIn } from '../netlink/link';
+import { closeRtnl, openRtnl } from '../netlink/socket';
+import { netnsFile } from '../netns/exec';
 
 /** The down veth drop rules redirect to (its peer is DROP_DEV + "p"). Same name as steering.ts's. */
 export const DROP_DEV = 'podnet-drop';
 export const DROP_PEER = `${DROP_DEV}p`;
 
-/** Creates the sink in `netns` (absent: the current namespace) unless it exists. Idempotent. */
+/**
+ * Creates the sink in `netns` (a name or a namespace file; absent: the current namespace)
+ * unless it exists, over rtnetlink: in another namespace by creating both ends there from
+ * here (netlink/link.ts ensureDownVethIn). Idempotent; a concurrent creator (podnetd's
+ * steering, a CNI ADD) winning the race is fine.
+ */
 export async function ensureDropSink(netns?: string): Promise<void> {
-  const have = await run(netns ?? null, ['ip', '-o', 'link', 'show', 'dev', DROP_DEV]).catch(() => ({ stdout: '' }));
-  if (have.stdout) return;
+  const sock = openRtnl();
   try {
-    await run(netns ?? null, ['ip', 'link', 'add', DROP_DEV, 'type', 'veth', 'peer', 'name', DROP_PEER]);
-  } catch (e) {
-    // A concurrent creator (podnetd's steering, another CNI ADD) won the race: fine.
-    const again = await run(netns ?? null, ['ip', '-o', 'link', 'show', 'dev', DROP_DEV]).catch(() => ({ stdout: '' }));
-    if (!again.stdout) throw e;
+    if (!netns) {
+      await ensureDownVeth(sock, DROP_DEV, DROP_PEER);
+      return;
+    }
+    const fd = openSync(netnsFile(netns), 'r');
+    try { await ensureDownVethIn(sock, fd, DROP_DEV, DROP_PEER); } finally { closeSync(fd); }
+  } finally {
+    closeRtnl(sock);
   }
 }

@@ -1,6 +1,7 @@
 // This node's pods as the kernel flow cache needs them: every port of the bridge whose alias
 // the CNI plugin wrote with the pod's MAC (pod-alias.ts) is a pod, with its host veth's
-// ifindex, its addresses, its MAC, and the bridge's MAC as its gateway's. The watch re-reads
+// ifindex, its addresses, its MAC, the bridge's MAC as its gateway's, and whether its network
+// config wants anti-spoofing (a pod without it is still cached, just not policed). The watch re-reads
 // the bridge's ports on every link event (netlink/events.ts: a veth joining, renamed, gone)
 // and hands the differences to its handlers, so it works whether the pod was added by
 // podnetd's CNI server, by the plugin alone while podnetd was down, or before a restart.
@@ -9,7 +10,7 @@
 import { watchLinks, type ChangeWatch } from '../netlink/events';
 import { allLinks, type LinkInfo } from '../netlink/link';
 import { closeRtnl, openRtnl, type Rtnl } from '../netlink/socket';
-import { aliasAddresses, aliasMac } from './pod-alias';
+import { aliasAddresses, aliasAntiSpoofing, aliasMac } from './pod-alias';
 
 export interface BridgePod {
   ifindex: number;
@@ -17,6 +18,8 @@ export interface BridgePod {
   mac: string;
   gatewayMac: string;
   addresses: string[];
+  /** false for a pod attached with `antiSpoofing: false` (its alias's antispoof=off). */
+  antiSpoofing: boolean;
 }
 
 /** The pods behind the bridge's ports, from one link dump; none while the bridge is absent. */
@@ -28,7 +31,7 @@ export function bridgePods(links: LinkInfo[], bridge: string): BridgePod[] {
     if (l.master !== br.index) continue;
     const mac = aliasMac(l.alias);
     const addresses = aliasAddresses(l.alias);
-    if (mac && addresses.length) out.push({ ifindex: l.index, name: l.name, mac, gatewayMac: br.mac, addresses });
+    if (mac && addresses.length) out.push({ ifindex: l.index, name: l.name, mac, gatewayMac: br.mac, addresses, antiSpoofing: aliasAntiSpoofing(l.alias) });
   }
   return out;
 }
@@ -42,7 +45,7 @@ export interface LocalPodHandlers {
   error(e: unknown): void;
 }
 
-const key = (p: BridgePod) => `${p.name} ${p.mac} ${p.gatewayMac} ${p.addresses.join(',')}`;
+const key = (p: BridgePod) => `${p.name} ${p.mac} ${p.gatewayMac} ${p.addresses.join(',')} ${p.antiSpoofing}`;
 
 export class LocalPodWatch {
   /** `pass`: the pass during which the pod became known (a dump read before it may lack it). */
@@ -65,16 +68,16 @@ export class LocalPodWatch {
   /** The pods handed to add() or adopted, and not removed since. */
   get pods(): number { return this.known.size; }
 
+  /** Whether add() was done for the pod as it is now (same veth, MAC, gateway, addresses, anti-spoofing). */
+  knows(pod: BridgePod): boolean {
+    return this.known.get(pod.ifindex)?.key === key(pod);
+  }
+
   /**
    * A pod whose add() the caller has done itself (the CNI server at ADD): known from now on,
    * removed like any other when its veth goes. A pass whose dump was read before this call
    * does not take its absence for a removal.
    */
-  /** Whether add() was done for the pod as it is now (same veth, MAC, gateway, addresses). */
-  knows(pod: BridgePod): boolean {
-    return this.known.get(pod.ifindex)?.key === key(pod);
-  }
-
   adopt(pod: BridgePod): void {
     this.known.set(pod.ifindex, { key: key(pod), name: pod.name, pass: this.passes });
   }

@@ -29,10 +29,6 @@ import { steerKey, type SteerProto, type SteerRule } from '../node/steer-rule';
 import { InvalidObjectError } from '../kube/errors';
 import type { EndpointSliceInfo, ServiceInfo } from './objects';
 
-// steerKey is re-exported for test/services/external.test.ts, which still imports it from here;
-// new code imports it from src/node/steer-rule.ts.
-export { steerKey };
-
 export const DEFAULT_NODEPORT_RANGE: readonly [number, number] = [30000, 32767];
 
 /** The outside-facing part of a v1 Service (absent from ServiceInfo for plain ClusterIP services). */

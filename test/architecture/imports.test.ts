@@ -34,7 +34,7 @@ export const ALLOWED: Record<string, string[]> = {
 };
 
 /** Files that must import nothing of src/ at all: the podnet/v1 wire contract. */
-const SELF_CONTAINED = ['ctl/api.ts'];
+const SELF_CONTAINED = ['ctl/api.ts', 'ctl/api-monitor.ts'];
 
 function tsFiles(dir: string): string[] {
   const out: string[] = [];

@@ -56,7 +56,9 @@ t.test('cross-node routing from a manifest directory, in a real netns', requires
   const src = new ManifestSource({ dir, subscriptions: [servicesManifestSubscription(nullSink), clusterManifestHook(cr)], logger: log, debounceMs: 20, rescanIntervalMs: 0 });
   t.teardown(() => { cr.stop(); src.stop(); });
   await src.start();
-  t.same(await cr.waitForPodCIDRs(), ['10.244.1.0/24', 'fd00:10:244:1::/64'], 'this node\'s pod CIDRs come from its Node object');
+  const self = () => cr.view().nodes.find((n) => n.name === 'n1');
+  await waitFor('this node\'s Node object', async () => !!self()?.podCIDRs.length, { timeoutMs: 10_000, everyMs: 20 });
+  t.same(self()?.podCIDRs, ['10.244.1.0/24', 'fd00:10:244:1::/64'], 'this node\'s pod CIDRs come from its Node object');
 
   await cr.start();
   t.notOk(cr.last?.error, `first sync succeeded ${JSON.stringify(cr.last?.error ?? '')}`);

@@ -7,26 +7,15 @@
 // moment ADD's anti-spoofing step ends, before the pod's eth0 is up. Everything in namespaces
 // of this test; the bpffs is mounted in its own directory and unmounted at the end.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
-import { NodePodnetd } from '../../src/sandbox/node-podnetd';
-import { haveCommand, requires } from '../helpers/privileged';
-import { NsSet, pings, podnetConf, REPO, rootChecks, runPlugin, sh } from './fixtures/helpers';
+import { requires } from '../helpers/privileged';
+import { fastPathNode, kernelChecks as checks, nsWithBpffs } from './fixtures/fast-path-node';
+import { pings, podnetConf, REPO, sh } from './fixtures/helpers';
 import { spoofTools } from './fixtures/spoof';
 
-const SHIM = path.join(REPO, 'dist/cni/podnet');
-const checks = {
-  ...rootChecks, python3: () => haveCommand('python3'), 'tc (iproute2)': () => haveCommand('tc'), 'a C compiler (cc)': () => haveCommand('cc'),
-};
-const POD_CIDRS = ['10.244.1.0/24', 'fd00:10:244:1::/64'];
-
 t.test('ADD with the kernel flow cache: entry and program before eth0 is up, no u32 filter', requires(checks), async (t) => {
-  const ns = new NsSet();
-  const bpffs = path.join(ns.tmp, 'bpffs');
-  mkdirSync(bpffs);
-  sh('mount', ['-t', 'bpf', 'bpf', bpffs]);
-  t.teardown(() => { spawnSync('umount', [bpffs]); ns.cleanup(); });
+  const { ns, bpffs } = nsWithBpffs(t);
   const host = ns.add('host');
   const pod = ns.add('p');
   const conf = podnetConf(path.join(ns.tmp, 'ipam'));
@@ -54,25 +43,9 @@ t.test('ADD with the kernel flow cache: entry and program before eth0 is up, no 
 });
 
 t.test("anti-spoofing of pods added through podnetd's CNI server with the fast path on", requires(checks), async (t) => {
-  const build = spawnSync('sh', [path.join(REPO, 'src/cni/shim/build.sh')], { encoding: 'utf8' });
-  t.equal(build.status, 0, `shim builds: ${build.stderr}`);
-  const ns = new NsSet();
-  const host = ns.add('host');
-  sh('ip', ['netns', 'exec', host, 'sysctl', '-qw', 'net.ipv4.ip_forward=1']);
-  let podnetd: NodePodnetd | undefined;
-  t.teardown(async () => { await podnetd?.stop(); ns.cleanup(); });
-  podnetd = await NodePodnetd.start({ ns: host, dir: ns.tmp, bridge: 'podnet0', podCIDRs: POD_CIDRS, fastPath: true, logLevel: 'debug' });
-  const fp0 = await podnetd.fastPath();
-  if (fp0.mode !== 'on') { t.fail(`fast path off: ${fp0.reason}`); return; }
-  const d = podnetd;
-  const conf = podnetConf(path.join(ns.tmp, 'ipam'));
-  const call = (command: string, id: string, pod: string, c: object = conf) =>
-    runPlugin({ command, containerId: id, netns: ns.path(pod), ifname: 'eth0', hostNs: host, plugin: SHIM, extraEnv: { PODNET_CNI_SOCKET: d.cniSocket } }, c);
-  const add = (id: string, pod: string) => {
-    const r = call('ADD', id, pod);
-    if (r.code !== 0) throw new Error(`ADD ${id}: ${r.stdout}${r.stderr}`);
-    return r.json;
-  };
+  const node = await fastPathNode(t, 'debug');
+  if (!node) return;
+  const { ns, host, podnetd: d, conf, call, add } = node;
   const [a, b, c] = ['a', 'b', 'c'].map((p) => ns.add(p));
   const ra = add('ctr-a', a); // 10.244.1.2, fd00:10:244:1::2
   const rb = add('ctr-b', b); // .3

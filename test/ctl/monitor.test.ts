@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
 import t from 'tap';
-import type { MonitorEventEntry } from '../../src/ctl/api';
+import type { MonitorEventEntry } from '../../src/ctl/api-monitor';
 import { ControlClient } from '../../src/ctl/client';
 import { formatMonitorEvent } from '../../src/ctl/monitor';
 import { ControlApi } from '../../src/daemon/control-api';

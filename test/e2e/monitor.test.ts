@@ -5,7 +5,7 @@
 // policy as trace names it) and that new flow (service port, backend), and a second monitor
 // filtered to the other pod's drops must show the drop and nothing else.
 import t from 'tap';
-import type { MonitorEventEntry } from '../../src/ctl/api';
+import type { MonitorEventEntry } from '../../src/ctl/api-monitor';
 import { Podnetd, serviceObjects } from '../../src/sandbox';
 import { daemonEnv } from '../daemon/fixtures';
 import { haveCommand, isRoot, requires } from '../helpers/privileged';

@@ -4,7 +4,8 @@
 //   "VIP:port/PROTO [masq=ADDR] ip:port ... ~ip:port"
 import t from 'tap';
 import type { ServicePortSpec } from '../../src/engine/types';
-import { externalNodeContext, healthChecks, steerKey, steeringRules, validateExternal } from '../../src/services/external';
+import { externalNodeContext, healthChecks, steeringRules, validateExternal } from '../../src/services/external';
+import { steerKey } from '../../src/node/steer-rule';
 import { serviceSpecs } from '../../src/services/model';
 import { validateEndpointSlice, validateNode, validateService } from '../../src/services/validate';
 import type { EndpointSliceInfo } from '../../src/services/objects';
