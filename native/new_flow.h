@@ -42,13 +42,17 @@ struct FlowRef {
   bool valid() const { return idx != UINT32_MAX; }
 };
 
-// Where the kernel flow cache delivers each direction of an admitted flow whose two ends are
-// pods on this node (kernel_cache.h). Unset when the fast path is off or an end is elsewhere.
+// Where the kernel flow cache delivers each direction of an admitted flow (kernel_cache.h):
+// both ends pods on this node (client set), or a service flow from off-node to a pod here
+// (uplinks set: the forward direction enters by any of them, the reverse leaves where the
+// kernel's FIB says). Unset when the fast path is off or the flow is not cacheable.
 // Valid while the pod table the plan was made from is held.
 struct CacheRoute {
   const LocalPod* client = nullptr;  // the forward direction enters here, the reverse leaves here
   const LocalPod* server = nullptr;  // the forward direction leaves here, the reverse enters here
-  bool ok() const { return client && server; }
+  const PodTable* uplinks = nullptr; // client off-node: its uplinks and their MTU
+  bool ok() const { return server && (client || uplinks); }
+  bool from_outside() const { return server && !client && uplinks; }
 };
 
 struct FlowPlan {
