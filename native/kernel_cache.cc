@@ -178,10 +178,14 @@ size_t KernelCache::sweep(FlowTable& flows, const PipelineEnv& env, const PodTab
     if (keep && account) {
       h.dir = dir;
       uint64_t seen_ms = s.last_seen_ns / 1'000'000;
-      if (seen_ms > h.last_ms) {
-        // The record's clock follows the cache's traffic; a FIN the program forwarded
-        // advances the TCP state like one the engine saw.
-        flows.touch(h, (s.tcp_flags & kTcpFin) ? kTcpFin : 0, std::min(seen_ms, now_ms));
+      // A FIN this direction's entry forwarded that the record has not taken yet: taken even
+      // when the other direction's later packets already moved the record's clock past this
+      // entry's last hit (the last ACK after both FINs), or the close would never be seen.
+      bool fin = (s.tcp_flags & kTcpFin) && !(h.state & (dir == kForward ? kFinFwd : kFinRev));
+      if (seen_ms > h.last_ms || fin) {
+        // The record's clock follows the cache's traffic (never backwards); a FIN the program
+        // forwarded advances the TCP state like one the engine saw.
+        flows.touch(h, fin ? kTcpFin : 0, std::min(std::max(seen_ms, h.last_ms), now_ms));
         flows.peek(idx, gen, h);
       }
       Mark& m = marks_[size_t(idx) * 2 + dir];

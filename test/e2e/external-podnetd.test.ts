@@ -9,32 +9,17 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { run } from '../../src/netns/exec';
-import { Podnetd, Sandbox, type Pod } from '../../src/sandbox';
-import { serviceObjects, writeManifest } from '../../src/sandbox/manifests';
+import { Podnetd, Sandbox } from '../../src/sandbox';
+import { writeManifest } from '../../src/sandbox/manifests';
 import { repoRoot } from '../../src/sandbox/paths';
 import { BACKEND_HTTP, BACKEND_UDP, eventually, privileged } from './fixtures/helpers';
-import { NODE4, NODE6, OUT4, OUT6, UPLINK, addOutside, curl, expectOutsideReach, udpWhoami, whoami } from './fixtures/outside';
+import { NODE4, NODE6, OUT4, OUT6, UPLINK, addOutside, curl, expectOutsideReach, external, udpWhoami, whoami } from './fixtures/outside';
 import { waitForValue, type WaitOptions } from '../helpers/wait';
 
 const LB_WEB = '198.51.100.7', EXT_WEB = '203.0.113.9', LB_LOCAL = '198.51.100.8', LB_DENY = '198.51.100.9', LB_ALLOW = '198.51.100.10', LB_LATE = '198.51.100.11';
 const WHOAMI = 9090, HC_PORT = 32000;
 /** Reconciles through podnetd and the kernel: polled slowly, for long. */
 const EXTERNAL: WaitOptions = { timeoutMs: 15_000, everyMs: 200 };
-
-type Obj = Record<string, unknown>;
-
-/** A Service (with its EndpointSlices) of `type`, patched with external fields and LB status. */
-function external(name: string, clusterIPs: string[], ports: { name: string; port: number; targetPort: number; protocol?: 'TCP' | 'UDP'; nodePort?: number }[],
-  pods: Pod[], nodeName: string, spec: Obj, lb: string[] = []): Obj[] {
-  const objs = serviceObjects({ name, clusterIPs, ports, endpoints: pods.map((pod) => ({ pod })), nodeName });
-  const svc = objs[0] as { spec: Obj; status?: Obj };
-  svc.spec.type = 'LoadBalancer';
-  svc.spec.ports = (svc.spec.ports as Obj[]).map((p, i) => ({ ...p, ...(ports[i].nodePort ? { nodePort: ports[i].nodePort } : {}) }));
-  Object.assign(svc.spec, spec);
-  if (lb.length) svc.status = { loadBalancer: { ingress: lb.map((ip) => ({ ip, ipMode: 'VIP' })) } };
-  return objs;
-}
-
 
 t.test('podnetd drives external traffic from its config and manifests', async (t) => {
   if (!(await privileged(t))) return;
