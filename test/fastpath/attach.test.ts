@@ -4,7 +4,7 @@
 // Everything happens inside a network
 // namespace this test creates and deletes; nothing is pinned (iproute2 runs inside
 // `ip netns exec`, whose private mount namespace holds any bpffs it mounts).
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import { haveCommand, isRoot, requires } from '../helpers/privileged';
@@ -12,19 +12,30 @@ import { build, OBJ } from './testrun';
 
 const sh = (cmd: string[]) => execFileSync(cmd[0], cmd.slice(1), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 
-t.test('tc attaches the program to a veth in a test namespace', requires({
+const needs = requires({
   root: isRoot,
   clang: () => haveCommand('clang'),
   tc: () => haveCommand('tc'),
   'libbpf headers': () => fs.existsSync('/usr/include/bpf/libbpf.h'),
-}), async (t) => {
+});
+
+/** Builds the object, then runs `fn` with a command runner inside a fresh namespace (deleted after); its name, or undefined when the build failed. */
+async function inTestNs(t: Test, prefix: string, fn: (inNs: (...cmd: string[]) => string) => Promise<void> | void): Promise<string | undefined> {
   const b = build();
   t.ok(b.ok, `native/bpf/build.sh${b.ok ? '' : `:\n${b.output}`}`);
-  if (!b.ok) return;
-  const ns = `pnfp-attach-${process.pid}-${Math.floor(Math.random() * 1e6)}`;
-  const inNs = (...cmd: string[]) => sh(['ip', 'netns', 'exec', ns, ...cmd]);
+  if (!b.ok) return undefined;
+  const ns = `pnfp-${prefix}-${process.pid}-${Math.floor(Math.random() * 1e6)}`;
   sh(['ip', 'netns', 'add', ns]);
   try {
+    await fn((...cmd: string[]) => sh(['ip', 'netns', 'exec', ns, ...cmd]));
+  } finally {
+    sh(['ip', 'netns', 'del', ns]);
+  }
+  return ns;
+}
+
+t.test('tc attaches the program to a veth in a test namespace', needs, async (t) => {
+  const ns = await inTestNs(t, 'attach', (inNs) => {
     inNs('ip', 'link', 'add', 'fc-host', 'type', 'veth', 'peer', 'name', 'fc-pod');
     inNs('ip', 'link', 'set', 'fc-host', 'up');
     inNs('ip', 'link', 'set', 'fc-pod', 'up');
@@ -34,25 +45,12 @@ t.test('tc attaches the program to a veth in a test namespace', requires({
     t.match(shown, /podnet_fastpath/, 'the filter shows the program');
     t.match(shown, /direct-action/, 'in direct-action mode');
     t.match(shown, /jited/, 'JIT-compiled');
-  } finally {
-    sh(['ip', 'netns', 'del', ns]);
-  }
-  t.notOk(sh(['ip', 'netns', 'list']).includes(ns), 'the test namespace is gone');
+  });
+  if (ns) t.notOk(sh(['ip', 'netns', 'list']).includes(ns), 'the test namespace is gone');
 });
 
-t.test('clsact: the program at priority 1 runs before the steering\'s u32 filters, and a punt reaches them', requires({
-  root: isRoot,
-  clang: () => haveCommand('clang'),
-  tc: () => haveCommand('tc'),
-  'libbpf headers': () => fs.existsSync('/usr/include/bpf/libbpf.h'),
-}), async (t) => {
-  const b = build();
-  t.ok(b.ok, `native/bpf/build.sh${b.ok ? '' : `:\n${b.output}`}`);
-  if (!b.ok) return;
-  const ns = `pnfp-order-${process.pid}-${Math.floor(Math.random() * 1e6)}`;
-  const inNs = (...cmd: string[]) => sh(['ip', 'netns', 'exec', ns, ...cmd]);
-  sh(['ip', 'netns', 'add', ns]);
-  try {
+t.test('clsact: the program at priority 1 runs before the steering\'s u32 filters, and a punt reaches them', needs, async (t) => {
+  await inTestNs(t, 'order', async (inNs) => {
     // up0 plays the uplink (the outside sends from its peer), sink0 the TUN the steering redirects to.
     inNs('ip', 'link', 'add', 'up0', 'type', 'veth', 'peer', 'name', 'out0');
     inNs('ip', 'link', 'add', 'sink0', 'type', 'veth', 'peer', 'name', 'sink1');
@@ -80,7 +78,5 @@ t.test('clsact: the program at priority 1 runs before the steering\'s u32 filter
       n = steered();
     }
     t.equal(n, 1, 'the missed datagram reached the u32 filter and was redirected');
-  } finally {
-    sh(['ip', 'netns', 'del', ns]);
-  }
+  });
 });
