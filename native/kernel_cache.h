@@ -68,8 +68,9 @@ class KernelCache {
   // Engine threads: caches an admitted flow whose route is known (plan.cache.ok()).
   void install(const FlowPlan& plan, const FlowHit& hit);
   // Sweep (see above); returns the entries deleted. Serialised internally.
-  // An entry entering or leaving by a veth that `pods` no longer lists is deleted too (a flow
-  // planned while its pod was being deleted).
+  // An entry entering by a device that `pods` no longer lists (a pod veth or an uplink), or
+  // leaving by a veth it no longer lists, is deleted too (a flow planned while its pod was
+  // being deleted, an uplink dropped).
   size_t sweep(FlowTable& flows, const PipelineEnv& env, const PodTable& pods, uint64_t now_ms);
 
   // JS thread. Anti-spoofing entry + attachment; "" or what failed.
