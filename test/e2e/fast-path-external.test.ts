@@ -19,13 +19,13 @@ import { run } from '../../src/netns/exec';
 import { Podnetd, Sandbox } from '../../src/sandbox';
 import { writeManifest } from '../../src/sandbox/manifests';
 import { repoRoot } from '../../src/sandbox/paths';
-import { BACKEND_HTTP, BACKEND_SINK, cacheEntries, eventually, privileged } from './fixtures/helpers';
+import { BACKEND_HTTP, BACKEND_SINK, BACKEND_UDP, cacheEntries, eventually, privileged } from './fixtures/helpers';
 import { NODE4, NODE6, OUT4, UPLINK, addOutside, curl, external, whoami } from './fixtures/outside';
 
 const BYTES = 64 * 1024 * 1024;
 const WHOAMI = 9090;
 /** NodePorts: sink eTP Cluster / eTP Local, whoami eTP Cluster / eTP Local, HTTP (the cut). */
-const SINK_CLUSTER = 30090, SINK_LOCAL = 30091, WHO_CLUSTER = 30092, WHO_LOCAL = 30093, WEB = 30094;
+const SINK_CLUSTER = 30090, SINK_LOCAL = 30091, WHO_CLUSTER = 30092, WHO_LOCAL = 30093, WEB = 30094, DNS = 30095;
 /** The second link between the node and the outside, for the route change. */
 const UPLINK2 = 'up1', NODE4B = '192.168.51.2', OUT4B = '192.168.51.10';
 
@@ -39,6 +39,7 @@ t.test('the kernel flow cache carries NodePort traffic from outside', async (t) 
   const ep1 = await sb.addPod('ep1');
   await sb.serve(ep1, 'sink-server', BACKEND_SINK);
   await sb.serve(ep1, 'http-server', BACKEND_HTTP, ep1.name);
+  await sb.serve(ep1, 'udp-server', BACKEND_UDP, ep1.name);
   await whoami(sb, ep1, WHOAMI);
   const out = await addOutside(sb, []);
   const node = sb.nodeNs;
@@ -54,6 +55,7 @@ t.test('the kernel flow cache carries NodePort traffic from outside', async (t) 
   writeManifest(dir, 'who.yaml', external('who', ['10.96.0.62'], ports('http', WHOAMI, WHO_CLUSTER), [ep1], node, { type: 'NodePort' }));
   writeManifest(dir, 'who-local.yaml', external('who-local', ['10.96.0.63'], ports('http', WHOAMI, WHO_LOCAL), [ep1], node, { type: 'NodePort', ...local, healthCheckNodePort: 32001 }));
   writeManifest(dir, 'web.yaml', web([ep1]));
+  writeManifest(dir, 'dns.yaml', external('dns', dual(65), [{ name: 'dns', port: 53, targetPort: BACKEND_UDP, protocol: 'UDP', nodePort: DNS }], [ep1], node, { type: 'NodePort', ipFamilyPolicy: 'RequireDualStack' }));
   const podnetd = await Podnetd.startManifests(sb, { config: { external: { uplinks: [UPLINK], nodePortRange: '30000-32767' }, sync: { retryIntervalMs: 200 } } });
   t.teardown(() => podnetd.stop());
 
@@ -86,6 +88,20 @@ t.test('the kernel flow cache carries NodePort traffic from outside', async (t) 
         t.comment(`${r.gbps.toFixed(2)} Gbit/s; program ${JSON.stringify(after.program)}`);
       });
     }
+  }
+
+  for (const [f, host] of [[4, NODE4], [6, NODE6]] as const) {
+    await t.test(`IPv${f} UDP through the NodePort from outside: one socket, one flow, the cache carries it after the first datagram`, async (t) => {
+      const before = await fp();
+      const r = await sb.agentRun<{ tally: Record<string, number>; lost: number; wrongSource: number }>(out.ns, 'udp-ask', [host, DNS, 200]);
+      t.equal(r.lost, 0, 'no datagram lost');
+      t.equal(r.wrongSource, 0, 'every answer from the NodePort address');
+      t.same(r.tally, { ep1: 200 }, 'answered by the endpoint');
+      const after = await fp();
+      const d = (k: string) => (after.program?.[k] ?? 0) - (before.program?.[k] ?? 0);
+      t.ok(d('hit_peer') >= 190, `${d('hit_peer')} datagrams into the pod by the program`);
+      t.ok(d('hit_fib') >= 190, `${d('hit_fib')} answers delivered off-node by the program`);
+    });
   }
 
   await t.test('the endpoint sees the node address (eTP Cluster) or the client (eTP Local)', async (t) => {
@@ -128,8 +144,9 @@ t.test('the kernel flow cache carries NodePort traffic from outside', async (t) 
 
   await t.test('a Service edit removing the endpoint cuts the cached flow from outside', async (t) => {
     const entries = () => cacheEntries(sb, podnetd);
-    const atUplink = (es: { ifindex: number; target: number }[]) => es.some((e) => e.ifindex === uplink && e.target === ep1Veth);
-    // The earlier flows closed and left the cache: the next entries at the uplink are the held connection's.
+    const atUplink = (es: { ifindex: number; target: number; proto: number }[]) => es.some((e) => e.ifindex === uplink && e.target === ep1Veth && e.proto === 6);
+    // The earlier TCP flows closed and left the cache (the UDP ones stay until they expire): the
+    // next TCP entries at the uplink are the held connection's.
     await eventually('earlier flows gone from the cache', entries, (es) => !atUplink(es), 15_000, 100);
     const hold = sb.agentRun<Hold>(out.ns, 'http-hold', [NODE4, WEB, 1, 6000], 30_000);
     const cached = await eventually('the held connection is cached at the uplink', entries, atUplink, 10_000, 50);
