@@ -97,20 +97,27 @@ size_t cache_entries(const FlowPlan& plan, const FlowHit& hit, CacheEntries& e) 
   const CacheRoute& r = plan.cache;
   uint64_t fwd_id = cache_flow_id(hit.idx, hit.gen, kForward), rev_id = cache_flow_id(hit.idx, hit.gen, kReverse);
   size_t n = 0;
-  if (r.client) {
+  if (r.client && r.server) {
     e[n] = translated(plan.flow.fwd, plan.flow.fwd_x, r.client->ifindex, fwd_id);
     to_pod(e[n++].value, *r.server);
     e[n] = translated(plan.flow.rev, plan.flow.rev_x, r.server->ifindex, rev_id);
     to_pod(e[n++].value, *r.client);
     return n;
   }
-  // From off-node: the forward direction may enter by any uplink, so one entry each.
+  // One end off-node: the direction towards this node's pod may enter by any uplink, so one
+  // entry each; the other leaves the pod's veth for the FIB's route.
+  const LocalPod& pod = r.server ? *r.server : *r.client;
+  const FlowKey& in_key = r.server ? plan.flow.fwd : plan.flow.rev;
+  const FlowKey& out_key = r.server ? plan.flow.rev : plan.flow.fwd;
+  const Translation& in_x = r.server ? plan.flow.fwd_x : plan.flow.rev_x;
+  const Translation& out_x = r.server ? plan.flow.rev_x : plan.flow.fwd_x;
+  uint64_t in_id = r.server ? fwd_id : rev_id, out_id = r.server ? rev_id : fwd_id;
   for (const Uplink& u : r.uplinks->uplinks()) {
     if (n == kMaxUplinks) break;
-    e[n] = translated(plan.flow.fwd, plan.flow.fwd_x, u.ifindex, fwd_id);
-    to_pod(e[n++].value, *r.server);
+    e[n] = translated(in_key, in_x, u.ifindex, in_id);
+    to_pod(e[n++].value, pod);
   }
-  e[n] = translated(plan.flow.rev, plan.flow.rev_x, r.server->ifindex, rev_id);
+  e[n] = translated(out_key, out_x, pod.ifindex, out_id);
   off_node(e[n++].value, r.uplinks->uplink_mtu());
   return n;
 }

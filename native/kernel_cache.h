@@ -5,8 +5,8 @@
 // the TUN. A service flow from off-node (NodePort, LB IP, externalIP) to a pod here is cached
 // too while the engine knows the node's uplinks (set_uplinks): its forward direction at the
 // ingress of every uplink (redirect_peer into the pod), its reverse on the pod's veth with
-// off-node delivery by the kernel's FIB (flow_cache.h PODNET_ACT_REDIRECT_FIB). The engine
-// stays the authority:
+// off-node delivery by the kernel's FIB (flow_cache.h PODNET_ACT_REDIRECT_FIB); and so is a
+// pod's egress-masquerade flow, the other way round. The engine stays the authority:
 //
 //   install   engine thread, at commit_new_flow: the map entries (two, or one per uplink plus
 //             one) tagged with the record's index, generation and direction (flow_id)
@@ -132,9 +132,10 @@ inline uint64_t cache_flow_id(uint32_t idx, uint32_t gen, Dir d) {
 using CacheEntries = std::array<fastpath::FlowEntry, kMaxUplinks + 1>;
 // The map entries caching an admitted flow (plan.cache.ok()) recorded as `hit`: between local
 // pods, the forward direction at the client's veth and the reverse at the server's, both
-// redirect_peer; from off-node, the forward direction at each uplink (redirect_peer into the
-// server) and the reverse at the server's veth, delivered by the FIB within the smallest
-// uplink MTU. Returns how many it wrote to `out`.
+// redirect_peer; with one end off-node (a service flow from outside, a pod's egress
+// masquerade), the direction towards the pod at each uplink (redirect_peer into the pod) and
+// the other at the pod's veth, delivered by the FIB within the smallest uplink MTU. Returns
+// how many it wrote to `out`.
 size_t cache_entries(const FlowPlan& plan, const FlowHit& hit, CacheEntries& out);
 
 }  // namespace podnet

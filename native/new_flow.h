@@ -43,16 +43,19 @@ struct FlowRef {
 };
 
 // Where the kernel flow cache delivers each direction of an admitted flow (kernel_cache.h):
-// both ends pods on this node (client set), or a service flow from off-node to a pod here
-// (uplinks set: the forward direction enters by any of them, the reverse leaves where the
-// kernel's FIB says). Unset when the fast path is off or the flow is not cacheable.
-// Valid while the pod table the plan was made from is held.
+// both ends pods on this node (client and server set); a service flow from off-node to a pod
+// here (server and uplinks set: the forward direction enters by any uplink, the reverse leaves
+// where the kernel's FIB says); or an egress-masquerade flow of a pod here (client and uplinks
+// set: the forward direction leaves where the FIB says, the replies enter by any uplink).
+// Unset when the fast path is off or the flow is not cacheable. Valid while the pod table the
+// plan was made from is held.
 struct CacheRoute {
   const LocalPod* client = nullptr;  // the forward direction enters here, the reverse leaves here
   const LocalPod* server = nullptr;  // the forward direction leaves here, the reverse enters here
-  const PodTable* uplinks = nullptr; // client off-node: its uplinks and their MTU
-  bool ok() const { return server && (client || uplinks); }
-  bool from_outside() const { return server && !client && uplinks; }
+  const PodTable* uplinks = nullptr; // one end off-node: the uplinks and their MTU
+  bool ok() const { return uplinks ? (client != nullptr) != (server != nullptr) : client && server; }
+  bool from_outside() const { return uplinks && server && !client; }
+  bool to_outside() const { return uplinks && client && !server; }
 };
 
 struct FlowPlan {

@@ -4,8 +4,9 @@
 // record of its own), or when it is a service flow (NodePort, LB IP, externalIP, masqueraded
 // or not) from an off-node client to a pod here while the engine knows an uplink: forward
 // entries at every uplink (redirect_peer into the pod), the reverse at the pod's veth
-// (delivered by the FIB within the smallest uplink MTU). Never when the server is elsewhere,
-// for egress masquerade, or when the fast path is off (no pod table).
+// (delivered by the FIB within the smallest uplink MTU); and a pod's egress-masquerade flow
+// the other way round. Never when the server is elsewhere without a translation, without a
+// known uplink for the off-node ones, or when the fast path is off (no pod table).
 #include <gtest/gtest.h>
 
 #include <arpa/inet.h>
@@ -229,4 +230,38 @@ TEST_F(CachePlan, BetweenLocalPodsUplinksChangeNothing) {
   EXPECT_EQ(e[1].key.ifindex, 4u);
   EXPECT_EQ(e[1].value.action, PODNET_ACT_REDIRECT_PEER);
   EXPECT_EQ(e[1].value.target_ifindex, 3u);
+}
+
+TEST_F(CachePlan, EgressMasqueradeWithUplinks) {
+  two_uplinks(pods_);
+  FlowPlan p = plan("10.244.1.2", "198.51.100.7", 443);
+  ASSERT_EQ(int(p.kind), int(FlowKind::kMasquerade));
+  ASSERT_TRUE(p.cache.ok());
+  ASSERT_TRUE(p.cache.to_outside());
+  EXPECT_FALSE(p.cache.from_outside());
+  CacheEntries e;
+  ASSERT_EQ(cache_entries(p, hit_of(p), e), 3u) << "one reply entry per uplink, one forward";
+  uint16_t port = p.flow.fwd_x.sport;
+  for (size_t i = 0; i < 2; i++) {
+    const fastpath::FlowEntry& r = e[i];
+    EXPECT_EQ(r.key.ifindex, i == 0 ? 11u : 12u) << "replies keyed at the uplinks";
+    EXPECT_TRUE(same16(r.key.saddr, "198.51.100.7"));
+    EXPECT_TRUE(same16(r.key.daddr, "192.0.2.1")) << "to the masquerade address";
+    EXPECT_EQ(ntohs(r.key.dport), port);
+    EXPECT_EQ(r.value.rewrite, PODNET_RW_DADDR | PODNET_RW_DPORT | PODNET_RW_MACS);
+    EXPECT_TRUE(same16(r.value.new_daddr, "10.244.1.2")) << "back to the pod";
+    EXPECT_EQ(ntohs(r.value.new_dport), 40000);
+    EXPECT_EQ(r.value.action, PODNET_ACT_REDIRECT_PEER);
+    EXPECT_EQ(r.value.target_ifindex, 3u);
+    EXPECT_EQ(r.value.flow_id, cache_flow_id(5, 9, kReverse));
+  }
+  const fastpath::FlowEntry& f = e[2];
+  EXPECT_EQ(f.key.ifindex, 3u) << "forward keyed at the pod's veth";
+  EXPECT_TRUE(same16(f.key.daddr, "198.51.100.7"));
+  EXPECT_EQ(f.value.rewrite, PODNET_RW_SADDR | PODNET_RW_SPORT);
+  EXPECT_TRUE(same16(f.value.new_saddr, "192.0.2.1"));
+  EXPECT_EQ(ntohs(f.value.new_sport), port);
+  EXPECT_EQ(f.value.action, PODNET_ACT_REDIRECT_FIB);
+  EXPECT_EQ(f.value.mtu, 1400);
+  EXPECT_EQ(f.value.flow_id, cache_flow_id(5, 9, kForward));
 }

@@ -10,6 +10,8 @@
 //     cached replies at once, nothing more leaves by the old link
 //   - a Service edit that removes the endpoint cuts the cached flow: its uplink entries go and
 //     the next request is reset, as on the TUN path
+//   - a pod's egress-masquerade flow to the outside, the other way round: 64 MiB byte-exact, the
+//     pod's packets delivered off-node by the FIB, the replies from the uplink into the pod
 //   - podnetctl trace agrees; `--cleanup` detaches the program from the uplink
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
@@ -19,12 +21,15 @@ import { run } from '../../src/netns/exec';
 import { Podnetd, Sandbox } from '../../src/sandbox';
 import { writeManifest } from '../../src/sandbox/manifests';
 import { repoRoot } from '../../src/sandbox/paths';
+import { bpffsDir } from '../../src/sandbox/sandbox';
 import { BACKEND_HTTP, BACKEND_SINK, BACKEND_UDP, cacheEntries, eventually, privileged } from './fixtures/helpers';
-import { NODE4, NODE6, OUT4, UPLINK, addOutside, curl, external, whoami } from './fixtures/outside';
+import { NODE4, NODE6, OUT4, OUT6, UPLINK, addOutside, curl, external, whoami } from './fixtures/outside';
 
 const BYTES = 64 * 1024 * 1024;
 const WHOAMI = 9090;
 /** NodePorts: sink eTP Cluster / eTP Local, whoami eTP Cluster / eTP Local, HTTP (the cut). */
+/** A sink in the outside namespace, for pod egress. */
+const OUTSIDE_SINK = 9100;
 const SINK_CLUSTER = 30090, SINK_LOCAL = 30091, WHO_CLUSTER = 30092, WHO_LOCAL = 30093, WEB = 30094, DNS = 30095;
 /** The second link between the node and the outside, for the route change. */
 const UPLINK2 = 'up1', NODE4B = '192.168.51.2', OUT4B = '192.168.51.10';
@@ -56,7 +61,11 @@ t.test('the kernel flow cache carries NodePort traffic from outside', async (t) 
   writeManifest(dir, 'who-local.yaml', external('who-local', ['10.96.0.63'], ports('http', WHOAMI, WHO_LOCAL), [ep1], node, { type: 'NodePort', ...local, healthCheckNodePort: 32001 }));
   writeManifest(dir, 'web.yaml', web([ep1]));
   writeManifest(dir, 'dns.yaml', external('dns', dual(65), [{ name: 'dns', port: 53, targetPort: BACKEND_UDP, protocol: 'UDP', nodePort: DNS }], [ep1], node, { type: 'NodePort', ipFamilyPolicy: 'RequireDualStack' }));
-  const podnetd = await Podnetd.startManifests(sb, { config: { external: { uplinks: [UPLINK], nodePortRange: '30000-32767' }, sync: { retryIntervalMs: 200 } } });
+  // The config's engine section replaces the sandbox's: the fast path and its bpffs named again.
+  const podnetd = await Podnetd.startManifests(sb, { config: {
+    engine: { fastPath: true, bpffs: bpffsDir(sb.dir), egressMasquerade: { enabled: true } },
+    external: { uplinks: [UPLINK], nodePortRange: '30000-32767' }, sync: { retryIntervalMs: 200 },
+  } });
   t.teardown(() => podnetd.stop());
 
   const fp = async (): Promise<FastPathWireStatus> => (await podnetd.status()).fastPath!;
@@ -101,6 +110,25 @@ t.test('the kernel flow cache carries NodePort traffic from outside', async (t) 
       const d = (k: string) => (after.program?.[k] ?? 0) - (before.program?.[k] ?? 0);
       t.ok(d('hit_peer') >= 190, `${d('hit_peer')} datagrams into the pod by the program`);
       t.ok(d('hit_fib') >= 190, `${d('hit_fib')} answers delivered off-node by the program`);
+    });
+  }
+
+  await sb.spawn(out.ns, sb.agent('sink-server', OUTSIDE_SINK), { readyLine: /^listening$/ });
+  for (const [f, host] of [[4, OUT4], [6, OUT6]] as const) {
+    await t.test(`IPv${f} egress masquerade: 64 MiB from a pod to the outside, byte-exact, through the cache`, async (t) => {
+      const before = await fp(), in0 = await engineIn();
+      const r = await sb.agentRun<Sent>(ep1.ns, 'send', [host, OUTSIDE_SINK, BYTES, 31 + f], 120_000);
+      t.equal(r.remoteBytes, BYTES, 'the outside received every byte');
+      t.equal(r.remoteHash, r.localHash, 'sha256 matches');
+      const flows = (await podnetd.ctl.flows({})).flows.filter((x) => x.vip.endsWith(`:${OUTSIDE_SINK}`) || x.backend.endsWith(`:${OUTSIDE_SINK}`));
+      t.ok(flows.length > 0, `the engine masqueraded it: ${JSON.stringify(flows[flows.length - 1])}`);
+      const after = await fp();
+      const d = (k: string) => (after.program?.[k] ?? 0) - (before.program?.[k] ?? 0);
+      const engine = (await engineIn()) - in0;
+      t.ok(d('hit_fib') > 100, `${d('hit_fib')} packets from the pod delivered off-node by the program`);
+      t.ok(d('hit_peer') > 20, `${d('hit_peer')} replies from the uplink into the pod by the program`);
+      t.ok(engine < (d('hit_peer') + d('hit_fib')) / 10, `the engine saw ${engine} packets`);
+      t.comment(`${r.gbps.toFixed(2)} Gbit/s`);
     });
   }
 
