@@ -12,6 +12,7 @@ import { run } from '../../src/netns/exec';
 import { Podnetd, Sandbox } from '../../src/sandbox';
 import { writeManifest } from '../../src/sandbox/manifests';
 import { repoRoot } from '../../src/sandbox/paths';
+import { bpffsDir } from '../../src/sandbox/sandbox';
 import { BACKEND_HTTP, BACKEND_UDP, eventually, privileged } from './fixtures/helpers';
 import { NODE4, NODE6, OUT4, OUT6, UPLINK, addOutside, curl, expectOutsideReach, external, udpWhoami, whoami } from './fixtures/outside';
 import { waitForValue, type WaitOptions } from '../helpers/wait';
@@ -59,7 +60,9 @@ t.test('podnetd drives external traffic from its config and manifests', async (t
   const podnetd = await Podnetd.startManifests(sb, {
     config: {
       external: { uplinks: [UPLINK], nodePortRange: '30000-32767' },
-      engine: { egressMasquerade: { enabled: true } },
+      // The config's engine section replaces the sandbox's: its fast path (when on) named again, so
+      // NodePort / LB IP / externalIP flows and egress are carried by the kernel flow cache here too.
+      engine: { ...(sb.fastPath ? { fastPath: true, bpffs: bpffsDir(sb.dir) } : {}), egressMasquerade: { enabled: true } },
       sync: { retryIntervalMs: 200 },
     },
   });
@@ -82,6 +85,14 @@ t.test('podnetd drives external traffic from its config and manifests', async (t
   });
 
   await expectOutsideReach(t, sb, out.ns, [['NodePort IPv4', NODE4, 30080], ['NodePort IPv6', NODE6, 30080], ['LB IP', LB_WEB, 80], ['externalIP', EXT_WEB, 80]], [['NodePort IPv4', NODE4, 30053], ['NodePort IPv6', NODE6, 30053], ['LB IP', LB_WEB, 53]]);
+
+  if (sb.fastPath) {
+    await t.test('the kernel flow cache carried those flows from outside (program on the uplink)', async (t) => {
+      const f = (await podnetd.status()).fastPath!;
+      t.equal(f.uplinks?.length, 1, `the uplink known (${JSON.stringify(f.uplinks)})`);
+      t.ok((f.program?.hit_peer ?? 0) > 0 && (f.program?.hit_fib ?? 0) > 0, `program hits: ${f.program?.hit_peer} into pods, ${f.program?.hit_fib} off-node`);
+    });
+  }
 
   await t.test('eTP Cluster: the endpoint sees the node address', async (t) => {
     const r = await curl(sb, out.ns, NODE4, 30085);
