@@ -424,6 +424,18 @@ size_t Engine::set_masquerade_sources(const Addr* src4, const Addr* src6) {
   return cut;
 }
 
+std::string Engine::set_uplinks(const std::vector<Uplink>& uplinks) {
+  std::lock_guard<std::mutex> g(apply_mu_);
+  if (!cache_) return "the fast path is off";
+  auto next = std::make_shared<PodTable>(*pods_.load(std::memory_order_acquire));
+  std::vector<Uplink> attached;
+  std::string err = cache_->set_uplinks(uplinks, next->uplinks(), &attached);
+  next->set_uplinks(std::move(attached));
+  pods_.store(std::shared_ptr<const PodTable>(std::move(next)), std::memory_order_release);
+  version_.fetch_add(1, std::memory_order_acq_rel);
+  return err;
+}
+
 std::vector<const QueueCounters*> Engine::queue_counters() const {
   std::vector<const QueueCounters*> v;
   if (workers_)

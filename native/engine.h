@@ -100,6 +100,10 @@ class Engine {
   std::string set_local_pod(const LocalPod& pod, const std::vector<std::pair<uint8_t, Addr>>& addrs, bool antispoof);
   // The pod's veth is gone: its cached flows, anti-spoofing entry and attachment go at once.
   std::string delete_local_pod(uint32_t ifindex);
+  // The node's uplinks now (replacing the previous list): the program runs on each, and
+  // service flows from off-node to local pods become cacheable. "" or what failed (the
+  // uplinks that could not be attached are left out).
+  std::string set_uplinks(const std::vector<Uplink>& uplinks);
   std::shared_ptr<const PodTable> pods() const { return pods_.load(std::memory_order_acquire); }
   // New egress-masquerade sources (the node's address moved: DHCP, `ip addr`). A family
   // without one stops being masqueraded. Flows masqueraded to a source that is no longer one

@@ -2,10 +2,14 @@
 // first packet as always; when both ends are pods on this node, the commit also writes the
 // decision, both directions, into the BPF flow map, and the tc program on the pods' host
 // veths forwards the flow's later packets itself (rewrite + redirect_peer), never crossing
-// the TUN. The engine stays the authority:
+// the TUN. A service flow from off-node (NodePort, LB IP, externalIP) to a pod here is cached
+// too while the engine knows the node's uplinks (set_uplinks): its forward direction at the
+// ingress of every uplink (redirect_peer into the pod), its reverse on the pod's veth with
+// off-node delivery by the kernel's FIB (flow_cache.h PODNET_ACT_REDIRECT_FIB); and so is a
+// pod's egress-masquerade flow, the other way round. The engine stays the authority:
 //
-//   install   engine thread, at commit_new_flow: two map entries tagged with the record's
-//             index, generation and direction (flow_id)
+//   install   engine thread, at commit_new_flow: the map entries (two, or one per uplink plus
+//             one) tagged with the record's index, generation and direction (flow_id)
 //   sweep     GC thread every second, and the JS thread right after apply()/set_policy()
 //             cut flows: reads every entry's stats tail (batched), moves last-seen and TCP
 //             FINs into the engine's record, adds packets/bytes to the service and backend
@@ -15,16 +19,21 @@
 //   pods      the pods' anti-spoofing entries and program attachments follow set_pod /
 //             delete_pod (a deleted pod's entries go at once: its ifindex may be reused); a
 //             pod set without anti-spoofing has the attachment and no entry.
+//   uplinks   the program is attached to each uplink set_uplinks names and detached from one
+//             it drops (whose entries go at once); the sweep deletes entries entering by a
+//             device that is neither a known pod veth nor a known uplink.
 //
 // Maps and attachments are pinned (the loader), so cached flows keep flowing while podnetd
 // restarts; the restarted engine adopts entries whose records it restored from its state
 // file and deletes the others at its first sweep.
 #pragma once
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
@@ -64,8 +73,9 @@ class KernelCache {
   // new connection can meet the old one's translation.
   void forget(const FlowKey& fwd, const FlowHit& hit, const PodTable& pods);
   // Sweep (see above); returns the entries deleted. Serialised internally.
-  // An entry entering or leaving by a veth that `pods` no longer lists is deleted too (a flow
-  // planned while its pod was being deleted).
+  // An entry entering by a device that `pods` no longer lists (a pod veth or an uplink), or
+  // leaving by a veth it no longer lists, is deleted too (a flow planned while its pod was
+  // being deleted, an uplink dropped).
   size_t sweep(FlowTable& flows, const PipelineEnv& env, const PodTable& pods, uint64_t now_ms);
 
   // JS thread. Anti-spoofing entry (or, with `antispoof` false, none: a stale one is deleted
@@ -73,6 +83,11 @@ class KernelCache {
   std::string set_pod(const LocalPod& pod, const std::vector<std::pair<uint8_t, Addr>>& addrs, bool antispoof);
   // Flushes every entry entering or leaving by the veth, the pod's entries, the attachment.
   std::string delete_pod(uint32_t ifindex);
+  // JS thread. Attaches the program to every uplink of `want` (before any flow is cached at
+  // it), detaches from those of `had` not wanted and flushes their entries. `attached`: the
+  // uplinks of `want` now running the program. "" or what failed.
+  std::string set_uplinks(const std::vector<Uplink>& want, const std::vector<Uplink>& had,
+                          std::vector<Uplink>* attached);
   // The pod's anti-spoofing entry as the kernel holds it (CNI CHECK); 0 or -errno (-ENOENT: none).
   int pod_entry(uint32_t ifindex, podnet_pod_addrs* out) const { return maps_->GetPod(ifindex, out); }
 
@@ -102,7 +117,12 @@ class KernelCache {
   std::mutex sweep_mu_;
   std::unique_ptr<fastpath::FlowCacheMaps> sweeper_;  // owns the sweep buffers
   std::vector<fastpath::SweptFlow> swept_;
-  std::unordered_set<uint32_t> veths_;
+  std::unordered_set<uint32_t> veths_, uplinks_;
+  struct UplinkSum {  // the forward entries of one flow from off-node, summed over the uplinks
+    fastpath::SweptFlow sum{};
+    bool taken = false;  // the record has been given the sum in this sweep
+  };
+  std::unordered_map<uint64_t, UplinkSum> by_uplink_;  // by flow_id
   std::unique_ptr<Mark[]> marks_;  // 2 per record
   std::unique_ptr<std::atomic<uint32_t>[]> cached_;  // per record: gen + 1 while cached, else 0
   uint32_t capacity_;
@@ -114,5 +134,14 @@ class KernelCache {
 inline uint64_t cache_flow_id(uint32_t idx, uint32_t gen, Dir d) {
   return (uint64_t(d) << 63) | (uint64_t(idx) << 32) | gen;
 }
+
+using CacheEntries = std::array<fastpath::FlowEntry, kMaxUplinks + 1>;
+// The map entries caching an admitted flow (plan.cache.ok()) recorded as `hit`: between local
+// pods, the forward direction at the client's veth and the reverse at the server's, both
+// redirect_peer; with one end off-node (a service flow from outside, a pod's egress
+// masquerade), the direction towards the pod at each uplink (redirect_peer into the pod) and
+// the other at the pod's veth, delivered by the FIB within the smallest uplink MTU. Returns
+// how many it wrote to `out`.
+size_t cache_entries(const FlowPlan& plan, const FlowHit& hit, CacheEntries& out);
 
 }  // namespace podnet

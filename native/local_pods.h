@@ -1,7 +1,8 @@
 // The pods on this node's bridge, as the kernel flow cache needs them: for each pod address,
 // the pod's host-side veth (where its packets enter the node and where redirect_peer delivers
-// to it), the pod's own MAC and the MAC it knows its gateway by. A flow is cacheable only when
-// both of its ends are in this table (kernel_cache.h).
+// to it), the pod's own MAC and the MAC it knows its gateway by. A flow is cacheable when both
+// of its ends are in this table, or when its server is and its client is off-node: then it
+// enters by one of the node's uplinks, also listed here (kernel_cache.h).
 //
 // Immutable once published, like the service and policy tables: podnetd builds a new version
 // for every pod added or removed (JS thread), engine threads read the version they hold.
@@ -9,6 +10,8 @@
 #include <cstdint>
 #include <cstring>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include "net.h"
 
@@ -19,6 +22,16 @@ struct LocalPod {
   uint8_t mac[6] = {};    // the pod's eth0
   uint8_t gw_mac[6] = {}; // the gateway as the pod sees it (the bridge)
 };
+
+// An uplink the fast path knows: the forward direction of a flow from off-node is cached at
+// its ingress (one entry per uplink: the engine does not know which one a TUN packet came in on).
+struct Uplink {
+  uint32_t ifindex = 0;
+  uint32_t mtu = 0;  // L3 MTU of the device
+};
+
+// At most this many uplinks take cache entries (each flow from off-node costs one per uplink).
+constexpr size_t kMaxUplinks = 8;
 
 class PodTable {
  public:
@@ -41,6 +54,20 @@ class PodTable {
     return n;
   }
   size_t addresses() const { return by_addr_.size(); }
+  const std::vector<Uplink>& uplinks() const { return uplinks_; }
+  void set_uplinks(std::vector<Uplink> u) { uplinks_ = std::move(u); }
+  bool is_uplink(uint32_t ifindex) const {
+    for (const Uplink& u : uplinks_)
+      if (u.ifindex == ifindex) return true;
+    return false;
+  }
+  // The smallest uplink MTU (0 without uplinks): the bound of off-node delivery.
+  uint32_t uplink_mtu() const {
+    uint32_t m = 0;
+    for (const Uplink& u : uplinks_)
+      if (u.mtu && (!m || u.mtu < m)) m = u.mtu;
+    return m;
+  }
   template <typename F>
   void for_each(F&& fn) const {  // fn(family, addr, pod)
     for (const auto& [k, pod] : by_addr_) fn(k.family, k.addr, pod);
@@ -57,6 +84,7 @@ class PodTable {
   };
   static Key key(uint8_t family, const Addr& a) { return Key{family, a}; }
   std::unordered_map<Key, LocalPod, KeyHash> by_addr_;
+  std::vector<Uplink> uplinks_;
 };
 
 }  // namespace podnet

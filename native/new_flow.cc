@@ -297,19 +297,37 @@ bool local_pair(const Tables& t, const Parsed& p) {
 
 // An admitted TCP/UDP flow between two local pods (after any translation) is cached: the
 // forward direction enters at the client's veth and goes to the server's, the reverse the
-// other way. Anything else (a remote or host end, egress masquerade) stays on the TUN path.
+// other way. While the fast path knows an uplink, so is a service flow (NodePort, LB IP,
+// externalIP, with or without masquerade) from an off-node client to a pod here (the forward
+// direction enters at the uplinks, the reverse leaves by the kernel's route to the client),
+// and a pod's egress-masquerade flow (the forward direction leaves by the kernel's route, the
+// replies enter at the uplinks). Anything else (a remote or host server without a service or
+// masquerade translation) stays on the TUN path.
 void plan_cache(const Tables& t, const Parsed& p, FlowPlan& plan) {
-  if (!t.pods || plan.action != PlanAction::kAdmit || !plan.insert || plan.kind == FlowKind::kMasquerade) return;
+  if (!t.pods || plan.action != PlanAction::kAdmit || !plan.insert) return;
   if (p.proto != kTCP && p.proto != kUDP) return;
+  if (plan.kind == FlowKind::kMasquerade) {
+    const LocalPod* client = t.pods->find(p.family, p.key.src);
+    if (client && !t.pods->uplinks().empty()) {
+      plan.cache.client = client;
+      plan.cache.uplinks = t.pods;
+    }
+    return;
+  }
   const NewFlow& nf = plan.flow;
   const Addr& server = (nf.fwd_x.rewrite & kRewriteDst) ? nf.fwd_x.dst : nf.fwd.dst;
   const Addr& back_to = (nf.rev_x.rewrite & kRewriteDst) ? nf.rev_x.dst : nf.rev.dst;
   if (back_to != p.key.src || nf.rev.src != server) return;
-  const LocalPod* client = t.pods->find(p.family, p.key.src);
-  const LocalPod* srv = client ? t.pods->find(p.family, server) : nullptr;
+  const LocalPod* srv = t.pods->find(p.family, server);
   if (!srv) return;
-  plan.cache.client = client;
-  plan.cache.server = srv;
+  const LocalPod* client = t.pods->find(p.family, p.key.src);
+  if (client) {
+    plan.cache.client = client;
+    plan.cache.server = srv;
+  } else if (plan.kind == FlowKind::kService && !t.pods->uplinks().empty()) {
+    plan.cache.server = srv;
+    plan.cache.uplinks = t.pods;
+  }
 }
 
 }  // namespace

@@ -42,13 +42,20 @@ struct FlowRef {
   bool valid() const { return idx != UINT32_MAX; }
 };
 
-// Where the kernel flow cache delivers each direction of an admitted flow whose two ends are
-// pods on this node (kernel_cache.h). Unset when the fast path is off or an end is elsewhere.
-// Valid while the pod table the plan was made from is held.
+// Where the kernel flow cache delivers each direction of an admitted flow (kernel_cache.h):
+// both ends pods on this node (client and server set); a service flow from off-node to a pod
+// here (server and uplinks set: the forward direction enters by any uplink, the reverse leaves
+// where the kernel's FIB says); or an egress-masquerade flow of a pod here (client and uplinks
+// set: the forward direction leaves where the FIB says, the replies enter by any uplink).
+// Unset when the fast path is off or the flow is not cacheable. Valid while the pod table the
+// plan was made from is held.
 struct CacheRoute {
   const LocalPod* client = nullptr;  // the forward direction enters here, the reverse leaves here
   const LocalPod* server = nullptr;  // the forward direction leaves here, the reverse enters here
-  bool ok() const { return client && server; }
+  const PodTable* uplinks = nullptr; // one end off-node: the uplinks and their MTU
+  bool ok() const { return uplinks ? (client != nullptr) != (server != nullptr) : client && server; }
+  bool from_outside() const { return uplinks && server && !client; }
+  bool to_outside() const { return uplinks && client && !server; }
 };
 
 struct FlowPlan {

@@ -1,9 +1,12 @@
-// NodePort from outside: podnet (tc steering on the uplink → TUN engine, eTP Cluster masquerade)
-// vs kernel nftables DNAT + masquerade, same machine, same run.
+// NodePort from outside: podnet (tc steering on the uplink → TUN engine, eTP Cluster masquerade;
+// with the kernel flow cache, the flow's later packets by the tc programs on the uplink and the
+// pod's veth) vs kernel nftables DNAT + masquerade, same machine, same run.
 // Each configuration gets its own sandbox: node namespace, one endpoint pod (iperf3 + connrate
 // servers), an outside client namespace on the node's uplink (test/e2e/fixtures/outside.ts).
 //   podnet:   podnetd by config alone: a NodePort Service + EndpointSlice manifest, `external.uplinks`
-//             (podnetd reads the uplink address, programs the NodePort and installs the tc steering)
+//             (podnetd reads the uplink address, programs the NodePort and installs the tc steering),
+//             engine.fastPath on (the sandbox's default): the kernel flow cache carries the flow
+//   podnetTun: the same with engine.fastPath off: every packet through the TUN
 //   nftables: no podnetd; gateway + forwarding by hand, `nft` DNAT nodeIP:30080 → pod, masquerade
 // A third run, podnetTw1, shortens the engine's closed-flow timeouts (see below).
 // Run (root, after `npx tsc -p .`):  node dist/bench/external/nodeport.js [seconds] [runs]
@@ -53,8 +56,8 @@ async function measure(sb: Sandbox, outNs: string, into: Figures): Promise<void>
   }
 }
 
-async function podnet(engine?: EngineOptions): Promise<Figures> {
-  const sb = await Sandbox.create();
+async function podnet(engine?: EngineOptions, fastPath = true): Promise<Figures> {
+  const sb = await Sandbox.create({ fastPath });
   try {
     const pod = await endpoint(sb);
     const out = await addOutside(sb, []);
@@ -94,16 +97,20 @@ const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); retu
 async function main(): Promise<void> {
   const results: Record<string, Figures> = {};
   const only = process.env.BENCH_ONLY;
-  results.nftables = only === 'podnet' ? { tcpGbps: [], connPerSec1: [], connPerSec4: [], errors: [] } : await nftables();
-  results.podnet = only === 'nftables' ? { tcpGbps: [], connPerSec1: [], connPerSec4: [], errors: [] } : await podnet();
+  const none = (): Figures => ({ tcpGbps: [], connPerSec1: [], connPerSec4: [], errors: [] });
+  const want = (k: string) => !only || only === k;
+  results.nftables = want('nftables') ? await nftables() : none();
+  results.podnet = want('podnet') ? await podnet() : none();
+  results.podnetTun = want('podnetTun') ? await podnet(undefined, false) : none();
   // The same path with closed flows expiring after 1 s: shows the rate once the masquerade port
   // pool (61000-65535, held by TIME_WAIT flows for tcpTimeWaitSec) is not what limits it.
   if (!only) results.podnetTw1 = await podnet({ timeouts: { tcpTimeWaitSec: 1, tcpCloseSec: 1, tcpFinSec: 1 } });
   const med = (k: string) => ({ tcpGbps: +median(results[k].tcpGbps).toFixed(2), connPerSec1: Math.round(median(results[k].connPerSec1)), connPerSec4: Math.round(median(results[k].connPerSec4)) });
-  const p = med('podnet'), n = med('nftables');
+  const p = med('podnet'), n = med('nftables'), tun = med('podnetTun');
+  const ratio = (a: typeof p, b: typeof p) => ({ tcp: +(a.tcpGbps / b.tcpGbps).toFixed(2), conn1: +(a.connPerSec1 / b.connPerSec1).toFixed(2), conn4: +(a.connPerSec4 / b.connPerSec4).toFixed(2) });
   console.log(JSON.stringify({
-    seconds, runs, podnet: p, nftables: n, ...(results.podnetTw1 ? { podnetTw1: med('podnetTw1') } : {}), raw: results,
-    ratio: { tcp: +(p.tcpGbps / n.tcpGbps).toFixed(2), conn1: +(p.connPerSec1 / n.connPerSec1).toFixed(2), conn4: +(p.connPerSec4 / n.connPerSec4).toFixed(2) },
+    seconds, runs, podnet: p, podnetTun: tun, nftables: n, ...(results.podnetTw1 ? { podnetTw1: med('podnetTw1') } : {}), raw: results,
+    ratio: ratio(p, n), tunRatio: ratio(tun, n), fastPathOverTun: ratio(p, tun),
   }, null, 2));
 }
 

@@ -1,5 +1,6 @@
 // The kernel flow cache as JS sees it: enableFastPath() before attachTun(), the pods of the
 // node's bridge (setLocalPod / deleteLocalPod, from podnetd's watch of the bridge's ports),
+// the node's uplinks (setUplinks, from podnetd's external.uplinks),
 // fastPathStatus() for podnetctl status and /metrics, fastPathRemoveAll() for --cleanup.
 #include <algorithm>
 #include <cerrno>
@@ -80,6 +81,26 @@ Napi::Value set_local_pod(Engine& e, const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// setUplinks([{ifindex, mtu}]): the whole list; throws ENGINE_FAST_PATH when one could not be
+// attached (the others are in use).
+Napi::Value set_uplinks(Engine& e, const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsArray()) bad(env, "uplinks", "not an array", "ENGINE_BAD_ARGUMENT");
+  Napi::Array list = info[0].As<Napi::Array>();
+  std::vector<Uplink> uplinks;
+  for (uint32_t i = 0; i < list.Length(); i++) {
+    Napi::Value v = list.Get(i);
+    if (!v.IsObject()) bad(env, at("uplinks", i), "not an object", "ENGINE_BAD_ARGUMENT");
+    Napi::Object o = v.As<Napi::Object>();
+    Uplink u;
+    u.ifindex = uint32_t(int_in(o.Get("ifindex"), at("uplinks", i) + ".ifindex", 1, 0x7fffffff, "1..2147483647", "ENGINE_BAD_ARGUMENT"));
+    u.mtu = uint32_t(int_in(o.Get("mtu"), at("uplinks", i) + ".mtu", 68, 65535, "68..65535", "ENGINE_BAD_ARGUMENT"));
+    uplinks.push_back(u);
+  }
+  throw_if(env, e.set_uplinks(uplinks));
+  return env.Undefined();
+}
+
 Napi::Value delete_local_pod(Engine& e, const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   uint32_t ifindex = uint32_t(int_in(info[0], "ifindex", 1, 0x7fffffff, "1..2147483647", "ENGINE_BAD_ARGUMENT"));
@@ -146,6 +167,10 @@ Napi::Value fast_path_status(const Engine& e, const Napi::CallbackInfo& info) {
   std::sort(veths.begin(), veths.end());
   veths.erase(std::unique(veths.begin(), veths.end()), veths.end());
   o.Set("pods", double(veths.size()));
+  Napi::Array ups = Napi::Array::New(env);
+  if (pods)
+    for (const Uplink& u : pods->uplinks()) ups.Set(ups.Length(), u.ifindex);
+  o.Set("uplinks", ups);
   Napi::Array att = Napi::Array::New(env);
   uint32_t i = 0;
   for (const fastpath::Attachment& a : c->attachments()) {

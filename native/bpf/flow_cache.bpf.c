@@ -1,4 +1,4 @@
-/* Kernel flow cache: the tc ingress program on each pod's host veth (and usable on uplinks).
+/* Kernel flow cache: the tc ingress program on each pod's host veth and on the node's uplinks.
  *
  * Steps, in order:
  *   1. anti-spoofing, when the ingress ifindex has a podnet_pods entry (antispoof.bpf.h,
@@ -9,8 +9,12 @@
  *      reason) whatever the engine must see: a connection's first SYN, RST, fragments, IPv4
  *      options, IPv6 extension headers, TTL <= 1, ICMP errors, truncated headers.
  *   3. look the 5-tuple up in podnet_flows; a miss is punted unchanged (-> TUN -> engine).
- *   4. on a hit: MTU check, rewrite addresses/ports with incremental checksums, decrement
- *      TTL for redirects, account, then redirect_peer / redirect_neigh / pass.
+ *   4. on a hit: MTU check (and, for off-node delivery, the FIB lookup), rewrite
+ *      addresses/ports with incremental checksums, decrement TTL for redirects, account,
+ *      then redirect_peer / redirect (FIB) / redirect_neigh / pass.
+ *
+ * Off-node delivery (PODNET_ACT_REDIRECT_FIB, the reply of a flow from outside): a FIB lookup
+ * per packet decides where it goes; see fib.bpf.h.
  *
  * Verdicts:
  *   TC_ACT_UNSPEC (-1)  punt and miss: "no opinion", so whatever is attached after this
@@ -145,6 +149,7 @@ static __always_inline __u8 *bytes_at(struct __sk_buff *skb, __u32 off, __u32 le
 }
 
 #include "antispoof.bpf.h"
+#include "fib.bpf.h"
 
 /* ICMPv4 types carrying an inner header: unreachable, source quench, redirect, time
  * exceeded, parameter problem. */
@@ -409,6 +414,12 @@ int podnet_fastpath(struct __sk_buff *skb)
   /* 4. hit */
   if (over_mtu(skb, &p, v))
     return punt(PODNET_STAT_PUNT_MTU);
+  struct bpf_fib_lookup fib;
+  if (v->action == PODNET_ACT_REDIRECT_FIB) {
+    why = fib_route(skb, &p, v, &fib);
+    if (why >= 0)
+      return punt(why);
+  }
   if (rewrite(skb, &p, v))
     return TC_ACT_SHOT; /* a helper failed half way: never forward a half-rewritten packet */
   account(skb, &p, v);
@@ -430,6 +441,10 @@ int podnet_fastpath(struct __sk_buff *skb)
     nh.nh_family = v->nh_family == 4 ? AF_INET : AF_INET6;
     __builtin_memcpy(nh.ipv6_nh, v->nexthop, 16);
     return bpf_redirect_neigh(v->target_ifindex, &nh, sizeof(nh), 0);
+  }
+  if (v->action == PODNET_ACT_REDIRECT_FIB) {
+    count(PODNET_STAT_HIT_FIB);
+    return fib_redirect(&fib);
   }
   count(PODNET_STAT_HIT_PASS);
   return TC_ACT_OK;

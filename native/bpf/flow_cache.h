@@ -2,8 +2,8 @@
  *
  * Where it sits: the engine decides a flow on its first packet (policy, Maglev, NAT) and
  * writes the decision here, one entry per direction. The tc program on each pod's host veth
- * (and optionally on the uplink) checks the pod's source addresses, looks the packet up and,
- * on a hit, rewrites and redirects it; a miss or punt leaves it unchanged with TC_ACT_UNSPEC
+ * (and on each uplink, for flows from off-node) checks a pod's source addresses, looks the
+ * packet up and, on a hit, rewrites and redirects it; a miss or punt leaves it unchanged with TC_ACT_UNSPEC
  * (a later tc filter or tcx program still runs) and it continues into today's path (policy
  * routing -> TUN -> engine).
  *
@@ -105,6 +105,14 @@ enum podnet_action {
    * neighbour table fills in the MACs. nh_family 0 lets the kernel look the route up
    * from the packet's destination. TTL/hop limit is decremented here. */
   PODNET_ACT_REDIRECT_NEIGH = 2,
+  /* Off-node delivery decided per packet by the kernel's FIB (bpf_fib_lookup from the
+   * ingress device, with the translated addresses): redirect out of the device and next hop
+   * the lookup names (MACs from its neighbour entry, or bpf_redirect_neigh when it has none
+   * yet). A lookup that does not succeed (no route, a local destination, forwarding off,
+   * the ingress device itself, larger than the egress MTU) punts the packet unchanged, so a
+   * route or neighbour change needs no entry invalidated. target_ifindex and nexthop are
+   * unused (0). TTL/hop limit is decremented here. */
+  PODNET_ACT_REDIRECT_FIB = 3,
 };
 
 struct podnet_flow_value {
@@ -191,7 +199,10 @@ enum podnet_stat {
   PODNET_STAT_PUNT_L4 = 15,       /* other L4 protocols */
   PODNET_STAT_SPOOF_DROP = 16,    /* all anti-spoofing drops (per pod: podnet_spoof) */
   PODNET_STAT_SPOOF_ALLOWED_ND = 17, /* a pod's ARP or ND that passed anti-spoofing */
-  PODNET_STAT_MAX = 18,
+  PODNET_STAT_HIT_FIB = 18,       /* hit, delivered off-node where the FIB lookup said */
+  PODNET_STAT_PUNT_FIB = 19,      /* hit whose FIB lookup did not succeed (no route, local
+                                     destination, back out of the ingress device, ...) */
+  PODNET_STAT_MAX = 20,
 };
 
 /* Names in enum order, for loaders and tools. */
@@ -199,7 +210,7 @@ enum podnet_stat {
   "hit_pass", "hit_peer", "hit_neigh", "miss", "punt_not_ip", "punt_truncated",            \
       "punt_fragment", "punt_ip_options", "punt_ipv6_ext", "punt_ttl", "punt_tcp_syn",     \
       "punt_tcp_rst", "punt_icmp_error", "punt_icmp_other", "punt_mtu", "punt_l4",         \
-      "spoof_drop", "spoof_allowed_arp_nd"
+      "spoof_drop", "spoof_allowed_arp_nd", "hit_fib", "punt_fib"
 #define PODNET_SPOOF_NAMES                                                                 \
   "src_mac", "src_ipv4", "src_ipv6", "arp_sender", "ipv6_na_target", "ipv6_ext_header", "vlan_tagged"
 

@@ -6,7 +6,7 @@
  * Usage: testrun OBJ < script. One command per line, fields as key=value:
  *   pod  if=N mac=M [v4=A]... [v6=A]...
  *   flow if=N proto=6|17|1|58 src=A dst=A [sport=P dport=P] [new_src=A] [new_dst=A]
- *        [new_sport=P] [new_dport=P] [action=pass|peer|neigh] [target=N] [nh=A]
+ *        [new_sport=P] [new_dport=P] [action=pass|peer|neigh|fib] [target=N] [nh=A]
  *        [mtu=N] [dmac=M smac=M] [id=N]        (rewrite bits follow from the fields given)
  *   run  if=N [gso_size=N gso_segs=N] pkt=HEX  (HEX: the whole Ethernet frame)
  * Output, one JSON object per line: {"prog":{...}} with the verifier's and JIT's sizes,
@@ -173,6 +173,7 @@ static void add_flow(int map, const struct fields *f, struct podnet_flow_key *ke
   const char *act = get(f, "action") ? get(f, "action") : "pass";
   v.action = !strcmp(act, "peer") ? PODNET_ACT_REDIRECT_PEER
              : !strcmp(act, "neigh") ? PODNET_ACT_REDIRECT_NEIGH
+             : !strcmp(act, "fib")   ? PODNET_ACT_REDIRECT_FIB
                                      : PODNET_ACT_PASS;
   v.target_ifindex = (__u32)num(f, "target", 0);
   if (get(f, "nh"))

@@ -51,10 +51,15 @@ FlowCacheMaps::FlowCacheMaps(int flows_fd, int pods_fd, int stats_fd, int spoof_
 }
 
 int FlowCacheMaps::InstallFlow(const FlowEntry& fwd, const FlowEntry& rev) {
-  if (bpf_map_update_elem(flows_fd_, &fwd.key, &fwd.value, BPF_ANY) != 0) return -errno;
-  if (bpf_map_update_elem(flows_fd_, &rev.key, &rev.value, BPF_ANY) != 0) {
+  const FlowEntry both[2] = {fwd, rev};
+  return InstallFlows(both, 2);
+}
+
+int FlowCacheMaps::InstallFlows(const FlowEntry* entries, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    if (bpf_map_update_elem(flows_fd_, &entries[i].key, &entries[i].value, BPF_ANY) == 0) continue;
     int e = -errno;
-    bpf_map_delete_elem(flows_fd_, &fwd.key);
+    while (i-- > 0) bpf_map_delete_elem(flows_fd_, &entries[i].key);
     return e;
   }
   return 0;

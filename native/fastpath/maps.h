@@ -48,6 +48,9 @@ class FlowCacheMaps {
    * again, so a flow is cached both ways or not at all. The stats tail is written as given
    * (normally zero). */
   int InstallFlow(const FlowEntry& forward, const FlowEntry& reverse);
+  /** Inserts or overwrites `n` entries, all or none (those written are removed again when
+   * one fails). */
+  int InstallFlows(const FlowEntry* entries, size_t n);
   /** Deletes both directions; a key already gone is not an error. */
   int DeleteFlow(const podnet_flow_key& forward, const podnet_flow_key& reverse);
   /** Deletes one direction; -ENOENT when absent. */

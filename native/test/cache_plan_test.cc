@@ -1,10 +1,20 @@
-// Which admitted flows the kernel flow cache takes (new_flow.cc plan_cache): a flow is cached
-// when both its ends are pods of this node after translation (service DNAT, hairpin, a plain
-// pod-to-pod flow, which then gets a record of its own), and never when an end is elsewhere
-// (a client off node, egress masquerade) or when the fast path is off (no pod table).
+// Which admitted flows the kernel flow cache takes (new_flow.cc plan_cache) and with which map
+// entries (kernel_cache.cc cache_entries): a flow is cached when both its ends are pods of this
+// node after translation (service DNAT, hairpin, a plain pod-to-pod flow, which then gets a
+// record of its own), or when it is a service flow (NodePort, LB IP, externalIP, masqueraded
+// or not) from an off-node client to a pod here while the engine knows an uplink: forward
+// entries at every uplink (redirect_peer into the pod), the reverse at the pod's veth
+// (delivered by the FIB within the smallest uplink MTU); and a pod's egress-masquerade flow
+// the other way round. Never when the server is elsewhere without a translation, without a
+// known uplink for the off-node ones, or when the fast path is off (no pod table).
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
+
+#include <cstring>
+
 #include "../engine.h"
+#include "../kernel_cache.h"
 #include "../new_flow.h"
 #include "addr.h"
 #include "engine_config.h"
@@ -22,10 +32,21 @@ class CachePlan : public testing::Test {
     s.key = SvcKey{ip("10.96.0.10"), 80, 4, kTCP};
     s.name = "web";
     s.backends.push_back(BackendSpec{ip("10.244.1.3"), 8080, false, "web"});
-    engine_.apply({s}, {}, true);
+    // NodePorts on the node address: eTP Local (client kept), eTP Cluster (masqueraded), UDP, IPv6.
+    ServicePortSpec local = s, cluster = s, dns = s, local6 = s;
+    local.key = SvcKey{ip("192.168.50.2"), 30081, 4, kTCP};
+    cluster.key = SvcKey{ip("192.168.50.2"), 30085, 4, kTCP};
+    cluster.masquerade = true;
+    cluster.masquerade_addr = ip("192.168.50.2");
+    dns.key = SvcKey{ip("192.168.50.2"), 30053, 4, kUDP};
+    dns.backends[0].port = 5353;
+    local6.key = SvcKey{ip("fd00:50::2"), 30081, 6, kTCP};
+    local6.backends[0].addr = ip("fd00:10:244:1::3");
+    engine_.apply({s, local, cluster, dns, local6}, {}, true);
     LocalPod a{3, {2, 0, 0, 0, 0, 3}, {2, 0, 0, 0, 0, 1}}, b{4, {2, 0, 0, 0, 0, 4}, {2, 0, 0, 0, 0, 1}};
     pods_.put(4, ip("10.244.1.2"), a);
     pods_.put(4, ip("10.244.1.3"), b);
+    pods_.put(6, ip("fd00:10:244:1::3"), b);
   }
   static EngineConfig config() { return podnet::test::small_engine_config({{"10.96.0.0", 12}, {"10.244.0.0", 16}}); }
 
@@ -34,7 +55,8 @@ class CachePlan : public testing::Test {
     auto pol = engine_.policy();
     PipelineEnv env{&flows_, engine_.config().hairpin4, engine_.config().hairpin6, &counters_, svc_.get(), 16, be_.get(), 64,
                     pol_.get(), 16};
-    size_t len = build_first_packet(4, ip(src), ip(dst), proto, 40000, dport, pkt_);
+    uint8_t family = std::strchr(src, ':') ? 6 : 4;
+    size_t len = build_first_packet(family, ip(src), ip(dst), proto, 40000, dport, pkt_);
     Parsed p;
     EXPECT_TRUE(parse_packet(pkt_, len, p, nullptr));
     return plan_new_flow(env, Tables{*t, *pol, with_pods ? &pods_ : nullptr, &engine_.config().masq}, p, monotonic_ms());
@@ -46,7 +68,7 @@ class CachePlan : public testing::Test {
   std::unique_ptr<Counter[]> svc_, be_;
   std::unique_ptr<PolicyCounter[]> pol_;
   PodTable pods_;
-  uint8_t pkt_[64];
+  uint8_t pkt_[128];
 };
 
 }  // namespace
@@ -90,4 +112,156 @@ TEST_F(CachePlan, FastPathOffChangesNothing) {
   EXPECT_EQ(int(p.action), int(PlanAction::kPass)) << "pod to pod without policy passes, no record";
   EXPECT_FALSE(p.cache.ok());
   EXPECT_FALSE(plan("10.244.1.2", "10.96.0.10", 80, false).cache.ok());
+}
+
+namespace {
+
+// The uplinks the fast path knows: two, MTUs 1500 and 1400.
+void two_uplinks(PodTable& pods) { pods.set_uplinks({Uplink{11, 1500}, Uplink{12, 1400}}); }
+
+// An engine record's view for cache_entries: index 5, generation 9, forward.
+FlowHit hit_of(const FlowPlan& p) {
+  FlowHit h{};
+  h.idx = 5;
+  h.gen = 9;
+  h.dir = kForward;
+  h.x = p.flow.fwd_x;
+  return h;
+}
+
+bool same16(const uint8_t* a, const char* text) {
+  Addr x = ip(text);
+  return std::memcmp(a, x.b, 16) == 0;
+}
+
+}  // namespace
+
+TEST_F(CachePlan, OffNodeClientWithoutUplinksStaysOnTheTunPath) {
+  EXPECT_FALSE(plan("203.0.113.10", "192.168.50.2", 30081).cache.ok()) << "no uplink known";
+}
+
+TEST_F(CachePlan, NodePortFromOutsideKeepingTheClient) {
+  two_uplinks(pods_);
+  FlowPlan p = plan("203.0.113.10", "192.168.50.2", 30081);
+  ASSERT_EQ(int(p.action), int(PlanAction::kAdmit));
+  ASSERT_TRUE(p.cache.ok());
+  ASSERT_TRUE(p.cache.from_outside());
+  EXPECT_EQ(p.cache.server->ifindex, 4u);
+  CacheEntries e;
+  ASSERT_EQ(cache_entries(p, hit_of(p), e), 3u) << "one forward entry per uplink, one reverse";
+  for (size_t i = 0; i < 2; i++) {
+    const fastpath::FlowEntry& f = e[i];
+    EXPECT_EQ(f.key.ifindex, i == 0 ? 11u : 12u) << "forward keyed at the uplink";
+    EXPECT_TRUE(same16(f.key.saddr, "203.0.113.10"));
+    EXPECT_TRUE(same16(f.key.daddr, "192.168.50.2"));
+    EXPECT_EQ(ntohs(f.key.dport), 30081);
+    EXPECT_EQ(f.value.action, PODNET_ACT_REDIRECT_PEER);
+    EXPECT_EQ(f.value.target_ifindex, 4u) << "into the backend pod";
+    EXPECT_EQ(f.value.rewrite, PODNET_RW_DADDR | PODNET_RW_DPORT | PODNET_RW_MACS) << "DNAT only: the client is kept";
+    EXPECT_TRUE(same16(f.value.new_daddr, "10.244.1.3"));
+    EXPECT_EQ(ntohs(f.value.new_dport), 8080);
+    EXPECT_EQ(f.value.dst_mac[5], 4) << "the pod's MAC";
+    EXPECT_EQ(f.value.src_mac[5], 1) << "from its gateway";
+    EXPECT_EQ(f.value.flow_id, cache_flow_id(5, 9, kForward)) << "all forward entries are the record's forward direction";
+  }
+  const fastpath::FlowEntry& r = e[2];
+  EXPECT_EQ(r.key.ifindex, 4u) << "reverse keyed at the pod's veth";
+  EXPECT_TRUE(same16(r.key.saddr, "10.244.1.3"));
+  EXPECT_TRUE(same16(r.key.daddr, "203.0.113.10"));
+  EXPECT_EQ(ntohs(r.key.sport), 8080);
+  EXPECT_EQ(ntohs(r.key.dport), 40000);
+  EXPECT_EQ(r.value.action, PODNET_ACT_REDIRECT_FIB);
+  EXPECT_EQ(r.value.target_ifindex, 0u) << "egress from the FIB, per packet";
+  EXPECT_EQ(r.value.rewrite, PODNET_RW_SADDR | PODNET_RW_SPORT) << "source back to the NodePort, no MACs";
+  EXPECT_TRUE(same16(r.value.new_saddr, "192.168.50.2"));
+  EXPECT_EQ(ntohs(r.value.new_sport), 30081);
+  EXPECT_EQ(r.value.mtu, 1400) << "the smallest uplink MTU";
+  EXPECT_EQ(r.value.flow_id, cache_flow_id(5, 9, kReverse));
+}
+
+TEST_F(CachePlan, NodePortFromOutsideMasqueraded) {
+  two_uplinks(pods_);
+  FlowPlan p = plan("203.0.113.10", "192.168.50.2", 30085);
+  ASSERT_TRUE(p.cache.from_outside());
+  ASSERT_TRUE(p.flow.fwd_x.rewrite & kRewriteSrc) << "eTP Cluster: SNAT to the node";
+  CacheEntries e;
+  ASSERT_EQ(cache_entries(p, hit_of(p), e), 3u);
+  EXPECT_EQ(e[0].value.rewrite, PODNET_RW_SADDR | PODNET_RW_SPORT | PODNET_RW_DADDR | PODNET_RW_DPORT | PODNET_RW_MACS);
+  EXPECT_TRUE(same16(e[0].value.new_saddr, "192.168.50.2"));
+  const fastpath::FlowEntry& r = e[2];
+  EXPECT_TRUE(same16(r.key.daddr, "192.168.50.2")) << "the pod answers the node address";
+  EXPECT_EQ(ntohs(r.key.dport), ntohs(e[0].value.new_sport)) << "at the masquerade port";
+  EXPECT_EQ(r.value.rewrite, PODNET_RW_SADDR | PODNET_RW_SPORT | PODNET_RW_DADDR | PODNET_RW_DPORT);
+  EXPECT_TRUE(same16(r.value.new_daddr, "203.0.113.10")) << "back to the client";
+  EXPECT_EQ(ntohs(r.value.new_dport), 40000);
+  EXPECT_EQ(r.value.action, PODNET_ACT_REDIRECT_FIB);
+}
+
+TEST_F(CachePlan, NodePortFromOutsideUdpAndIpv6) {
+  two_uplinks(pods_);
+  FlowPlan u = plan("203.0.113.10", "192.168.50.2", 30053, true, kUDP);
+  ASSERT_TRUE(u.cache.from_outside()) << "UDP";
+  CacheEntries e;
+  ASSERT_EQ(cache_entries(u, hit_of(u), e), 3u);
+  EXPECT_EQ(e[0].key.proto, kUDP);
+  EXPECT_EQ(ntohs(e[0].value.new_dport), 5353);
+  FlowPlan v6 = plan("fd00:99::10", "fd00:50::2", 30081);
+  ASSERT_TRUE(v6.cache.from_outside()) << "IPv6";
+  ASSERT_EQ(cache_entries(v6, hit_of(v6), e), 3u);
+  EXPECT_EQ(e[0].key.family, 6);
+  EXPECT_TRUE(same16(e[0].value.new_daddr, "fd00:10:244:1::3"));
+  EXPECT_EQ(e[2].value.action, PODNET_ACT_REDIRECT_FIB);
+  EXPECT_TRUE(same16(e[2].value.new_saddr, "fd00:50::2"));
+}
+
+TEST_F(CachePlan, OffNodeClientToAPodWithoutAServiceStaysOnTheTunPath) {
+  two_uplinks(pods_);
+  EXPECT_FALSE(plan("203.0.113.10", "10.244.1.3", 8080).cache.ok()) << "not a service flow";
+}
+
+TEST_F(CachePlan, BetweenLocalPodsUplinksChangeNothing) {
+  two_uplinks(pods_);
+  FlowPlan p = plan("10.244.1.2", "10.96.0.10", 80);
+  ASSERT_TRUE(p.cache.ok());
+  EXPECT_FALSE(p.cache.from_outside());
+  CacheEntries e;
+  ASSERT_EQ(cache_entries(p, hit_of(p), e), 2u);
+  EXPECT_EQ(e[0].key.ifindex, 3u);
+  EXPECT_EQ(e[1].key.ifindex, 4u);
+  EXPECT_EQ(e[1].value.action, PODNET_ACT_REDIRECT_PEER);
+  EXPECT_EQ(e[1].value.target_ifindex, 3u);
+}
+
+TEST_F(CachePlan, EgressMasqueradeWithUplinks) {
+  two_uplinks(pods_);
+  FlowPlan p = plan("10.244.1.2", "198.51.100.7", 443);
+  ASSERT_EQ(int(p.kind), int(FlowKind::kMasquerade));
+  ASSERT_TRUE(p.cache.ok());
+  ASSERT_TRUE(p.cache.to_outside());
+  EXPECT_FALSE(p.cache.from_outside());
+  CacheEntries e;
+  ASSERT_EQ(cache_entries(p, hit_of(p), e), 3u) << "one reply entry per uplink, one forward";
+  uint16_t port = p.flow.fwd_x.sport;
+  for (size_t i = 0; i < 2; i++) {
+    const fastpath::FlowEntry& r = e[i];
+    EXPECT_EQ(r.key.ifindex, i == 0 ? 11u : 12u) << "replies keyed at the uplinks";
+    EXPECT_TRUE(same16(r.key.saddr, "198.51.100.7"));
+    EXPECT_TRUE(same16(r.key.daddr, "192.0.2.1")) << "to the masquerade address";
+    EXPECT_EQ(ntohs(r.key.dport), port);
+    EXPECT_EQ(r.value.rewrite, PODNET_RW_DADDR | PODNET_RW_DPORT | PODNET_RW_MACS);
+    EXPECT_TRUE(same16(r.value.new_daddr, "10.244.1.2")) << "back to the pod";
+    EXPECT_EQ(ntohs(r.value.new_dport), 40000);
+    EXPECT_EQ(r.value.action, PODNET_ACT_REDIRECT_PEER);
+    EXPECT_EQ(r.value.target_ifindex, 3u);
+    EXPECT_EQ(r.value.flow_id, cache_flow_id(5, 9, kReverse));
+  }
+  const fastpath::FlowEntry& f = e[2];
+  EXPECT_EQ(f.key.ifindex, 3u) << "forward keyed at the pod's veth";
+  EXPECT_TRUE(same16(f.key.daddr, "198.51.100.7"));
+  EXPECT_EQ(f.value.rewrite, PODNET_RW_SADDR | PODNET_RW_SPORT);
+  EXPECT_TRUE(same16(f.value.new_saddr, "192.0.2.1"));
+  EXPECT_EQ(ntohs(f.value.new_sport), port);
+  EXPECT_EQ(f.value.action, PODNET_ACT_REDIRECT_FIB);
+  EXPECT_EQ(f.value.mtu, 1400);
+  EXPECT_EQ(f.value.flow_id, cache_flow_id(5, 9, kForward));
 }

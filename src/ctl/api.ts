@@ -28,7 +28,7 @@ export interface StatusReply {
   probe?: ProbeStatus;
 }
 
-/** StatusReply.fastPath: whether admitted flows between local pods bypass the TUN, and how much. */
+/** StatusReply.fastPath: whether admitted flows to local pods bypass the TUN, and how much. */
 export interface FastPathWireStatus {
   /** on: loaded and attached to the pods' veths; off: not configured or not possible (reason). */
   mode: 'on' | 'off';
@@ -40,6 +40,8 @@ export interface FastPathWireStatus {
   pods?: number;
   /** ifindexes of the devices the program is attached to (as its pins record them). */
   attachedTo?: number[];
+  /** ifindexes of the uplinks flows from off-node (NodePort, LB IP, externalIP) are cached at. */
+  uplinks?: number[];
   /** Cached entries (one per direction) after the last sweep. */
   entries?: number;
   /** Flows written into the cache, and writes that failed (map full). */

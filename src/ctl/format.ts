@@ -26,10 +26,11 @@ function setting(x: { values: string[]; source: string }): string {
   return `${x.values.join(', ') || '(none)'} (${x.source})`;
 }
 
-/** "fast path on (tcx, 4 pods): 12 entries; 9,120 hits, 3 misses, 40 punts, 0 spoof drops" or "off (why)". */
+/** "fast path on (tcx, 4 pods, 1 uplink): 12 entries; 9,120 hits, 3 misses, 40 punts, 0 spoof drops" or "off (why)". */
 function fastPathLine(f: NonNullable<StatusReply['fastPath']>): string {
   if (f.mode === 'off') return `fastpath  off${f.reason ? ` (${f.reason})` : ''}`;
-  return `fastpath  on (${f.attachMode}, ${f.pods} pods): ${f.entries} entries, ${f.installs} installed, ${f.removed} removed; ` +
+  const uplinks = f.uplinks?.length ? `, ${f.uplinks.length} uplink${f.uplinks.length > 1 ? 's' : ''}` : '';
+  return `fastpath  on (${f.attachMode}, ${f.pods} pods${uplinks}): ${f.entries} entries, ${f.installs} installed, ${f.removed} removed; ` +
     `${f.hits} hits, ${f.misses} misses, ${f.punts} punts, ${f.spoofDrops} spoof drops`;
 }
 

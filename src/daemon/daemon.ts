@@ -182,6 +182,8 @@ export class Daemon {
     this.fastPath = new FastPath(this.engine, cfg, this.log);
     this.fastPath.register(this.registry);
     this.fastPath.enable();
+    // Before the TUN: flows from off-node adopted from a previous run stay cached at the uplinks.
+    await this.fastPath.followUplinks(cfg.external.uplinks).catch((err: unknown) => this.log.warn({ err }, 'kernel flow cache: cannot follow the uplinks'));
 
     step('source');
     const sink = new ProgrammedSink(this.monitor.tables(this.engine));

@@ -2,7 +2,9 @@
 // (the engine threads take their environment then), fed this node's pods from the bridge's
 // ports (node/local-pods.ts) and, for pods podnetd's CNI server adds, by ADD itself
 // (cniAntispoof: the pod's anti-spoofing entry and program before its interface is up, in
-// place of the u32 filters), reported in `podnetctl status` and /metrics. Anything that
+// place of the u32 filters), told the node's uplinks (`external.uplinks`, followed by name:
+// a link that appears, goes or changes its MTU is re-read, so flows from off-node to local pods
+// are cached at the uplinks there are), reported in `podnetctl status` and /metrics. Anything that
 // stops it (no CAP_BPF, no bpffs, an old kernel) is logged once and podnetd runs on the TUN
 // path alone: the cache only ever speeds up what the engine already decided.
 import { Counter, Gauge, type Registry } from 'prom-client';
@@ -10,6 +12,9 @@ import type { KernelAntispoof } from '../cni/hooks';
 import type { FastPathWireStatus } from '../ctl/api';
 import type { Engine, FastPathStatus, LocalPod } from '../engine/index';
 import { LocalPodWatch, type BridgePod } from '../node/local-pods';
+import { watchLinks, type ChangeWatch } from '../netlink/events';
+import { allLinks } from '../netlink/link';
+import { closeRtnl, openRtnl } from '../netlink/socket';
 import type { DaemonConfig } from './config';
 import type { Logger } from 'pino';
 
@@ -28,7 +33,7 @@ export function sumProgram(p: Record<string, number>): { hits: number; misses: n
 export function toWireFastPath(s: FastPathStatus | null, reason: string): FastPathWireStatus {
   if (!s) return { mode: 'off', reason };
   return {
-    mode: 'on', attachMode: s.attachMode, pinDir: s.pinDir, pods: s.pods, attachedTo: s.attachments.filter((a) => a.progId).map((a) => a.ifindex), entries: s.entries,
+    mode: 'on', attachMode: s.attachMode, pinDir: s.pinDir, pods: s.pods, attachedTo: s.attachments.filter((a) => a.progId).map((a) => a.ifindex), uplinks: s.uplinks, entries: s.entries,
     installs: s.installs, installErrors: s.installErrors, removed: s.removed, ...sumProgram(s.program), program: s.program,
   };
 }
@@ -41,6 +46,11 @@ export class FastPath {
   private reason = 'engine.fastPath is false';
   private on = false;
   private antispoof: KernelAntispoof | undefined;
+  private uplinkNames: string[] = [];
+  /** The uplinks as last handed to the engine ('' after a failure: the next change retries). */
+  private uplinksSet = '';
+  private linkWatch: ChangeWatch | undefined;
+  private linkPoll: NodeJS.Timeout | undefined;
 
   constructor(private readonly engine: Engine, private readonly cfg: Pick<DaemonConfig, 'fastPath' | 'bridge'> & { engine?: { flowCapacity?: number } }, private readonly log: Log) {}
 
@@ -98,6 +108,46 @@ export class FastPath {
     this.log.info({ pods: this.watch.pods }, 'kernel flow cache follows the bridge\'s pods');
   }
 
+  /**
+   * The uplinks by name (external.uplinks): resolved now (before the TUN, so a restarted podnetd
+   * keeps the flows it adopted cached at them) and again on every link change (netlink events;
+   * a re-read every `pollMs` when those cannot be had).
+   */
+  async followUplinks(names: readonly string[], pollMs = 5000): Promise<void> {
+    if (!this.on || names.length === 0) return;
+    this.uplinkNames = [...names];
+    const refresh = () => { void this.refreshUplinks().catch((err: unknown) => this.log.warn({ err }, 'kernel flow cache: reading the uplinks failed')); };
+    try {
+      this.linkWatch = watchLinks(refresh, 100);
+    } catch (err) {
+      this.log.warn({ err, pollMs }, 'no link change events; re-reading the uplinks periodically');
+      this.linkPoll = setInterval(refresh, pollMs);
+      this.linkPoll.unref();
+    }
+    await this.refreshUplinks();
+  }
+
+  /** Resolves the uplink names to ifindex and MTU; hands the list to the engine when it changed. */
+  async refreshUplinks(): Promise<void> {
+    const sock = openRtnl();
+    let links;
+    try { links = await allLinks(sock); } finally { closeRtnl(sock); }
+    const uplinks = this.uplinkNames.flatMap((n) => {
+      const l = links.find((x) => x.name === n);
+      return l ? [{ ifindex: l.index, mtu: l.mtu ?? 1500 }] : [];
+    });
+    const key = JSON.stringify(uplinks);
+    if (!this.on || key === this.uplinksSet) return;
+    try {
+      this.engine.setUplinks(uplinks);
+      this.uplinksSet = key;
+      this.log.info({ uplinks: this.uplinkNames, resolved: uplinks }, 'kernel flow cache runs on the uplinks');
+    } catch (e) {
+      this.uplinksSet = '';
+      this.log.warn({ err: (e as Error).message, uplinks: this.uplinkNames }, 'kernel flow cache: not every uplink runs the program; flows from off-node take the TUN path there');
+    }
+  }
+
   status(): FastPathWireStatus {
     return toWireFastPath(this.on ? this.engine.fastPathStatus() : null, this.reason);
   }
@@ -149,5 +199,8 @@ export class FastPath {
   stop(): void {
     this.watch?.close();
     this.watch = undefined;
+    this.linkWatch?.close();
+    this.linkWatch = undefined;
+    clearInterval(this.linkPoll);
   }
 }

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type {
   ApplyResult, EgressSources, EngineOptions, EngineStats, FlowInfo, MonitorOptions, MonitorReadResult, PolicyApplyResult, PolicyStats, PolicyTables,
-  ProcessOptions, ProcessResult, FastPathOptions, FastPathLoadReport, FastPathStatus, LocalPod, LocalPodEntry,
+  ProcessOptions, ProcessResult, FastPathOptions, FastPathLoadReport, FastPathStatus, LocalPod, LocalPodEntry, Uplink,
   ServicePortSpec, TableDelta, TraceQuery, TraceResult, TunInfo, TunOptions,
 } from './types';
 
@@ -25,6 +25,7 @@ interface NativeEngine {
   enableFastPath(o: FastPathOptions): FastPathLoadReport;
   setLocalPod(p: LocalPod): void;
   deleteLocalPod(ifindex: number): void;
+  setUplinks(uplinks: Uplink[]): void;
   localPodEntry(ifindex: number): LocalPodEntry | null;
   fastPathStatus(): FastPathStatus | null;
   fastPathRemoveAll(): void;
@@ -155,6 +156,15 @@ export class Engine {
   /** The pod's veth is gone: its cached flows and entries are removed at once. */
   deleteLocalPod(ifindex: number): void {
     this.native.deleteLocalPod(ifindex);
+  }
+
+  /**
+   * The node's uplinks, the whole list: the program runs on each and service flows from off-node
+   * to local pods are cached (forward at the uplinks, replies delivered by the kernel's FIB).
+   * Throws ENGINE_FAST_PATH when one could not be attached (the others are in use).
+   */
+  setUplinks(uplinks: Uplink[]): void {
+    this.native.setUplinks(uplinks);
   }
 
   /** The pod's anti-spoofing entry as the kernel holds it; null when the ifindex has none. */

@@ -314,6 +314,13 @@ export interface LocalPod {
   antiSpoofing?: boolean;
 }
 
+/** One of the node's uplinks for the kernel flow cache (Engine.setUplinks). */
+export interface Uplink {
+  ifindex: number;
+  /** The device's MTU: off-node delivery never sends a larger packet. */
+  mtu: number;
+}
+
 /** Engine.localPodEntry: a pod's anti-spoofing entry read back from the BPF map. */
 export interface LocalPodEntry {
   mac: string;
@@ -338,6 +345,8 @@ export interface FastPathStatus {
   /** The tc program's counters: hit_peer, miss, punt_tcp_syn, spoof_drop, ... */
   program: Record<string, number>;
   pods: number;
+  /** ifindexes of the uplinks flows from off-node are cached at. */
+  uplinks: number[];
   attachments: { ifindex: number; mode: string; progId: number }[];
 }
 

@@ -10,11 +10,12 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { run } from '../../src/netns/exec';
-import { Podnetd, Sandbox, type Pod } from '../../src/sandbox';
-import { serviceObjects, writeManifest } from '../../src/sandbox/manifests';
+import { Podnetd, Sandbox } from '../../src/sandbox';
+import { writeManifest } from '../../src/sandbox/manifests';
 import { repoRoot } from '../../src/sandbox/paths';
+import { bpffsDir } from '../../src/sandbox/sandbox';
 import { BACKEND_HTTP, BACKEND_UDP, eventually, privileged } from './fixtures/helpers';
-import { NODE4, NODE6, OUT4, OUT6, UPLINK, addOutside, curl, expectOutsideReach, udpWhoami, whoami } from './fixtures/outside';
+import { NODE4, NODE6, OUT4, OUT6, UPLINK, addOutside, curl, expectOutsideReach, external, udpWhoami, whoami } from './fixtures/outside';
 import { waitForValue, type WaitOptions } from '../helpers/wait';
 
 const LB_WEB = '198.51.100.7', EXT_WEB = '203.0.113.9', LB_LOCAL = '198.51.100.8', LB_DENY = '198.51.100.9', LB_ALLOW = '198.51.100.10', LB_LATE = '198.51.100.11';
@@ -23,21 +24,6 @@ const WHOAMI = 9090, HC_PORT = 32000;
 const NODE4_NEW = '192.168.50.3';
 /** Reconciles through podnetd and the kernel: polled slowly, for long. */
 const EXTERNAL: WaitOptions = { timeoutMs: 15_000, everyMs: 200 };
-
-type Obj = Record<string, unknown>;
-
-/** A Service (with its EndpointSlices) of `type`, patched with external fields and LB status. */
-function external(name: string, clusterIPs: string[], ports: { name: string; port: number; targetPort: number; protocol?: 'TCP' | 'UDP'; nodePort?: number }[],
-  pods: Pod[], nodeName: string, spec: Obj, lb: string[] = []): Obj[] {
-  const objs = serviceObjects({ name, clusterIPs, ports, endpoints: pods.map((pod) => ({ pod })), nodeName });
-  const svc = objs[0] as { spec: Obj; status?: Obj };
-  svc.spec.type = 'LoadBalancer';
-  svc.spec.ports = (svc.spec.ports as Obj[]).map((p, i) => ({ ...p, ...(ports[i].nodePort ? { nodePort: ports[i].nodePort } : {}) }));
-  Object.assign(svc.spec, spec);
-  if (lb.length) svc.status = { loadBalancer: { ingress: lb.map((ip) => ({ ip, ipMode: 'VIP' })) } };
-  return objs;
-}
-
 
 t.test('podnetd drives external traffic from its config and manifests', async (t) => {
   if (!(await privileged(t))) return;
@@ -77,7 +63,9 @@ t.test('podnetd drives external traffic from its config and manifests', async (t
   const podnetd = await Podnetd.startManifests(sb, {
     config: {
       external: { uplinks: [UPLINK], nodePortRange: '30000-32767' },
-      engine: { egressMasquerade: { enabled: true } },
+      // The config's engine section replaces the sandbox's: its fast path (when on) named again, so
+      // NodePort / LB IP / externalIP flows and egress are carried by the kernel flow cache here too.
+      engine: { ...(sb.fastPath ? { fastPath: true, bpffs: bpffsDir(sb.dir) } : {}), egressMasquerade: { enabled: true } },
       sync: { retryIntervalMs: 200 },
     },
   });
@@ -100,6 +88,14 @@ t.test('podnetd drives external traffic from its config and manifests', async (t
   });
 
   await expectOutsideReach(t, sb, out.ns, [['NodePort IPv4', NODE4, 30080], ['NodePort IPv6', NODE6, 30080], ['LB IP', LB_WEB, 80], ['externalIP', EXT_WEB, 80]], [['NodePort IPv4', NODE4, 30053], ['NodePort IPv6', NODE6, 30053], ['LB IP', LB_WEB, 53]]);
+
+  if (sb.fastPath) {
+    await t.test('the kernel flow cache carried those flows from outside (program on the uplink)', async (t) => {
+      const f = (await podnetd.status()).fastPath!;
+      t.equal(f.uplinks?.length, 1, `the uplink known (${JSON.stringify(f.uplinks)})`);
+      t.ok((f.program?.hit_peer ?? 0) > 0 && (f.program?.hit_fib ?? 0) > 0, `program hits: ${f.program?.hit_peer} into pods, ${f.program?.hit_fib} off-node`);
+    });
+  }
 
   await t.test('eTP Cluster: the endpoint sees the node address', async (t) => {
     const r = await curl(sb, out.ns, NODE4, 30085);

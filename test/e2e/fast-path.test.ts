@@ -7,9 +7,9 @@
 import { mkdirSync } from 'node:fs';
 import t from 'tap';
 import type { FastPathWireStatus } from '../../src/ctl/api';
-import { Podnetd, serviceObjects, writeManifest, type Sandbox } from '../../src/sandbox';
+import { Podnetd, serviceObjects, writeManifest } from '../../src/sandbox';
 import { allowFrontend, podObjects, policyPods } from './fixtures/policy-pods';
-import { BACKEND_SINK, FAMILIES, HTTP_PORT, eventually, podIp, serviceEnv, vip } from './fixtures/helpers';
+import { BACKEND_SINK, FAMILIES, HTTP_PORT, cacheEntries, eventually, podIp, serviceEnv, vip } from './fixtures/helpers';
 
 const BYTES = 64 * 1024 * 1024;
 
@@ -105,15 +105,6 @@ t.test('a deleted pod leaves no cache entry and no attachment', async (t) => {
   await sender.stop(1000).catch(() => undefined);
 });
 
-/** The flow map's entries (ingress and target ifindex) as bpftool reads them from the pin. */
-async function cacheEntries(sb: Sandbox, podnetd: Podnetd): Promise<{ ifindex: number; target: number }[]> {
-  const dir = (await podnetd.status()).fastPath!.pinDir!;
-  const pin = `${dir}/podnet_flows_v${/v(\d+)$/.exec(dir)![1]}`;
-  const { stdout } = await sb.exec(sb.nodeNs, ['bpftool', '-j', 'map', 'dump', 'pinned', pin]);
-  const rows = JSON.parse(stdout) as { key: string[]; value: string[] }[];
-  const u32 = (b: string[], at: number) => Buffer.from(b.slice(at, at + 4).map((x) => parseInt(x, 16))).readUInt32LE(0);
-  return rows.map((r) => ({ ifindex: u32(r.key, 36), target: u32(r.value, 52) }));
-}
 
 t.test('a cached flow cut by a policy change is reset within 1 s', async (t) => {
   const pp = await policyPods(t);

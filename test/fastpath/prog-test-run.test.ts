@@ -70,6 +70,8 @@ interface Case {
   /** Stats tail of flows[0] after the run. */
   flow?: { packets: number; bytes: number; tcp_flags?: number };
   spoof?: Partial<Record<SpoofReason, number>>;
+  /** Routes for the FIB lookups: the run gets a fresh network namespace built by these. */
+  netns?: string[];
 }
 
 const step = (frame: Buffer, retval: Step['retval'], out?: Step['out'], o: Partial<Run> = {}): Step => ({ run: { if: CLIENT_IF, frame, ...o }, retval, out });
@@ -301,7 +303,69 @@ const counters: Case[] = [
     stats: { hit_peer: 3, miss: 1, punt_tcp_syn: 1 }, flow: { packets: 2, bytes: l3len(fwd4) + l3len(fwd4b), tcp_flags: TCP.ACK | TCP.PSH } },
 ];
 
-const CASES: Case[] = [...hits, ...gso, ...fin, ...punts, ...truncated, ...spoof, ...counters];
+// Off-node delivery (action fib): the reply of a flow from outside leaves the backend pod's
+// veth for the FIB's egress device and next hop. The namespace: the uplink (ifindex 3) with
+// the node address, the backend's veth (ifindex 9); OUTSIDE4/6 behind a gateway with a
+// resolved neighbour, UNRESOLVED4 behind one without, ON_POD_VETH routed back out of the
+// backend's own veth, NOWHERE4 without a route. redirect_neigh leaves the MACs to the
+// neighbour layer (not run under test-run), so the frames keep theirs.
+const OUTSIDE4 = '203.0.113.10', OUTSIDE6 = 'fd00:99::10', UNRESOLVED4 = '100.64.0.10', ON_POD_VETH = '198.51.100.10', NOWHERE4 = '198.18.0.1';
+const NODE6 = 'fd00:50::2';
+const fibNetns = (uplinkMtu = 1500) => [
+  `ip link add up0 index ${UPLINK_IF} mtu ${uplinkMtu} type veth peer name up0p`,
+  `ip link add pv0 index ${BACKEND_IF} type veth peer name pv0p`,
+  'for l in lo up0 up0p pv0 pv0p; do ip link set $l up; done',
+  `ip addr add ${NODE4}/24 dev up0`,
+  `ip -6 addr add ${NODE6}/64 dev up0 nodad`,
+  'ip neigh add 192.168.0.1 lladdr 02:00:00:00:00:fe dev up0 nud permanent',
+  'ip -6 neigh add fd00:50::1 lladdr 02:00:00:00:00:fe dev up0 nud permanent',
+  'ip route add 203.0.113.0/24 via 192.168.0.1',
+  'ip route add 100.64.0.0/24 via 192.168.0.3',
+  `ip route add 198.51.100.0/24 dev pv0`,
+  'ip -6 route add fd00:99::/64 via fd00:50::1',
+  'sysctl -qw net.ipv4.conf.all.forwarding=1 net.ipv6.conf.all.forwarding=1',
+];
+const fromBackend = (src: string, dst: string, l4: L4, o: IpOpts = {}) => frame(GW, BACKEND_MAC, ip(src, dst, l4, o));
+/** The reply leaving for the outside: translated, TTL - 1, MACs as the pod sent them. */
+const outward = (src: string, dst: string, l4: L4) => frame(GW, BACKEND_MAC, ip(src, dst, l4, { ttl: 63 }));
+// eTP Local: the backend answers the client itself; the source goes back to the NodePort.
+const rfib4: Flow = { if: BACKEND_IF, proto: 'tcp', src: BACKEND4, dst: OUTSIDE4, sport: 8080, dport: 40000, newSrc: NODE4, newSport: 30080, action: 'fib', id: 71 };
+const rfib6: Flow = { ...rfib4, src: BACKEND6, dst: OUTSIDE6, newSrc: NODE6, id: 72 };
+const fibCase = (c: Omit<Case, 'netns' | 'pods'> & { mtu?: number }): Case => ({ pods: [BACKEND], netns: fibNetns(c.mtu), ...c });
+const atBackend = { if: BACKEND_IF };
+const big = Buffer.alloc(1400, 0x33);
+
+const fib: Case[] = [
+  fibCase({ name: 'off-node reply (eTP Local): FIB route via a resolved gateway, rewritten, TTL - 1, redirect_neigh', flows: [rfib4],
+    steps: [step(fromBackend(BACKEND4, OUTSIDE4, data(8080, 40000)), TC_ACT_REDIRECT, outward(NODE4, OUTSIDE4, data(30080, 40000)), atBackend)],
+    stats: { hit_fib: 1 }, flow: { packets: 1, bytes: l3len(fromBackend(BACKEND4, OUTSIDE4, data(8080, 40000))) } }),
+  fibCase({ name: 'off-node reply, IPv6', flows: [rfib6],
+    steps: [step(fromBackend(BACKEND6, OUTSIDE6, data(8080, 40000)), TC_ACT_REDIRECT, outward(NODE6, OUTSIDE6, data(30080, 40000)), atBackend)],
+    stats: { hit_fib: 1 } }),
+  fibCase({ name: 'off-node reply (eTP Cluster): the lookup uses the translated destination, not the node address the pod answered',
+    flows: [{ ...rfib4, proto: 'udp', dst: NODE4, sport: 5353, dport: 41000, newSport: 30053, newDst: OUTSIDE4, newDport: 50000 }],
+    steps: [step(fromBackend(BACKEND4, NODE4, udp(5353, 41000)), TC_ACT_REDIRECT, outward(NODE4, OUTSIDE4, udp(30053, 50000)), atBackend)],
+    stats: { hit_fib: 1 } }),
+  fibCase({ name: 'off-node reply via a gateway without a neighbour entry yet: redirect_neigh resolves it', flows: [{ ...rfib4, dst: UNRESOLVED4 }],
+    steps: [step(fromBackend(BACKEND4, UNRESOLVED4, data(8080, 40000)), TC_ACT_REDIRECT, outward(NODE4, UNRESOLVED4, data(30080, 40000)), atBackend)],
+    stats: { hit_fib: 1 } }),
+  fibCase({ name: 'no route to the client: punted untouched', flows: [{ ...rfib4, dst: NOWHERE4 }],
+    steps: [punt(fromBackend(BACKEND4, NOWHERE4, data(8080, 40000)), atBackend)], stats: { punt_fib: 1 }, flow: { packets: 0, bytes: 0 } }),
+  fibCase({ name: 'translated destination is the node itself: punted', flows: [{ ...rfib4, newDst: NODE4 }],
+    steps: [punt(fromBackend(BACKEND4, OUTSIDE4, data(8080, 40000)), atBackend)], stats: { punt_fib: 1 } }),
+  fibCase({ name: 'route back out of the ingress veth: punted', flows: [{ ...rfib4, dst: ON_POD_VETH }],
+    steps: [punt(fromBackend(BACKEND4, ON_POD_VETH, data(8080, 40000)), atBackend)], stats: { punt_fib: 1 } }),
+  fibCase({ name: 'non-GSO packet over the egress device MTU: punted for the engine\'s ICMP error', mtu: 1280, flows: [rfib4],
+    steps: [punt(fromBackend(BACKEND4, OUTSIDE4, { ...data(8080, 40000), payload: big }), atBackend)], stats: { punt_mtu: 1 }, flow: { packets: 0, bytes: 0 } }),
+  fibCase({ name: 'GSO segments over the egress device MTU: punted', mtu: 1280, flows: [rfib4],
+    steps: [punt(fromBackend(BACKEND4, OUTSIDE4, { ...data(8080, 40000), payload: Buffer.concat([big, big]) }), { ...atBackend, gsoSize: 1400, gsoSegs: 2 })], stats: { punt_mtu: 1 } }),
+  fibCase({ name: 'GSO segments within the egress device MTU: delivered', mtu: 1500, flows: [rfib4],
+    steps: [step(fromBackend(BACKEND4, OUTSIDE4, { ...data(8080, 40000), payload: Buffer.concat([big, big]) }), TC_ACT_REDIRECT, undefined, { ...atBackend, gsoSize: 1400, gsoSegs: 2 })], stats: { hit_fib: 1 } }),
+  fibCase({ name: 'the entry\'s own MTU still applies first', flows: [{ ...rfib4, mtu: 60 }],
+    steps: [punt(fromBackend(BACKEND4, OUTSIDE4, data(8080, 40000)), atBackend)], stats: { punt_mtu: 1 } }),
+];
+
+const CASES: Case[] = [...hits, ...gso, ...fin, ...punts, ...truncated, ...spoof, ...counters, ...fib];
 
 t.test('kernel flow cache tc program under BPF_PROG_TEST_RUN', requires({
   root: isRoot,
@@ -319,7 +383,7 @@ t.test('kernel flow cache tc program under BPF_PROG_TEST_RUN', requires({
   });
   for (const c of CASES) {
     t.test(c.name, async (t) => {
-      const r = testRun(c.pods ?? [], c.flows ?? [], c.steps.map((s) => s.run));
+      const r = testRun(c.pods ?? [], c.flows ?? [], c.steps.map((s) => s.run), c.netns);
       t.equal(r.status, 0, `harness exits cleanly${r.status ? `:\n${r.stderr.slice(-6000)}` : ''}`);
       c.steps.forEach((s, i) => {
         const got = r.runs[i];

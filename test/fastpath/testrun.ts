@@ -1,6 +1,9 @@
 // Drives the BPF_PROG_TEST_RUN harness (native/bpf/testrun.c): builds the object and the
 // harness, turns pods/flows/packets into its line script, parses its JSON lines. Loading a
-// program for a test run attaches nothing and pins nothing, so no namespace is needed.
+// program for a test run attaches nothing and pins nothing, so no namespace is needed, except
+// for the FIB lookups of off-node delivery: those read the routes of the namespace the run is
+// in, so such a run gets a fresh network namespace of its own (`unshare --net`) set up by
+// shell commands first.
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 
@@ -17,7 +20,7 @@ export const TC_ACT_REDIRECT = 7;
 export const STATS = [
   'hit_pass', 'hit_peer', 'hit_neigh', 'miss', 'punt_not_ip', 'punt_truncated', 'punt_fragment',
   'punt_ip_options', 'punt_ipv6_ext', 'punt_ttl', 'punt_tcp_syn', 'punt_tcp_rst', 'punt_icmp_error',
-  'punt_icmp_other', 'punt_mtu', 'punt_l4', 'spoof_drop', 'spoof_allowed_arp_nd',
+  'punt_icmp_other', 'punt_mtu', 'punt_l4', 'spoof_drop', 'spoof_allowed_arp_nd', 'hit_fib', 'punt_fib',
 ] as const;
 export type Stat = (typeof STATS)[number];
 /** Anti-spoofing drop reasons in enum order (PODNET_SPOOF_NAMES). */
@@ -37,7 +40,7 @@ export interface Flow {
   newDst?: string;
   newSport?: number;
   newDport?: number;
-  action?: 'pass' | 'peer' | 'neigh';
+  action?: 'pass' | 'peer' | 'neigh' | 'fib';
   target?: number;
   nh?: string;
   mtu?: number;
@@ -87,10 +90,16 @@ function runLine(r: Run): string {
   return `run if=${r.if}${gso} pkt=${r.frame.toString('hex')}`;
 }
 
-/** Loads the program afresh, fills the maps, runs every packet in order, reads the maps back. */
-export function testRun(pods: Pod[], flows: Flow[], runs: Run[]): Result {
+/**
+ * Loads the program afresh, fills the maps, runs every packet in order, reads the maps back.
+ * `netns`: shell commands (ip ...) that build the routes the run's FIB lookups see, in a fresh
+ * network namespace the harness then runs in (gone with it).
+ */
+export function testRun(pods: Pod[], flows: Flow[], runs: Run[], netns?: string[]): Result {
   const script = [...pods.map(podLine), ...flows.map(flowLine), ...runs.map(runLine)].join('\n') + '\n';
-  const r = spawnSync(HARNESS, [OBJ], { input: script, encoding: 'utf8', maxBuffer: 16 << 20 });
+  const r = netns
+    ? spawnSync('unshare', ['--net', 'sh', '-ec', `${netns.join('\n')}\nexec "$0" "$1"`, HARNESS, OBJ], { input: script, encoding: 'utf8', maxBuffer: 16 << 20 })
+    : spawnSync(HARNESS, [OBJ], { input: script, encoding: 'utf8', maxBuffer: 16 << 20 });
   const res: Result = {
     runs: [], stats: Object.fromEntries(STATS.map((s) => [s, -1])) as Record<Stat, number>, flows: [], spoof: new Map(),
     status: r.status, stderr: r.stderr,
