@@ -6,9 +6,10 @@ import type { Active } from './configs';
 import type { MetricId } from './metrics';
 import type { Topology } from './topology';
 import { connrate } from './tools/connrate';
-import { allCpus, cpuSeconds, pinThreads, threadDelta, threadSamples } from './tools/cpu';
+import { allCpus, cpuSeconds, machineTicks, pinThreads, threadDelta, threadSamples } from './tools/cpu';
 import { iperfTcp, iperfUdp } from './tools/iperf3';
 import { perfProfile } from './tools/profile';
+import os from 'node:os';
 import path from 'node:path';
 import { sockperfPingPong } from './tools/sockperf';
 
@@ -27,19 +28,25 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** The CPU every process is pinned to for the pinned latency figure. */
 const PIN_CPU = 0;
 
-/** Throughput while sampling the data plane's CPU over the steady part of the run. */
-async function tcpWithCpu(topo: Topology, a: Active, seconds: number): Promise<{ gbps: number; cores?: number; raw: unknown }> {
+/**
+ * Throughput while sampling CPU over the steady part of the run: the data-plane process's own
+ * (podnetd, haproxy), and the whole machine's busy cores (every configuration, softirq and the
+ * senders included: what kernel DNAT and the flow cache spend is only visible there).
+ */
+async function tcpWithCpu(topo: Topology, a: Active, seconds: number): Promise<{ gbps: number; cores?: number; nodeCores?: number; raw: unknown }> {
   const t = a.targets.iperf;
   const run = iperfTcp(topo.sb, topo.client.ns, t.host, t.port, 1, seconds);
-  let cores: number | undefined;
-  if (a.dataPlanePid && seconds >= 2) {
+  let cores: number | undefined, nodeCores: number | undefined;
+  if (seconds >= 2) {
     await sleep(1500); // connect + the omitted first second
-    const c0 = cpuSeconds(a.dataPlanePid), t0 = performance.now();
+    const c0 = a.dataPlanePid ? cpuSeconds(a.dataPlanePid) : 0, m0 = machineTicks(), t0 = performance.now();
     await sleep((seconds - 1) * 1000);
-    cores = (cpuSeconds(a.dataPlanePid) - c0) / ((performance.now() - t0) / 1000);
+    const m1 = machineTicks();
+    if (a.dataPlanePid) cores = (cpuSeconds(a.dataPlanePid) - c0) / ((performance.now() - t0) / 1000);
+    if (m1.total > m0.total) nodeCores = ((m1.busy - m0.busy) / (m1.total - m0.total)) * os.cpus().length;
   }
   const r = await run;
-  return { gbps: r.gbps, cores, raw: { ...r, dataPlaneCores: cores } };
+  return { gbps: r.gbps, cores, nodeCores, raw: { ...r, dataPlaneCores: cores, nodeCores } };
 }
 
 async function pinnedLatency(topo: Topology, a: Active, seconds: number) {
@@ -68,6 +75,7 @@ export async function runRound(topo: Topology, a: Active, figures: FigureId[], s
     const r = await tcpWithCpu(topo, a, seconds);
     v.tcp1 = r.gbps;
     if (r.cores !== undefined && r.gbps > 0) v.cpuPerGbps = r.cores / r.gbps;
+    if (r.nodeCores !== undefined && r.gbps > 0) v.nodeCpuPerGbps = r.nodeCores / r.gbps;
     res.raw.tcp1 = r.raw;
   });
   await step('tcp4', async () => {

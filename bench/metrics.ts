@@ -1,7 +1,7 @@
 // The figures the benchmark reports, with their units and which direction is better. Tool
 // drivers (bench/tools/*) produce values keyed by these ids; report.ts and chart.ts read them.
 export type MetricId =
-  | 'tcp1' | 'tcp4' | 'cpuPerGbps'
+  | 'tcp1' | 'tcp4' | 'cpuPerGbps' | 'nodeCpuPerGbps'
   | 'rrP50Pinned' | 'rrP99Pinned' | 'rrP50' | 'rrP99'
   | 'conn1' | 'conn4' | 'udpPps';
 
@@ -25,6 +25,7 @@ export const METRICS: Metric[] = [
   { id: 'conn4', label: 'conn/s 4 clients', unit: 'conn/s', better: 'higher' },
   { id: 'udpPps', label: 'UDP 64 B rate', unit: 'kpps', better: 'higher' },
   { id: 'cpuPerGbps', label: 'data-plane CPU per Gbit/s (1 stream)', unit: 'cores per Gbit/s', better: 'lower' },
+  { id: 'nodeCpuPerGbps', label: 'node CPU per Gbit/s (1 stream, all cores)', unit: 'cores per Gbit/s', better: 'lower' },
 ];
 
 export function metric(id: MetricId): Metric {
