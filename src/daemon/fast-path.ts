@@ -12,7 +12,7 @@ import type { KernelAntispoof } from '../cni/hooks';
 import type { FastPathWireStatus } from '../ctl/api';
 import type { Engine, FastPathStatus, LocalPod } from '../engine/index';
 import { LocalPodWatch, type BridgePod } from '../node/local-pods';
-import { watchLinks, type ChangeWatch } from '../netlink/events';
+import { watchLinks, watchOrPoll, type ChangeWatch } from '../netlink/events';
 import { allLinks } from '../netlink/link';
 import { closeRtnl, openRtnl } from '../netlink/socket';
 import type { DaemonConfig } from './config';
@@ -50,7 +50,6 @@ export class FastPath {
   /** The uplinks as last handed to the engine ('' after a failure: the next change retries). */
   private uplinksSet = '';
   private linkWatch: ChangeWatch | undefined;
-  private linkPoll: NodeJS.Timeout | undefined;
 
   constructor(private readonly engine: Engine, private readonly cfg: Pick<DaemonConfig, 'fastPath' | 'bridge'> & { engine?: { flowCapacity?: number } }, private readonly log: Log) {}
 
@@ -117,13 +116,8 @@ export class FastPath {
     if (!this.on || names.length === 0) return;
     this.uplinkNames = [...names];
     const refresh = () => { void this.refreshUplinks().catch((err: unknown) => this.log.warn({ err }, 'kernel flow cache: reading the uplinks failed')); };
-    try {
-      this.linkWatch = watchLinks(refresh, 100);
-    } catch (err) {
-      this.log.warn({ err, pollMs }, 'no link change events; re-reading the uplinks periodically');
-      this.linkPoll = setInterval(refresh, pollMs);
-      this.linkPoll.unref();
-    }
+    this.linkWatch = watchOrPoll((cb) => watchLinks(cb, 100), refresh, pollMs,
+      (err) => this.log.warn({ err, pollMs }, 'no link change events; re-reading the uplinks periodically'));
     await this.refreshUplinks();
   }
 
@@ -201,6 +195,5 @@ export class FastPath {
     this.watch = undefined;
     this.linkWatch?.close();
     this.linkWatch = undefined;
-    clearInterval(this.linkPoll);
   }
 }

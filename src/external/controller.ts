@@ -24,7 +24,7 @@ import { steerKey, type SteerRule } from '../node/steer-rule';
 import type { EndpointSliceInfo, ServiceInfo } from '../services/objects';
 import type { EgressMasquerade, EgressSources } from '../engine/types';
 import { globalAddresses, type LinkAddress } from '../netlink/addr';
-import { watchAddresses, type ChangeWatch } from '../netlink/events';
+import { watchAddresses, watchOrPoll, type ChangeWatch } from '../netlink/events';
 import { linkNames } from '../netlink/link';
 import { closeRtnl, openRtnl } from '../netlink/socket';
 import { Steering } from '../node/steering';
@@ -120,7 +120,6 @@ export class ExternalTraffic {
   /** The engine's egress masquerade now (its sources follow the addresses). */
   private egressNow: EgressMasquerade | undefined;
   private addressWatch: ChangeWatch | undefined;
-  private addressPoll: NodeJS.Timeout | undefined;
   private view: () => ExternalView = () => ({ services: [], slicesOf: () => [] });
   private proxyHealthy: () => boolean = () => true;
   private started = false;
@@ -172,13 +171,8 @@ export class ExternalTraffic {
    */
   follow(on: ExternalFollowers, pollMs = 5000): void {
     const refresh = () => { void this.refreshAddresses(on).catch((err: unknown) => this.log.warn({ err }, 'reading the uplink addresses failed')); };
-    try {
-      this.addressWatch = watchAddresses(refresh);
-    } catch (err) {
-      this.log.warn({ err, pollMs }, 'no address change events; re-reading the uplink addresses periodically');
-      this.addressPoll = setInterval(refresh, pollMs);
-      this.addressPoll.unref();
-    }
+    this.addressWatch = watchOrPoll(watchAddresses, refresh, pollMs,
+      (err) => this.log.warn({ err, pollMs }, 'no address change events; re-reading the uplink addresses periodically'));
     refresh(); // a change between start and the subscription
   }
 
@@ -309,7 +303,6 @@ export class ExternalTraffic {
   async stop(): Promise<void> {
     this.stopped = true;
     this.addressWatch?.close();
-    clearInterval(this.addressPoll);
     if (this.retry) clearTimeout(this.retry);
     this.retry = undefined;
     await this.idle().catch(() => undefined);

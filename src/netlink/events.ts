@@ -47,3 +47,19 @@ export function watchAddresses(onChange: () => void, debounceMs = 100): ChangeWa
 export function watchLinks(onChange: () => void, debounceMs = 20): ChangeWatch {
   return watch(['LINK'], 'link', onChange, debounceMs);
 }
+
+/**
+ * `subscribe(onChange)` (watchAddresses, watchLinks, ...), or, when the subscription cannot be
+ * made (`onFallback` says why), `onChange` every `pollMs`. Either way one handle closes it.
+ */
+export function watchOrPoll(subscribe: (onChange: () => void) => ChangeWatch, onChange: () => void, pollMs: number,
+  onFallback: (err: unknown) => void): ChangeWatch {
+  try {
+    return subscribe(onChange);
+  } catch (err) {
+    onFallback(err);
+    const poll = setInterval(onChange, pollMs);
+    poll.unref();
+    return { close: () => clearInterval(poll) };
+  }
+}
