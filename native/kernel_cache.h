@@ -2,11 +2,14 @@
 // first packet as always; when both ends are pods on this node, the commit also writes the
 // decision, both directions, into the BPF flow map, and the tc program on the pods' host
 // veths forwards the flow's later packets itself (rewrite + redirect_peer), never crossing
-// the TUN. A service flow from off-node (NodePort, LB IP, externalIP) to a pod here is cached
-// too while the engine knows the node's uplinks (set_uplinks): its forward direction at the
-// ingress of every uplink (redirect_peer into the pod), its reverse on the pod's veth with
-// off-node delivery by the kernel's FIB (flow_cache.h PODNET_ACT_REDIRECT_FIB); and so is a
-// pod's egress-masquerade flow, the other way round. The engine stays the authority:
+// the TUN. A flow with one end off-node is cached too while the engine knows the devices
+// off-node traffic enters by (set_uplinks: the uplinks, and the VXLAN device of cross-node
+// routing): a service flow from off-node (NodePort, LB IP, externalIP) or another node's pod
+// to a pod here has its forward direction at the ingress of every uplink (redirect_peer into
+// the pod) and its reverse on the pod's veth with off-node delivery by the kernel's FIB
+// (flow_cache.h PODNET_ACT_REDIRECT_FIB); a pod's flow leaving the node (egress masquerade, a
+// Service backend or a pod on another node) the other way round. The engine stays the
+// authority:
 //
 //   install   engine thread, at commit_new_flow: the map entries (two, or one per uplink plus
 //             one) tagged with the record's index, generation and direction (flow_id)
@@ -138,8 +141,8 @@ inline uint64_t cache_flow_id(uint32_t idx, uint32_t gen, Dir d) {
 using CacheEntries = std::array<fastpath::FlowEntry, kMaxUplinks + 1>;
 // The map entries caching an admitted flow (plan.cache.ok()) recorded as `hit`: between local
 // pods, the forward direction at the client's veth and the reverse at the server's, both
-// redirect_peer; with one end off-node (a service flow from outside, a pod's egress
-// masquerade), the direction towards the pod at each uplink (redirect_peer into the pod) and
+// redirect_peer; with one end off-node (a service flow from outside, a pod's flow to or from
+// another node or the outside), the direction towards the pod at each uplink (redirect_peer into the pod) and
 // the other at the pod's veth, delivered by the FIB within the smallest uplink MTU. Returns
 // how many it wrote to `out`.
 size_t cache_entries(const FlowPlan& plan, const FlowHit& hit, CacheEntries& out);

@@ -1,8 +1,9 @@
 // The pods on this node's bridge, as the kernel flow cache needs them: for each pod address,
 // the pod's host-side veth (where its packets enter the node and where redirect_peer delivers
 // to it), the pod's own MAC and the MAC it knows its gateway by. A flow is cacheable when both
-// of its ends are in this table, or when its server is and its client is off-node: then it
-// enters by one of the node's uplinks, also listed here (kernel_cache.h).
+// of its ends are in this table, or when one is and the other is off-node: its packets towards
+// the pod then enter by one of the node's uplinks (or the VXLAN device), also listed here
+// (kernel_cache.h).
 //
 // Immutable once published, like the service and policy tables: podnetd builds a new version
 // for every pod added or removed (JS thread), engine threads read the version they hold.
@@ -23,8 +24,9 @@ struct LocalPod {
   uint8_t gw_mac[6] = {}; // the gateway as the pod sees it (the bridge)
 };
 
-// An uplink the fast path knows: the forward direction of a flow from off-node is cached at
-// its ingress (one entry per uplink: the engine does not know which one a TUN packet came in on).
+// An uplink the fast path knows (a device off-node traffic enters by: an uplink, the VXLAN
+// device): the direction of an off-node flow towards its pod is cached at its ingress (one
+// entry per uplink: the engine does not know which one a TUN packet came in on).
 struct Uplink {
   uint32_t ifindex = 0;
   uint32_t mtu = 0;  // L3 MTU of the device

@@ -270,8 +270,9 @@ void plan_masquerade(const PipelineEnv& env, const Tables& t, const Parsed& p, u
   plan.action = PlanAction::kAdmit;
 }
 
-// Pod-to-pod (or pod-to-outside) traffic when some pod is isolated: decide on the first
-// packet and keep an untranslated flow so the replies of an allowed flow pass.
+// Pod-to-pod (or pod-to-outside) traffic when some pod is isolated, or when the kernel cache
+// can carry it: decide on the first packet and keep an untranslated flow so the replies of an
+// allowed flow pass.
 // `cache`: keep the record whatever the policy says, for the kernel flow cache to follow.
 void plan_tracked(const Tables& t, const Parsed& p, FlowPlan& plan, bool cache) {
   if (!plan_policy(t, plan, p, p.key.dst, p.key.dport)) return;
@@ -289,42 +290,38 @@ void plan_tracked(const Tables& t, const Parsed& p, FlowPlan& plan, bool cache) 
   nf.be_slot = UINT32_MAX;
 }
 
-// Both ends of a TCP/UDP packet are pods of this node: the kernel cache can carry the flow.
-bool local_pair(const Tables& t, const Parsed& p) {
-  return t.pods && (p.proto == kTCP || p.proto == kUDP) && !p.fragment && !p.later_fragment &&
-         t.pods->find(p.family, p.key.src) && t.pods->find(p.family, p.key.dst);
+// A TCP/UDP packet the kernel cache can carry once the engine keeps a record of its flow: both
+// ends are pods of this node, or one end is and the other is off-node while the fast path knows
+// the devices off-node traffic enters by (the uplinks, the VXLAN device): another node's pod,
+// an outside server.
+bool cacheable_pair(const Tables& t, const Parsed& p) {
+  if (!t.pods || (p.proto != kTCP && p.proto != kUDP) || p.fragment || p.later_fragment) return false;
+  bool src = t.pods->find(p.family, p.key.src) != nullptr, dst = t.pods->find(p.family, p.key.dst) != nullptr;
+  return (src && dst) || ((src || dst) && !t.pods->uplinks().empty());
 }
 
-// An admitted TCP/UDP flow between two local pods (after any translation) is cached: the
+// An admitted TCP/UDP flow (after any translation) between two local pods is cached: the
 // forward direction enters at the client's veth and goes to the server's, the reverse the
-// other way. While the fast path knows an uplink, so is a service flow (NodePort, LB IP,
-// externalIP, with or without masquerade) from an off-node client to a pod here (the forward
-// direction enters at the uplinks, the reverse leaves by the kernel's route to the client),
-// and a pod's egress-masquerade flow (the forward direction leaves by the kernel's route, the
-// replies enter at the uplinks). Anything else (a remote or host server without a service or
-// masquerade translation) stays on the TUN path.
+// other way. While the fast path knows an uplink, so is a flow with one end off-node: a service
+// flow (NodePort, LB IP, externalIP, with or without masquerade) from an off-node client to a
+// pod here, a pod's flow to a Service whose backend is on another node, a pod's
+// egress-masquerade flow, and plain pod traffic to or from another node. The direction towards
+// the pod enters at the uplinks; the other leaves by the kernel's route. A flow neither of
+// whose ends is a pod here (a NodePort hairpinned to another node) stays on the TUN path.
 void plan_cache(const Tables& t, const Parsed& p, FlowPlan& plan) {
   if (!t.pods || plan.action != PlanAction::kAdmit || !plan.insert) return;
   if (p.proto != kTCP && p.proto != kUDP) return;
-  if (plan.kind == FlowKind::kMasquerade) {
-    const LocalPod* client = t.pods->find(p.family, p.key.src);
-    if (client && !t.pods->uplinks().empty()) {
-      plan.cache.client = client;
-      plan.cache.uplinks = t.pods;
-    }
-    return;
-  }
   const NewFlow& nf = plan.flow;
   const Addr& server = (nf.fwd_x.rewrite & kRewriteDst) ? nf.fwd_x.dst : nf.fwd.dst;
   const Addr& back_to = (nf.rev_x.rewrite & kRewriteDst) ? nf.rev_x.dst : nf.rev.dst;
   if (back_to != p.key.src || nf.rev.src != server) return;
-  const LocalPod* srv = t.pods->find(p.family, server);
-  if (!srv) return;
   const LocalPod* client = t.pods->find(p.family, p.key.src);
-  if (client) {
+  const LocalPod* srv = t.pods->find(p.family, server);
+  if (client && srv) {
     plan.cache.client = client;
     plan.cache.server = srv;
-  } else if (plan.kind == FlowKind::kService && !t.pods->uplinks().empty()) {
+  } else if ((client || srv) && !t.pods->uplinks().empty()) {
+    plan.cache.client = client;
     plan.cache.server = srv;
     plan.cache.uplinks = t.pods;
   }
@@ -353,8 +350,8 @@ FlowPlan plan_new_flow(const PipelineEnv& env, const Tables& t, const Parsed& p,
     if (!p.later_fragment && !p.fragment && (p.proto == kTCP || p.proto == kUDP) && !rst && t.masq &&
         masquerades(*t.masq, p))
       plan_masquerade(env, t, p, now_ms, plan);
-    else if (trackable && !rst && (t.policy.active || local_pair(t, p)))
-      plan_tracked(t, p, plan, local_pair(t, p));
+    else if (trackable && !rst && (t.policy.active || cacheable_pair(t, p)))
+      plan_tracked(t, p, plan, cacheable_pair(t, p));
   }
   plan.flow.state = initial_state(p);
   plan_cache(t, p, plan);

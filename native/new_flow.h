@@ -43,12 +43,13 @@ struct FlowRef {
 };
 
 // Where the kernel flow cache delivers each direction of an admitted flow (kernel_cache.h):
-// both ends pods on this node (client and server set); a service flow from off-node to a pod
-// here (server and uplinks set: the forward direction enters by any uplink, the reverse leaves
-// where the kernel's FIB says); or an egress-masquerade flow of a pod here (client and uplinks
-// set: the forward direction leaves where the FIB says, the replies enter by any uplink).
-// Unset when the fast path is off or the flow is not cacheable. Valid while the pod table the
-// plan was made from is held.
+// both ends pods on this node (client and server set); or one end a pod here and the other
+// off-node (uplinks set, with the server for a flow from off-node: NodePort, LB IP,
+// externalIP, another node's pod; with the client for a flow leaving: egress masquerade, a
+// Service backend or a pod on another node, an outside server). The direction towards the pod
+// enters by any uplink (the VXLAN device counts as one), the other leaves where the kernel's
+// FIB says. Unset when the fast path is off or the flow is not cacheable. Valid while the pod
+// table the plan was made from is held.
 struct CacheRoute {
   const LocalPod* client = nullptr;  // the forward direction enters here, the reverse leaves here
   const LocalPod* server = nullptr;  // the forward direction leaves here, the reverse enters here

@@ -1,12 +1,13 @@
 // Which admitted flows the kernel flow cache takes (new_flow.cc plan_cache) and with which map
 // entries (kernel_cache.cc cache_entries): a flow is cached when both its ends are pods of this
 // node after translation (service DNAT, hairpin, a plain pod-to-pod flow, which then gets a
-// record of its own), or when it is a service flow (NodePort, LB IP, externalIP, masqueraded
-// or not) from an off-node client to a pod here while the engine knows an uplink: forward
-// entries at every uplink (redirect_peer into the pod), the reverse at the pod's veth
-// (delivered by the FIB within the smallest uplink MTU); and a pod's egress-masquerade flow
-// the other way round. Never when the server is elsewhere without a translation, without a
-// known uplink for the off-node ones, or when the fast path is off (no pod table).
+// record of its own), or when one end is a pod here and the other is off-node while the engine
+// knows an uplink: a service flow (NodePort, LB IP, externalIP, masqueraded or not) or another
+// node's pod towards a pod here gets forward entries at every uplink (redirect_peer into the
+// pod) and the reverse at the pod's veth (delivered by the FIB within the smallest uplink
+// MTU); a pod's flow leaving (egress masquerade, a remote Service backend, another node's
+// pod) the other way round. Never when neither end is a pod here, without a known uplink for
+// the off-node ones, or when the fast path is off (no pod table).
 #include <gtest/gtest.h>
 
 #include <arpa/inet.h>
@@ -99,9 +100,9 @@ TEST_F(CachePlan, PodToPodGetsARecordToCache) {
   EXPECT_TRUE(u.cache.ok()) << "UDP too";
 }
 
-TEST_F(CachePlan, RemoteEndsAndMasqueradeStayOnTheTunPath) {
-  EXPECT_FALSE(plan("10.1.0.7", "10.96.0.10", 80).cache.ok()) << "client off node";
-  EXPECT_FALSE(plan("10.244.1.2", "10.244.9.9", 80).cache.ok()) << "server off node";
+TEST_F(CachePlan, RemoteEndsWithoutUplinksStayOnTheTunPath) {
+  EXPECT_FALSE(plan("10.1.0.7", "10.96.0.10", 80).cache.ok()) << "client off node, no uplink known";
+  EXPECT_FALSE(plan("10.244.1.2", "10.244.9.9", 80).cache.ok()) << "server off node, no uplink known";
   FlowPlan m = plan("10.244.1.2", "198.51.100.7", 443);
   EXPECT_EQ(int(m.kind), int(FlowKind::kMasquerade));
   EXPECT_FALSE(m.cache.ok()) << "egress masquerade";
@@ -214,9 +215,77 @@ TEST_F(CachePlan, NodePortFromOutsideUdpAndIpv6) {
   EXPECT_TRUE(same16(e[2].value.new_saddr, "fd00:50::2"));
 }
 
-TEST_F(CachePlan, OffNodeClientToAPodWithoutAServiceStaysOnTheTunPath) {
+TEST_F(CachePlan, AnotherNodesPodToAPodHereGetsARecordToCache) {
+  FlowPlan none = plan("10.244.2.7", "10.244.1.3", 8080);
+  EXPECT_EQ(int(none.action), int(PlanAction::kPass)) << "no uplink known: no record, the TUN path";
   two_uplinks(pods_);
-  EXPECT_FALSE(plan("203.0.113.10", "10.244.1.3", 8080).cache.ok()) << "not a service flow";
+  FlowPlan p = plan("10.244.2.7", "10.244.1.3", 8080);
+  ASSERT_EQ(int(p.action), int(PlanAction::kAdmit));
+  EXPECT_EQ(int(p.kind), int(FlowKind::kTracked));
+  EXPECT_TRUE(p.insert) << "a record of its own, for the cache to follow";
+  ASSERT_TRUE(p.cache.from_outside());
+  CacheEntries e;
+  ASSERT_EQ(cache_entries(p, hit_of(p), e), 3u);
+  for (size_t i = 0; i < 2; i++) {
+    EXPECT_EQ(e[i].key.ifindex, i == 0 ? 11u : 12u) << "entering at the uplinks";
+    EXPECT_TRUE(same16(e[i].key.saddr, "10.244.2.7"));
+    EXPECT_EQ(e[i].value.rewrite, PODNET_RW_MACS) << "untranslated, addressed from the gateway";
+    EXPECT_EQ(e[i].value.action, PODNET_ACT_REDIRECT_PEER);
+    EXPECT_EQ(e[i].value.target_ifindex, 4u);
+  }
+  EXPECT_EQ(e[2].key.ifindex, 4u) << "the reply at the pod's veth";
+  EXPECT_EQ(e[2].value.rewrite, 0u);
+  EXPECT_EQ(e[2].value.action, PODNET_ACT_REDIRECT_FIB);
+  FlowPlan u = plan("10.244.2.7", "10.244.1.3", 5353, true, kUDP);
+  EXPECT_TRUE(u.cache.from_outside()) << "UDP too";
+}
+
+TEST_F(CachePlan, APodHereToAnotherNodesPod) {
+  two_uplinks(pods_);
+  for (const char* dst : {"10.244.9.9"}) {
+    FlowPlan p = plan("10.244.1.2", dst, 80);
+    ASSERT_EQ(int(p.kind), int(FlowKind::kTracked)) << dst;
+    EXPECT_TRUE(p.insert);
+    ASSERT_TRUE(p.cache.to_outside()) << dst;
+    CacheEntries e;
+    ASSERT_EQ(cache_entries(p, hit_of(p), e), 3u);
+    EXPECT_EQ(e[0].key.ifindex, 11u) << "replies keyed at the uplinks";
+    EXPECT_TRUE(same16(e[0].key.saddr, dst));
+    EXPECT_EQ(e[0].value.target_ifindex, 3u) << "into the client pod";
+    EXPECT_EQ(e[2].key.ifindex, 3u) << "forward at the client's veth";
+    EXPECT_EQ(e[2].value.rewrite, 0u);
+    EXPECT_EQ(e[2].value.action, PODNET_ACT_REDIRECT_FIB);
+  }
+}
+
+TEST_F(CachePlan, APodHereToAServiceBackendOnAnotherNode) {
+  ServicePortSpec s;
+  s.key = SvcKey{ip("10.96.0.11"), 80, 4, kTCP};
+  s.name = "remote";
+  s.backends.push_back(BackendSpec{ip("10.244.2.7"), 8080, false, "remote"});
+  engine_.apply({s}, {}, false);
+  EXPECT_FALSE(plan("10.244.1.2", "10.96.0.11", 80).cache.ok()) << "no uplink known";
+  two_uplinks(pods_);
+  FlowPlan p = plan("10.244.1.2", "10.96.0.11", 80);
+  ASSERT_EQ(int(p.kind), int(FlowKind::kService));
+  ASSERT_TRUE(p.cache.to_outside());
+  CacheEntries e;
+  ASSERT_EQ(cache_entries(p, hit_of(p), e), 3u);
+  EXPECT_TRUE(same16(e[0].key.saddr, "10.244.2.7")) << "the backend's reply at the uplinks";
+  EXPECT_EQ(ntohs(e[0].key.sport), 8080);
+  EXPECT_EQ(e[0].value.rewrite, PODNET_RW_SADDR | PODNET_RW_SPORT | PODNET_RW_MACS) << "source back to the VIP";
+  EXPECT_TRUE(same16(e[0].value.new_saddr, "10.96.0.11"));
+  EXPECT_EQ(ntohs(e[0].value.new_sport), 80);
+  EXPECT_EQ(e[0].value.target_ifindex, 3u);
+  EXPECT_EQ(e[2].value.rewrite, PODNET_RW_DADDR | PODNET_RW_DPORT) << "DNAT to the backend";
+  EXPECT_TRUE(same16(e[2].value.new_daddr, "10.244.2.7"));
+  EXPECT_EQ(e[2].value.action, PODNET_ACT_REDIRECT_FIB);
+}
+
+TEST_F(CachePlan, NeitherEndAPodHereStaysOnTheTunPath) {
+  two_uplinks(pods_);
+  EXPECT_FALSE(plan("10.244.2.7", "10.244.3.8", 8080).cache.ok()) << "passing through";
+  EXPECT_EQ(int(plan("10.244.2.7", "10.244.3.8", 8080).action), int(PlanAction::kPass)) << "no record without policy";
 }
 
 TEST_F(CachePlan, BetweenLocalPodsUplinksChangeNothing) {

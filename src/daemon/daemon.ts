@@ -30,7 +30,7 @@ import { deleteServiceRoute, ensureServiceRoute } from '../node/routing';
 import { ExternalTraffic } from '../external/controller';
 import { registerEngineMetrics } from './engine-metrics';
 import { AntispoofMetrics } from './antispoof-metrics';
-import { FastPath } from './fast-path';
+import { FastPath, offNodeIngress } from './fast-path';
 import { DaemonError } from './errors';
 import { HttpEndpoints } from './http';
 import { MonitorHub } from './monitor';
@@ -183,7 +183,8 @@ export class Daemon {
     this.fastPath.register(this.registry);
     this.fastPath.enable();
     // Before the TUN: flows from off-node adopted from a previous run stay cached at the uplinks.
-    await this.fastPath.followUplinks(cfg.external.uplinks).catch((err: unknown) => this.log.warn({ err }, 'kernel flow cache: cannot follow the uplinks'));
+    // The VXLAN device is picked up by the link events once the cluster plane creates it.
+    await this.fastPath.followUplinks(offNodeIngress(cfg)).catch((err: unknown) => this.log.warn({ err }, 'kernel flow cache: cannot follow the uplinks'));
 
     step('source');
     const sink = new ProgrammedSink(this.monitor.tables(this.engine));

@@ -41,6 +41,14 @@ export function toWireFastPath(s: FastPathStatus | null, reason: string): FastPa
 /** The engine's view of a bridge pod: its anti-spoofing entry only when its config wants one. */
 const localPod = (p: BridgePod): LocalPod => ({ ifindex: p.ifindex, mac: p.mac, gatewayMac: p.gatewayMac, addresses: p.addresses, antiSpoofing: p.antiSpoofing });
 
+/** What followUplinks follows: external.uplinks, then cross-node routing's ingress device. */
+export function offNodeIngress(cfg: Pick<DaemonConfig, 'external' | 'cluster'>): string[] {
+  const names = [...cfg.external.uplinks];
+  if (cfg.cluster.mode === 'routed' && cfg.cluster.uplink) names.push(cfg.cluster.uplink);
+  if (cfg.cluster.mode === 'vxlan') names.push(cfg.cluster.vxlan.name);
+  return [...new Set(names)];
+}
+
 export class FastPath {
   private watch: LocalPodWatch | undefined;
   private reason = 'engine.fastPath is false';
@@ -108,9 +116,11 @@ export class FastPath {
   }
 
   /**
-   * The uplinks by name (external.uplinks): resolved now (before the TUN, so a restarted podnetd
-   * keeps the flows it adopted cached at them) and again on every link change (netlink events;
-   * a re-read every `pollMs` when those cannot be had).
+   * The devices off-node traffic enters by, by name: the uplinks (external.uplinks), and for
+   * cross-node routing its uplink (routed) or its VXLAN device (vxlan), where other nodes' pods
+   * arrive. Each is resolved now (before the TUN, so a restarted podnetd keeps the flows it
+   * adopted cached at them) and again on every link change (netlink events; a re-read every
+   * `pollMs` when those cannot be had), so a device created later is picked up.
    */
   async followUplinks(names: readonly string[], pollMs = 5000): Promise<void> {
     if (!this.on || names.length === 0) return;

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { nthAddress, parseNetwork } from '../net/cidr';
 import { bridgeMac, macText } from '../net/mac';
 import type { ClusterMode } from '../cluster/model';
+import { podAlias } from '../node/pod-alias';
 import { removeManifest, writeManifest } from './manifests';
 import { distFile } from './paths';
 import { Podnetd, type PodnetdOptions } from './podnetd';
@@ -140,6 +141,10 @@ export class ClusterSandbox {
     await ipp('route', 'add', 'default', 'via', node.gateway4, 'dev', 'eth0');
     await ipp('-6', 'route', 'add', 'default', 'via', node.gateway6, 'dev', 'eth0');
     await ipn('-6', 'neigh', 'add', 'proxy', pod.ip6, 'dev', BRIDGE);
+    // What the CNI plugin records on the host veth: podnetd's kernel flow cache reads it back.
+    const { stdout } = await ipp('-j', 'link', 'show', 'eth0');
+    const mac = (JSON.parse(stdout) as { address: string }[])[0].address;
+    await ipn('link', 'set', hostVeth, 'alias', podAlias([pod.ip4, pod.ip6], mac));
     node.pods.push(pod);
     return pod;
   }

@@ -67,6 +67,16 @@ export class Podnetd {
     };
   }
 
+  /**
+   * Where podnetd pins the kernel flow cache: the sandbox's bpffs, or for another node namespace
+   * (a cluster sandbox's nodes) a directory of its own on it. Pins are keyed by ifindex, which
+   * every namespace numbers from 1: nodes sharing one pin directory would share their maps and
+   * take over each other's attachments.
+   */
+  static bpffs(sb: Sandbox, ns?: string): string {
+    return !ns || ns === sb.nodeNs ? bpffsDir(sb.dir) : path.join(bpffsDir(sb.dir), ns);
+  }
+
   /** The config podnetd gets in a sandbox; `source` picks manifests (default) or the tables file. */
   static config(sb: Sandbox, source: 'manifests' | 'tables', opts: PodnetdOptions = {}): Record<string, unknown> {
     const p = Podnetd.paths(sb, opts.ns);
@@ -77,7 +87,7 @@ export class Podnetd {
       serviceCIDRs: sb.serviceCIDRs,
       bridge: sb.bridge,
       tun: { name: sb.tun, queues: opts.queues ?? 1, persist: true },
-      engine: { ...(sb.fastPath ? { fastPath: true, bpffs: bpffsDir(sb.dir) } : {}), ...(opts.engine ?? {}) },
+      engine: { ...(sb.fastPath ? { fastPath: true, bpffs: Podnetd.bpffs(sb, opts.ns) } : {}), ...(opts.engine ?? {}) },
       stateFile: p.state,
       controlSocket: p.socket,
       cniSocket: p.cniSocket,
@@ -94,7 +104,10 @@ export class Podnetd {
     distFile('src/daemon/main.js');
     const p = Podnetd.paths(sb, opts.ns);
     mkdirSync(p.manifests, { recursive: true });
-    if (sb.fastPath) sb.mountBpffs();
+    if (sb.fastPath) {
+      sb.mountBpffs();
+      mkdirSync(Podnetd.bpffs(sb, opts.ns), { recursive: true });
+    }
     const configFile = opts.configFile ?? p.config;
     if (!opts.configFile) writeFileSync(configFile, stringify(Podnetd.config(sb, source, opts)));
     const argv = [process.execPath, path.join(repoRoot(), 'bin/podnetd'), '--config', configFile];

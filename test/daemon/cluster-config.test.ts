@@ -4,6 +4,7 @@
 import t from 'tap';
 import { buildConfig, restartKeys } from '../../src/daemon/config';
 import { ConfigError } from '../../src/daemon/errors';
+import { offNodeIngress } from '../../src/daemon/fast-path';
 
 const base = { manifests: '/etc/podnet/manifests', podCIDRs: ['10.244.1.0/24'], serviceCIDRs: ['10.96.0.0/16'] };
 
@@ -92,4 +93,14 @@ t.test('--cleanup takes pod CIDRs from the node state file when they came from t
   t.same(cleanupConfig(cfg).podCIDRs, ['10.244.7.0/24', 'fd00:10:244:7::/64'], 'recorded at start');
   const withCidrs = buildConfig({ ...base, nodeStateFile: file });
   t.equal(cleanupConfig(withCidrs), withCidrs, 'configured podCIDRs win');
+});
+
+t.test('the kernel flow cache follows the uplinks and cross-node routing\'s ingress device', async (t) => {
+  const ext = { external: { uplinks: ['eth0', 'eth1'] } };
+  t.same(offNodeIngress(buildConfig({ ...base, ...ext })), ['eth0', 'eth1'], 'no cross-node routing: the uplinks');
+  t.same(offNodeIngress(buildConfig({ ...base, ...ext, cluster: { mode: 'routed', uplink: 'eth1' } })), ['eth0', 'eth1'],
+    'routed: other nodes\' pods arrive on its uplink, listed once');
+  t.same(offNodeIngress(buildConfig({ ...base, ...ext, cluster: { mode: 'routed', uplink: 'ens6' } })), ['eth0', 'eth1', 'ens6'], 'routed over another link');
+  t.same(offNodeIngress(buildConfig({ ...base, external: { uplinks: [] }, cluster: { mode: 'vxlan', uplink: 'eth1', vxlan: { name: 'vx0' } } })), ['vx0'],
+    'vxlan: the VXLAN device, even without external uplinks');
 });

@@ -1,6 +1,7 @@
 // Cross-node e2e: 3 sandbox nodes (each its own podnetd) joined by an underlay, in routed and vxlan
-// mode: pod-to-pod across nodes (TCP, UDP, ICMP; IPv4 and IPv6) with every packet crossing both
-// engines, a Service whose endpoints sit on all three nodes reached from each node, MTU through
+// mode: pod-to-pod across nodes (TCP, UDP, ICMP; IPv4 and IPv6) with every flow decided by both
+// engines (its later packets ride each node's kernel flow cache, or with PODNET_E2E_FASTPATH=0
+// cross both TUNs), a Service whose endpoints sit on all three nodes reached from each node, MTU through
 // VXLAN (a 1400-byte UDP payload and a bulk TCP transfer arrive intact), idempotent re-sync, and
 // a node removed from the manifests (its routes withdrawn). podnetd programs the routes itself
 // (cluster: {mode, uplink}) from the Nodes in the manifests, which also give each node its pod
@@ -67,6 +68,16 @@ const onlyFrontendToN2 = netpol('default', 'n2-from-frontend', {
   ingress: [{ from: [{ podSelector: { matchLabels: { role: 'frontend' } } }] }],
 });
 
+interface Carried { engine: number; cache: number; installs: number }
+
+/** What a node carried for its pods: packets through its engine, hits and installs of its kernel flow cache. */
+async function carried(n: ClusterNodeNs): Promise<Carried> {
+  const [s, st] = await Promise.all([n.podnetd!.stats(), n.podnetd!.status()]);
+  return { engine: s.passthrough, cache: st.fastPath?.hits ?? 0, installs: st.fastPath?.installs ?? 0 };
+}
+
+const since = (a: Carried, b: Carried): Carried => ({ engine: b.engine - a.engine, cache: b.cache - a.cache, installs: b.installs - a.installs });
+
 // The two modes build separate sandboxes: run them side by side (the time is mostly waiting).
 t.jobs = 2;
 for (const mode of ['routed', 'vxlan'] as const) {
@@ -122,7 +133,7 @@ for (const mode of ['routed', 'vxlan'] as const) {
       await t.test(`IPv${f} pod-to-pod across nodes`, async (t) => {
         const [src, ...dsts] = pods;
         for (const { pod: dst } of dsts) {
-          const before = (await src.node.podnetd!.stats()).passthrough;
+          const before = await carried(src.node);
           const r = await c.sb.agentRun<Burst>(src.pod.ns, 'http-burst', [podIp(dst, f), HTTP, 10, 2]);
           t.same(r.errors, {}, `TCP to ${dst.ns}: no errors`);
           t.same(r.remotes, [podIp(dst, f)], 'answered from the pod address (no NAT)');
@@ -130,15 +141,17 @@ for (const mode of ['routed', 'vxlan'] as const) {
           t.equal(u.lost, 0, 'UDP: nothing lost');
           const ping = await c.sb.exec(src.pod.ns, ['ping', `-${f}`, '-c', '3', '-i', '0.2', '-W', '1', podIp(dst, f)]);
           t.match(ping.stdout, / 0% packet loss/, 'ICMP echo');
-          const after = (await src.node.podnetd!.stats()).passthrough;
-          t.ok(after - before >= 40, `the client node's engine saw the packets (${after - before})`);
+          const d = since(before, await carried(src.node));
+          t.ok(d.engine + d.cache >= 40, `the client node carried the packets (engine ${d.engine}, its kernel flow cache ${d.cache})`);
+          if (c.sb.fastPath) t.ok(d.cache > 0 && d.installs >= 10, `the TCP and UDP flows rode the cache (${d.installs} cached)`);
         }
         // Remote clients cross the destination node's engine too (policy holds for them).
         const dstNode = dsts[0].node;
-        const before = (await dstNode.podnetd!.stats()).passthrough;
+        const before = await carried(dstNode);
         await c.sb.agentRun<Burst>(src.pod.ns, 'http-burst', [podIp(dsts[0].pod, f), HTTP, 5, 1]);
-        const after = (await dstNode.podnetd!.stats()).passthrough;
-        t.ok(after - before >= 20, `the destination node's engine saw them as well (${after - before})`);
+        const d = since(before, await carried(dstNode));
+        t.ok(d.engine + d.cache >= 20, `the destination node carried them as well (engine ${d.engine}, cache ${d.cache})`);
+        if (c.sb.fastPath) t.ok(d.engine >= 5, `its engine decided each connection (${d.engine} packets)`);
       });
 
       await t.test(`IPv${f} Service with endpoints on all three nodes, from each node`, async (t) => {
