@@ -104,6 +104,20 @@ size_t cache_entries(const FlowPlan& plan, const FlowHit& hit, CacheEntries& e) 
     to_pod(e[n++].value, *r.client);
     return n;
   }
+  if (r.passing_through()) {
+    // Neither end here: each direction may enter by any uplink and leaves by the FIB's route,
+    // possibly by the uplink it came in on.
+    for (const Uplink& u : r.uplinks->uplinks()) {
+      if (n + 2 > e.size()) break;
+      e[n] = translated(plan.flow.fwd, plan.flow.fwd_x, u.ifindex, fwd_id);
+      off_node(e[n++].value, r.uplinks->uplink_mtu());
+      e[n - 1].value.flags |= PODNET_FLOW_HAIRPIN;
+      e[n] = translated(plan.flow.rev, plan.flow.rev_x, u.ifindex, rev_id);
+      off_node(e[n++].value, r.uplinks->uplink_mtu());
+      e[n - 1].value.flags |= PODNET_FLOW_HAIRPIN;
+    }
+    return n;
+  }
   // One end off-node: the direction towards this node's pod may enter by any uplink, so one
   // entry each; the other leaves the pod's veth for the FIB's route.
   const LocalPod& pod = r.server ? *r.server : *r.client;
@@ -145,11 +159,19 @@ void KernelCache::forget(const FlowKey& fwd, const FlowHit& hit, const PodTable&
   rev.sport = (hit.x.rewrite & kRewriteDst) ? hit.x.dport : fwd.dport;
   rev.dst = (hit.x.rewrite & kRewriteSrc) ? hit.x.src : fwd.src;
   rev.dport = (hit.x.rewrite & kRewriteSrc) ? hit.x.sport : fwd.sport;
-  const LocalPod* client = pods.find(fwd.family, fwd.src);
-  const LocalPod* server = pods.find(fwd.family, rev.src);
+  // Where cache_entries put each direction: at its pod's veth, or with that end off-node at
+  // every uplink.
   size_t n = 0;
-  if (client && maps_->DeleteKey(cache_key(fwd, client->ifindex)) == 0) n++;
-  if (server && maps_->DeleteKey(cache_key(rev, server->ifindex)) == 0) n++;
+  auto drop = [&](const FlowKey& k, const LocalPod* pod) {
+    if (pod) {
+      if (maps_->DeleteKey(cache_key(k, pod->ifindex)) == 0) n++;
+      return;
+    }
+    for (const Uplink& u : pods.uplinks())
+      if (maps_->DeleteKey(cache_key(k, u.ifindex)) == 0) n++;
+  };
+  drop(fwd, pods.find(fwd.family, fwd.src));
+  drop(rev, pods.find(fwd.family, rev.src));
   removed_.fetch_add(n, std::memory_order_relaxed);
   uint32_t want = hit.gen + 1;
   cached_[hit.idx].compare_exchange_strong(want, 0, std::memory_order_relaxed);

@@ -8,11 +8,13 @@
 // to a pod here has its forward direction at the ingress of every uplink (redirect_peer into
 // the pod) and its reverse on the pod's veth with off-node delivery by the kernel's FIB
 // (flow_cache.h PODNET_ACT_REDIRECT_FIB); a pod's flow leaving the node (egress masquerade, a
-// Service backend or a pod on another node) the other way round. The engine stays the
-// authority:
+// Service backend or a pod on another node) the other way round; a service flow passing
+// through (a NodePort whose endpoint is on another node) has both directions at every uplink,
+// both delivered by the FIB. The engine stays the authority:
 //
-//   install   engine thread, at commit_new_flow: the map entries (two, or one per uplink plus
-//             one) tagged with the record's index, generation and direction (flow_id)
+//   install   engine thread, at commit_new_flow: the map entries (two, one per uplink plus
+//             one, or two per uplink) tagged with the record's index, generation and
+//             direction (flow_id)
 //   sweep     GC thread every second, and the JS thread right after apply()/set_policy()
 //             cut flows: reads every entry's stats tail (batched), moves last-seen and TCP
 //             FINs into the engine's record, adds packets/bytes to the service and backend
@@ -138,13 +140,14 @@ inline uint64_t cache_flow_id(uint32_t idx, uint32_t gen, Dir d) {
   return (uint64_t(d) << 63) | (uint64_t(idx) << 32) | gen;
 }
 
-using CacheEntries = std::array<fastpath::FlowEntry, kMaxUplinks + 1>;
+using CacheEntries = std::array<fastpath::FlowEntry, 2 * kMaxUplinks>;
 // The map entries caching an admitted flow (plan.cache.ok()) recorded as `hit`: between local
 // pods, the forward direction at the client's veth and the reverse at the server's, both
 // redirect_peer; with one end off-node (a service flow from outside, a pod's flow to or from
-// another node or the outside), the direction towards the pod at each uplink (redirect_peer into the pod) and
-// the other at the pod's veth, delivered by the FIB within the smallest uplink MTU. Returns
-// how many it wrote to `out`.
+// another node or the outside), the direction towards the pod at each uplink (redirect_peer
+// into the pod) and the other at the pod's veth, delivered by the FIB within the smallest
+// uplink MTU; with neither end here (a service flow passing through), both directions at each
+// uplink, delivered by the FIB. Returns how many it wrote to `out`.
 size_t cache_entries(const FlowPlan& plan, const FlowHit& hit, CacheEntries& out);
 
 }  // namespace podnet

@@ -306,8 +306,9 @@ bool cacheable_pair(const Tables& t, const Parsed& p) {
 // flow (NodePort, LB IP, externalIP, with or without masquerade) from an off-node client to a
 // pod here, a pod's flow to a Service whose backend is on another node, a pod's
 // egress-masquerade flow, and plain pod traffic to or from another node. The direction towards
-// the pod enters at the uplinks; the other leaves by the kernel's route. A flow neither of
-// whose ends is a pod here (a NodePort hairpinned to another node) stays on the TUN path.
+// the pod enters at the uplinks; the other leaves by the kernel's route. A service flow
+// neither of whose ends is a pod here (a NodePort whose endpoint is on another node) passes
+// through: both directions enter at the uplinks and leave by the kernel's route.
 void plan_cache(const Tables& t, const Parsed& p, FlowPlan& plan) {
   if (!t.pods || plan.action != PlanAction::kAdmit || !plan.insert) return;
   if (p.proto != kTCP && p.proto != kUDP) return;
@@ -320,7 +321,7 @@ void plan_cache(const Tables& t, const Parsed& p, FlowPlan& plan) {
   if (client && srv) {
     plan.cache.client = client;
     plan.cache.server = srv;
-  } else if ((client || srv) && !t.pods->uplinks().empty()) {
+  } else if ((client || srv || plan.kind == FlowKind::kService) && !t.pods->uplinks().empty()) {
     plan.cache.client = client;
     plan.cache.server = srv;
     plan.cache.uplinks = t.pods;

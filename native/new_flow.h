@@ -48,15 +48,17 @@ struct FlowRef {
 // externalIP, another node's pod; with the client for a flow leaving: egress masquerade, a
 // Service backend or a pod on another node, an outside server). The direction towards the pod
 // enters by any uplink (the VXLAN device counts as one), the other leaves where the kernel's
-// FIB says. Unset when the fast path is off or the flow is not cacheable. Valid while the pod
-// table the plan was made from is held.
+// FIB says. Or neither end here (uplinks only): a service flow passing through, both
+// directions entering by any uplink and leaving by the FIB. Unset when the fast path is off or
+// the flow is not cacheable. Valid while the pod table the plan was made from is held.
 struct CacheRoute {
   const LocalPod* client = nullptr;  // the forward direction enters here, the reverse leaves here
   const LocalPod* server = nullptr;  // the forward direction leaves here, the reverse enters here
-  const PodTable* uplinks = nullptr; // one end off-node: the uplinks and their MTU
-  bool ok() const { return uplinks ? (client != nullptr) != (server != nullptr) : client && server; }
+  const PodTable* uplinks = nullptr; // an end off-node: the uplinks and their MTU
+  bool ok() const { return uplinks ? !(client && server) : client && server; }
   bool from_outside() const { return uplinks && server && !client; }
   bool to_outside() const { return uplinks && client && !server; }
+  bool passing_through() const { return uplinks && !client && !server; }
 };
 
 struct FlowPlan {

@@ -1,8 +1,9 @@
-/* Off-node delivery for the flow cache program (PODNET_ACT_REDIRECT_FIB, the reply of a flow
- * from outside to a pod here), included by flow_cache.bpf.c: the entry says only how to
- * translate; where the packet goes is asked of the kernel's FIB on every packet
- * (bpf_fib_lookup from the ingress veth with the translated addresses and ports, so policy
- * routing rules apply as they would to the forwarded packet). The lookup runs before anything
+/* Off-node delivery for the flow cache program (PODNET_ACT_REDIRECT_FIB: the direction of a
+ * flow that leaves the node, such as the reply of a flow from outside to a pod here, a pod's
+ * packets to another node's pod or to the outside, a flow passing through), included by
+ * flow_cache.bpf.c: the entry says only how to translate; where the packet goes is asked of
+ * the kernel's FIB on every packet (bpf_fib_lookup from the ingress device with the translated
+ * addresses and ports, so policy routing rules apply as they would to the forwarded packet). The lookup runs before anything
  * is rewritten: when it does not succeed the packet is punted untouched and takes the TUN
  * path, where the engine answers (ICMP fragmentation needed / packet too big for an oversize
  * packet). On success the egress device and next hop are the kernel's own answer at that
@@ -11,8 +12,9 @@
  * hands it to the neighbour layer (see fib_redirect). The egress MTU: the lookup itself
  * refuses a non-GSO packet larger than the egress device's MTU; a GSO packet is checked by its
  * segment size here, and the entry's own mtu (the uplinks' smallest, from the engine) applies
- * first as for every action. Lookups that name the ingress device again are punted (never loop
- * a packet).
+ * first as for every action. Lookups that name the ingress device again are punted unless the
+ * entry is a flow passing through the node (PODNET_FLOW_HAIRPIN: in by an uplink, out by the
+ * same one towards another node); the TTL decrement bounds any loop.
  *
  * Why a lookup of our own rather than bpf_redirect_neigh without a next hop (the helper then
  * looks the route up itself): that one cannot say no. A reply without a route, to a local
@@ -20,10 +22,11 @@
  * the engine (no ICMP error, no TUN path), and the egress device, hence its MTU, would not be
  * known before the packet is already rewritten.
  *
- * The translated source of such a reply is never a pod address (it is the NodePort's node
- * address, the LB IP or the externalIP), so podnet's own policy routing rule (from the pod
- * CIDR into the TUN) does not apply to it: the lookup answers as the kernel's forwarding of
- * the reply would.
+ * podnet's own policy routing rules send a pod's packets into the TUN only as they enter
+ * from the bridge (from the pod CIDR, iif the bridge) and other nodes' packets only as they
+ * enter from the uplink (to the pod CIDR, iif the uplink or VXLAN device). The lookup asks
+ * from the pod's veth, or for a flow passing through from an uplink towards another node, so
+ * neither rule applies: it answers as the kernel's forwarding after the TUN would.
  */
 #ifndef PODNET_FIB_BPF_H
 #define PODNET_FIB_BPF_H
@@ -57,7 +60,7 @@ static __always_inline int fib_route(struct __sk_buff *skb, const struct parsed 
     return PODNET_STAT_PUNT_MTU;
   if (rc != BPF_FIB_LKUP_RET_SUCCESS && rc != BPF_FIB_LKUP_RET_NO_NEIGH)
     return PODNET_STAT_PUNT_FIB;
-  if (fib->ifindex == p->key.ifindex)
+  if (fib->ifindex == p->key.ifindex && !(v->flags & PODNET_FLOW_HAIRPIN))
     return PODNET_STAT_PUNT_FIB;
   /* mtu_result is only set on SUCCESS; without a neighbour yet the entry's mtu stands */
   if (rc == BPF_FIB_LKUP_RET_SUCCESS && skb->gso_size && skb->gso_size + p->hdr_len > fib->mtu_result)

@@ -115,6 +115,14 @@ enum podnet_action {
   PODNET_ACT_REDIRECT_FIB = 3,
 };
 
+/* Flags of an entry (podnet_flow_value.flags; 0 in entries of engines that predate them). */
+enum podnet_flow_flags {
+  /* PODNET_ACT_REDIRECT_FIB may send the packet back out of the device it entered by: a flow
+   * passing through the node (a NodePort whose endpoint is on another node, reached over the
+   * same uplink). Without it such a lookup is punted. The TTL is decremented either way. */
+  PODNET_FLOW_HAIRPIN = 1 << 0,
+};
+
 struct podnet_flow_value {
   /* Decision: written by the engine, read-only for the program. */
   __u8 new_saddr[16];
@@ -126,7 +134,7 @@ struct podnet_flow_value {
   __u8 rewrite;           /* enum podnet_rewrite bits */
   __u8 action;            /* enum podnet_action */
   __u8 nh_family;         /* 4, 6, or 0 = kernel FIB lookup */
-  __u8 pad0;
+  __u8 flags;             /* enum podnet_flow_flags */
   __u16 mtu;              /* egress L3 MTU; a larger non-GSO packet is punted. 0 = no check */
   __u8 dst_mac[6];        /* with RW_MACS: Ethernet destination, then source, adjacent */
   __u8 src_mac[6];

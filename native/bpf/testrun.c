@@ -7,7 +7,7 @@
  *   pod  if=N mac=M [v4=A]... [v6=A]...
  *   flow if=N proto=6|17|1|58 src=A dst=A [sport=P dport=P] [new_src=A] [new_dst=A]
  *        [new_sport=P] [new_dport=P] [action=pass|peer|neigh|fib] [target=N] [nh=A]
- *        [mtu=N] [dmac=M smac=M] [id=N]        (rewrite bits follow from the fields given)
+ *        [mtu=N] [flags=N] [dmac=M smac=M] [id=N]        (rewrite bits follow from the fields given)
  *   run  if=N [gso_size=N gso_segs=N] pkt=HEX  (HEX: the whole Ethernet frame)
  * Output, one JSON object per line: {"prog":{...}} with the verifier's and JIT's sizes,
  * {"run":i,"retval":R,"packet":"HEX"} for each run (R signed: TC_ACT_UNSPEC is -1), then
@@ -179,6 +179,7 @@ static void add_flow(int map, const struct fields *f, struct podnet_flow_key *ke
   if (get(f, "nh"))
     v.nh_family = (__u8)parse_addr(get(f, "nh"), v.nexthop);
   v.mtu = (__u16)num(f, "mtu", 0);
+  v.flags = (__u8)num(f, "flags", 0);
   v.flow_id = num(f, "id", 0);
   if (bpf_map_update_elem(map, key, &v, BPF_NOEXIST))
     die("flow update: %s", strerror(errno));

@@ -288,6 +288,47 @@ TEST_F(CachePlan, NeitherEndAPodHereStaysOnTheTunPath) {
   EXPECT_EQ(int(plan("10.244.2.7", "10.244.3.8", 8080).action), int(PlanAction::kPass)) << "no record without policy";
 }
 
+TEST_F(CachePlan, NodePortToAnEndpointOnAnotherNodePassesThrough) {
+  ServicePortSpec s;
+  s.key = SvcKey{ip("192.168.50.2"), 30086, 4, kTCP};
+  s.name = "remote";
+  s.backends.push_back(BackendSpec{ip("10.244.2.7"), 8080, false, "remote"});
+  s.masquerade = true;
+  s.masquerade_addr = ip("192.168.50.2");
+  engine_.apply({s}, {}, false);
+  EXPECT_FALSE(plan("203.0.113.10", "192.168.50.2", 30086).cache.ok()) << "no uplink known";
+  two_uplinks(pods_);
+  FlowPlan p = plan("203.0.113.10", "192.168.50.2", 30086);
+  ASSERT_TRUE(p.cache.ok());
+  ASSERT_TRUE(p.cache.passing_through());
+  EXPECT_FALSE(p.cache.from_outside());
+  EXPECT_FALSE(p.cache.to_outside());
+  CacheEntries e;
+  ASSERT_EQ(cache_entries(p, hit_of(p), e), 4u) << "both directions at each uplink";
+  for (size_t i = 0; i < 4; i++) {
+    const fastpath::FlowEntry& f = e[i];
+    bool fwd = i % 2 == 0;
+    EXPECT_EQ(f.key.ifindex, i < 2 ? 11u : 12u);
+    EXPECT_EQ(f.value.action, PODNET_ACT_REDIRECT_FIB);
+    EXPECT_EQ(f.value.flags, PODNET_FLOW_HAIRPIN) << "may leave by the uplink it came in on";
+    EXPECT_EQ(f.value.mtu, 1400);
+    EXPECT_EQ(f.value.flow_id, cache_flow_id(5, 9, fwd ? kForward : kReverse));
+    if (fwd) {
+      EXPECT_TRUE(same16(f.key.saddr, "203.0.113.10"));
+      EXPECT_TRUE(same16(f.value.new_saddr, "192.168.50.2")) << "SNAT to the node";
+      EXPECT_TRUE(same16(f.value.new_daddr, "10.244.2.7")) << "DNAT to the endpoint";
+    } else {
+      EXPECT_TRUE(same16(f.key.saddr, "10.244.2.7")) << "the endpoint's reply";
+      EXPECT_TRUE(same16(f.key.daddr, "192.168.50.2"));
+      EXPECT_TRUE(same16(f.value.new_saddr, "192.168.50.2")) << "from the NodePort";
+      EXPECT_TRUE(same16(f.value.new_daddr, "203.0.113.10")) << "back to the client";
+    }
+  }
+  pods_.set_uplinks({Uplink{11, 1500}, Uplink{12, 1400}, Uplink{13, 1500}, Uplink{14, 1500}, Uplink{15, 1500},
+                     Uplink{16, 1500}, Uplink{17, 1500}, Uplink{18, 1500}, Uplink{19, 1500}});
+  EXPECT_EQ(cache_entries(plan("203.0.113.10", "192.168.50.2", 30086), hit_of(p), e), 2 * kMaxUplinks) << "bounded";
+}
+
 TEST_F(CachePlan, BetweenLocalPodsUplinksChangeNothing) {
   two_uplinks(pods_);
   FlowPlan p = plan("10.244.1.2", "10.96.0.10", 80);

@@ -177,6 +177,25 @@ export class ClusterSandbox {
     }));
   }
 
+  /**
+   * A host outside the cluster on the underlay (a load balancer, a client of NodePorts): a
+   * namespace "<id>-<name>" whose eth0 is on the underlay bridge at 192.168.77.<n> and
+   * fd00:77::<n> (n from 100 up, the nodes use 11 and up).
+   */
+  async addUnderlayHost(name: string, n = 100): Promise<{ ns: string; ip4: string; ip6: string }> {
+    const sb = this.sb;
+    const ns = await sb.addBareNamespace(name);
+    const port = `${sb.id}h${n}`;
+    const host = { ns, ip4: `192.168.77.${n}`, ip6: `fd00:77::${n}` };
+    await sb.exec(this.underlayNs, ['ip', 'link', 'add', port, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns]);
+    await sb.exec(this.underlayNs, ['ip', 'link', 'set', port, 'master', 'ul0', 'up']);
+    await sb.exec(ns, ['ip', 'addr', 'add', `${host.ip4}/24`, 'dev', 'eth0']);
+    await sb.exec(ns, ['ip', 'addr', 'add', `${host.ip6}/64`, 'dev', 'eth0', 'nodad']);
+    await sb.exec(ns, ['ip', 'link', 'set', 'eth0', 'mtu', String(UNDERLAY_MTU), 'up']);
+    await sb.exec(ns, ['ip', 'link', 'set', 'lo', 'up']);
+    return host;
+  }
+
   /** SIGHUP to each node's podnetd: a forced re-sync, whose report is returned. */
   async resync(nodes = this.nodes): Promise<RouteSync[]> {
     const from = this.mark(nodes);

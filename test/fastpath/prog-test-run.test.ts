@@ -333,6 +333,13 @@ const rfib4: Flow = { if: BACKEND_IF, proto: 'tcp', src: BACKEND4, dst: OUTSIDE4
 const rfib6: Flow = { ...rfib4, src: BACKEND6, dst: OUTSIDE6, newSrc: NODE6, id: 72 };
 const fibCase = (c: Omit<Case, 'netns' | 'pods'> & { mtu?: number }): Case => ({ pods: [BACKEND], netns: fibNetns(c.mtu), ...c });
 const atBackend = { if: BACKEND_IF };
+// A NodePort flow passing through (its endpoint on another node): in by the uplink, SNAT to the
+// node, DNAT to the endpoint, which is routed out of the same uplink.
+const ROUTER_MAC = '02:00:00:00:00:fe', REMOTE_EP4 = '203.0.113.20';
+const through4: Flow = { if: UPLINK_IF, proto: 'tcp', src: OUTSIDE4, dst: NODE4, sport: 40000, dport: 30086,
+  newSrc: NODE4, newSport: 61000, newDst: REMOTE_EP4, newDport: 8080, action: 'fib', hairpin: true, id: 73 };
+const fromUplink = frame(GW, ROUTER_MAC, ip(OUTSIDE4, NODE4, data(40000, 30086)));
+const atUplink = { if: UPLINK_IF };
 const big = Buffer.alloc(1400, 0x33);
 
 const fib: Case[] = [
@@ -355,6 +362,10 @@ const fib: Case[] = [
     steps: [punt(fromBackend(BACKEND4, OUTSIDE4, data(8080, 40000)), atBackend)], stats: { punt_fib: 1 } }),
   fibCase({ name: 'route back out of the ingress veth: punted', flows: [{ ...rfib4, dst: ON_POD_VETH }],
     steps: [punt(fromBackend(BACKEND4, ON_POD_VETH, data(8080, 40000)), atBackend)], stats: { punt_fib: 1 } }),
+  fibCase({ name: 'a NodePort flow passing through to another node (hairpin flag): out by the uplink it came in on', flows: [through4],
+    steps: [step(fromUplink, TC_ACT_REDIRECT, frame(GW, ROUTER_MAC, ip(NODE4, REMOTE_EP4, data(61000, 8080), { ttl: 63 })), atUplink)], stats: { hit_fib: 1 } }),
+  fibCase({ name: 'the same without the hairpin flag: punted', flows: [{ ...through4, hairpin: false }],
+    steps: [punt(fromUplink, atUplink)], stats: { punt_fib: 1 } }),
   fibCase({ name: 'non-GSO packet over the egress device MTU: punted for the engine\'s ICMP error', mtu: 1280, flows: [rfib4],
     steps: [punt(fromBackend(BACKEND4, OUTSIDE4, { ...data(8080, 40000), payload: big }), atBackend)], stats: { punt_mtu: 1 }, flow: { packets: 0, bytes: 0 } }),
   fibCase({ name: 'GSO segments over the egress device MTU: punted', mtu: 1280, flows: [rfib4],

@@ -44,6 +44,8 @@ export interface Flow {
   target?: number;
   nh?: string;
   mtu?: number;
+  /** PODNET_FLOW_HAIRPIN: a flow passing through, which may leave by the device it entered by. */
+  hairpin?: boolean;
   dmac?: string;
   smac?: string;
   id?: number;
@@ -76,7 +78,7 @@ function flowLine(f: Flow): string {
   const fields: Record<string, string | number | undefined> = {
     if: f.if, proto, src: f.src, dst: f.dst, sport: f.sport, dport: f.dport,
     new_src: f.newSrc, new_dst: f.newDst, new_sport: f.newSport, new_dport: f.newDport,
-    action: f.action, target: f.target, nh: f.nh, mtu: f.mtu, dmac: f.dmac, smac: f.smac, id: f.id,
+    action: f.action, target: f.target, nh: f.nh, mtu: f.mtu, flags: f.hairpin ? 1 : undefined, dmac: f.dmac, smac: f.smac, id: f.id,
   };
   return ['flow', ...Object.entries(fields).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${v}`)].join(' ');
 }
