@@ -25,6 +25,11 @@ const seconds = Number(process.argv[2] ?? 5);
 const runs = Number(process.argv[3] ?? 3);
 const modes = (process.env.BENCH_MODES ?? 'routed,vxlan').split(',') as Mode[];
 const configs = (process.env.BENCH_CONFIGS ?? CONFIGS.join(',')).split(',') as Config[];
+const bad = [...configs.filter((x) => !CONFIGS.includes(x)), ...modes.filter((x) => x !== 'routed' && x !== 'vxlan')];
+if (bad.length) {
+  process.stderr.write(`multinode bench: unknown ${bad.join(', ')} (BENCH_CONFIGS: ${CONFIGS.join(',')}; BENCH_MODES: routed,vxlan)\n`);
+  process.exit(2);
+}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const emptySeries = (): Series => ({ tcpGbps: [], conn1: [], conn4: [], rrP50Us: [] });
@@ -78,6 +83,8 @@ async function measureMode(mode: Mode): Promise<ModeResult> {
 
 async function main(): Promise<void> {
   const t0 = Date.now();
+  // Also when a signal ends the run (the sandboxes' own last-resort cleanup exits the process).
+  process.once('exit', removeConnrateBinary);
   const results: ModeResult[] = [];
   try {
     for (const m of modes) {
