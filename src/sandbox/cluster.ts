@@ -24,6 +24,8 @@ export interface ClusterOptions {
   nodes?: number;
   mode: ClusterMode;
   podnetd?: PodnetdOptions;
+  /** The nodes' podnetd runs the kernel flow cache (Sandbox.create's fastPath; default: its default). */
+  fastPath?: boolean;
 }
 
 export interface ClusterNodeNs {
@@ -43,7 +45,7 @@ export interface ClusterNodeNs {
 }
 
 export const UPLINK = 'eth1';
-const BRIDGE = 'podnet0';
+export const BRIDGE = 'podnet0';
 const UNDERLAY_MTU = 1500;
 
 export class ClusterSandbox {
@@ -58,7 +60,7 @@ export class ClusterSandbox {
 
   /** Builds underlay + nodes (no pods, no podnetd yet). Destroys everything on failure. */
   static async create(opts: ClusterOptions): Promise<ClusterSandbox> {
-    const sb = await Sandbox.create();
+    const sb = await Sandbox.create({ fastPath: opts.fastPath });
     const c = new ClusterSandbox(sb, opts.mode);
     try {
       c.underlayNs = await sb.addBareNamespace('ul');
