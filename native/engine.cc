@@ -436,6 +436,16 @@ std::string Engine::set_uplinks(const std::vector<Uplink>& uplinks) {
   return err;
 }
 
+std::string Engine::set_cluster_peers(std::vector<IpRange> v4, std::vector<IpRange> v6) {
+  std::lock_guard<std::mutex> g(apply_mu_);
+  if (!cache_) return "the fast path is off";
+  auto next = std::make_shared<PodTable>(*pods_.load(std::memory_order_acquire));
+  next->set_peers(std::move(v4), std::move(v6));
+  pods_.store(std::shared_ptr<const PodTable>(std::move(next)), std::memory_order_release);
+  version_.fetch_add(1, std::memory_order_acq_rel);
+  return "";
+}
+
 std::vector<const QueueCounters*> Engine::queue_counters() const {
   std::vector<const QueueCounters*> v;
   if (workers_)

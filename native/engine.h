@@ -104,6 +104,9 @@ class Engine {
   // service flows from off-node to local pods become cacheable. "" or what failed (the
   // uplinks that could not be attached are left out).
   std::string set_uplinks(const std::vector<Uplink>& uplinks);
+  // The cluster's addresses off this node (PodTable::set_peers), replacing the previous ones.
+  // Flows already cached stay. "" or why not (the fast path is off).
+  std::string set_cluster_peers(std::vector<IpRange> v4, std::vector<IpRange> v6);
   std::shared_ptr<const PodTable> pods() const { return pods_.load(std::memory_order_acquire); }
   // New egress-masquerade sources (the node's address moved: DHCP, `ip addr`). A family
   // without one stops being masqueraded. Flows masqueraded to a source that is no longer one

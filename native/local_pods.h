@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "net.h"
+#include "range_set.h"
 
 namespace podnet {
 
@@ -63,6 +64,16 @@ class PodTable {
       if (u.ifindex == ifindex) return true;
     return false;
   }
+  // The cluster's own addresses off this node (every Node's pod CIDRs and InternalIPs): an
+  // untranslated flow between a pod here and one of them is cached. Any other off-node end
+  // keeps such a flow on the TUN path, where the node's own forwarding (and any NAT it does
+  // for pods, which the cache would bypass) applies.
+  void set_peers(std::vector<IpRange> v4, std::vector<IpRange> v6) {
+    peers4_ = std::move(v4);
+    peers6_ = std::move(v6);
+  }
+  bool is_peer(uint8_t family, const Addr& a) const { return in_range_set(family == 4 ? peers4_ : peers6_, a); }
+  size_t peer_ranges() const { return peers4_.size() + peers6_.size(); }
   // The smallest uplink MTU (0 without uplinks): the bound of off-node delivery.
   uint32_t uplink_mtu() const {
     uint32_t m = 0;
@@ -87,6 +98,7 @@ class PodTable {
   static Key key(uint8_t family, const Addr& a) { return Key{family, a}; }
   std::unordered_map<Key, LocalPod, KeyHash> by_addr_;
   std::vector<Uplink> uplinks_;
+  std::vector<IpRange> peers4_, peers6_;
 };
 
 }  // namespace podnet

@@ -291,13 +291,15 @@ void plan_tracked(const Tables& t, const Parsed& p, FlowPlan& plan, bool cache) 
 }
 
 // A TCP/UDP packet the kernel cache can carry once the engine keeps a record of its flow: both
-// ends are pods of this node, or one end is and the other is off-node while the fast path knows
-// the devices off-node traffic enters by (the uplinks, the VXLAN device): another node's pod,
-// an outside server.
+// ends are pods of this node, or one end is and the other is one of the cluster's own
+// addresses off this node (another node's pod or the node itself) while the fast path knows
+// the devices off-node traffic enters by (the uplinks, the VXLAN device).
 bool cacheable_pair(const Tables& t, const Parsed& p) {
   if (!t.pods || (p.proto != kTCP && p.proto != kUDP) || p.fragment || p.later_fragment) return false;
   bool src = t.pods->find(p.family, p.key.src) != nullptr, dst = t.pods->find(p.family, p.key.dst) != nullptr;
-  return (src && dst) || ((src || dst) && !t.pods->uplinks().empty());
+  if (src && dst) return true;
+  if (t.pods->uplinks().empty()) return false;
+  return (src && t.pods->is_peer(p.family, p.key.dst)) || (dst && t.pods->is_peer(p.family, p.key.src));
 }
 
 // An admitted TCP/UDP flow (after any translation) between two local pods is cached: the
@@ -306,9 +308,21 @@ bool cacheable_pair(const Tables& t, const Parsed& p) {
 // flow (NodePort, LB IP, externalIP, with or without masquerade) from an off-node client to a
 // pod here, a pod's flow to a Service whose backend is on another node, a pod's
 // egress-masquerade flow, and plain pod traffic to or from another node. The direction towards
-// the pod enters at the uplinks; the other leaves by the kernel's route. A service flow
+// the pod enters at the uplinks; the other leaves by the kernel's route. An untranslated end
+// off-node must be one of the cluster's own addresses (PodTable::is_peer): towards anything
+// else the node itself may NAT the pod's traffic, which the cache would bypass. A service flow
 // neither of whose ends is a pod here (a NodePort whose endpoint is on another node) passes
 // through: both directions enter at the uplinks and leave by the kernel's route.
+// Whether a flow with an end off-node may be cached (see plan_cache).
+bool off_node_ok(const Tables& t, const Parsed& p, const FlowPlan& plan, const LocalPod* client, const LocalPod* srv,
+                 const Addr& server) {
+  // A pod's flow out: to the cluster, or with the source the engine's own (masquerade).
+  if (client) return t.pods->is_peer(p.family, server) || (plan.flow.fwd_x.rewrite & kRewriteSrc);
+  // Into a pod: from the cluster, or a service flow from outside (NodePort, LB IP, externalIP).
+  if (srv) return plan.kind == FlowKind::kService || t.pods->is_peer(p.family, p.key.src);
+  return plan.kind == FlowKind::kService;  // passing through
+}
+
 void plan_cache(const Tables& t, const Parsed& p, FlowPlan& plan) {
   if (!t.pods || plan.action != PlanAction::kAdmit || !plan.insert) return;
   if (p.proto != kTCP && p.proto != kUDP) return;
@@ -321,7 +335,7 @@ void plan_cache(const Tables& t, const Parsed& p, FlowPlan& plan) {
   if (client && srv) {
     plan.cache.client = client;
     plan.cache.server = srv;
-  } else if ((client || srv || plan.kind == FlowKind::kService) && !t.pods->uplinks().empty()) {
+  } else if (!t.pods->uplinks().empty() && off_node_ok(t, p, plan, client, srv, server)) {
     plan.cache.client = client;
     plan.cache.server = srv;
     plan.cache.uplinks = t.pods;

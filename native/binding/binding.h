@@ -72,6 +72,7 @@ Napi::Array flows(Napi::Env env, const Engine& e, uint32_t limit);
 Napi::Value enable_fast_path(Engine& e, const Napi::CallbackInfo& info);
 Napi::Value set_local_pod(Engine& e, const Napi::CallbackInfo& info);
 Napi::Value set_uplinks(Engine& e, const Napi::CallbackInfo& info);
+Napi::Value set_cluster_peers(Engine& e, const Napi::CallbackInfo& info);
 Napi::Value delete_local_pod(Engine& e, const Napi::CallbackInfo& info);
 Napi::Value local_pod_entry(const Engine& e, const Napi::CallbackInfo& info);
 Napi::Value fast_path_status(const Engine& e, const Napi::CallbackInfo& info);

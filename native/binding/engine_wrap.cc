@@ -124,6 +124,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
                         InstanceMethod("enableFastPath", &EngineWrap::EnableFastPath),
                         InstanceMethod("setLocalPod", &EngineWrap::SetLocalPod),
                         InstanceMethod("setUplinks", &EngineWrap::SetUplinks),
+                        InstanceMethod("setClusterPeers", &EngineWrap::SetClusterPeers),
                         InstanceMethod("deleteLocalPod", &EngineWrap::DeleteLocalPod),
                         InstanceMethod("localPodEntry", &EngineWrap::LocalPodEntry),
                         InstanceMethod("fastPathStatus", &EngineWrap::FastPathStatus),
@@ -236,6 +237,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
   Napi::Value EnableFastPath(const Napi::CallbackInfo& info) { return enable_fast_path(engine(info.Env()), info); }
   Napi::Value SetLocalPod(const Napi::CallbackInfo& info) { return set_local_pod(engine(info.Env()), info); }
   Napi::Value SetUplinks(const Napi::CallbackInfo& info) { return set_uplinks(engine(info.Env()), info); }
+  Napi::Value SetClusterPeers(const Napi::CallbackInfo& info) { return set_cluster_peers(engine(info.Env()), info); }
   Napi::Value DeleteLocalPod(const Napi::CallbackInfo& info) { return delete_local_pod(engine(info.Env()), info); }
   Napi::Value LocalPodEntry(const Napi::CallbackInfo& info) { return local_pod_entry(engine(info.Env()), info); }
   Napi::Value FastPathStatus(const Napi::CallbackInfo& info) { return fast_path_status(engine(info.Env()), info); }

@@ -1,6 +1,7 @@
 // The kernel flow cache as JS sees it: enableFastPath() before attachTun(), the pods of the
 // node's bridge (setLocalPod / deleteLocalPod, from podnetd's watch of the bridge's ports),
-// the node's uplinks (setUplinks, from podnetd's external.uplinks),
+// the node's uplinks (setUplinks, from podnetd's external.uplinks and cross-node routing's
+// ingress device), the cluster's addresses off this node (setClusterPeers, from the Nodes),
 // fastPathStatus() for podnetctl status and /metrics, fastPathRemoveAll() for --cleanup.
 #include <algorithm>
 #include <cerrno>
@@ -98,6 +99,23 @@ Napi::Value set_uplinks(Engine& e, const Napi::CallbackInfo& info) {
     uplinks.push_back(u);
   }
   throw_if(env, e.set_uplinks(uplinks));
+  return env.Undefined();
+}
+
+// setClusterPeers(["10.244.2.0/24", "192.168.77.12/32", ...]): the whole list.
+Napi::Value set_cluster_peers(Engine& e, const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsArray()) bad(env, "peers", "not an array", "ENGINE_BAD_ARGUMENT");
+  Napi::Array list = info[0].As<Napi::Array>();
+  std::vector<std::string> text;
+  for (uint32_t i = 0; i < list.Length(); i++) {
+    Napi::Value v = list.Get(i);
+    text.push_back(v.IsString() ? v.As<Napi::String>().Utf8Value() : "");
+  }
+  std::vector<IpRange> v4, v6;
+  long at_bad = cidr_list(text, v4, v6);
+  if (at_bad >= 0) bad(env, at("peers", uint32_t(at_bad)), "not a CIDR: '" + text[size_t(at_bad)] + "'", "ENGINE_BAD_ARGUMENT");
+  throw_if(env, e.set_cluster_peers(std::move(v4), std::move(v6)));
   return env.Undefined();
 }
 

@@ -14,6 +14,7 @@
 
 #include <cstring>
 
+#include "../addr_text.h"
 #include "../engine.h"
 #include "../kernel_cache.h"
 #include "../new_flow.h"
@@ -120,6 +121,13 @@ namespace {
 // The uplinks the fast path knows: two, MTUs 1500 and 1400.
 void two_uplinks(PodTable& pods) { pods.set_uplinks({Uplink{11, 1500}, Uplink{12, 1400}}); }
 
+// The cluster's addresses: every node's pod CIDR (10.244.0.0/16 here) and the nodes' InternalIPs.
+void cluster_peers(PodTable& pods) {
+  std::vector<IpRange> v4, v6;
+  ASSERT_EQ(cidr_list({"10.244.0.0/16", "192.168.50.0/24", "fd00:10:244::/48"}, v4, v6), -1);
+  pods.set_peers(std::move(v4), std::move(v6));
+}
+
 // An engine record's view for cache_entries: index 5, generation 9, forward.
 FlowHit hit_of(const FlowPlan& p) {
   FlowHit h{};
@@ -219,6 +227,8 @@ TEST_F(CachePlan, AnotherNodesPodToAPodHereGetsARecordToCache) {
   FlowPlan none = plan("10.244.2.7", "10.244.1.3", 8080);
   EXPECT_EQ(int(none.action), int(PlanAction::kPass)) << "no uplink known: no record, the TUN path";
   two_uplinks(pods_);
+  EXPECT_EQ(int(plan("10.244.2.7", "10.244.1.3", 8080).action), int(PlanAction::kPass)) << "not known as the cluster's";
+  cluster_peers(pods_);
   FlowPlan p = plan("10.244.2.7", "10.244.1.3", 8080);
   ASSERT_EQ(int(p.action), int(PlanAction::kAdmit));
   EXPECT_EQ(int(p.kind), int(FlowKind::kTracked));
@@ -242,6 +252,7 @@ TEST_F(CachePlan, AnotherNodesPodToAPodHereGetsARecordToCache) {
 
 TEST_F(CachePlan, APodHereToAnotherNodesPod) {
   two_uplinks(pods_);
+  cluster_peers(pods_);
   for (const char* dst : {"10.244.9.9"}) {
     FlowPlan p = plan("10.244.1.2", dst, 80);
     ASSERT_EQ(int(p.kind), int(FlowKind::kTracked)) << dst;
@@ -266,6 +277,7 @@ TEST_F(CachePlan, APodHereToAServiceBackendOnAnotherNode) {
   engine_.apply({s}, {}, false);
   EXPECT_FALSE(plan("10.244.1.2", "10.96.0.11", 80).cache.ok()) << "no uplink known";
   two_uplinks(pods_);
+  cluster_peers(pods_);
   FlowPlan p = plan("10.244.1.2", "10.96.0.11", 80);
   ASSERT_EQ(int(p.kind), int(FlowKind::kService));
   ASSERT_TRUE(p.cache.to_outside());
@@ -282,8 +294,26 @@ TEST_F(CachePlan, APodHereToAServiceBackendOnAnotherNode) {
   EXPECT_EQ(e[2].value.action, PODNET_ACT_REDIRECT_FIB);
 }
 
+TEST_F(CachePlan, UntranslatedFlowsOutsideTheClusterStayOnTheTunPath) {
+  // Where the node may NAT a pod's traffic itself (a MASQUERADE rule of its own), which the
+  // cache would bypass: only the engine's own translations and the cluster's addresses.
+  two_uplinks(pods_);
+  cluster_peers(pods_);
+  ServicePortSpec s;
+  s.key = SvcKey{ip("10.96.0.12"), 80, 4, kTCP};
+  s.name = "external-backend";
+  s.backends.push_back(BackendSpec{ip("172.16.0.9"), 8080, false, "ext"});
+  engine_.apply({s}, {}, false);
+  EXPECT_FALSE(plan("10.244.1.2", "10.96.0.12", 80).cache.ok()) << "a VIP whose backend is outside the cluster";
+  FlowPlan in = plan("172.16.0.9", "10.244.1.3", 8080);
+  EXPECT_EQ(int(in.action), int(PlanAction::kPass)) << "from outside the cluster to a pod, untranslated: no record";
+  EXPECT_FALSE(in.cache.ok());
+  EXPECT_TRUE(plan("192.168.50.9", "10.244.1.3", 8080).cache.from_outside()) << "from a node";
+}
+
 TEST_F(CachePlan, NeitherEndAPodHereStaysOnTheTunPath) {
   two_uplinks(pods_);
+  cluster_peers(pods_);
   EXPECT_FALSE(plan("10.244.2.7", "10.244.3.8", 8080).cache.ok()) << "passing through";
   EXPECT_EQ(int(plan("10.244.2.7", "10.244.3.8", 8080).action), int(PlanAction::kPass)) << "no record without policy";
 }

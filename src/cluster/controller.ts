@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { BoundedFrequencyRunner, type Clock, realClock } from '../sync/runner';
 import { ClusterError } from './errors';
-import { desiredClusterRouting, type ClusterRoutingConfig, type ClusterRoutingState } from './model';
+import { clusterPeers, desiredClusterRouting, type ClusterRoutingConfig, type ClusterRoutingState } from './model';
 import { clusterNodeFromV1, type ClusterNode } from './nodes';
 import { syncNodeRoutes, type Exec, type SyncReport } from './program';
 import type { ManifestSubscription } from '../kube/manifest';
@@ -69,6 +69,8 @@ export interface ClusterRoutingOptions {
   retryMs?: number;
   /** Called when the MTU pods on this node should use changes (VXLAN overhead): the CNI's default. */
   onPodMtu?: (mtu: number) => void;
+  /** Called when the cluster's addresses change (clusterPeers): the kernel flow cache's peers. */
+  onPeers?: (cidrs: string[]) => void;
 }
 
 /** The last sync, for status and tests. */
@@ -101,6 +103,8 @@ export class ClusterRouting implements ClusterNodeSink {
   private lastState: ClusterRoutingState | undefined;
   /** The last sync that added or removed something. */
   lastChange: ClusterSyncResult | undefined;
+  /** The peers last handed to onPeers, as one string. */
+  private peersKey: string | undefined;
 
   constructor(private readonly opts: ClusterRoutingOptions) {
     this.log = opts.log.child({ component: 'cluster' });
@@ -218,6 +222,11 @@ export class ClusterRouting implements ClusterNodeSink {
       const state = desiredClusterRouting(this.cfg.nodeName, nodes, rc);
       const r = await syncNodeRoutes(state, { ...(this.opts.exec ? { exec: this.opts.exec } : {}), allowHostNetns: this.cfg.allowHostNetns, vxlanName: c.vxlan.name });
       if (state.podMtu && state.podMtu !== this.last?.podMtu) this.opts.onPodMtu?.(state.podMtu);
+      const peers = clusterPeers(nodes);
+      if (peers.join() !== this.peersKey) {
+        this.peersKey = peers.join();
+        this.opts.onPeers?.(peers);
+      }
       this.last = { ...r, at: Date.now(), podMtu: state.podMtu, nodes: nodes.length, skipped: state.skipped };
       this.lastState = state;
       this.failures = 0;

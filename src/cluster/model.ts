@@ -143,3 +143,17 @@ export function desiredClusterRouting(self: string, nodes: readonly ClusterNode[
   }
   return st;
 }
+
+/**
+ * The cluster's own addresses, for the kernel flow cache (Engine.setClusterPeers): every
+ * Node's pod CIDRs and InternalIPs (as /32, /128), sorted, each once. Traffic between a pod and
+ * these needs no NAT on the node, so the cache may carry it untranslated.
+ */
+export function clusterPeers(nodes: readonly ClusterNode[]): string[] {
+  const out = new Set<string>();
+  for (const n of nodes) {
+    for (const c of n.podCIDRs) out.add(c);
+    for (const ip of n.internalIPs) out.add(`${ip}/${familyOf(ip) === 4 ? 32 : 128}`);
+  }
+  return [...out].sort();
+}

@@ -30,12 +30,22 @@ export interface ContainerSetup {
   routes: { dst: string; gw?: string }[];
 }
 
+/**
+ * The pod ignores ICMPv6 redirects on its interface. Pod-to-pod traffic is routed by the node
+ * out of the bridge it came in by, so the node's IPv6 forwarding sends the sender a redirect
+ * naming the other pod's own MAC (IPv6 has no send_redirects switch; IPv4's is off on the
+ * bridge). A pod that took it would send straight to that MAC, which the bridge's isolated
+ * ports drop: the connection hangs until the neighbour entry expires. A kernel without IPv6
+ * has no such file; nothing to do then.
+ */
+const NO_REDIRECTS = 'f=/proc/sys/net/ipv6/conf/"$1"/accept_redirects; if [ -e "$f" ]; then printf 0 > "$f" || exit 1; fi; exec ip -batch -';
+
 /** lo up, the interface's addresses (IPv6 without DAD, usable at once) and routes, in one exec. */
 export async function configureContainer(netns: string, s: ContainerSetup): Promise<void> {
   const lines = ['link set lo up', `link set dev ${s.ifname} up`];
   for (const a of s.addresses) lines.push(`address add ${a} dev ${s.ifname}${a.includes(':') ? ' nodad' : ''}`);
   for (const r of s.routes) lines.push(`route add ${r.dst}${r.gw ? ` via ${r.gw}` : ''} dev ${s.ifname}`);
-  await inNetns(netns, ['ip', '-batch', '-'], lines.join('\n') + '\n');
+  await inNetns(netns, ['sh', '-c', NO_REDIRECTS, 'sh', s.ifname], lines.join('\n') + '\n');
 }
 
 export interface ContainerState {

@@ -196,6 +196,8 @@ export class Daemon {
           this.podMtu = mtu;
           if (this.cfg.nodeStateFile && this.cfg.podCIDRs.length) recordNodeState(this.cfg.nodeStateFile, this.cfg.podCIDRs, this.nodeStateExtra());
         },
+        // Flows between local pods and these (other nodes' pods, the nodes) ride the kernel flow cache.
+        onPeers: (cidrs) => this.fastPath?.setClusterPeers(cidrs),
       });
     }
     this.source = makeSource(cfg, sink, this.metrics, this.log, this.monitor.policy(this.engine),

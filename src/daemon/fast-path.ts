@@ -131,6 +131,17 @@ export class FastPath {
     await this.refreshUplinks();
   }
 
+  /** The cluster's addresses off this node (from the cluster plane's Nodes) for the engine. */
+  setClusterPeers(cidrs: string[]): void {
+    if (!this.on) return;
+    try {
+      this.engine.setClusterPeers(cidrs);
+      this.log.info({ peers: cidrs.length }, 'kernel flow cache carries flows between local pods and the cluster\'s other nodes and pods');
+    } catch (e) {
+      this.log.warn({ err: (e as Error).message }, 'kernel flow cache: cannot set the cluster\'s addresses; cross-node flows take the TUN path');
+    }
+  }
+
   /** Resolves the uplink names to ifindex and MTU; hands the list to the engine when it changed. */
   async refreshUplinks(): Promise<void> {
     const sock = openRtnl();

@@ -26,6 +26,7 @@ interface NativeEngine {
   setLocalPod(p: LocalPod): void;
   deleteLocalPod(ifindex: number): void;
   setUplinks(uplinks: Uplink[]): void;
+  setClusterPeers(cidrs: string[]): void;
   localPodEntry(ifindex: number): LocalPodEntry | null;
   fastPathStatus(): FastPathStatus | null;
   fastPathRemoveAll(): void;
@@ -165,6 +166,16 @@ export class Engine {
    */
   setUplinks(uplinks: Uplink[]): void {
     this.native.setUplinks(uplinks);
+  }
+
+  /**
+   * The cluster's addresses off this node, the whole list (every Node's pod CIDRs and
+   * InternalIPs): an untranslated flow between a pod here and one of them is cached; towards
+   * any other address the node's own forwarding (and NAT) stays in the path. Throws
+   * ENGINE_BAD_ARGUMENT on a bad CIDR, ENGINE_FAST_PATH when the fast path is off.
+   */
+  setClusterPeers(cidrs: string[]): void {
+    this.native.setClusterPeers(cidrs);
   }
 
   /** The pod's anti-spoofing entry as the kernel holds it; null when the ifindex has none. */

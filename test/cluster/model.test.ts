@@ -2,7 +2,7 @@
 // state (routes, FDB, neighbours, rules, MTU), skipped nodes, and config errors.
 import t from 'tap';
 import { clusterNodeFromV1, type ClusterNode } from '../../src/cluster/nodes';
-import { desiredClusterRouting, vtepMac, type ClusterRoutingConfig } from '../../src/cluster/model';
+import { clusterPeers, desiredClusterRouting, vtepMac, type ClusterRoutingConfig } from '../../src/cluster/model';
 import { ClusterError } from '../../src/cluster/errors';
 
 function v1Node(name: string, podCIDRs: string[] | undefined, ips: string[], extra: Record<string, unknown> = {}) {
@@ -109,4 +109,15 @@ t.test('errors', async (t) => {
     try { c.fn(); } catch (e) { err = e; }
     t.ok(err instanceof ClusterError && err.code === c.code, `${c.name}: ${c.code}`);
   }
+});
+
+t.test('clusterPeers: every Node\'s pod CIDRs and InternalIPs, each once, sorted', async (t) => {
+  const nodes: ClusterNode[] = [
+    { name: 'b', podCIDRs: ['10.244.2.0/24', 'fd00:10:244:2::/64'], internalIPs: ['192.168.77.12', 'fd00:77::12'] },
+    { name: 'a', podCIDRs: ['10.244.1.0/24'], internalIPs: ['192.168.77.11'] },
+    { name: 'c', podCIDRs: [], internalIPs: [] },
+  ];
+  t.same(clusterPeers(nodes), ['10.244.1.0/24', '10.244.2.0/24', '192.168.77.11/32', '192.168.77.12/32', 'fd00:10:244:2::/64', 'fd00:77::12/128']);
+  t.same(clusterPeers([...nodes, nodes[1]]), clusterPeers(nodes), 'a node twice adds nothing');
+  t.same(clusterPeers([]), []);
 });

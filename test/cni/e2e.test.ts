@@ -47,6 +47,7 @@ t.test('podnet CNI end to end', requires(rootChecks), async (t) => {
     t.match(ns.exec(a, ['ip', 'route']), /default via 10\.244\.1\.1 dev eth0/);
     t.match(ns.exec(a, ['ip', '-6', 'route']), /default via fd00:10:244:1::1 dev eth0/);
     t.match(ns.exec(a, ['ip', 'link', 'show', 'lo']), /UP/, 'lo up');
+    t.equal(ns.exec(a, ['sysctl', '-n', 'net.ipv6.conf.eth0.accept_redirects']).trim(), '0', 'the pod ignores ICMPv6 redirects');
     t.match(sh('ip', ['-n', host, '-d', 'link', 'show', r.interfaces[1].name]), /isolated on/, 'port isolated');
     t.match(sh('ip', ['-n', host, '-6', 'neigh', 'show', 'proxy']), /fd00:10:244:1::2 dev podnet0 proxy/, 'proxy NDP entry');
   });
@@ -70,6 +71,10 @@ t.test('podnet CNI end to end', requires(rootChecks), async (t) => {
     t.match(neigh, new RegExp(ra.json.interfaces[0].mac), 'a sees b at the bridge MAC (proxy ARP)');
     t.match(ns.exec(a, ['ping', '-c1', '-W1', '10.244.1.3']), /ttl=63/, 'TTL decremented: routed, not switched');
     t.match(ns.exec(a, ['ip', '-6', 'neigh', 'show', 'fd00:10:244:1::3']), new RegExp(ra.json.interfaces[0].mac), 'proxy NDP');
+    // TCP both ways, the replies routed back out of the bridge they came in by: the node's
+    // redirects would name the other pod's MAC, which isolated ports never deliver to.
+    for (let i = 0; i < 5; i++) t.ok(pings(ns, b, 'fd00:10:244:1::2'), `IPv6 b → a, round ${i + 1}`);
+    t.match(ns.exec(b, ['ip', '-6', 'neigh', 'show', 'fd00:10:244:1::2']), new RegExp(ra.json.interfaces[0].mac), 'b still sees a at the bridge MAC');
   });
 
   await t.test('CHECK', async (t) => {

@@ -11,6 +11,8 @@
 //     node 1 caches the flow passing through (both directions in by an uplink, out by the FIB,
 //     in routed mode by the very uplink they came in on), node 2 the flow into its pod
 //   - in vxlan mode the program runs on the VXLAN device, where the other node's pods arrive
+//   - a pod's untranslated flow to a host outside the cluster (neither a node nor a pod) stays
+//     on the TUN path: the node's own forwarding, and any NAT it does for pods, stays in its path
 //   - a held connection cut by a NetworkPolicy on the server's node is reset within 1 s
 //   - closed flows leave no TCP entry behind on either node (the denied SYNs' flows on the
 //     client's node keep theirs until they expire, as conntrack keeps them)
@@ -142,6 +144,19 @@ for (const mode of ['routed', 'vxlan'] as const) {
         t.comment(`${r.gbps.toFixed(2)} Gbit/s`);
       });
     }
+
+    await t.test('a pod\'s untranslated flow to a host outside the cluster stays on the TUN path', async (t) => {
+      await c.sb.exec(lb.ns, ['ip', 'route', 'add', n1.podCIDR4, 'via', n1.ip4]);
+      await c.sb.serve({ ...a, ns: lb.ns }, 'http-server', HTTP, 'lb');
+      const b1 = await snapshot(n1);
+      const r = await c.sb.agentRun<{ tally: Record<string, number>; errors: Record<string, number> }>(a.ns, 'http-burst', [lb.ip4, HTTP, 10, 2]);
+      t.same(r.errors, {}, 'no errors');
+      t.same(r.tally, { lb: 10 }, 'answered by the host');
+      const after = await fp(n1);
+      t.equal((after.installs ?? 0) - (b1.fp.installs ?? 0), 0, 'nothing cached on node 1');
+      const seen = (await engineIn(n1)) - b1.engine;
+      t.ok(seen >= 30, `node 1's engine saw the pod's packets (${seen})`);
+    });
 
     await t.test('a held connection across nodes cut by a NetworkPolicy on the server\'s node is reset within 1 s', async (t) => {
       const hold = c.sb.agentRun<Hold>(a.ns, 'http-hold', [b.ip4, HTTP, 1, 6000], 30_000);
