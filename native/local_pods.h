@@ -64,10 +64,10 @@ class PodTable {
       if (u.ifindex == ifindex) return true;
     return false;
   }
-  // The cluster's own addresses off this node (every Node's pod CIDRs and InternalIPs): an
-  // untranslated flow between a pod here and one of them is cached. Any other off-node end
-  // keeps such a flow on the TUN path, where the node's own forwarding (and any NAT it does
-  // for pods, which the cache would bypass) applies.
+  // The cluster's own addresses off this node (every Node's pod CIDRs, the other Nodes'
+  // InternalIPs): an untranslated flow between a pod here and one of them is cached. Any other
+  // off-node end keeps such a flow on the TUN path, where the node's own forwarding (and any
+  // NAT it does for pods, which the cache would bypass) applies.
   void set_peers(std::vector<IpRange> v4, std::vector<IpRange> v6) {
     peers4_ = std::move(v4);
     peers6_ = std::move(v6);

@@ -222,7 +222,7 @@ export class ClusterRouting implements ClusterNodeSink {
       const state = desiredClusterRouting(this.cfg.nodeName, nodes, rc);
       const r = await syncNodeRoutes(state, { ...(this.opts.exec ? { exec: this.opts.exec } : {}), allowHostNetns: this.cfg.allowHostNetns, vxlanName: c.vxlan.name });
       if (state.podMtu && state.podMtu !== this.last?.podMtu) this.opts.onPodMtu?.(state.podMtu);
-      const peers = clusterPeers(nodes);
+      const peers = clusterPeers(nodes, this.cfg.nodeName);
       if (peers.join() !== this.peersKey) {
         this.peersKey = peers.join();
         this.opts.onPeers?.(peers);

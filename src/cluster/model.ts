@@ -145,14 +145,17 @@ export function desiredClusterRouting(self: string, nodes: readonly ClusterNode[
 }
 
 /**
- * The cluster's own addresses, for the kernel flow cache (Engine.setClusterPeers): every
- * Node's pod CIDRs and InternalIPs (as /32, /128), sorted, each once. Traffic between a pod and
- * these needs no NAT on the node, so the cache may carry it untranslated.
+ * The cluster's own addresses off node `self`, for the kernel flow cache
+ * (Engine.setClusterPeers): every Node's pod CIDRs and the other Nodes' InternalIPs (as /32,
+ * /128), sorted, each once. Traffic between a pod and these needs no NAT on the node, so the
+ * cache may carry it untranslated. This node's own addresses are left out: a pod's traffic to
+ * them is delivered locally, never by the cache.
  */
-export function clusterPeers(nodes: readonly ClusterNode[]): string[] {
+export function clusterPeers(nodes: readonly ClusterNode[], self: string): string[] {
   const out = new Set<string>();
   for (const n of nodes) {
     for (const c of n.podCIDRs) out.add(c);
+    if (n.name === self) continue;
     for (const ip of n.internalIPs) out.add(`${ip}/${familyOf(ip) === 4 ? 32 : 128}`);
   }
   return [...out].sort();

@@ -169,8 +169,8 @@ export class Engine {
   }
 
   /**
-   * The cluster's addresses off this node, the whole list (every Node's pod CIDRs and
-   * InternalIPs): an untranslated flow between a pod here and one of them is cached; towards
+   * The cluster's addresses off this node, the whole list (every Node's pod CIDRs, the other
+   * Nodes' InternalIPs): an untranslated flow between a pod here and one of them is cached; towards
    * any other address the node's own forwarding (and NAT) stays in the path. Throws
    * ENGINE_BAD_ARGUMENT on a bad CIDR, ENGINE_FAST_PATH when the fast path is off.
    */

@@ -111,13 +111,15 @@ t.test('errors', async (t) => {
   }
 });
 
-t.test('clusterPeers: every Node\'s pod CIDRs and InternalIPs, each once, sorted', async (t) => {
+t.test('clusterPeers: every Node\'s pod CIDRs and the other Nodes\' InternalIPs, each once, sorted', async (t) => {
   const nodes: ClusterNode[] = [
     { name: 'b', podCIDRs: ['10.244.2.0/24', 'fd00:10:244:2::/64'], internalIPs: ['192.168.77.12', 'fd00:77::12'] },
     { name: 'a', podCIDRs: ['10.244.1.0/24'], internalIPs: ['192.168.77.11'] },
     { name: 'c', podCIDRs: [], internalIPs: [] },
   ];
-  t.same(clusterPeers(nodes), ['10.244.1.0/24', '10.244.2.0/24', '192.168.77.11/32', '192.168.77.12/32', 'fd00:10:244:2::/64', 'fd00:77::12/128']);
-  t.same(clusterPeers([...nodes, nodes[1]]), clusterPeers(nodes), 'a node twice adds nothing');
-  t.same(clusterPeers([]), []);
+  t.same(clusterPeers(nodes, 'c'), ['10.244.1.0/24', '10.244.2.0/24', '192.168.77.11/32', '192.168.77.12/32', 'fd00:10:244:2::/64', 'fd00:77::12/128']);
+  t.same(clusterPeers(nodes, 'a'), ['10.244.1.0/24', '10.244.2.0/24', '192.168.77.12/32', 'fd00:10:244:2::/64', 'fd00:77::12/128'],
+    'this node\'s own InternalIP is not a peer: a pod reaches it locally');
+  t.same(clusterPeers([...nodes, nodes[1]], 'c'), clusterPeers(nodes, 'c'), 'a node twice adds nothing');
+  t.same(clusterPeers([], 'a'), []);
 });
