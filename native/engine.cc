@@ -382,22 +382,18 @@ std::string Engine::set_local_pod(const LocalPod& pod, const std::vector<std::pa
   // Anti-spoofing entry and attachment first: the pod's flows are cached only once its
   // veth runs the program.
   std::string err = cache_->set_pod(pod, addrs, antispoof);
-  auto next = std::make_shared<PodTable>(*pods_.load(std::memory_order_acquire));
-  next->erase_ifindex(pod.ifindex);
-  if (err.empty())
-    for (const auto& [family, a] : addrs) next->put(family, a, pod);
-  pods_.store(std::shared_ptr<const PodTable>(std::move(next)), std::memory_order_release);
-  version_.fetch_add(1, std::memory_order_acq_rel);
+  publish_pods([&](PodTable& next) {
+    next.erase_ifindex(pod.ifindex);
+    if (err.empty())
+      for (const auto& [family, a] : addrs) next.put(family, a, pod);
+  });
   return err;
 }
 
 std::string Engine::delete_local_pod(uint32_t ifindex) {
   std::lock_guard<std::mutex> g(apply_mu_);
   if (!cache_) return "the fast path is off";
-  auto next = std::make_shared<PodTable>(*pods_.load(std::memory_order_acquire));
-  next->erase_ifindex(ifindex);
-  pods_.store(std::shared_ptr<const PodTable>(std::move(next)), std::memory_order_release);
-  version_.fetch_add(1, std::memory_order_acq_rel);
+  publish_pods([&](PodTable& next) { next.erase_ifindex(ifindex); });
   return cache_->delete_pod(ifindex);
 }
 
@@ -427,22 +423,19 @@ size_t Engine::set_masquerade_sources(const Addr* src4, const Addr* src6) {
 std::string Engine::set_uplinks(const std::vector<Uplink>& uplinks) {
   std::lock_guard<std::mutex> g(apply_mu_);
   if (!cache_) return "the fast path is off";
-  auto next = std::make_shared<PodTable>(*pods_.load(std::memory_order_acquire));
-  std::vector<Uplink> attached;
-  std::string err = cache_->set_uplinks(uplinks, next->uplinks(), &attached);
-  next->set_uplinks(std::move(attached));
-  pods_.store(std::shared_ptr<const PodTable>(std::move(next)), std::memory_order_release);
-  version_.fetch_add(1, std::memory_order_acq_rel);
+  std::string err;
+  publish_pods([&](PodTable& next) {
+    std::vector<Uplink> attached;
+    err = cache_->set_uplinks(uplinks, next.uplinks(), &attached);
+    next.set_uplinks(std::move(attached));
+  });
   return err;
 }
 
 std::string Engine::set_cluster_peers(std::vector<IpRange> v4, std::vector<IpRange> v6) {
   std::lock_guard<std::mutex> g(apply_mu_);
   if (!cache_) return "the fast path is off";
-  auto next = std::make_shared<PodTable>(*pods_.load(std::memory_order_acquire));
-  next->set_peers(std::move(v4), std::move(v6));
-  pods_.store(std::shared_ptr<const PodTable>(std::move(next)), std::memory_order_release);
-  version_.fetch_add(1, std::memory_order_acq_rel);
+  publish_pods([&](PodTable& next) { next.set_peers(std::move(v4), std::move(v6)); });
   return "";
 }
 

@@ -149,6 +149,16 @@ class Engine {
   bool pause_threads_for_test(uint32_t ms);
 
  private:
+  // apply_mu_ held: the next pod table version is a copy of the current one changed by
+  // `change`, published with one atomic store.
+  template <typename F>
+  void publish_pods(F&& change) {
+    auto next = std::make_shared<PodTable>(*pods_.load(std::memory_order_acquire));
+    change(*next);
+    pods_.store(std::shared_ptr<const PodTable>(std::move(next)), std::memory_order_release);
+    version_.fetch_add(1, std::memory_order_acq_rel);
+  }
+
   PipelineEnv env();
   size_t rebind_restored_flows(const ServiceTable& t);
   void sweep_cache();

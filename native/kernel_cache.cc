@@ -107,14 +107,15 @@ size_t cache_entries(const FlowPlan& plan, const FlowHit& hit, CacheEntries& e) 
   if (r.passing_through()) {
     // Neither end here: each direction may enter by any uplink and leaves by the FIB's route,
     // possibly by the uplink it came in on.
+    auto through = [&](const FlowKey& k, const Translation& x, uint32_t in, uint64_t id) {
+      e[n] = translated(k, x, in, id);
+      off_node(e[n].value, r.uplinks->uplink_mtu());
+      e[n++].value.flags |= PODNET_FLOW_HAIRPIN;
+    };
     for (const Uplink& u : r.uplinks->uplinks()) {
       if (n + 2 > e.size()) break;
-      e[n] = translated(plan.flow.fwd, plan.flow.fwd_x, u.ifindex, fwd_id);
-      off_node(e[n++].value, r.uplinks->uplink_mtu());
-      e[n - 1].value.flags |= PODNET_FLOW_HAIRPIN;
-      e[n] = translated(plan.flow.rev, plan.flow.rev_x, u.ifindex, rev_id);
-      off_node(e[n++].value, r.uplinks->uplink_mtu());
-      e[n - 1].value.flags |= PODNET_FLOW_HAIRPIN;
+      through(plan.flow.fwd, plan.flow.fwd_x, u.ifindex, fwd_id);
+      through(plan.flow.rev, plan.flow.rev_x, u.ifindex, rev_id);
     }
     return n;
   }

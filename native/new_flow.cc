@@ -292,7 +292,7 @@ void plan_tracked(const Tables& t, const Parsed& p, FlowPlan& plan, bool cache) 
 
 // A TCP/UDP packet the kernel cache can carry once the engine keeps a record of its flow: both
 // ends are pods of this node, or one end is and the other is one of the cluster's own
-// addresses off this node (another node's pod or the node itself) while the fast path knows
+// addresses off this node (another node's pod, another node) while the fast path knows
 // the devices off-node traffic enters by (the uplinks, the VXLAN device).
 bool cacheable_pair(const Tables& t, const Parsed& p) {
   if (!t.pods || (p.proto != kTCP && p.proto != kUDP) || p.fragment || p.later_fragment) return false;
@@ -300,6 +300,16 @@ bool cacheable_pair(const Tables& t, const Parsed& p) {
   if (src && dst) return true;
   if (t.pods->uplinks().empty()) return false;
   return (src && t.pods->is_peer(p.family, p.key.dst)) || (dst && t.pods->is_peer(p.family, p.key.src));
+}
+
+// Whether a flow with an end off-node may be cached (see plan_cache).
+bool off_node_ok(const Tables& t, const Parsed& p, const FlowPlan& plan, const LocalPod* client, const LocalPod* srv,
+                 const Addr& server) {
+  // A pod's flow out: to the cluster, or with the source the engine's own (masquerade).
+  if (client) return t.pods->is_peer(p.family, server) || (plan.flow.fwd_x.rewrite & kRewriteSrc);
+  // Into a pod: from the cluster, or a service flow from outside (NodePort, LB IP, externalIP).
+  if (srv) return plan.kind == FlowKind::kService || t.pods->is_peer(p.family, p.key.src);
+  return plan.kind == FlowKind::kService;  // passing through
 }
 
 // An admitted TCP/UDP flow (after any translation) between two local pods is cached: the
@@ -313,16 +323,6 @@ bool cacheable_pair(const Tables& t, const Parsed& p) {
 // else the node itself may NAT the pod's traffic, which the cache would bypass. A service flow
 // neither of whose ends is a pod here (a NodePort whose endpoint is on another node) passes
 // through: both directions enter at the uplinks and leave by the kernel's route.
-// Whether a flow with an end off-node may be cached (see plan_cache).
-bool off_node_ok(const Tables& t, const Parsed& p, const FlowPlan& plan, const LocalPod* client, const LocalPod* srv,
-                 const Addr& server) {
-  // A pod's flow out: to the cluster, or with the source the engine's own (masquerade).
-  if (client) return t.pods->is_peer(p.family, server) || (plan.flow.fwd_x.rewrite & kRewriteSrc);
-  // Into a pod: from the cluster, or a service flow from outside (NodePort, LB IP, externalIP).
-  if (srv) return plan.kind == FlowKind::kService || t.pods->is_peer(p.family, p.key.src);
-  return plan.kind == FlowKind::kService;  // passing through
-}
-
 void plan_cache(const Tables& t, const Parsed& p, FlowPlan& plan) {
   if (!t.pods || plan.action != PlanAction::kAdmit || !plan.insert) return;
   if (p.proto != kTCP && p.proto != kUDP) return;
@@ -365,8 +365,10 @@ FlowPlan plan_new_flow(const PipelineEnv& env, const Tables& t, const Parsed& p,
     if (!p.later_fragment && !p.fragment && (p.proto == kTCP || p.proto == kUDP) && !rst && t.masq &&
         masquerades(*t.masq, p))
       plan_masquerade(env, t, p, now_ms, plan);
-    else if (trackable && !rst && (t.policy.active || cacheable_pair(t, p)))
-      plan_tracked(t, p, plan, cacheable_pair(t, p));
+    else if (trackable && !rst) {
+      bool cache = cacheable_pair(t, p);
+      if (t.policy.active || cache) plan_tracked(t, p, plan, cache);
+    }
   }
   plan.flow.state = initial_state(p);
   plan_cache(t, p, plan);

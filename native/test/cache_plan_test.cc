@@ -121,6 +121,15 @@ namespace {
 // The uplinks the fast path knows: two, MTUs 1500 and 1400.
 void two_uplinks(PodTable& pods) { pods.set_uplinks({Uplink{11, 1500}, Uplink{12, 1400}}); }
 
+// A TCP service port `vip`:`port` with one backend `backend`:8080.
+ServicePortSpec one_backend(const char* vip, uint16_t port, const char* backend, const char* name) {
+  ServicePortSpec s;
+  s.key = SvcKey{ip(vip), port, 4, kTCP};
+  s.name = name;
+  s.backends.push_back(BackendSpec{ip(backend), 8080, false, name});
+  return s;
+}
+
 // The cluster's addresses: every node's pod CIDR (10.244.0.0/16 here) and the nodes' InternalIPs.
 void cluster_peers(PodTable& pods) {
   std::vector<IpRange> v4, v6;
@@ -270,10 +279,7 @@ TEST_F(CachePlan, APodHereToAnotherNodesPod) {
 }
 
 TEST_F(CachePlan, APodHereToAServiceBackendOnAnotherNode) {
-  ServicePortSpec s;
-  s.key = SvcKey{ip("10.96.0.11"), 80, 4, kTCP};
-  s.name = "remote";
-  s.backends.push_back(BackendSpec{ip("10.244.2.7"), 8080, false, "remote"});
+  ServicePortSpec s = one_backend("10.96.0.11", 80, "10.244.2.7", "remote");
   engine_.apply({s}, {}, false);
   EXPECT_FALSE(plan("10.244.1.2", "10.96.0.11", 80).cache.ok()) << "no uplink known";
   two_uplinks(pods_);
@@ -299,10 +305,7 @@ TEST_F(CachePlan, UntranslatedFlowsOutsideTheClusterStayOnTheTunPath) {
   // cache would bypass: only the engine's own translations and the cluster's addresses.
   two_uplinks(pods_);
   cluster_peers(pods_);
-  ServicePortSpec s;
-  s.key = SvcKey{ip("10.96.0.12"), 80, 4, kTCP};
-  s.name = "external-backend";
-  s.backends.push_back(BackendSpec{ip("172.16.0.9"), 8080, false, "ext"});
+  ServicePortSpec s = one_backend("10.96.0.12", 80, "172.16.0.9", "external-backend");
   engine_.apply({s}, {}, false);
   EXPECT_FALSE(plan("10.244.1.2", "10.96.0.12", 80).cache.ok()) << "a VIP whose backend is outside the cluster";
   FlowPlan in = plan("172.16.0.9", "10.244.1.3", 8080);
@@ -319,10 +322,7 @@ TEST_F(CachePlan, NeitherEndAPodHereStaysOnTheTunPath) {
 }
 
 TEST_F(CachePlan, NodePortToAnEndpointOnAnotherNodePassesThrough) {
-  ServicePortSpec s;
-  s.key = SvcKey{ip("192.168.50.2"), 30086, 4, kTCP};
-  s.name = "remote";
-  s.backends.push_back(BackendSpec{ip("10.244.2.7"), 8080, false, "remote"});
+  ServicePortSpec s = one_backend("192.168.50.2", 30086, "10.244.2.7", "remote");
   s.masquerade = true;
   s.masquerade_addr = ip("192.168.50.2");
   engine_.apply({s}, {}, false);
