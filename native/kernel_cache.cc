@@ -137,6 +137,8 @@ size_t cache_entries(const FlowPlan& plan, const FlowHit& hit, CacheEntries& e) 
   return n;
 }
 
+static_assert(std::tuple_size_v<CacheEntries> <= fastpath::FlowCacheMaps::kMaxInstall, "one flow, one batch");
+
 void KernelCache::install(const FlowPlan& plan, const FlowHit& hit) {
   // Another thread created this flow first (a retransmitted first packet on another queue):
   // its own commit caches it.
@@ -251,12 +253,15 @@ size_t KernelCache::sweep(FlowTable& flows, const PipelineEnv& env, const PodTab
       }
     }
     if (keep && !closing(h)) continue;
-    if (maps_->DeleteKey(entry.key) == 0) deleted++;
+    doomed_.push_back(entry.key);
     if (idx < capacity_) {
       uint32_t want = gen + 1;
       cached_[idx].compare_exchange_strong(want, 0, std::memory_order_relaxed);
     }
   }
+  // In one batch: a connection-rate load closes thousands of flows a second.
+  if (maps_->DeleteKeys(doomed_.data(), doomed_.size(), &deleted) != 0) sweep_errors_.fetch_add(1, std::memory_order_relaxed);
+  doomed_.clear();
   sweeps_.fetch_add(1, std::memory_order_relaxed);
   entries_.store(swept_.size() - deleted, std::memory_order_relaxed);
   removed_.fetch_add(deleted, std::memory_order_relaxed);

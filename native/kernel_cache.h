@@ -122,6 +122,7 @@ class KernelCache {
   std::mutex sweep_mu_;
   std::unique_ptr<fastpath::FlowCacheMaps> sweeper_;  // owns the sweep buffers
   std::vector<fastpath::SweptFlow> swept_;
+  std::vector<podnet_flow_key> doomed_;  // the sweep's entries to delete
   std::unordered_set<uint32_t> veths_, uplinks_;
   struct UplinkSum {  // the forward entries of one flow from off-node, summed over the uplinks
     fastpath::SweptFlow sum{};

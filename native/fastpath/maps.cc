@@ -18,6 +18,9 @@ constexpr uint32_t kBatch = 1024;
 
 int Err(int rc) { return rc < 0 ? rc : -errno; }
 
+// What a kernel without the batch operations (before 5.6) answers.
+bool Unsupported(int e) { return e == -EINVAL || e == -EOPNOTSUPP || e == -524 /* ENOTSUPP */; }
+
 SweptFlow Swept(const podnet_flow_key& k, const podnet_flow_value& v) {
   return SweptFlow{k, v.flow_id, v.last_seen_ns, v.packets, v.bytes, v.tcp_flags, v.target_ifindex};
 }
@@ -56,6 +59,24 @@ int FlowCacheMaps::InstallFlow(const FlowEntry& fwd, const FlowEntry& rev) {
 }
 
 int FlowCacheMaps::InstallFlows(const FlowEntry* entries, size_t n) {
+  if (n == 0) return 0;
+  if (n <= kMaxInstall && batch_ops_.load(std::memory_order_relaxed)) {
+    // One syscall for the whole flow: the kernel's batch update writes the entries in order
+    // and reports how many it wrote before failing.
+    podnet_flow_key keys[kMaxInstall];
+    podnet_flow_value values[kMaxInstall];
+    for (size_t i = 0; i < n; i++) keys[i] = entries[i].key, values[i] = entries[i].value;
+    uint32_t count = static_cast<uint32_t>(n);
+    LIBBPF_OPTS(bpf_map_batch_opts, opts, .elem_flags = BPF_ANY);
+    int rc = bpf_map_update_batch(flows_fd_, keys, values, &count, &opts);
+    if (rc == 0) return 0;
+    int e = Err(rc);
+    if (!Unsupported(e)) {
+      DeleteKeys(keys, std::min<size_t>(count, n), nullptr);
+      return e;
+    }
+    batch_ops_.store(false, std::memory_order_relaxed);  // an older kernel: one call per entry
+  }
   for (size_t i = 0; i < n; i++) {
     if (bpf_map_update_elem(flows_fd_, &entries[i].key, &entries[i].value, BPF_ANY) == 0) continue;
     int e = -errno;
@@ -63,6 +84,36 @@ int FlowCacheMaps::InstallFlows(const FlowEntry* entries, size_t n) {
     return e;
   }
   return 0;
+}
+
+int FlowCacheMaps::DeleteKeys(const podnet_flow_key* keys, size_t n, size_t* deleted) {
+  size_t done = 0;
+  int rc = 0;
+  size_t i = 0;
+  while (i < n && batch_ops_.load(std::memory_order_relaxed)) {
+    // The kernel's batch delete stops at the first key it cannot delete and says how many
+    // it did: a key already gone (deleted by an engine thread meanwhile) is skipped and the
+    // rest goes on in the next call.
+    uint32_t count = static_cast<uint32_t>(std::min<size_t>(n - i, kBatch));
+    LIBBPF_OPTS(bpf_map_batch_opts, opts);
+    int r = bpf_map_delete_batch(flows_fd_, keys + i, &count, &opts);
+    int e = r ? Err(r) : 0;
+    if (e && Unsupported(e) && count == 0) {
+      batch_ops_.store(false, std::memory_order_relaxed);
+      break;
+    }
+    done += count;
+    i += count;
+    if (!e) continue;
+    if (e != -ENOENT) rc = e;
+    i++;  // the key that failed
+  }
+  for (; i < n; i++) {
+    if (bpf_map_delete_elem(flows_fd_, &keys[i]) == 0) done++;
+    else if (errno != ENOENT) rc = -errno;
+  }
+  if (deleted) *deleted = done;
+  return rc;
 }
 
 int FlowCacheMaps::DeleteFlow(const podnet_flow_key& fwd, const podnet_flow_key& rev) {
@@ -84,7 +135,7 @@ int FlowCacheMaps::Sweep(std::vector<SweptFlow>* out) {
   out->clear();
   if (!force_iterate_) {
     int rc = SweepBatch(out);
-    if (rc != -EINVAL && rc != -EOPNOTSUPP && rc != -524 /* ENOTSUPP */) return rc;
+    if (!Unsupported(rc)) return rc;
     out->clear();
   }
   return SweepIterate(out);
@@ -143,14 +194,10 @@ int FlowCacheMaps::FlushIfindex(uint32_t ifindex, size_t* removed) {
   scan.set_force_iterate(force_iterate_);
   int rc = scan.Sweep(&all);
   if (rc) return rc;
-  for (const SweptFlow& f : all) {
-    if (f.key.ifindex != ifindex && f.target_ifindex != ifindex) continue;
-    if (bpf_map_delete_elem(flows_fd_, &f.key) == 0) {
-      if (removed) (*removed)++;
-    } else if (errno != ENOENT) {
-      rc = -errno;
-    }
-  }
+  std::vector<podnet_flow_key> doomed;
+  for (const SweptFlow& f : all)
+    if (f.key.ifindex == ifindex || f.target_ifindex == ifindex) doomed.push_back(f.key);
+  rc = DeleteKeys(doomed.data(), doomed.size(), removed);
   int p = DeletePod(ifindex);
   if (bpf_map_delete_elem(spoof_fd_, &ifindex) != 0 && errno != ENOENT && !rc) rc = -errno;
   return rc ? rc : p;

@@ -9,6 +9,7 @@
 #define PODNET_FASTPATH_MAPS_H
 
 #include <array>
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <vector>
@@ -49,8 +50,12 @@ class FlowCacheMaps {
    * (normally zero). */
   int InstallFlow(const FlowEntry& forward, const FlowEntry& reverse);
   /** Inserts or overwrites `n` entries, all or none (those written are removed again when
-   * one fails). */
+   * one fails). Up to kMaxInstall entries go in one batch syscall where the kernel has it. */
   int InstallFlows(const FlowEntry* entries, size_t n);
+  static constexpr size_t kMaxInstall = 16;
+  /** Deletes `n` keys, batched where the kernel can; a key already gone is skipped, not an
+   * error. `deleted` (optional): how many were there. */
+  int DeleteKeys(const podnet_flow_key* keys, size_t n, size_t* deleted);
   /** Deletes both directions; a key already gone is not an error. */
   int DeleteFlow(const podnet_flow_key& forward, const podnet_flow_key& reverse);
   /** Deletes one direction; -ENOENT when absent. */
@@ -78,6 +83,10 @@ class FlowCacheMaps {
   int ReadSpoof(uint32_t ifindex, podnet_spoof_counts* out) const;
 
   void set_force_iterate(bool v) { force_iterate_ = v; }
+  /** Whether installs and deletes still use the batch syscalls (false after the kernel refused them). */
+  bool batch_ops() const { return batch_ops_.load(std::memory_order_relaxed); }
+  /** Tests: false takes the one-call-per-entry path an older kernel gets. */
+  void set_batch_ops(bool v) { batch_ops_.store(v, std::memory_order_relaxed); }
   /** Whether the last sweep used the batch lookup. */
   bool last_sweep_batched() const { return last_batched_; }
 
@@ -89,6 +98,7 @@ class FlowCacheMaps {
   uint32_t flows_max_;
   int ncpus_;
   bool force_iterate_ = false;
+  std::atomic<bool> batch_ops_{true};  // batch update/delete work (else one call per entry)
   bool last_batched_ = false;
   std::vector<podnet_flow_key> keys_;
   std::vector<podnet_flow_value> values_;

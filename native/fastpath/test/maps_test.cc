@@ -100,6 +100,50 @@ TEST_F(Maps, InstallIsAllOrNothing) {
   EXPECT_EQ(maps_->LookupFlow(fwd.key, &v), -ENOENT) << "the first direction was taken back";
 }
 
+TEST_F(Maps, InstallsSixteenEntriesInOneGo) {
+  // The most one flow writes: the forward and reverse direction at each of 8 uplinks.
+  FlowEntry e[FlowCacheMaps::kMaxInstall];
+  for (size_t i = 0; i < FlowCacheMaps::kMaxInstall; i++) e[i] = Udp(uint32_t(100 + i), kClient, kVip, 4000, 53, i);
+  ASSERT_EQ(maps_->InstallFlows(e, FlowCacheMaps::kMaxInstall), 0);
+  podnet_flow_value v;
+  for (size_t i = 0; i < FlowCacheMaps::kMaxInstall; i++) {
+    ASSERT_EQ(maps_->LookupFlow(e[i].key, &v), 0) << i;
+    EXPECT_EQ(v.flow_id, i);
+  }
+  EXPECT_TRUE(maps_->batch_ops());
+}
+
+void DeleteKeysSkipsKeysAlreadyGone(FlowCacheMaps& maps, bool batch) {
+  maps.set_batch_ops(batch);
+  // 3000 keys, every third one never installed: the batch stops at each missing key and
+  // the rest still goes.
+  std::vector<podnet_flow_key> keys;
+  size_t present = 0;
+  for (uint32_t i = 0; i < 3000; i++) {
+    FlowEntry e = Udp(7, kClient, kVip, static_cast<uint16_t>(20000 + i), 53, i);
+    keys.push_back(e.key);
+    if (i % 3 == 0) continue;
+    EXPECT_EQ(maps.InstallFlows(&e, 1), 0);
+    present++;
+  }
+  FlowEntry other = Udp(9, kBackend, kClient, 53, 1, 1);
+  EXPECT_EQ(maps.InstallFlows(&other, 1), 0);
+  size_t deleted = 0;
+  EXPECT_EQ(maps.DeleteKeys(keys.data(), keys.size(), &deleted), 0);
+  EXPECT_EQ(deleted, present);
+  std::vector<SweptFlow> left;
+  EXPECT_EQ(maps.Sweep(&left), 0);
+  EXPECT_EQ(left.size(), 1u) << "only the entry not named is left";
+  EXPECT_EQ(left[0].key.ifindex, 9u);
+  EXPECT_EQ(maps.DeleteKeys(keys.data(), keys.size(), &deleted), 0) << "deleting gone keys is fine";
+  EXPECT_EQ(deleted, 0u);
+  EXPECT_EQ(maps.DeleteKeys(nullptr, 0, &deleted), 0);
+  EXPECT_EQ(maps.batch_ops(), batch) << "this kernel has the batch syscalls: they were used";
+}
+
+TEST_F(Maps, DeleteKeysSkipsKeysAlreadyGone) { DeleteKeysSkipsKeysAlreadyGone(*maps_, true); }
+TEST_F(Maps, DeleteKeysOneByOneLikewise) { DeleteKeysSkipsKeysAlreadyGone(*maps_, false); }
+
 TEST_F(Maps, SweepBatchAndIterationAgree) {
   for (uint32_t i = 0; i < 3000; i++) {
     FlowEntry f = Udp(7, kClient, kVip, static_cast<uint16_t>(10000 + i), 53, i);
