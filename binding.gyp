@@ -18,6 +18,7 @@
         "native/icmp.cc",
         "native/reply.cc",
         "native/tun.cc",
+        "native/tun_steering.cc",
         "native/engine.cc",
         "native/sd_notify.cc",
         "native/policy.cc",

@@ -121,6 +121,12 @@ TunConfig tun_config(const Input& o) {
   c.batch = get_uint(o, "batch", 64, 1, 4096, "");
   c.busy_poll_us = get_uint(o, "busyPollUs", 0, 0, 10000, "");
   c.persist = o["persist"].truthy;
+  const Input& st = o["steering"];
+  if (!st.absent()) {
+    if (st.is_string() && st.string == "cpu") c.steering = Steering::kCpu;
+    else if (st.is_string() && st.string == "flow") c.steering = Steering::kFlow;
+    else fail(kBadOption, "steering", "must be \"cpu\" or \"flow\"");
+  }
   return c;
 }
 

@@ -21,7 +21,7 @@ struct MasqSources {
 };
 MasqSources masquerade_sources(const Input& o);
 
-// attachTun({name, queues?, batch?, busyPollUs?, persist?}). Codes: ENGINE_BAD_OPTION.
+// attachTun({name, queues?, batch?, busyPollUs?, persist?, steering?}). Codes: ENGINE_BAD_OPTION.
 TunConfig tun_config(const Input& options);
 
 // trace({from, to, port, protocol, sourcePort?}). Codes: ENGINE_BAD_SPEC, and

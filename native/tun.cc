@@ -61,7 +61,7 @@ uint64_t monotonic_ms() {
   return uint64_t(ts.tv_sec) * 1000 + uint64_t(ts.tv_nsec) / 1'000'000;
 }
 
-TunDevice::TunDevice(const TunConfig& cfg) : name_(cfg.name) {
+TunDevice::TunDevice(const TunConfig& cfg) : name_(cfg.name), steering_(cfg.steering) {
   if (cfg.name.empty() || cfg.name.size() >= IFNAMSIZ) throw std::runtime_error("bad TUN name '" + cfg.name + "'");
   for (uint32_t q = 0; q < cfg.queues; q++) {
     int fd = ::open("/dev/net/tun", O_RDWR | O_CLOEXEC | O_NONBLOCK);
@@ -95,6 +95,12 @@ TunDevice::TunDevice(const TunConfig& cfg) : name_(cfg.name) {
     }
   }
   ifindex_ = int(if_nametoindex(name_.c_str()));
+  try {
+    set_steering(fds_[0], steering_, cfg.queues, name_);
+  } catch (...) {
+    for (int f : fds_) ::close(f);
+    throw;
+  }
 }
 
 TunDevice::~TunDevice() {
@@ -102,7 +108,7 @@ TunDevice::~TunDevice() {
 }
 
 TunWorkers::TunWorkers(const TunDevice& dev, uint32_t batch, uint32_t busy_poll_us, const std::function<PacketFn()>& make_fn)
-    : fds_(dev.fds()), batch_(batch ? batch : 1), busy_poll_ns_(uint64_t(busy_poll_us) * 1000) {
+    : fds_(dev.fds()), steering_(dev.steering()), batch_(batch ? batch : 1), busy_poll_ns_(uint64_t(busy_poll_us) * 1000) {
   stop_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (stop_fd_ < 0) throw std::runtime_error(std::string("eventfd: ") + std::strerror(errno));
   for (size_t q = 0; q < fds_.size(); q++) counters_.push_back(std::make_unique<QueueCounters>());
@@ -132,6 +138,9 @@ void TunWorkers::run(size_t q, PacketFn fn) {
   std::snprintf(name, sizeof name, "podnet-q%zu", q);
   pthread_setname_np(pthread_self(), name);
   int fd = fds_[q];
+  cpu_set_t cpus;
+  if (steering_ == Steering::kCpu && fds_.size() > 1 && queue_cpus(uint32_t(q), uint32_t(fds_.size()), &cpus))
+    pthread_setaffinity_np(pthread_self(), sizeof cpus, &cpus);
   QueueCounters& c = *counters_[q];
   std::unique_ptr<uint8_t[]> buf(new uint8_t[kBufSize]);
   pollfd pfd[2] = {{fd, POLLIN, 0}, {stop_fd_, POLLIN, 0}};

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "stats.h"
+#include "tun_steering.h"
 
 namespace podnet {
 
@@ -21,6 +22,7 @@ struct TunConfig {
   // Keep reading for this long after the last packet before sleeping in poll (0 = never spin).
   uint32_t busy_poll_us = 0;
   bool persist = false;
+  Steering steering = Steering::kCpu;  // with more than one queue (tun_steering.h)
 };
 
 // Opens every queue of the device; throws std::runtime_error with a message naming the step.
@@ -35,12 +37,14 @@ class TunDevice {
   int ifindex() const { return ifindex_; }
   const std::vector<int>& fds() const { return fds_; }
   const std::vector<std::string>& offloads() const { return offloads_; }
+  Steering steering() const { return steering_; }
 
  private:
   std::string name_;
   int ifindex_ = 0;
   std::vector<int> fds_;
   std::vector<std::string> offloads_;
+  Steering steering_;
 };
 
 // Processes one packet in place. buf holds the virtio_net_hdr followed by the packet;
@@ -50,6 +54,7 @@ using PacketFn = std::function<size_t(uint8_t* buf, size_t n, const uint8_t** ou
 class TunWorkers {
  public:
   // `make_fn` is called once per thread to get that thread's packet function (own scratch).
+  // Under the device's cpu steering each thread is pinned to the CPUs its queue serves.
   TunWorkers(const TunDevice& dev, uint32_t batch, uint32_t busy_poll_us, const std::function<PacketFn()>& make_fn);
   ~TunWorkers();  // stops and joins
   const std::vector<std::unique_ptr<QueueCounters>>& counters() const { return counters_; }
@@ -64,6 +69,7 @@ class TunWorkers {
   std::vector<std::thread> threads_;
   std::vector<std::unique_ptr<QueueCounters>> counters_;
   std::vector<int> fds_;
+  Steering steering_;
   int stop_fd_ = -1;
   uint32_t batch_;
   uint64_t busy_poll_ns_;

@@ -1,6 +1,7 @@
 // The configurations the benchmark knows, in report order. Baselines come first: `direct`, which
 // every VIP configuration is divided by, then `plain`, the node without podnet that podnet's
 // pod-to-pod figures are divided by.
+import os from 'node:os';
 import { direct } from './direct';
 import { haproxy } from './haproxy';
 import { iptables } from './iptables';
@@ -30,6 +31,8 @@ export const CONFIGURATIONS: Configuration[] = [
 
 /** Diagnostic variants, only on request (`--configs`): not part of a default run. */
 export const EXTRA_CONFIGURATIONS: Configuration[] = [
+  podnet('podnet-fast-q2', 'podnet, kernel fast path, 2 queues', { fastPath: true, queues: 2 }),
+  podnet('podnet-fast-mq', 'podnet, kernel fast path, a queue per CPU (steered by CPU)', { fastPath: true, queues: os.availableParallelism() }),
   podnet('podnet-fast-nobp', 'podnet, kernel fast path, no busy poll', { fastPath: true, busyPollUs: 0 }),
   podnet('podnet-nice', 'podnet, threads at nice -10', { nice: -10 }),
   podnet('podnet-batch1', 'podnet, batch 1', { batch: 1 }),

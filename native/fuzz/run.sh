@@ -7,7 +7,7 @@ cd "$(dirname "$0")"
 secs=${1:-60}
 mkdir -p out/corpus
 srcs=(../policy.cc ../policy_build.cc ../range_set.cc ../checksum.cc ../packet.cc ../maglev.cc ../flow_table.cc ../events.cc
-      ../state_file.cc ../service_table.cc ../pipeline.cc ../new_flow.cc ../rewrite.cc ../icmp.cc ../reply.cc ../tun.cc
+      ../state_file.cc ../service_table.cc ../pipeline.cc ../new_flow.cc ../rewrite.cc ../icmp.cc ../reply.cc ../tun.cc ../tun_steering.cc
       ../engine.cc ../kernel_cache.cc ../fastpath/loader.cc ../fastpath/attach.cc ../fastpath/maps.cc
       ../fastpath/embedded.cc)
 # embedded.cc includes the program's bytes from build/bpf (native/bpf/build.sh, run by the addon build).

@@ -124,8 +124,10 @@ TEST(TunConfig, ReadsFieldsAndDefaults) {
   EXPECT_EQ(c.batch, 64u);
   EXPECT_EQ(c.busy_poll_us, 0u);
   EXPECT_FALSE(c.persist);
+  EXPECT_EQ(c.steering, Steering::kCpu);
   c = tun_config(obj({{"name", str("t")}, {"queues", num(4)}, {"batch", num(128)}, {"busyPollUs", num(50)},
-                      {"persist", str("yes")}}));
+                      {"persist", str("yes")}, {"steering", str("flow")}}));
+  EXPECT_EQ(c.steering, Steering::kFlow);
   EXPECT_EQ(c.queues, 4u);
   EXPECT_EQ(c.batch, 128u);
   EXPECT_EQ(c.busy_poll_us, 50u);
@@ -139,6 +141,8 @@ TEST(TunConfig, BadOptions) {
       {"no name", obj({}), opt, "name: required string"},
       {"queues", obj({{"name", str("t")}, {"queues", num(65)}}), opt, "queues: must be an integer in [1, 64]"},
       {"batch", obj({{"name", str("t")}, {"batch", num(0)}}), opt, "batch: must be an integer in [1, 4096]"},
+      {"steering", obj({{"name", str("t")}, {"steering", str("rss")}}), opt, "steering: must be \"cpu\" or \"flow\""},
+      {"steering type", obj({{"name", str("t")}, {"steering", num(1)}}), opt, "steering: must be \"cpu\" or \"flow\""},
   };
   for (const Bad& b : bad) expect_error(b, tun_config);
 }

@@ -128,6 +128,8 @@ export interface EngineStatus {
   tun: string;
   /** Offloads the kernel accepted on the TUN: csum, tso4, tso6, ecn, uso4, uso6. */
   offloads: string[];
+  /** How packets pick a queue when there are several: by sending CPU, or by flow hash. */
+  steering: 'cpu' | 'flow';
   /** Version of the service table the engine runs. */
   tableVersion: number;
   /** The flow table was restored from the state file at start. */

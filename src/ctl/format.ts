@@ -46,7 +46,7 @@ export function formatStatus(s: StatusReply): string {
       `uplinks: ${setting(s.network.uplinks)}${s.network.uplinkAddresses.length ? `; addresses ${s.network.uplinkAddresses.join(', ')}` : ''}`,
       ...(s.network.egressSources ? [`egress masquerade: ${s.network.egressSources.join(', ') || 'no source address yet'}`] : []),
     ] : []),
-    `engine    tun ${e.tun} (${e.offloads.join(',') || 'no offloads'}), table v${e.tableVersion}${e.restoredFlows ? ', flows restored from the state file' : ''}`,
+    `engine    tun ${e.tun} (${e.offloads.join(',') || 'no offloads'}), ${e.queues.length} queue${e.queues.length === 1 ? '' : `s steered by ${e.steering}`}, table v${e.tableVersion}${e.restoredFlows ? ', flows restored from the state file' : ''}`,
     `flows     ${e.flows.active} active / ${e.flows.capacity}; ${e.flows.created} created, ${e.flows.expired} expired, ${e.flows.evicted} evicted`,
     `drops     ${drops}; passthrough ${e.passthrough}`,
     ...(s.fastPath ? [fastPathLine(s.fastPath)] : []),

@@ -28,6 +28,7 @@ const FLAGS: Record<string, [string, Kind]> = {
   '--bridge': ['bridge', 'string'],
   '--tun': ['tun.name', 'string'],
   '--tun-queues': ['tun.queues', 'int'],
+  '--tun-steering': ['tun.steering', 'string'],
   '--state-file': ['stateFile', 'string'],
   '--healthz-bind-address': ['healthzBindAddress', 'string'],
   '--metrics-bind-address': ['metricsBindAddress', 'string'],
@@ -42,7 +43,7 @@ export const USAGE = `usage: podnetd [--config FILE] [flags]
   --manifests DIR               serve Services/EndpointSlices from a manifest directory
   --kubeconfig PATH             serve from the Kubernetes API (in-cluster when KUBERNETES_SERVICE_HOST is set)
   --node-name NAME              this node's name (default: $NODE_NAME, else the hostname)
-  --pod-cidrs A,B  --service-cidrs A,B  --bridge NAME  --tun NAME  --tun-queues N
+  --pod-cidrs A,B  --service-cidrs A,B  --bridge NAME  --tun NAME  --tun-queues N  --tun-steering cpu|flow
   --state-file PATH             flow table file ("" = memory only)
   --healthz-bind-address H:P    --metrics-bind-address H:P  ("" disables)
   --control-socket PATH         podnetctl's unix socket ("" disables)

@@ -20,6 +20,12 @@ export interface TunConfig {
   busyPollUs: number;
   /** Keep the TUN across restarts (TUNSETPERSIST), so routes into it survive a crash. */
   persist: boolean;
+  /**
+   * With more than one queue, which queue a packet takes: "cpu" (default) the queue of the CPU
+   * sending it, each engine thread pinned to its CPUs, so a connection's first packet is decided
+   * on its sender's CPU; "flow" the kernel's spread by flow hash.
+   */
+  steering: 'cpu' | 'flow';
 }
 
 export interface SyncConfig {
@@ -82,7 +88,7 @@ export interface HealthConfig {
 
 export const DEFAULTS = {
   bridge: 'podnet0',
-  tun: { name: 'podnet-tun', queues: 1, busyPollUs: 50, persist: true },
+  tun: { name: 'podnet-tun', queues: 1, busyPollUs: 50, persist: true, steering: 'cpu' as const },
   stateFile: '/run/podnet/flows',
   bpffs: '/sys/fs/bpf',
   healthzBindAddress: '127.0.0.1:10256',
@@ -104,7 +110,7 @@ const TOP_KEYS = ['nodeName', 'manifests', 'kubeconfig', 'tables', 'podCIDRs', '
   'health'];
 const CLUSTER_KEYS = ['mode', 'uplink', 'uplinkMtu', 'vxlan', 'resyncIntervalMs'];
 const VXLAN_KEYS = ['name', 'vni', 'port'];
-const TUN_KEYS = ['name', 'queues', 'batch', 'busyPollUs', 'persist'];
+const TUN_KEYS = ['name', 'queues', 'batch', 'busyPollUs', 'persist', 'steering'];
 const ENGINE_KEYS = ['flowCapacity', 'maglevSize', 'maxServicePorts', 'timeouts', 'hairpinIPv4', 'hairpinIPv6', 'egressMasquerade',
   'probeIPv4', 'probeIPv6', 'fastPath', 'bpffs'];
 const EXTERNAL_KEYS = ['uplinks', 'nodePortAddresses', 'nodePortRange'];
@@ -130,6 +136,13 @@ class Reader {
     if (v === undefined || v === null) { if (def === undefined) this.fail(key, 'is required'); return def; }
     if (typeof v !== 'string') this.fail(key, `must be a string, got ${JSON.stringify(v)}`);
     return v;
+  }
+  oneOf<T extends string>(v: unknown, key: string, allowed: readonly T[], def: T): T {
+    if (v === undefined || v === null) return def;
+    if (typeof v !== 'string' || !(allowed as readonly string[]).includes(v)) {
+      this.fail(key, `must be one of ${allowed.map((a) => JSON.stringify(a)).join(', ')}, got ${JSON.stringify(v)}`);
+    }
+    return v as T;
   }
   optString(v: unknown, key: string): string | undefined {
     if (v === undefined || v === null || v === '') return undefined;
@@ -295,6 +308,7 @@ export function buildConfig(raw: unknown, file = ''): DaemonConfig {
       ...(tun.batch !== undefined ? { batch: r.int(tun.batch, 'tun.batch', 1, 1024) } : {}),
       busyPollUs: r.int(tun.busyPollUs, 'tun.busyPollUs', 0, 10_000, DEFAULTS.tun.busyPollUs),
       persist: r.bool(tun.persist, 'tun.persist', DEFAULTS.tun.persist),
+      steering: r.oneOf(tun.steering, 'tun.steering', ['cpu', 'flow'] as const, DEFAULTS.tun.steering),
     },
     engine,
     fastPath: { enabled: r.bool(eng.fastPath, 'engine.fastPath', false), bpffs: rel(r.string(eng.bpffs, 'engine.bpffs', DEFAULTS.bpffs))! },

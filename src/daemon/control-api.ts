@@ -138,7 +138,7 @@ export function toWireQueue(q: QueueStats): QueueStatus {
 /** /v1/status's engine part: the engine's stats and its TUN (undefined before it is attached). Only reasons with drops are listed. */
 export function toWireEngineStatus(st: EngineStats, tun: TunInfo | undefined): EngineStatus {
   return {
-    tun: tun?.name ?? '', offloads: [...(tun?.offloads ?? [])], tableVersion: st.version, restoredFlows: st.restoredFlows,
+    tun: tun?.name ?? '', offloads: [...(tun?.offloads ?? [])], steering: tun?.steering ?? 'cpu', tableVersion: st.version, restoredFlows: st.restoredFlows,
     flows: toWireFlowTable(st.flows), drops: Object.fromEntries(Object.entries(st.drops).filter(([, n]) => n > 0)),
     passthrough: st.passthrough, queues: st.queues.map(toWireQueue),
   };

@@ -210,7 +210,7 @@ export class Daemon {
 
     step('tun');
     this.tun = this.engine.attachTun({ name: cfg.tun.name, queues: cfg.tun.queues, ...(cfg.tun.batch ? { batch: cfg.tun.batch } : {}),
-      ...(cfg.tun.busyPollUs !== undefined ? { busyPollUs: cfg.tun.busyPollUs } : {}), persist: cfg.tun.persist });
+      ...(cfg.tun.busyPollUs !== undefined ? { busyPollUs: cfg.tun.busyPollUs } : {}), persist: cfg.tun.persist, steering: cfg.tun.steering });
     step('wiring');
     const wiring = await wireNode(wiringConfig(this.cfg), this.log);
     this.log.info({ wiring }, 'node wired');
@@ -256,7 +256,7 @@ export class Daemon {
     this.notifier.startWatchdog(() => this.source?.syncing(cfg.sync.healthzTimeoutMs) ?? false);
     const st = this.engine.stats();
     this.log.info({
-      pid: process.pid, tun: this.tun.name, offloads: this.tun.offloads, queues: this.tun.queues, source: this.source.description,
+      pid: process.pid, tun: this.tun.name, offloads: this.tun.offloads, queues: this.tun.queues, steering: this.tun.steering, source: this.source.description,
       servicePorts: this.source.specs().length, restoredFlows: st.restoredFlows, flows: st.flows.active,
       startupMs: +(performance.now() - t0).toFixed(1),
     }, 'ready');

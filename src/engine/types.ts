@@ -147,12 +147,19 @@ export interface TunOptions {
   busyPollUs?: number;
   /** Keep the device when the engine closes (TUNSETPERSIST). Default false. */
   persist?: boolean;
+  /**
+   * With more than one queue: "cpu" (default) puts a packet into the queue of the CPU sending it
+   * (a steering program on the device) and pins each queue's thread to its CPUs; "flow" leaves
+   * the choice to the kernel's flow hash.
+   */
+  steering?: 'cpu' | 'flow';
 }
 
 export interface TunInfo {
   name: string;
   ifindex: number;
   queues: number;
+  steering: 'cpu' | 'flow';
   /** Offloads the kernel accepted: csum, tso4, tso6, ecn, uso4, uso6. */
   offloads: string[];
 }

@@ -18,6 +18,8 @@ import { bpffsDir, type Sandbox } from './sandbox';
 
 export interface PodnetdOptions {
   queues?: number;
+  /** tun.steering (default: podnetd's, "cpu"). */
+  steering?: 'cpu' | 'flow';
   engine?: EngineOptions;
   logLevel?: string;
   env?: NodeJS.ProcessEnv;
@@ -86,7 +88,7 @@ export class Podnetd {
       podCIDRs: [sb.podCIDR4, sb.podCIDR6],
       serviceCIDRs: sb.serviceCIDRs,
       bridge: sb.bridge,
-      tun: { name: sb.tun, queues: opts.queues ?? 1, persist: true },
+      tun: { name: sb.tun, queues: opts.queues ?? 1, persist: true, ...(opts.steering ? { steering: opts.steering } : {}) },
       engine: { ...(sb.fastPath ? { fastPath: true, bpffs: Podnetd.bpffs(sb, opts.ns) } : {}), ...(opts.engine ?? {}) },
       stateFile: p.state,
       controlSocket: p.socket,

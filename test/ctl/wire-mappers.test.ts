@@ -44,7 +44,7 @@ t.test('toWireTrace', async (t) => {
 t.test('toWireEngineStatus, toWireQueue, toWireFlowTable', async (t) => {
   const e = toWireEngineStatus(engineStats, tun);
   t.strictSame(e, {
-    tun: 'podnet-tun', offloads: ['csum', 'tso4', 'tso6'], tableVersion: 7, restoredFlows: true,
+    tun: 'podnet-tun', offloads: ['csum', 'tso4', 'tso6'], steering: 'cpu', tableVersion: 7, restoredFlows: true,
     flows: { active: 3, capacity: 262144, created: 12, expired: 8, evicted: 1 },
     drops: { truncated: 2, no_backend: 5 }, passthrough: 1234,
     queues: [

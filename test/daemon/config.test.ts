@@ -18,7 +18,7 @@ const base = { manifests: '/etc/podnet/manifests', podCIDRs: ['10.244.1.0/24'], 
 t.test('defaults', async (t) => {
   const c = buildConfig(base, '/etc/podnet/podnetd.yaml');
   t.equal(c.bridge, 'podnet0');
-  t.same(c.tun, { name: 'podnet-tun', queues: 1, busyPollUs: 50, persist: true });
+  t.same(c.tun, { name: 'podnet-tun', queues: 1, busyPollUs: 50, persist: true, steering: 'cpu' });
   t.equal(c.stateFile, DEFAULTS.stateFile);
   t.equal(c.controlSocket, '/run/podnet/podnetd.sock');
   t.equal(c.metricsBindAddress, '127.0.0.1:10249', 'metrics on loopback by default');
@@ -38,6 +38,8 @@ t.test('errors name the key', async (t) => {
   const cases: [Record<string, unknown>, string, RegExp][] = [
     [{ ...base, tun: { queues: 0 } }, 'tun.queues', /integer in \[1, 64\]/],
     [{ ...base, tun: { busyPollUs: -1 } }, 'tun.busyPollUs', /integer in \[0, 10000\]/],
+    [{ ...base, tun: { steering: 'rss' } }, 'tun.steering', /one of "cpu", "flow", got "rss"/],
+    [{ ...base, tun: { steering: 1 } }, 'tun.steering', /one of "cpu", "flow", got 1/],
     [{ ...base, tun: { name: 'a-name-that-is-too-long' } }, 'tun.name', /interface name/],
     [{ ...base, podCIDRs: ['10.244.1.0/33'] }, 'podCIDRs[0]', /not a CIDR/],
     [{ ...base, podCIDRs: ['10.244.1.0/24', '10.244.2.0/24'] }, 'podCIDRs[1]', /one per family/],
@@ -83,8 +85,9 @@ t.test('flags override the file', async (t) => {
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const file = path.join(dir, 'podnetd.yaml');
   writeFileSync(file, 'manifests: m\npodCIDRs: [10.244.1.0/24]\nserviceCIDRs: [10.96.0.0/16]\ntun:\n  name: pn-tun\n  queues: 2\nlogLevel: warn\n');
-  const c = resolveConfig(parseArgs(['--config', file, '--tun-queues', '4', '--log-level=debug', '--node-name', 'n1', '--metrics-bind-address', '']));
+  const c = resolveConfig(parseArgs(['--config', file, '--tun-queues', '4', '--tun-steering', 'flow', '--log-level=debug', '--node-name', 'n1', '--metrics-bind-address', '']));
   t.equal(c.tun.queues, 4, 'flag wins');
+  t.equal(c.tun.steering, 'flow', 'steering by flag');
   t.equal(c.tun.name, 'pn-tun', 'file value kept');
   t.equal(c.logLevel, 'debug');
   t.equal(c.nodeName, 'n1');
