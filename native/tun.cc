@@ -61,7 +61,7 @@ uint64_t monotonic_ms() {
   return uint64_t(ts.tv_sec) * 1000 + uint64_t(ts.tv_nsec) / 1'000'000;
 }
 
-TunDevice::TunDevice(const TunConfig& cfg) : name_(cfg.name), steering_(cfg.steering) {
+TunDevice::TunDevice(const TunConfig& cfg) : name_(cfg.name) {
   if (cfg.name.empty() || cfg.name.size() >= IFNAMSIZ) throw std::runtime_error("bad TUN name '" + cfg.name + "'");
   for (uint32_t q = 0; q < cfg.queues; q++) {
     int fd = ::open("/dev/net/tun", O_RDWR | O_CLOEXEC | O_NONBLOCK);
@@ -95,12 +95,7 @@ TunDevice::TunDevice(const TunConfig& cfg) : name_(cfg.name), steering_(cfg.stee
     }
   }
   ifindex_ = int(if_nametoindex(name_.c_str()));
-  try {
-    set_steering(fds_[0], steering_, cfg.queues, name_);
-  } catch (...) {
-    for (int f : fds_) ::close(f);
-    throw;
-  }
+  steering_ = set_steering(fds_[0], cfg.steering, cfg.queues, name_, &steering_error_);
 }
 
 TunDevice::~TunDevice() {

@@ -37,14 +37,18 @@ class TunDevice {
   int ifindex() const { return ifindex_; }
   const std::vector<int>& fds() const { return fds_; }
   const std::vector<std::string>& offloads() const { return offloads_; }
+  // The steering in force (kFlow when kCpu was asked for and could not be set, see steering_error()).
   Steering steering() const { return steering_; }
+  // Why the steering asked for is not in force; "" when it is.
+  const std::string& steering_error() const { return steering_error_; }
 
  private:
   std::string name_;
   int ifindex_ = 0;
   std::vector<int> fds_;
   std::vector<std::string> offloads_;
-  Steering steering_;
+  Steering steering_ = Steering::kFlow;
+  std::string steering_error_;
 };
 
 // Processes one packet in place. buf holds the virtio_net_hdr followed by the packet;

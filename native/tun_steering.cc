@@ -9,20 +9,19 @@
 
 #include <cerrno>
 #include <cstring>
-#include <stdexcept>
 
 namespace podnet {
 
 const char* steering_name(Steering s) { return s == Steering::kCpu ? "cpu" : "flow"; }
 
-void set_steering(int fd, Steering s, uint32_t queues, const std::string& device) {
-  if (s == Steering::kFlow || queues < 2) {
-    // A persistent device keeps its program across runs; a kernel without steering programs
-    // (before 4.16) has nothing to remove.
+Steering set_steering(int fd, Steering want, uint32_t queues, const std::string& device, std::string* why) {
+  why->clear();
+  if (want == Steering::kFlow || queues < 2) {
+    // A persistent device keeps its program across runs.
+    // Nothing to report when that fails: a program left in place only picks queues.
     int none = -1;
-    if (ioctl(fd, TUNSETSTEERINGEBPF, &none) < 0 && errno != EINVAL && errno != ENOTTY)
-      throw std::runtime_error("TUNSETSTEERINGEBPF " + device + ": " + std::strerror(errno));
-    return;
+    (void)ioctl(fd, TUNSETSTEERINGEBPF, &none);
+    return want;
   }
   // r0 = bpf_get_smp_processor_id(); return r0. The kernel takes the result modulo the
   // number of queues.
@@ -34,12 +33,17 @@ void set_steering(int fd, Steering s, uint32_t queues, const std::string& device
   int prog = bpf_prog_load(BPF_PROG_TYPE_SOCKET_FILTER, "podnet_steer", "GPL", insns, 2, nullptr);
   if (prog < 0) {
     int e = prog < -1 ? -prog : errno;
-    throw std::runtime_error("loading the TUN steering program for " + device + ": " + std::strerror(e));
+    *why = "loading the steering program for " + device + ": " + std::strerror(e);
+    return Steering::kFlow;
   }
   int rc = ioctl(fd, TUNSETSTEERINGEBPF, &prog);
   int e = errno;
   ::close(prog);  // the device holds its own reference
-  if (rc < 0) throw std::runtime_error("TUNSETSTEERINGEBPF " + device + ": " + std::strerror(e));
+  if (rc < 0) {
+    *why = "TUNSETSTEERINGEBPF " + device + ": " + std::strerror(e);
+    return Steering::kFlow;
+  }
+  return Steering::kCpu;
 }
 
 bool queue_cpus(uint32_t q, uint32_t n, cpu_set_t* out) {

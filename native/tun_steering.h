@@ -18,9 +18,10 @@ enum class Steering { kCpu, kFlow };
 const char* steering_name(Steering s);
 
 // Sets the device's steering program (kCpu with more than one queue) or removes one an
-// earlier run left on a persistent device. `fd` is any queue of the device; throws
-// std::runtime_error naming the step.
-void set_steering(int fd, Steering s, uint32_t queues, const std::string& device);
+// earlier run left on a persistent device. `fd` is any queue of the device. Returns the
+// steering in force: kFlow, with *why set, when the program cannot be loaded or set (no BPF
+// permission: unprivileged BPF is off and CAP_BPF missing; a kernel before 4.16).
+Steering set_steering(int fd, Steering want, uint32_t queues, const std::string& device, std::string* why);
 
 // The CPUs queue q of n serves under kCpu: the CPUs this process may use whose number is q
 // modulo n. False when there are none (then the thread is left unpinned).

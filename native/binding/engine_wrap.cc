@@ -27,6 +27,7 @@ Napi::Object tun_info(Napi::Env env, const TunDevice& t) {
   r.Set("ifindex", t.ifindex());
   r.Set("queues", double(t.fds().size()));
   r.Set("steering", steering_name(t.steering()));
+  if (!t.steering_error().empty()) r.Set("steeringError", t.steering_error());
   Napi::Array off = Napi::Array::New(env);
   for (size_t i = 0; i < t.offloads().size(); i++) off.Set(uint32_t(i), t.offloads()[i]);
   r.Set("offloads", off);

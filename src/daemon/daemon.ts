@@ -211,6 +211,7 @@ export class Daemon {
     step('tun');
     this.tun = this.engine.attachTun({ name: cfg.tun.name, queues: cfg.tun.queues, ...(cfg.tun.batch ? { batch: cfg.tun.batch } : {}),
       ...(cfg.tun.busyPollUs !== undefined ? { busyPollUs: cfg.tun.busyPollUs } : {}), persist: cfg.tun.persist, steering: cfg.tun.steering });
+    if (this.tun.steeringError) this.log.warn({ steering: this.tun.steering, reason: this.tun.steeringError }, 'TUN steering by CPU unavailable: queues steered by flow hash');
     step('wiring');
     const wiring = await wireNode(wiringConfig(this.cfg), this.log);
     this.log.info({ wiring }, 'node wired');

@@ -159,7 +159,10 @@ export interface TunInfo {
   name: string;
   ifindex: number;
   queues: number;
+  /** The steering in force: "flow" when "cpu" was asked for and the device refused it. */
   steering: 'cpu' | 'flow';
+  /** Why the steering asked for is not in force (no BPF permission, an old kernel). */
+  steeringError?: string;
   /** Offloads the kernel accepted: csum, tso4, tso6, ecn, uso4, uso6. */
   offloads: string[];
 }

@@ -20,6 +20,8 @@ export interface PodnetdOptions {
   queues?: number;
   /** tun.steering (default: podnetd's, "cpu"). */
   steering?: 'cpu' | 'flow';
+  /** Capabilities podnetd runs without ("bpf", "sys_admin"): dropped from its bounding set by setpriv. */
+  dropCaps?: string[];
   engine?: EngineOptions;
   logLevel?: string;
   env?: NodeJS.ProcessEnv;
@@ -112,7 +114,8 @@ export class Podnetd {
     }
     const configFile = opts.configFile ?? p.config;
     if (!opts.configFile) writeFileSync(configFile, stringify(Podnetd.config(sb, source, opts)));
-    const argv = [process.execPath, path.join(repoRoot(), 'bin/podnetd'), '--config', configFile];
+    const argv = [...(opts.dropCaps?.length ? ['setpriv', '--bounding-set', opts.dropCaps.map((c) => `-${c}`).join(','), '--'] : []),
+      process.execPath, path.join(repoRoot(), 'bin/podnetd'), '--config', configFile];
     const t0 = performance.now();
     const proc = await sb.spawn(opts.ns ?? sb.nodeNs, argv, { readyLine: /"msg":"ready"/, timeoutMs: 20_000, env: opts.env });
     return new Podnetd(sb, proc, { ...p, config: configFile }, performance.now() - t0);

@@ -4,7 +4,7 @@
 // the kernel spreads flows by hash and the threads may run anywhere. Traffic goes through a VIP
 // on the TUN path (no kernel cache), so every packet of every connection reaches the engine.
 import { execFileSync } from 'node:child_process';
-import { readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import os from 'node:os';
 import t from 'tap';
 import { Podnetd, Sandbox } from '../../src/sandbox';
@@ -75,3 +75,29 @@ for (const steering of ['cpu', 'flow'] as const) {
     }
   });
 }
+
+// Without CAP_BPF (and CAP_SYS_ADMIN) a kernel that keeps BPF from unprivileged processes
+// (kernel.unprivileged_bpf_disabled 1 or 2, Debian's default) refuses the steering program:
+// podnetd says why once and runs its queues steered by flow hash, threads unpinned.
+t.test('cpu steering without BPF permission', async (t) => {
+  if (!(await privileged(t))) return;
+  const file = '/proc/sys/kernel/unprivileged_bpf_disabled';
+  const locked = existsSync(file) && readFileSync(file, 'utf8').trim() !== '0';
+  const sb = await Sandbox.create({ fastPath: false });
+  t.teardown(() => sb.destroy());
+  const ep = await sb.addPod('ep1');
+  await sb.serve(ep, 'http-server', BACKEND_HTTP, ep.name);
+  const podnetd = await Podnetd.start(sb, serviceTables([ep]), { queues: 2, steering: 'cpu', dropCaps: ['bpf', 'sys_admin'] });
+  const st = await podnetd.status();
+  const warned = podnetd.logs().includes('TUN steering by CPU unavailable');
+  if (locked) {
+    t.equal(st.engine.steering, 'flow', `${file} is set: steered by flow hash instead`);
+    t.ok(warned, 'podnetd logged why');
+    const all = allowedCpus(podnetd.pid, String(podnetd.pid));
+    for (const [q, set] of queueThreads(podnetd.pid)) t.same(set, all, `podnet-q${q} unpinned`);
+  } else {
+    t.equal(st.engine.steering, 'cpu', `${file} is 0: a socket filter needs no privilege`);
+    t.notOk(warned, 'nothing to warn about');
+  }
+  t.ok(st.podnetd.ready, 'podnetd is ready either way');
+});
