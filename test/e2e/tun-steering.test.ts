@@ -60,8 +60,14 @@ for (const steering of ['cpu', 'flow'] as const) {
     if (steering === 'flow') return;
 
     // Client and server on one CPU: the connections' packets enter the TUN from that CPU
-    // (the server's replies too), so that CPU's queue carries them.
-    for (const cpu of [1, 0]) {
+    // (the server's replies too), so that CPU's queue carries them. One CPU of each queue,
+    // from those this process may use.
+    const pick = [1, 0].map((q) => all.find((c) => c % 2 === q));
+    if (pick.some((c) => c === undefined)) {
+      t.fail(`no usable CPU for one of the queues: allowed CPUs ${all.join(',')}`);
+      return;
+    }
+    for (const cpu of pick as number[]) {
       execFileSync('taskset', ['-a', '-p', '-c', String(cpu), String(server.pid)], { stdio: 'ignore' });
       const before = (await podnetd.status()).engine.queues.map((q) => q.packetsIn);
       const r = await sb.exec(client.ns, ['taskset', '-c', String(cpu), 'sh', '-c',
