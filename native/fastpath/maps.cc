@@ -117,10 +117,8 @@ int FlowCacheMaps::DeleteKeys(const podnet_flow_key* keys, size_t n, size_t* del
 }
 
 int FlowCacheMaps::DeleteFlow(const podnet_flow_key& fwd, const podnet_flow_key& rev) {
-  int rc = 0;
-  for (const podnet_flow_key* k : {&fwd, &rev})
-    if (bpf_map_delete_elem(flows_fd_, k) != 0 && errno != ENOENT) rc = -errno;
-  return rc;
+  const podnet_flow_key both[2] = {fwd, rev};
+  return DeleteKeys(both, 2, nullptr);
 }
 
 int FlowCacheMaps::DeleteKey(const podnet_flow_key& key) {
